@@ -1,0 +1,95 @@
+"""The ``vo-ocml`` command line: ``run``, ``listen``, ``hub``, ``fetch``, ``chemtag``.
+
+Each subcommand lives in its own module exposing ``add_parser(subparsers)``; those modules
+import their heavy dependencies (TensorFlow, SAMP, TAP) only when the command runs, so
+``vo-ocml --help`` stays fast. Errors: :class:`~vo_ocml.errors.InputError` and
+:class:`~vo_ocml.errors.NotFoundError` print a one-paragraph message and exit with status 2;
+:class:`~vo_ocml.errors.ServiceError` exits with status 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+import textwrap
+from collections.abc import Sequence
+
+from vo_ocml import __version__
+from vo_ocml.errors import InputError, NotFoundError, ServiceError, VoOcmlError
+
+#: subcommand modules, each with ``add_parser(subparsers)``; imported in this order
+SUBCOMMAND_MODULES = (
+    "vo_ocml.commands.run",
+    "vo_ocml.samp.cli",
+    "vo_ocml.tap.cli",
+    "vo_ocml.chemtag.cli",
+)
+
+EXIT_INPUT_ERROR = 2
+EXIT_SERVICE_ERROR = 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the top-level argument parser with every available subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="vo-ocml",
+        description="Open-cluster membership for the Virtual Observatory (Gaia DR3 tables in, "
+        "membership probabilities out).",
+    )
+    parser.add_argument("--version", action="version", version=f"vo_ocml {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # a subcommand not installed in this build
+            if exc.name is not None and name.startswith(exc.name):
+                continue
+            raise
+        module.add_parser(subparsers)
+    return parser
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    verbosity = getattr(args, "verbose", 0) or 0
+    quiet = getattr(args, "quiet", False)
+    level = logging.WARNING
+    if quiet:
+        level = logging.ERROR
+    elif verbosity >= 2:
+        level = logging.DEBUG
+    elif verbosity == 1:
+        level = logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _fail(kind: str, exc: BaseException, status: int) -> int:
+    message = " ".join(str(exc).split()) or exc.__class__.__name__
+    print(textwrap.fill(f"vo-ocml: {kind}: {message}", width=100), file=sys.stderr)
+    return status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_INPUT_ERROR
+    _configure_logging(args)
+    try:
+        return int(args.func(args) or 0)
+    except (InputError, NotFoundError) as exc:
+        return _fail("error", exc, EXIT_INPUT_ERROR)
+    except ServiceError as exc:
+        return _fail("service error", exc, EXIT_SERVICE_ERROR)
+    except VoOcmlError as exc:
+        return _fail("error", exc, EXIT_INPUT_ERROR)
+    except KeyboardInterrupt:
+        print("vo-ocml: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

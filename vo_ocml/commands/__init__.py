@@ -1,0 +1,1 @@
+"""Subcommands of the ``vo-ocml`` command line that belong to the core."""
