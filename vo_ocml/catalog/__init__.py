@@ -1,0 +1,109 @@
+"""The cluster catalogue shipped with vo_ocml, and cluster look-up by (loosely matched) name.
+
+``data/clusters.csv`` merges Hunt & Reffert (2023, A&A 673, A114), then Cantat-Gaudin et al.
+(2020, A&A 640, A1), then Dias et al. (2002, A&A 389, 871), then the Unified Cluster
+Catalogue (Perren et al. 2023, MNRAS 526, 4107), whose alias lists also give extra names;
+see ``data/CITATION.md``. Rebuild it with ``tools/build_catalogue.py``.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+from vo_ocml.catalog.names import normalize_name
+from vo_ocml.errors import NotFoundError
+
+__all__ = ["ClusterEntry", "lookup_cluster", "normalize_name"]
+
+
+@dataclass(frozen=True)
+class ClusterEntry:
+    """One cluster of the shipped catalogue (angles in degrees, pm in mas/yr, parallax in mas).
+
+    ``r50`` is the radius containing half the members and ``rt`` the tidal radius (NaN when the
+    catalogue has none); ``s_*`` are the intrinsic dispersions of the members (NaN when
+    unknown); ``hunt_name`` is the Hunt & Reffert 2023 designation (e.g. "NGC_2682") or None.
+    """
+
+    name: str
+    aliases: tuple[str, ...]
+    ra: float
+    dec: float
+    r50: float
+    rt: float
+    pmra: float
+    pmdec: float
+    parallax: float
+    s_pmra: float
+    s_pmdec: float
+    s_parallax: float
+    n_members: float
+    hunt_name: str | None
+    catalogue: str
+
+
+def _float(text: str) -> float:
+    return float(text) if text else math.nan
+
+
+@lru_cache(maxsize=1)
+def _catalogue() -> tuple[list[ClusterEntry], dict[str, int]]:
+    path = resources.files("vo_ocml.catalog") / "data" / "clusters.csv"
+    entries: list[ClusterEntry] = []
+    with path.open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            aliases = tuple(row["aliases"].split(";"))
+            entries.append(ClusterEntry(
+                name=row["name"], aliases=aliases,
+                **{k: _float(row[k]) for k in ("ra", "dec", "r50", "rt", "pmra", "pmdec",
+                                               "parallax", "s_pmra", "s_pmdec", "s_parallax",
+                                               "n_members")},
+                hunt_name=row["hunt_name"] or None, catalogue=row["catalogue"],
+            ))
+    # primary names win over aliases ("NGC 7789" is also an alias of "OCSN 40"); among
+    # aliases, the richer cluster wins ("Hyades" is Melotte 25, not CWNU 1242)
+    index = {normalize_name(e.name): i for i, e in reversed(list(enumerate(entries)))}
+    richest_first = sorted(range(len(entries)), key=lambda i: -np.nan_to_num(entries[i].n_members))
+    for i in richest_first:
+        for alias in entries[i].aliases:
+            index.setdefault(normalize_name(alias), i)
+    return entries, index
+
+
+def lookup_cluster(name: str) -> ClusterEntry:
+    """Find a cluster in the shipped catalogue by any of its names, matched loosely.
+
+    Parameters
+    ----------
+    name : str
+        E.g. "NGC 2682", "NGC_2682", "ngc2682", "M67", "Melotte 22", "Pleiades".
+
+    Returns
+    -------
+    ClusterEntry
+
+    Raises
+    ------
+    NotFoundError
+        When no cluster has that name; the message suggests close names.
+    """
+    entries, index = _catalogue()
+    key = normalize_name(name)
+    if key in index:
+        return entries[index[key]]
+    close = difflib.get_close_matches(key, index.keys(), n=5, cutoff=0.75)
+    suggestions = list(dict.fromkeys(entries[index[k]].name for k in close))
+    hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
+    raise NotFoundError(
+        f"Unknown cluster name {name!r}: it is not in the shipped catalogue (Hunt & Reffert "
+        f"2023, Cantat-Gaudin et al. 2020, Dias et al. 2002, UCC; {len(entries)} clusters).{hint} "
+        "Give the centroid instead (--pmra, --pmdec, --parallax) or omit the name to find the "
+        "cluster in the data."
+    )

@@ -1,0 +1,46 @@
+"""Loose matching of open-cluster names ("NGC 2682", "NGC_2682", "ngc2682", "M67", "Mel 22")."""
+
+from __future__ import annotations
+
+import re
+
+#: common prefixes and their canonical form, applied after lower-casing
+_PREFIXES = {
+    "messier": "m",
+    "mel": "melotte",
+    "cr": "collinder",
+    "col": "collinder",
+    "tr": "trumpler",
+    "be": "berkeley",
+    "berk": "berkeley",
+    "rup": "ruprecht",
+    "ru": "ruprecht",
+}
+
+
+def normalize_name(name: str) -> str:
+    """Reduce a cluster name to a comparison key.
+
+    Lower-case; spaces, underscores, hyphens and dots removed; abbreviations expanded
+    ("Mel" → "melotte", "Cr" → "collinder", "Messier" → "m"); leading zeros of the number
+    dropped ("NGC 0752" → "ngc752"). The sign of designations like "FSR_0001" or
+    "AH03_J0748-26.9" is kept by keeping digits that follow a letter intact.
+
+    Parameters
+    ----------
+    name : str
+        Any spelling of a cluster name.
+
+    Returns
+    -------
+    str
+        The comparison key.
+    """
+    text = name.strip().lower()
+    match = re.match(r"([a-z]+)[\s_.\-]*(\d.*)$", text)
+    if match:
+        prefix, rest = match.groups()
+        prefix = _PREFIXES.get(prefix, prefix)
+        rest = rest.lstrip("0") or "0" if re.fullmatch(r"\d+", rest) else rest
+        text = prefix + rest
+    return re.sub(r"[\s_.]+", "", text)
