@@ -322,7 +322,7 @@ def _fixed_rows(raw: bytes, specs: list[_FieldSpec],
 
 def _unpack_nulls(bits: np.ndarray, nfields: int) -> np.ndarray:
     """Turn BINARY2 null bytes ``(nrows, nbytes)`` into a boolean ``(nrows, nfields)``."""
-    return np.unpackbits(bits.reshape(len(bits), -1), axis=1, count=nfields).astype(bool)
+    return np.unpackbits(bits, axis=1, count=nfields).astype(bool)
 
 
 def _walk_variable_rows(raw: bytes, specs: list[_FieldSpec],
@@ -736,8 +736,9 @@ def _declared_null(column: Column) -> Any:
 
 def _partial_mask(column: MaskedColumn) -> bool:
     """True if some array cell is only partly masked."""
-    mask = np.asarray(column.mask).reshape(len(column), -1)
-    return bool(np.any(mask.any(axis=1) != mask.all(axis=1)))
+    mask = np.asarray(column.mask)
+    axes = tuple(range(1, mask.ndim))
+    return bool(np.any(mask.any(axis=axes) != mask.all(axis=axes)))
 
 
 def _string_spec(column: Column) -> _ColumnSpec:
@@ -781,7 +782,7 @@ def _mask_of(column: Column) -> np.ndarray:
 def _row_nulls(column: Column) -> np.ndarray:
     """Per-row null flags: the row is null when every element is masked."""
     mask = _mask_of(column)
-    return mask.reshape(len(column), -1).all(axis=1) if mask.ndim > 1 else mask
+    return mask.all(axis=tuple(range(1, mask.ndim)))
 
 
 def _binary_cells(column: Column, spec: _ColumnSpec) -> np.ndarray:
@@ -816,7 +817,7 @@ def _binary2_chunks(table: Table, specs: list[_ColumnSpec]) -> Iterable[bytes]:
     for i, (name, spec) in enumerate(zip(table.colnames, specs)):
         rows[f"f{i}"] = _binary_cells(table[name], spec)
         nulls[:, i] = _row_nulls(table[name])
-    rows["nulls"] = np.packbits(nulls, axis=1).reshape(len(table), nbytes)
+    rows["nulls"] = np.packbits(nulls, axis=1)
     raw = rows.view(np.uint8)
     for lo in range(0, len(raw), _B64_CHUNK):
         yield _base64_lines(raw[lo:lo + _B64_CHUNK])
