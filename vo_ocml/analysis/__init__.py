@@ -1,0 +1,1 @@
+"""Looking at a membership result: summary, King profile, validation, plots and reports."""

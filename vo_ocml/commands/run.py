@@ -1,0 +1,167 @@
+"""``vo-ocml run``: annotate a table (or the embedded NGC 7789 cone) with memberships."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from importlib import resources
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+#: the real Gaia cone shipped with the package, used when no INPUT is given
+DEFAULT_INPUT = "ngc7789_cone.vot"
+EXIT_NO_CLUSTER = 0  # documented: no cluster found is a warning, not a failure
+
+
+def default_input() -> Path:
+    """Path of the embedded default table (a real Gaia cone around NGC 7789)."""
+    return Path(str(resources.files("vo_ocml") / "data" / DEFAULT_INPUT))
+
+
+def _column_override(text: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected QUANTITY=COLUMN, got {text!r}")
+    quantity, column = text.split("=", 1)
+    return quantity.strip(), column.strip()
+
+
+def _components(text: str) -> int | str:
+    if text == "bic":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer ≥ 2 or 'bic', got {text!r}") from None
+    return value
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register ``run``."""
+    p = subparsers.add_parser(
+        "run", help="annotate a Gaia table with membership probabilities",
+        description="Find an open cluster's members in a table of stars (Gaia archive or VizieR "
+        "column names, or UCDs) and write the table back with ocml_prob, ocml_member and "
+        "ocml_stage columns and provenance PARAMs. Without INPUT, runs on the embedded real Gaia "
+        "cone around NGC 7789. Without --cluster or a centroid, the cluster is found in the "
+        "data. When no cluster is found, every row is written with probability 0, a warning is "
+        "printed and the exit status is 0 (PARAM ocml_found = false).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("input", nargs="?", help="input table: VOTable, FITS, CSV or ECSV "
+                   "(default: the embedded NGC 7789 cone)")
+    p.add_argument("-o", "--output", help="output table; format from its suffix (.vot/.xml "
+                   "VOTable BINARY2, .fits, .csv, .ecsv) (default: <input name>_ocml.vot in "
+                   "the current directory)")
+    p.add_argument("--format", choices=["votable", "fits", "csv", "ecsv"],
+                   help="input format (default: from the suffix, else from the content)")
+    p.add_argument("--output-format", choices=["votable", "fits", "csv", "ecsv"],
+                   help="output format (default: from the output's suffix)")
+    p.add_argument("--tabledata", action="store_true",
+                   help="write VOTable as TABLEDATA instead of BINARY2")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--method", choices=["mstgmm", "dec"], default="mstgmm",
+                   help="membership method: filter → MST → GMM, or Deep Embedded Clustering")
+    p.add_argument("--cluster", metavar="NAME", help="cluster name looked up in the shipped "
+                   "catalogue (Hunt & Reffert 2023, Cantat-Gaudin 2020, Dias 2002, UCC), "
+                   "e.g. 'NGC 2682', 'M67', 'Pleiades'")
+    p.add_argument("--pmra", type=float, help="centroid pmra in mas/yr (with --pmdec, --parallax)")
+    p.add_argument("--pmdec", type=float, help="centroid pmdec in mas/yr")
+    p.add_argument("--parallax", type=float, help="centroid parallax in mas")
+    p.add_argument("--threshold", type=float, default=0.5,
+                   help="membership probability threshold for ocml_member")
+    p.add_argument("--col", action="append", type=_column_override, default=[],
+                   metavar="QUANTITY=COLUMN", help="use COLUMN for QUANTITY (ra, dec, pmra, "
+                   "pmdec, parallax, pmra_error, pmdec_error, parallax_error, phot_g_mean_mag, "
+                   "bp_rp, source_id); repeatable")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    g = p.add_argument_group("filter → MST → GMM options")
+    g.add_argument("--filter", choices=["adaptive", "fixed"], default="adaptive",
+                   help="initial filter: adaptive to the cluster's spread and the stars' errors, "
+                   "or the paper's fixed box")
+    g.add_argument("--filter-nsigma", type=float, default=3.0,
+                   help="adaptive filter half-width in standard deviations")
+    g.add_argument("--fixed-widths", type=float, nargs=3, default=(0.5, 0.5, 0.2),
+                   metavar=("DPMRA", "DPMDEC", "DPLX"),
+                   help="fixed filter half-widths: mas/yr, mas/yr, mas")
+    g.add_argument("--no-refine", action="store_true",
+                   help="use the given/catalogued centroid as is (no re-measurement)")
+    g.add_argument("--mst-rule", choices=["paper", "code"], default="paper",
+                   help="MST rule: the paper's edge cut or the authors' code's node-sum cut")
+    g.add_argument("--mst-k", type=float, default=None,
+                   help="MST threshold = mean + k·std (default 3 for 'paper', 1 for 'code')")
+    g.add_argument("--components", type=_components, default=2,
+                   help="Gaussian mixture components (≥ 2) or 'bic' to choose 2–4 by BIC")
+    d = p.add_argument_group("DEC options")
+    d.add_argument("--dec-k", type=int, default=None,
+                   help="number of DEC groups (default: chosen by silhouette score)")
+    d.add_argument("--dec-seeds", type=int, default=None,
+                   help="seeds in DEC's ensemble (default: the method's own)")
+    d.add_argument("--dec-features", choices=["ratios", "raw"], default=None,
+                   help="DEC features: pm/parallax ratios as in the thesis, or raw pm and parallax")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
+    p.set_defaults(func=main)
+    return p
+
+
+def method_params(args: argparse.Namespace) -> dict:
+    """Estimator parameters from the command-line options."""
+    if args.method == "mstgmm":
+        params = {"filter": args.filter, "filter_nsigma": args.filter_nsigma,
+                  "fixed_widths": tuple(args.fixed_widths), "refine": not args.no_refine,
+                  "mst_rule": args.mst_rule, "n_components": args.components}
+        if args.mst_k is not None:
+            params["mst_k"] = args.mst_k
+        elif args.mst_rule == "code":
+            params["mst_k"] = 1.0
+        return params
+    params = {"verbose": not args.quiet}
+    for option, name in (("dec_k", "n_clusters"), ("dec_seeds", "n_seeds"),
+                         ("dec_features", "features")):
+        if getattr(args, option) is not None:
+            params[name] = getattr(args, option)
+    return params
+
+
+def centroid_option(args: argparse.Namespace):
+    """The (pmra, pmdec, parallax) given on the command line, or None."""
+    given = [args.pmra, args.pmdec, args.parallax]
+    if all(v is None for v in given):
+        return None
+    if any(v is None for v in given):
+        from vo_ocml.errors import InputError
+        raise InputError("Give all three of --pmra, --pmdec and --parallax (mas/yr, mas/yr, "
+                         "mas), or none of them.")
+    return tuple(given)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the ``run`` command; returns the exit status."""
+    from vo_ocml.io.tables import read_table, write_table
+    from vo_ocml.pipeline import run
+
+    source = Path(args.input) if args.input else default_input()
+    output = Path(args.output) if args.output else Path(f"{source.stem}_ocml.vot")
+    if output.exists() and not args.overwrite:
+        from vo_ocml.errors import InputError
+        raise InputError(f"{output} exists already; vo_ocml does not overwrite files unless "
+                         "asked (--overwrite), or choose another name with -o.")
+    if output.resolve() == source.resolve():
+        from vo_ocml.errors import InputError
+        raise InputError(f"The output {output} is the input file; the input is never modified. "
+                         "Choose another name with -o.")
+    table = read_table(source, format=args.format)
+    annotated = run(table, method=args.method, cluster=args.cluster,
+                    centroid=centroid_option(args), threshold=args.threshold,
+                    columns=dict(args.col), random_state=args.seed, **method_params(args))
+    write_table(annotated.table, output, format=args.output_format, overwrite=args.overwrite,
+                tabledata=args.tabledata)
+    if not annotated.result.found:
+        reason = annotated.result.details.get("no_cluster_reason", "")
+        print(f"vo-ocml: warning: no cluster found in {source.name} ({reason}); every row was "
+              f"written with probability 0 to {output}.", file=sys.stderr)
+    if not args.quiet:
+        print(f"{source.name}: {len(table)} rows → {output}")
+        print(annotated.summary.format())
+    return EXIT_NO_CLUSTER if not annotated.result.found else 0

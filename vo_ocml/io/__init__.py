@@ -1,0 +1,1 @@
+"""Reading, resolving and writing tables (astropy; fast VOTable paths)."""

@@ -1,0 +1,267 @@
+"""Find an open cluster in (pmra, pmdec, parallax) without prior knowledge, and measure it.
+
+Detection (:func:`find_centroid`): on up to ``max_stars`` of the best-measured stars, each axis
+is scaled by the field's robust spread (1.4826 × MAD). For every star and several kernel radii
+(kinematic, and on the sky when positions are given), the number of neighbours within the
+kernel is compared with the number a smooth field would give there: the product of the stars'
+smoothed sky and kinematic densities (smoothed histograms), which a cluster -- concentrated in
+both at once -- violates. The Poisson significance (n − n_bg)/√(n_bg + 1), maximised over stars
+and kernels, marks the densest compact overdensity away from the field's smooth bulk; a mean
+shift at the best kernel refines the peak.
+
+Measurement (:func:`measure_cluster`): around a seed (found, catalogued or user-given), a
+two-component Gaussian mixture on the stars in a window separates the cluster's core from the
+local field, giving the refined centroid and the cluster's observed spread; subtracting the
+median squared error of its stars gives the intrinsic spread.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import gaussian_filter
+from scipy.spatial import cKDTree
+from sklearn.mixture import GaussianMixture
+
+log = logging.getLogger(__name__)
+
+#: kinematic kernel radii tried for detection, in units of the field's robust spread
+DETECTION_SCALES = (0.03, 0.06, 0.12, 0.25, 0.5)
+#: sky kernel radii tried (units of the field's robust sky spread); inf = sky ignored
+SKY_SCALES = (0.3, 0.8, np.inf)
+_V5_UNIT = 8.0 * np.pi**2 / 15.0  # volume of the unit 5-ball
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A compact overdensity found in (pmra, pmdec, parallax) and, when given, on the sky.
+
+    Attributes
+    ----------
+    centre : ndarray, shape (3,)
+        (pmra, pmdec, parallax) of the peak, mas/yr and mas.
+    scale : ndarray, shape (3,)
+        Kinematic kernel radius of the best detection per axis (mas/yr, mas/yr, mas).
+    significance : float
+        Poisson significance (n − n_bg)/√(n_bg + 1) of the overdensity at the peak.
+    n_peak : int
+        Stars within the kernel at the peak (in the searched subsample).
+    sky_centre : ndarray, shape (2,) or None
+        Tangent-plane (ξ, η) of the peak in degrees, when a sky kernel won.
+    sky_scale : float
+        Sky kernel radius in degrees (inf when the sky was not used).
+    """
+
+    centre: np.ndarray
+    scale: np.ndarray
+    significance: float
+    n_peak: int
+    sky_centre: np.ndarray | None = None
+    sky_scale: float = np.inf
+
+
+def _robust_scale(Z: np.ndarray) -> np.ndarray:
+    mad = np.median(np.abs(Z - np.median(Z, axis=0)), axis=0) * 1.4826
+    spread = np.std(Z, axis=0)
+    return np.where(mad > 0, mad, np.where(spread > 0, spread, 1.0))
+
+
+def _smoothed_density(Z: np.ndarray, max_bins: int, width_floor: float, sigma: float,
+                      edge_correct: bool) -> np.ndarray:
+    """Probability density of the stars' distribution at each star, by a smoothed histogram.
+
+    With ``edge_correct`` (for the sky, where bins are well filled), normalised convolution --
+    smoothed counts over the smoothed footprint of occupied bins -- keeps the density right at
+    the edges of a cone or a pre-cut box.
+    """
+    ndim = Z.shape[1]
+    lo, hi = Z.min(axis=0) - 1e-9, Z.max(axis=0) + 1e-9
+    width = max(width_floor, float(np.max((hi - lo) / max_bins)))
+    bins = np.maximum(np.ceil((hi - lo) / width).astype(int), 1)
+    hist, _ = np.histogramdd(Z, bins=bins, range=list(zip(lo, lo + bins * width)))
+    s = max(1.0, sigma / width)
+    counts = gaussian_filter(hist, sigma=s, mode="constant")
+    idx = tuple(np.clip(((Z[:, d] - lo[d]) / width).astype(int), 0, bins[d] - 1)
+                for d in range(ndim))
+    local = counts[idx]
+    if edge_correct:
+        footprint = gaussian_filter((hist > 0).astype(float), sigma=s, mode="constant")
+        local = local / np.maximum(footprint[idx], 1e-3)
+    return local / (len(Z) * width**ndim)
+
+
+def find_centroid(pm_plx: np.ndarray, errors: np.ndarray | None = None,
+                  sky: np.ndarray | None = None, *, max_stars: int = 60000,
+                  min_stars: int = 8, random_state: int | None = 0) -> Detection | None:
+    """Find the most significant compact overdensity in (pmra, pmdec, parallax).
+
+    Parameters
+    ----------
+    pm_plx : ndarray, shape (n, 3)
+        (pmra, pmdec, parallax) of complete stars, mas/yr and mas.
+    errors : ndarray, shape (n, 3), optional
+        Their standard errors; when given, the ``max_stars`` best-measured stars are searched,
+        otherwise a random subsample.
+    sky : ndarray, shape (n, 2), optional
+        Tangent-plane positions (ξ, η) in degrees. When given, overdensities that are also
+        concentrated on the sky are favoured: the field model is then the product of the
+        stars' sky and kinematic distributions, which a cluster violates.
+    max_stars : int
+        Size of the searched subsample (speed on cones of millions of stars).
+    min_stars : int
+        Fewest stars a peak's kernel must hold.
+    random_state : int or None
+        Seed of the subsample.
+
+    Returns
+    -------
+    Detection or None
+        None when there are too few stars to search.
+    """
+    n = len(pm_plx)
+    if n < 3 * min_stars:
+        return None
+    pick = np.arange(n)
+    if n > max_stars:
+        if errors is not None and np.all(np.isfinite(errors)):
+            pick = np.argsort(np.sqrt(np.sum(errors**2, axis=1)), kind="stable")[:max_stars]
+        else:
+            pick = np.random.default_rng(random_state).choice(n, max_stars, replace=False)
+    X = pm_plx[pick]
+    scale = _robust_scale(X)
+    Z = (X - np.median(X, axis=0)) / scale
+    p_kin = _smoothed_density(Z, max_bins=120, width_floor=0.25, sigma=0.5, edge_correct=False)
+    sky_scales: tuple[float, ...] = (np.inf,)
+    if sky is not None:
+        S = sky[pick]
+        sky_unit = _robust_scale(S).mean()
+        Zs = (S - np.median(S, axis=0)) / sky_unit
+        p_sky = _smoothed_density(Zs, max_bins=30, width_floor=0.4, sigma=0.6, edge_correct=True)
+        sky_scales = SKY_SCALES
+    best = (-np.inf, 0, 0.0, np.inf, 0)
+    for h_sky in sky_scales:
+        if np.isfinite(h_sky):
+            space = np.hstack([Zs * (1.0 / h_sky), Z])  # sky radius h_sky ↔ 1 in this space
+        else:
+            space = Z
+        tree = cKDTree(space)
+        for h in DETECTION_SCALES:
+            if np.isfinite(h_sky):
+                local = np.hstack([Zs * (h / h_sky), Z])
+                tree_h = cKDTree(local)
+                counts = tree_h.query_ball_point(local, h, return_length=True, workers=-1) - 1
+                expected = n * (len(X) / n) * p_sky * p_kin * _V5_UNIT * h_sky**2 * h**3
+            else:
+                tree_h = tree
+                counts = tree.query_ball_point(Z, h, return_length=True, workers=-1) - 1
+                expected = len(X) * p_kin * (4.0 / 3.0) * np.pi * h**3
+            signif = (counts - expected) / np.sqrt(expected + 1.0)
+            signif[counts < min_stars] = -np.inf
+            i = int(np.argmax(signif))
+            if signif[i] > best[0]:
+                best = (float(signif[i]), i, h, h_sky, int(counts[i]))
+    significance, i, h, h_sky, n_peak = best
+    if not np.isfinite(significance):
+        return None
+    if np.isfinite(h_sky):
+        points = np.hstack([Zs * (h / h_sky), Z])
+    else:
+        points = Z
+    tree = cKDTree(points)
+    centre = points[i].copy()
+    for _ in range(20):  # mean shift at the detection radius
+        new = points[tree.query_ball_point(centre, h)].mean(axis=0)
+        if np.allclose(new, centre, atol=1e-4 * h):
+            break
+        centre = new
+    kin = centre[-3:] * scale + np.median(X, axis=0)
+    sky_centre = None
+    if np.isfinite(h_sky):
+        sky_centre = centre[:2] * (h_sky / h) * sky_unit + np.median(S, axis=0)
+    log.debug("detected overdensity at %s (significance %.1f, %d stars, radius %.3g σ_field, "
+              "sky radius %.3g)", kin, significance, n_peak, h, h_sky)
+    return Detection(centre=kin, scale=h * scale, significance=significance, n_peak=n_peak,
+                     sky_centre=sky_centre,
+                     sky_scale=h_sky * sky_unit if np.isfinite(h_sky) else np.inf)
+
+
+@dataclass(frozen=True)
+class ClusterFit:
+    """The cluster's centroid and spreads measured around a seed.
+
+    Attributes
+    ----------
+    centre : ndarray, shape (3,)
+        Refined (pmra, pmdec, parallax).
+    observed_spread : ndarray, shape (3,)
+        Standard deviation of the cluster component (errors included).
+    intrinsic_spread : ndarray, shape (3,)
+        Observed spread with the median measurement error removed in quadrature
+        (equal to the observed spread when errors are unknown).
+    n_core : float
+        Effective number of stars in the cluster component of the window.
+    """
+
+    centre: np.ndarray
+    observed_spread: np.ndarray
+    intrinsic_spread: np.ndarray
+    n_core: float
+
+
+def measure_cluster(pm_plx: np.ndarray, errors: np.ndarray | None, seed: np.ndarray,
+                    guess: np.ndarray, *, random_state: int | None = 0,
+                    iterations: int = 3) -> ClusterFit | None:
+    """Measure the cluster around ``seed`` with a local two-component mixture.
+
+    Parameters
+    ----------
+    pm_plx : ndarray, shape (n, 3)
+        (pmra, pmdec, parallax) of complete stars.
+    errors : ndarray, shape (n, 3) or None
+        Their standard errors.
+    seed : ndarray, shape (3,)
+        Starting centroid.
+    guess : ndarray, shape (3,)
+        Starting guess of the cluster's observed spread per axis.
+    random_state : int or None
+        Seed of the mixture.
+    iterations : int
+        Window updates.
+
+    Returns
+    -------
+    ClusterFit or None
+        None when the window holds too few stars for a fit.
+    """
+    centre, spread = np.asarray(seed, float), np.maximum(np.asarray(guess, float), 1e-3)
+    n_core = 0.0
+    for _ in range(iterations):
+        window = np.all(np.abs(pm_plx - centre) < 6.0 * spread, axis=1)
+        W = pm_plx[window]
+        if len(W) < 10:
+            return None
+        gmm = GaussianMixture(2, covariance_type="full", random_state=random_state,
+                              means_init=np.vstack([centre, W.mean(axis=0)]),
+                              precisions_init=np.stack([np.diag(1 / spread**2),
+                                                        np.diag(1 / (3 * spread) ** 2)]))
+        gmm.fit(W)
+        k = int(np.argmin([np.linalg.det(c) for c in gmm.covariances_]))
+        new_centre = gmm.means_[k]
+        new_spread = np.sqrt(np.diag(gmm.covariances_[k]))
+        n_core = float(gmm.weights_[k] * len(W))
+        if n_core < 5 or np.any(np.abs(new_centre - centre) > 3.0 * spread):
+            break  # the fit wandered off the seed: keep the last good values
+        converged = np.allclose(new_spread, spread, rtol=0.05)
+        centre, spread = new_centre, new_spread
+        if converged:
+            break
+    intrinsic = spread.copy()
+    if errors is not None:
+        core = np.all(np.abs(pm_plx - centre) < 2.0 * spread, axis=1)
+        if core.sum() >= 5:
+            err2 = np.nanmedian(errors[core] ** 2, axis=0)
+            intrinsic = np.sqrt(np.maximum(spread**2 - err2, (0.2 * spread) ** 2))
+    return ClusterFit(centre=centre, observed_spread=spread, intrinsic_spread=intrinsic,
+                      n_core=n_core)

@@ -1,0 +1,35 @@
+"""Sky coordinates for membership: a gnomonic (tangent-plane) projection."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def sky_centre(ra: np.ndarray, dec: np.ndarray) -> tuple[float, float]:
+    """Mean direction of a set of positions (degrees), robust to the RA wrap at 0/360."""
+    r, d = np.radians(ra), np.radians(dec)
+    v = np.array([np.mean(np.cos(d) * np.cos(r)), np.mean(np.cos(d) * np.sin(r)), np.mean(np.sin(d))])
+    return float(np.degrees(np.arctan2(v[1], v[0])) % 360.0), float(np.degrees(np.arcsin(v[2] / np.linalg.norm(v))))
+
+
+def tangent_plane(ra: np.ndarray, dec: np.ndarray, ra0: float, dec0: float) -> np.ndarray:
+    """Gnomonic projection about (ra0, dec0): returns (ξ, η) in degrees, shape (n, 2)."""
+    r, d = np.radians(ra), np.radians(dec)
+    r0, d0 = np.radians(ra0), np.radians(dec0)
+    cosc = np.sin(d0) * np.sin(d) + np.cos(d0) * np.cos(d) * np.cos(r - r0)
+    xi = np.cos(d) * np.sin(r - r0) / cosc
+    eta = (np.cos(d0) * np.sin(d) - np.sin(d0) * np.cos(d) * np.cos(r - r0)) / cosc
+    return np.degrees(np.column_stack([xi, eta]))
+
+
+def from_tangent_plane(xi: float, eta: float, ra0: float, dec0: float) -> tuple[float, float]:
+    """Inverse gnomonic projection of (ξ, η) degrees about (ra0, dec0) → (ra, dec) degrees."""
+    x, y = np.radians(xi), np.radians(eta)
+    d0 = np.radians(dec0)
+    rho = np.hypot(x, y)
+    c = np.arctan(rho)
+    if rho == 0:
+        return ra0, dec0
+    dec = np.arcsin(np.cos(c) * np.sin(d0) + y * np.sin(c) * np.cos(d0) / rho)
+    ra = np.radians(ra0) + np.arctan2(x * np.sin(c), rho * np.cos(d0) * np.cos(c) - y * np.sin(d0) * np.sin(c))
+    return float(np.degrees(ra) % 360.0), float(np.degrees(dec))

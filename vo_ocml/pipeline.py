@@ -1,0 +1,266 @@
+"""The one core every shell calls: a table and options in, an annotated table and summary out.
+
+``run`` resolves the table's columns (:mod:`vo_ocml.io.columns`), picks the centroid (user,
+catalogue by name, or the data), fits the chosen estimator, and returns the input table --
+every row and column unchanged and in order -- plus ``ocml_prob``, ``ocml_member``,
+``ocml_stage`` (and method extras) and ``meta["ocml_params"]`` provenance. The input table
+itself is never modified.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import inspect
+import json
+import logging
+import math
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any
+
+import numpy as np
+from astropy.table import Column, Table
+
+from vo_ocml import __version__
+from vo_ocml.analysis.summary import Summary, summarize
+from vo_ocml.catalog import lookup_cluster
+from vo_ocml.errors import InputError
+from vo_ocml.io.columns import ColumnMap, resolve_columns
+from vo_ocml.membership.base import ERROR_FEATURES, FEATURES, Centroid, MembershipResult
+
+log = logging.getLogger(__name__)
+
+#: method name → "module:class" of its estimator
+METHODS = {
+    "mstgmm": "vo_ocml.membership.mstgmm:MSTGMM",
+    "dec": "vo_ocml.membership.dec:DEC",
+}
+
+OUTPUT_COLUMNS = {
+    "prob": ("ocml_prob", "stat.probability", "membership probability (NaN: not scored)"),
+    "member": ("ocml_member", "meta.code", "member: probability above the threshold"),
+    "stage": ("ocml_stage", "meta.code.status",
+              "processing stage reached or rejected at: incomplete, filter, mst, gmm, dec, "
+              "quantile, no_cluster"),
+}
+
+
+@dataclass
+class Annotated:
+    """The outcome of :func:`run`.
+
+    Attributes
+    ----------
+    table : astropy.table.Table
+        The input plus the output columns and ``meta["ocml_params"]``.
+    result : MembershipResult
+        The estimator's result (row-aligned with ``table``).
+    summary : Summary
+        The summary numbers.
+    columns : ColumnMap
+        Where the astrometry was found in the input.
+    names : dict of str to str
+        The output columns' names: keys "prob", "member", "stage" (normally ``ocml_prob``,
+        ``ocml_member``, ``ocml_stage``; suffixed ``_2``, ``_3``… when the input already has
+        columns of those names, which are never overwritten).
+    threshold : float
+        The membership threshold used.
+    """
+
+    table: Table
+    result: MembershipResult
+    summary: Summary
+    columns: ColumnMap
+    names: dict[str, str]
+    threshold: float
+
+    @property
+    def members(self) -> np.ndarray:
+        """Boolean mask of member rows (row-aligned with the input table)."""
+        return self.result.members(self.threshold)
+
+
+def estimator_class(method: str):
+    """The estimator class registered under ``method``."""
+    if method not in METHODS:
+        raise InputError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
+    module, name = METHODS[method].split(":")
+    return getattr(import_module(module), name)
+
+
+def resolve_centroid(cluster: str | None = None,
+                     centroid: tuple[float, float, float] | None = None) -> Centroid | None:
+    """The centroid to filter around: the user's, else the catalogue's for ``cluster``.
+
+    Returns None when neither gives proper motion and parallax (the data decide).
+
+    Raises
+    ------
+    NotFoundError
+        ``cluster`` is not in the shipped catalogue (with suggestions).
+    InputError
+        ``centroid`` is not three finite numbers.
+    """
+    entry = lookup_cluster(cluster) if cluster else None
+    sky = {"ra": entry.ra, "dec": entry.dec} if entry is not None and \
+        math.isfinite(entry.ra) and math.isfinite(entry.dec) else {}
+    if centroid is not None:
+        values = tuple(float(v) for v in centroid)
+        if len(values) != 3 or not all(math.isfinite(v) for v in values):
+            raise InputError(f"The centroid must be three finite numbers (pmra, pmdec in mas/yr, "
+                             f"parallax in mas); got {centroid!r}.")
+        return Centroid(*values, source="user", name=entry.name if entry else cluster, **sky)
+    if entry is None:
+        return None
+    values = (entry.pmra, entry.pmdec, entry.parallax)
+    if not all(math.isfinite(v) for v in values):
+        log.warning("%s (%s) has no catalogued proper motion and parallax; the cluster is "
+                    "found in the data", entry.name, entry.catalogue)
+        return None
+    spread = (entry.s_pmra, entry.s_pmdec, entry.s_parallax)
+    return Centroid(*values, source=f"catalogue:{entry.catalogue}", name=entry.name,
+                    spread=spread if all(math.isfinite(s) for s in spread) else None, **sky)
+
+
+def _unique(table: Table, name: str) -> str:
+    if name not in table.colnames:
+        return name
+    i = 2
+    while f"{name}_{i}" in table.colnames:
+        i += 1
+    log.warning("the input already has a column %s; the new one is %s_%d", name, name, i)
+    return f"{name}_{i}"
+
+
+def _param(name: str, value: Any, ucd: str | None = None, unit: str | None = None,
+           description: str | None = None) -> dict[str, Any]:
+    if isinstance(value, (list, tuple, dict)):
+        value = json.dumps(value, default=float)
+    elif isinstance(value, np.generic):
+        value = value.item()
+    elif value is None:
+        value = ""
+    return {"name": name, "value": value, "ucd": ucd, "unit": unit, "description": description}
+
+
+def _provenance(method: str, threshold: float, result: MembershipResult,
+                cmap: ColumnMap) -> list[dict[str, Any]]:
+    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    params = [
+        _param("ocml_version", __version__, "meta.version", None, "vo_ocml version"),
+        _param("ocml_method", method, "meta.code", None, "membership method"),
+        _param("ocml_date", now, "time.creation", None, "when the membership was computed (UTC)"),
+        _param("ocml_threshold", float(threshold), "stat.probability", None,
+               "probability above which ocml_member is true"),
+        _param("ocml_columns", cmap.describe(), "meta.ref", None,
+               "input columns used (canonical=column (how found))"),
+    ]
+    for key, value in result.parameters.items():
+        params.append(_param(f"ocml_param_{key}", value, "meta.code", None,
+                             f"{method} parameter {key}"))
+    c = result.centroid
+    if c is not None:
+        params += [
+            _param("ocml_centroid_pmra", c.pmra, "pos.pm;pos.eq.ra", "mas/yr",
+                   "centroid of the initial filter, pmra"),
+            _param("ocml_centroid_pmdec", c.pmdec, "pos.pm;pos.eq.dec", "mas/yr",
+                   "centroid of the initial filter, pmdec"),
+            _param("ocml_centroid_parallax", c.parallax, "pos.parallax.trig", "mas",
+                   "centroid of the initial filter, parallax"),
+            _param("ocml_centroid_source", c.source, "meta.ref", None,
+                   "where the centroid came from: user, catalogue:<name> or data "
+                   "(refined from the data unless refine=False)"),
+            _param("ocml_cluster_name", c.name or "", "meta.id", None, "cluster name, if known"),
+        ]
+    for step, count in result.step_counts.items():
+        params.append(_param(f"ocml_n_{step.replace('>', 'gt').replace('.', '')}", int(count),
+                             "meta.number", None, f"stars after step {step}"))
+    for key, value in result.details.items():
+        if isinstance(value, str):
+            params.append(_param(f"ocml_{key}", value, "meta.note", None, key.replace("_", " ")))
+        elif isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+            params.append(_param(f"ocml_{key}", float(value), "meta.number", None,
+                                 key.replace("_", " ")))
+    return params
+
+
+def annotate(table: Table, result: MembershipResult, threshold: float) -> tuple[Table, dict[str, str]]:
+    """Copy ``table`` (no data copied) and append the output columns of ``result``."""
+    out = table.copy(copy_data=False)
+    names = {}
+    members = result.members(threshold)
+    values = {"prob": result.probability.astype(np.float64), "member": members,
+              "stage": np.asarray(result.stage, dtype=str)}
+    for key, (name, ucd, description) in OUTPUT_COLUMNS.items():
+        names[key] = _unique(out, name)
+        col = Column(values[key], name=names[key], description=description)
+        col.meta["ucd"] = ucd
+        out.add_column(col)
+    for name, data in result.extra_columns.items():
+        col = Column(data, name=_unique(out, name), description=f"{result.method} output {name}")
+        col.meta["ucd"] = "meta.code"
+        out.add_column(col)
+    return out, names
+
+
+def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
+        centroid: tuple[float, float, float] | None = None, threshold: float = 0.5,
+        columns: dict[str, str] | None = None, random_state: int | None = 0,
+        **method_params: Any) -> Annotated:
+    """Annotate a table of stars with membership probabilities.
+
+    Parameters
+    ----------
+    table : astropy.table.Table
+        Any table with positions, proper motions and parallaxes (Gaia archive or VizieR
+        names, or UCDs); never modified.
+    method : {"mstgmm", "dec"}
+        Membership method.
+    cluster : str, optional
+        Cluster name, looked up in the shipped catalogue for the centroid.
+    centroid : (pmra, pmdec, parallax), optional
+        Explicit centroid in mas/yr and mas; wins over ``cluster``.
+    threshold : float
+        Probability above which a star is a member (0 ≤ threshold < 1).
+    columns : dict, optional
+        Canonical quantity → column name overrides (e.g. ``{"parallax": "plx_corr"}``).
+    random_state : int or None
+        Seed for every random step.
+    **method_params
+        Passed to the estimator (see :class:`~vo_ocml.membership.mstgmm.MSTGMM`,
+        :class:`~vo_ocml.membership.dec.DEC`).
+
+    Returns
+    -------
+    Annotated
+
+    Raises
+    ------
+    InputError, NotFoundError
+        Bad table, columns, options or cluster name, with a message saying what to change.
+    """
+    if not 0.0 <= float(threshold) < 1.0:
+        raise InputError(f"The membership threshold must be in [0, 1); got {threshold}.")
+    if len(table) == 0:
+        raise InputError("The table has no rows: there are no stars to classify.")
+    cls = estimator_class(method)
+    accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "centroid", "random_state"}
+    unknown = set(method_params) - accepted
+    if unknown:
+        raise InputError(f"Unknown option(s) for method {method}: {', '.join(sorted(unknown))}. "
+                         f"Accepted: {', '.join(sorted(accepted))}.")
+    cmap = resolve_columns(table, columns)
+    arrays = cmap.arrays(table)
+    X = np.column_stack([arrays[f] for f in FEATURES])
+    errors = None
+    if all(cmap.has(e) for e in ERROR_FEATURES):
+        errors = np.column_stack([arrays[e] for e in ERROR_FEATURES])
+    estimator = cls(centroid=resolve_centroid(cluster, centroid), random_state=random_state,
+                    **method_params)
+    estimator.fit(X, errors=errors)
+    result: MembershipResult = estimator.result_
+    out, names = annotate(table, result, threshold)
+    summary = summarize(result, arrays, threshold)
+    out.meta["ocml_params"] = [*_provenance(method, threshold, result, cmap), *summary.as_params()]
+    return Annotated(table=out, result=result, summary=summary, columns=cmap, names=names,
+                     threshold=float(threshold))
