@@ -14,22 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from vo_ocml.errors import InputError
+from vo_ocml.tap.defaults import DEFAULT_GMAX, GAIA_TABLE, HUNT_MEMBERS_TABLE
 
-__all__ = [
-    "BASE_COLUMNS",
-    "DEFAULT_GMAX",
-    "GAIA_TABLE",
-    "HUNT_MEMBERS_TABLE",
-    "ConeQuery",
-    "members_query",
-]
-
-#: the Gaia archive's DR3 source table
-GAIA_TABLE = "gaiadr3.gaia_source"
-#: Hunt & Reffert (2023, A&A 673, A114) members in VizieR (a delimited identifier in ADQL)
-HUNT_MEMBERS_TABLE = "J/A+A/673/A114/members"
-#: default faint limit in Gaia G (mag), as in the source study
-DEFAULT_GMAX = 20.0
+__all__ = ["BASE_COLUMNS", "ConeQuery", "members_query", "table_identifier"]
 
 #: the columns the membership methods need, with their errors, in output order
 BASE_COLUMNS: tuple[str, ...] = (

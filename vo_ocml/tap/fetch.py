@@ -16,19 +16,14 @@ from astropy.table import Table
 
 from vo_ocml.catalog import lookup_cluster
 from vo_ocml.errors import InputError, NotFoundError
-from vo_ocml.tap.adql import (DEFAULT_GMAX, GAIA_TABLE, HUNT_MEMBERS_TABLE, ConeQuery,
-                              members_query)
+from vo_ocml.tap.adql import ConeQuery, members_query
 from vo_ocml.tap.cache import QueryCache
+from vo_ocml.tap.defaults import (DEFAULT_GAIA_TAP, DEFAULT_GMAX, GAIA_TABLE,
+                                  HUNT_MEMBERS_TABLE, VIZIER_TAP)
 from vo_ocml.tap.resolve import resolve_target
 from vo_ocml.tap.service import Progress, run_query
 
-__all__ = ["ASYNC_RADIUS", "DEFAULT_GAIA_TAP", "MEMBERS_MAXREC", "VIZIER_TAP", "fetch_cone",
-           "fetch_hunt_members"]
-
-#: the ESA Gaia archive's TAP service
-DEFAULT_GAIA_TAP = "https://gea.esac.esa.int/tap-server/tap"
-#: CDS VizieR's TAP service
-VIZIER_TAP = "https://tapvizier.cds.unistra.fr/TAPVizieR/tap"
+__all__ = ["ASYNC_RADIUS", "MEMBERS_MAXREC", "fetch_cone", "fetch_hunt_members"]
 #: cones at least this wide (deg) run as async jobs when ``mode="auto"``
 ASYNC_RADIUS = 0.2
 #: row limit requested for a member list (the richest Hunt & Reffert clusters have ~10⁴)

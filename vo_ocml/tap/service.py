@@ -43,14 +43,17 @@ def _service_errors(service: str) -> Iterator[None]:
         yield
     except DALQueryError as exc:
         raise ServiceError(f"The TAP service at {service} rejected the query: {exc.reason}") from exc
-    except DALFormatError as exc:
+    except (DALFormatError, DALServiceError) as exc:
+        # pyvo reports a refused connection as either, with the requests error as the cause
+        code = getattr(exc, "code", None)
+        if isinstance(exc.cause, requests.ConnectionError | requests.Timeout) or (
+                isinstance(exc, DALServiceError) and not code):
+            raise _unreachable(service, exc.cause or exc.reason) from exc
+        if code:
+            raise ServiceError(
+                f"The TAP service at {service} answered HTTP {code}: {exc.reason}") from exc
         raise ServiceError(
             f"The TAP service at {service} sent an unreadable response: {exc.reason}") from exc
-    except DALServiceError as exc:
-        if exc.code:
-            raise ServiceError(
-                f"The TAP service at {service} answered HTTP {exc.code}: {exc.reason}") from exc
-        raise _unreachable(service, exc.cause or exc.reason) from exc
     except requests.RequestException as exc:
         raise _unreachable(service, exc) from exc
 

@@ -1,0 +1,59 @@
+"""Record real TAP responses from the local DaCHS service for tests/test_tap_recorded.py.
+
+    bash .ci/dachs.sh && python tests/tap/record_responses.py [http://127.0.0.1:8080/tap]
+
+Each response body goes to tests/data/tap/recorded/NAME.xml; index.json records the request
+(ADQL, MAXREC), the HTTP status and the content type, so the replay server answers exactly as
+DaCHS did.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import requests
+
+from vo_ocml.tap.adql import ConeQuery
+
+OUT = Path(__file__).resolve().parents[1] / "data" / "tap" / "recorded"
+
+#: M67 centre (Hunt & Reffert 2023) and a small cone inside the test table's M67 field
+M67 = (132.85, 11.8174)
+
+REQUESTS: dict[str, tuple[str, int | None]] = {
+    "cone_ok": (ConeQuery(*M67, 0.1).adql(), None),
+    "cone_overflow": (ConeQuery(*M67, 0.1).adql(), 10),
+    "cone_empty": (ConeQuery(10.0, 10.0, 0.1).adql(), None),
+    "query_error": (ConeQuery(*M67, 0.1, extra_columns=("nosuch",)).adql(), None),
+    # gaia_source rows renamed to the VizieR members table's column names: the *shape* of a
+    # J/A+A/673/A114/members answer (these rows are not Hunt & Reffert members)
+    "members_shape": (
+        "SELECT TOP 50 'NGC_2682' AS \"Name\", source_id AS \"GaiaDR3\", ra AS \"RA_ICRS\", "
+        "dec AS \"DE_ICRS\", parallax AS \"Plx\", pmra AS \"pmRA\", pmdec AS \"pmDE\", "
+        "phot_g_mean_mag AS \"Gmag\", bp_rp AS \"BP-RP\" FROM gaiadr3.gaia_source "
+        "WHERE 1=CONTAINS(POINT('ICRS', ra, dec), CIRCLE('ICRS', 132.85, 11.8174, 0.1)) "
+        "ORDER BY source_id", None),
+}
+
+
+def main(service: str) -> None:
+    """Record every request of :data:`REQUESTS` from ``service`` into :data:`OUT`."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    index = {}
+    for name, (query, maxrec) in REQUESTS.items():
+        data = {"REQUEST": "doQuery", "LANG": "ADQL", "QUERY": query}
+        if maxrec is not None:
+            data["MAXREC"] = str(maxrec)
+        response = requests.post(f"{service}/sync", data=data, timeout=60)
+        (OUT / f"{name}.xml").write_bytes(response.content)
+        index[name] = {"query": query, "maxrec": maxrec, "status": response.status_code,
+                       "content_type": response.headers["content-type"],
+                       "file": f"{name}.xml", "recorded_from": service}
+        print(f"{name}: HTTP {response.status_code}, {len(response.content)} bytes")
+    (OUT / "index.json").write_text(json.dumps(index, indent=1) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8080/tap")
