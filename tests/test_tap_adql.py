@@ -10,7 +10,8 @@ from vo_ocml.tap.adql import BASE_COLUMNS, ConeQuery, members_query, table_ident
 
 def test_cone_adql_has_contains_circle_and_default_cuts() -> None:
     adql = ConeQuery(132.85, 11.8174, 0.5).adql()
-    assert adql.startswith("SELECT " + ", ".join(BASE_COLUMNS) + "\nFROM gaiadr3.gaia_source\n")
+    assert adql.startswith("SELECT " + ", ".join(BASE_COLUMNS) + " FROM gaiadr3.gaia_source ")
+    assert "\n" not in adql
     assert "1=CONTAINS(POINT('ICRS', ra, dec), CIRCLE('ICRS', 132.85, 11.8174, 0.5))" in adql
     for cut in ("phot_g_mean_mag <= 20.0", "parallax > 0", "pmra IS NOT NULL",
                 "pmdec IS NOT NULL", "bp_rp IS NOT NULL"):

@@ -134,17 +134,18 @@ class ConeQuery:
         Returns
         -------
         str
-            ``SELECT … FROM table WHERE 1=CONTAINS(POINT(…), CIRCLE(…)) AND cuts``.
+            ``SELECT … FROM table WHERE 1=CONTAINS(POINT(…), CIRCLE(…)) AND cuts`` on one
+            line (it is also written to the output's provenance).
         """
         return (
-            f"SELECT {', '.join(self.columns)}\n"
-            f"FROM {self.table}\n"
-            f"WHERE 1=CONTAINS(POINT('ICRS', ra, dec), "
-            f"CIRCLE('ICRS', {self.ra!r}, {self.dec!r}, {self.radius!r}))\n"
-            f"  AND phot_g_mean_mag <= {self.gmax!r}\n"
-            "  AND parallax > 0\n"
-            "  AND pmra IS NOT NULL AND pmdec IS NOT NULL\n"
-            "  AND bp_rp IS NOT NULL"
+            f"SELECT {', '.join(self.columns)} "
+            f"FROM {self.table} "
+            "WHERE 1=CONTAINS(POINT('ICRS', ra, dec), "
+            f"CIRCLE('ICRS', {self.ra!r}, {self.dec!r}, {self.radius!r})) "
+            f"AND phot_g_mean_mag <= {self.gmax!r} "
+            "AND parallax > 0 "
+            "AND pmra IS NOT NULL AND pmdec IS NOT NULL "
+            "AND bp_rp IS NOT NULL"
         )
 
 

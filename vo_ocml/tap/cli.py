@@ -9,12 +9,9 @@ import argparse
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 from vo_ocml.tap.defaults import DEFAULT_GAIA_TAP, GAIA_TABLE, HUNT_MEMBERS_TABLE, VIZIER_TAP
-
-if TYPE_CHECKING:
-    from astropy.table import Table
 
 __all__ = ["add_parser", "run_fetch"]
 
@@ -127,20 +124,10 @@ def _default_output(args: argparse.Namespace) -> Path:
     return Path(f"cone_{args.ra:.4f}_{args.dec:+.4f}_gaiadr3.vot")
 
 
-def _write(table: Table, path: Path, overwrite: bool) -> None:
-    """Write the table, format from the suffix (VOTable BINARY2 for .vot/.xml/.votable)."""
-    votable = path.suffix.lower() in (".vot", ".xml", ".votable")
-    options = {"format": "votable", "tabledata_format": "binary2"} if votable else {}
-    out = table.copy(copy_data=False)
-    out.meta.pop("ocml_params", None)
-    for param in table.meta.get("ocml_params", []):
-        out.meta[param["name"]] = param["value"]
-    out.write(path, overwrite=overwrite, **options)
-
-
 def run_fetch(args: argparse.Namespace) -> int:
     """Run ``vo-ocml fetch``; returns the exit status (errors propagate as VoOcmlError)."""
     from vo_ocml.errors import InputError
+    from vo_ocml.io.tables import write_table
     from vo_ocml.tap.fetch import fetch_cone, fetch_hunt_members
 
     output = Path(args.output) if args.output else None
@@ -165,7 +152,7 @@ def run_fetch(args: argparse.Namespace) -> int:
     finally:
         if progress:
             progress.close()
-    _write(table, output, args.overwrite)
+    write_table(table, output, overwrite=args.overwrite)
     if not args.quiet:
         params = {p["name"]: p["value"] for p in table.meta.get("ocml_params", [])}
         what = (f"cone ({params['ocml_cone_ra']:.5f}, {params['ocml_cone_dec']:+.5f}), radius "
