@@ -3,7 +3,7 @@
 Members (``ocml_prob > threshold``) are drawn coloured by their probability over the field in
 grey. The field is a random subsample of at most ``max_field`` stars (50,000 by default), drawn
 rasterised, so a two-million-row table plots in seconds; histograms and the parallax panel use
-every row. Figures are made with :class:`matplotlib.figure.Figure` directly (no pyplot, no global
+every row. Legends sit at fixed corners (matplotlib's "best" placement scans every marker). Figures are made with :class:`matplotlib.figure.Figure` directly (no pyplot, no global
 state), so plotting is thread-safe and needs no display.
 
 Start from :meth:`PlotData.from_annotated` (or :meth:`PlotData.from_table`), then call the
@@ -34,7 +34,7 @@ CMAP = "viridis"
 #: resolution of saved PNGs
 DPI = 110
 #: largest sample used for a KDE curve
-KDE_SAMPLE = 20_000
+KDE_SAMPLE = 10_000
 #: stages of stars rejected before the clustering step (not "non-members" in the KDE figure)
 _EARLY_STAGES = ("incomplete", "filter", "no_cluster")
 
@@ -186,7 +186,7 @@ def _scatter(data: PlotData, ax: Axes, x: str, y: str, colorbar: bool = True) ->
                     label=f"members, P > {data.threshold:g} ({int(data.member.sum()):,})")
     if colorbar:
         ax.figure.colorbar(sc, ax=ax, label="membership probability", pad=0.01)
-    ax.legend(loc="best", fontsize="small", markerscale=2, framealpha=0.8)
+    ax.legend(loc="upper right", fontsize="small", markerscale=2, framealpha=0.8)
 
 
 def _range(values: np.ndarray, lo: float = 0.5, hi: float = 99.5) -> tuple[float, float]:
@@ -244,7 +244,7 @@ def plot_pm(data: PlotData, ax: Axes | None = None) -> Figure:
     if data.centroid is not None:
         ax.plot(data.centroid[0], data.centroid[1], marker="+", ms=16, mew=2, color="crimson",
                 ls="none", label="centroid")
-        ax.legend(loc="best", fontsize="small", markerscale=1, framealpha=0.8)
+        ax.legend(loc="upper right", fontsize="small", markerscale=1, framealpha=0.8)
     xlim, ylim = _pm_window(data)
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
@@ -274,7 +274,7 @@ def plot_parallax(data: PlotData, ax: Axes | None = None) -> Figure:
     ax.set_yscale("log")
     ax.set_xlabel(_LABELS["parallax"])
     ax.set_ylabel("stars per bin")
-    ax.legend(fontsize="small")
+    ax.legend(loc="upper right", fontsize="small")
     ax.set_title(_title(data, "parallax"))
     return ax.figure
 
@@ -369,7 +369,7 @@ def plot_mst(data: PlotData, ax: Axes | None = None) -> Figure:
     ax.set_yscale("log")
     ax.set_xlabel("edge rank (heaviest first)")
     ax.set_ylabel("edge weight (standardised ra, dec, parallax)")
-    ax.legend(fontsize="small")
+    ax.legend(loc="lower left", fontsize="small")
     ax.set_title(_title(data, "minimum spanning tree"))
     return ax.figure
 
@@ -398,7 +398,7 @@ def plot_dec_groups(data: PlotData, ax: Axes | None = None) -> Figure:
     ax.set_ylim(*_range(a["pmdec"][rows], 1, 99))
     ax.set_xlabel(_LABELS["pmra"])
     ax.set_ylabel(_LABELS["pmdec"])
-    ax.legend(fontsize="x-small", markerscale=3, ncol=2, framealpha=0.8)
+    ax.legend(loc="upper right", fontsize="x-small", markerscale=3, ncol=2, framealpha=0.8)
     ax.set_title(_title(data, "DEC groups"))
     return ax.figure
 
@@ -418,7 +418,7 @@ def plot_king(fit: KingFit, ax: Axes | None = None, title: str = "") -> Figure:
     ax.set_yscale("log")
     ax.set_xlabel("radius (arcmin)")
     ax.set_ylabel("surface density (stars / arcmin²)")
-    ax.legend(fontsize="small")
+    ax.legend(loc="upper right", fontsize="small")
     ax.set_title(f"{title}: King profile" if title else "King profile")
     return ax.figure
 
@@ -450,7 +450,7 @@ def plot_validation(data: PlotData, validation: Validation) -> Figure:
     axes[1].set_ylim(*ylim)
     if len(panels) == 3:
         axes[2].invert_yaxis()
-    axes[0].legend(fontsize="small", markerscale=2, framealpha=0.8)
+    axes[0].legend(loc="upper right", fontsize="small", markerscale=2, framealpha=0.8)
     fig.suptitle(_title(data, f"against the reference: completeness {100 * validation.completeness:.1f} %, "
                               f"contamination {100 * validation.contamination:.1f} %, F1 {validation.f1:.3f}"))
     return fig
