@@ -44,9 +44,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     """
     p = subparsers.add_parser(
         "fetch", help="fetch a Gaia DR3 cone around a cluster over TAP",
-        description="Fetch a Gaia DR3 cone around a named cluster (or given coordinates) "
-        "with the quality cuts G <= GMAX, parallax > 0, complete five-parameter astrometry "
-        "and BP-RP, ready for `vo-ocml run`; or the cluster's Hunt & Reffert (2023) members.",
+        description="Fetch a Gaia DR3 cone around a named cluster (or given coordinates) with\n"
+        "the quality cuts G <= GMAX, parallax > 0, complete five-parameter astrometry and\n"
+        "BP-RP, ready for `vo-ocml run`; or the cluster's Hunt & Reffert (2023) members.",
         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("name", nargs="?", help="cluster name (shipped catalogue, then Sesame), "
                    'e.g. "NGC 2682", M67, Pleiades')

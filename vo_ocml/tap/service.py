@@ -42,7 +42,8 @@ def _service_errors(service: str) -> Iterator[None]:
     try:
         yield
     except DALQueryError as exc:
-        raise ServiceError(f"The TAP service at {service} rejected the query: {exc.reason}") from exc
+        raise ServiceError(
+            f"The TAP service at {service} rejected the query: {exc.reason}") from exc
     except (DALFormatError, DALServiceError) as exc:
         # pyvo reports a refused connection as either, with the requests error as the cause
         code = getattr(exc, "code", None)
