@@ -28,9 +28,11 @@ M67 = {"ra": 132.85, "dec": 11.8174, "radius": 0.1}
 
 
 class _ReplayServer(ThreadingHTTPServer):
-    """Answers every POST to <base>/sync with the recorded response named by ``answer``."""
+    """Answers every POST to <base>/sync with the recorded response named by ``answer``,
+    and GET <base>/capabilities with the recorded VOSI capabilities (if ``capabilities``)."""
 
     answer = "cone_ok"
+    capabilities = True
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
@@ -44,12 +46,21 @@ class _ReplayServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: _ReplayServer
 
+    def do_GET(self) -> None:  # noqa: N802 (http.server API)
+        if self.path == "/tap/capabilities" and self.server.capabilities:
+            self._send("capabilities")
+        else:
+            self.send_error(404)
+
     def do_POST(self) -> None:  # noqa: N802 (http.server API)
         body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
         form = {k: v[0] for k, v in parse_qs(body).items()}
         form["path"] = self.path
         self.server.requests.append(form)
-        record = INDEX[self.server.answer]
+        self._send(self.server.answer)
+
+    def _send(self, name: str) -> None:
+        record = INDEX[name]
         data = (RECORDED / record["file"]).read_bytes()
         self.send_response(record["status"])
         self.send_header("Content-Type", record["content_type"])
@@ -81,7 +92,7 @@ def test_sync_cone_sends_the_recorded_adql_and_returns_every_row(replay: _Replay
     (request,) = replay.requests
     assert request["path"] == "/tap/sync" and request["LANG"] == "ADQL"
     assert request["QUERY"] == INDEX["cone_ok"]["query"]
-    assert "MAXREC" not in request
+    assert request["MAXREC"] == "20000000"  # DaCHS's hard limit, from its capabilities
     assert len(table) == _rows("cone_ok") > 50
     assert table["source_id"].dtype == np.int64
     assert str(table["pmra"].unit) == "mas / yr"
@@ -98,8 +109,12 @@ def test_overflow_is_an_error_and_nothing_is_cached(replay: _ReplayServer,
                        r".*OVERFLOW"):
         fetch_cone(**M67, service=replay.url, cache_dir=tmp_path, mode="sync", maxrec=10)
     assert replay.requests[0]["MAXREC"] == "10"
-    with pytest.raises(ServiceError, match="the service's row limit"):
+    with pytest.raises(ServiceError, match=r"the service's row limit \(20000000, its hard"):
         fetch_cone(**M67, service=replay.url, cache_dir=tmp_path, mode="sync")
+    replay.capabilities = False
+    with pytest.raises(ServiceError, match=r"the service's row limit \(QUERY_STATUS"):
+        fetch_cone(**M67, service=replay.url, cache_dir=tmp_path, mode="sync")
+    assert "MAXREC" not in replay.requests[-1]
     assert not list(tmp_path.glob("*.vot"))
 
 

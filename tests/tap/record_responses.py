@@ -4,7 +4,7 @@
 
 Each response body goes to tests/data/tap/recorded/NAME.xml; index.json records the request
 (ADQL, MAXREC), the HTTP status and the content type, so the replay server answers exactly as
-DaCHS did.
+DaCHS did. The VOSI capabilities document (row limits) is recorded as "capabilities".
 """
 
 from __future__ import annotations
@@ -41,7 +41,11 @@ REQUESTS: dict[str, tuple[str, int | None]] = {
 def main(service: str) -> None:
     """Record every request of :data:`REQUESTS` from ``service`` into :data:`OUT`."""
     OUT.mkdir(parents=True, exist_ok=True)
-    index = {}
+    response = requests.get(f"{service}/capabilities", timeout=60)
+    (OUT / "capabilities.xml").write_bytes(response.content)
+    index = {"capabilities": {"status": response.status_code,
+                              "content_type": response.headers["content-type"],
+                              "file": "capabilities.xml", "recorded_from": service}}
     for name, (query, maxrec) in REQUESTS.items():
         data = {"REQUEST": "doQuery", "LANG": "ADQL", "QUERY": query}
         if maxrec is not None:

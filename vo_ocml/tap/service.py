@@ -59,17 +59,33 @@ def _service_errors(service: str) -> Iterator[None]:
         raise _unreachable(service, exc) from exc
 
 
-def _check_complete(result: pyvo.dal.TAPResults, service: str, maxrec: int | None) -> Table:
-    status = (result.status[0] or "").upper()
-    if status == "OVERFLOW":
-        limit = f"the requested limit of {maxrec}" if maxrec else "the service's row limit"
+def _check_complete(result: pyvo.dal.TAPResults, service: str, requested: int | None,
+                    sent: int | None) -> Table:
+    """Return the result as a Table, or raise if the service flagged it truncated."""
+    if (result.status[0] or "").upper() == "OVERFLOW":
+        if requested:
+            cause, advice = (f"the requested limit of {requested}",
+                             "raise --maxrec (up to the service's hard limit), ")
+        else:
+            cause = "the service's row limit" + (f" ({sent}, its hard limit)" if sent else "")
+            advice = ""
         raise ServiceError(
-            f"The result from {service} was truncated at {len(result)} rows by {limit} "
+            f"The result from {service} was truncated at {len(result)} rows by {cause} "
             "(QUERY_STATUS=OVERFLOW): the cone holds more sources. A truncated cone would bias "
-            "the membership, so nothing was written. Reduce --radius or --gmax, raise --maxrec "
-            "(up to the service's hard limit), or use a service with higher limits."
+            f"the membership, so nothing was written. Reduce --radius or --gmax, {advice}or "
+            "use a service with higher limits."
         )
     return result.to_table()
+
+
+def _hard_limit(svc: pyvo.dal.TAPService) -> int | None:
+    """The service's hard row limit from its VOSI capabilities, or None if not advertised."""
+    try:
+        limit = svc.hardlimit
+    except (DALServiceError, DALFormatError, requests.RequestException, AttributeError,
+            ValueError):
+        return None
+    return int(limit) if limit else None
 
 
 def _wait(job: pyvo.dal.AsyncTAPJob, progress: Progress | None, timeout: float) -> str:
@@ -129,7 +145,9 @@ def run_query(query: str, *, service: str, mode: Literal["sync", "async"] = "syn
         A synchronous request, or a UWS job polled until it ends (for large results and
         long queries).
     maxrec : int, optional
-        Row limit to request (MAXREC); default: the service's default limit.
+        Row limit to request (MAXREC); default: the service's hard limit when its
+        capabilities advertise one (so its lower default limit does not cut the result),
+        else none.
     progress : callable, optional
         Called with one line of text per event (submission, each poll, download).
     timeout : float
@@ -148,6 +166,11 @@ def run_query(query: str, *, service: str, mode: Literal["sync", "async"] = "syn
         row limit (QUERY_STATUS=OVERFLOW).
     """
     svc = pyvo.dal.TAPService(service)
+    requested = maxrec
+    if maxrec is None:
+        maxrec = _hard_limit(svc)
+        if progress and maxrec:
+            progress(f"requesting up to {maxrec} rows (the service's hard limit)")
     with _service_errors(service), warnings.catch_warnings():
         warnings.simplefilter("ignore", DALOverflowWarning)  # reported as an error below
         if mode == "async":
@@ -156,4 +179,4 @@ def run_query(query: str, *, service: str, mode: Literal["sync", "async"] = "syn
             if progress:
                 progress(f"sync query to {service}")
             result = svc.run_sync(query, maxrec=maxrec)
-        return _check_complete(result, service, maxrec)
+        return _check_complete(result, service, requested, maxrec)
