@@ -13,7 +13,7 @@ from typing import TextIO
 
 from vo_ocml.tap.defaults import DEFAULT_GAIA_TAP, GAIA_TABLE, HUNT_MEMBERS_TABLE, VIZIER_TAP
 
-__all__ = ["add_parser", "run_fetch"]
+__all__ = ["ProgressLine", "add_parser", "run_fetch"]
 
 _EPILOG = """\
 examples:
@@ -83,7 +83,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return p
 
 
-class _Progress:
+class ProgressLine:
     """Progress lines on a stream: rewritten in place on a terminal, else one line per
     change (repeated job polls collapse)."""
 
@@ -136,7 +136,7 @@ def run_fetch(args: argparse.Namespace) -> int:
     output = output or _default_output(args)
     if output.exists() and not args.overwrite:
         raise InputError(f"{output} exists; use --overwrite to replace it, or -o another file.")
-    progress = None if args.quiet else _Progress(sys.stderr)
+    progress = None if args.quiet else ProgressLine(sys.stderr)
     common = {"cache_dir": args.cache_dir, "refresh": args.refresh, "offline": args.offline,
               "progress": progress}
     try:
