@@ -190,12 +190,21 @@ def column_as_float(table: Table, name: str) -> np.ndarray:
     if col.ndim != 1:
         raise InputError(f"column {name!r} is not one-dimensional")
     try:
-        values = np.ma.asarray(col).astype(float)
+        out = np.array(np.ma.getdata(col), dtype=float)
     except (TypeError, ValueError) as exc:
         raise InputError(f"column {name!r} is not numeric") from exc
-    out = np.ma.filled(values, np.nan)
+    out[np.ma.getmaskarray(col)] = np.nan
     out[out <= SENTINEL] = np.nan
     return out
+
+
+def mean_uncertainty(sigma: np.ndarray) -> np.ndarray:
+    """Per-star mean of the known uncertainties (NaN for a star with none)."""
+    known = np.isfinite(sigma)
+    total = np.where(known, sigma, 0.0).sum(axis=1)
+    count = known.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 def find_abundance_columns(colnames: Sequence[str]) -> list[str]:
@@ -292,10 +301,7 @@ def prepare(
     if feh is not None and cuts.min_feh is not None:
         keep = _step(report, keep, feh[keep] >= cuts.min_feh, "feh", f"FE_H >= {cuts.min_feh}")
     if error_columns and cuts.max_mean_error is not None:
-        with np.errstate(invalid="ignore"):
-            mean_err = np.nanmean(np.where(np.isfinite(sigma), sigma, np.nan)[keep], axis=1) \
-                if np.isfinite(sigma[keep]).any() else np.full(len(keep), np.nan)
-        ok = ~(mean_err > cuts.max_mean_error)
+        ok = ~(mean_uncertainty(sigma[keep]) > cuts.max_mean_error)
         keep = _step(report, keep, ok, "mean_error",
                      f"mean uncertainty of {len(error_columns)} error column(s) <= "
                      f"{cuts.max_mean_error} dex")
