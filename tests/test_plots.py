@@ -40,7 +40,7 @@ def assert_png_not_blank(path: Path) -> None:
 
 def test_plot_data_subsamples_the_field() -> None:
     table = m67_annotated()
-    data = PlotData.from_table(table, max_field=20, title="M67")
+    data = PlotData.from_run(table, max_field=20, title="M67")
     assert data.field_rows.size == 20 and data.n_field == int((~data.member).sum())
     assert not data.member[data.field_rows].any()
     assert np.all(np.diff(data.probability[data.member_rows]) >= 0)
@@ -53,7 +53,7 @@ def test_save_plots_writes_every_plot(tmp_path: Path) -> None:
     table = m67_annotated()
     rng = np.random.default_rng(0)
     details = {"mst_edge_weights": rng.gamma(2.0, 0.1, 5000), "mst_threshold": 0.7}
-    data = PlotData.from_table(table, details=details, title="NGC 2682")
+    data = PlotData.from_run(table, details=details, title="NGC 2682")
     paths = save_plots(data, tmp_path / "plots", king=fit_members(table),
                        validation=validate(table, DATA / "babusiaux2018_ngc2682_subset.csv"))
     assert set(paths) == {"cmd", "pm", "parallax", "sky", "kde", "mst", "king", "validation"}
@@ -68,7 +68,7 @@ def test_dec_groups_and_missing_photometry(tmp_path: Path) -> None:
                                        np.arange(len(table)) % 4 + 3)
     table["ocml_dec_group"][:3] = -1
     table["ocml_stage"] = np.where(table["ocml_prob"] > 0.5, "dec", "quantile")
-    paths = save_plots(PlotData.from_table(table), tmp_path)
+    paths = save_plots(PlotData.from_run(table), tmp_path)
     assert "dec_groups" in paths and "cmd" not in paths and "mst" not in paths
     assert_png_not_blank(paths["dec_groups"])
 
@@ -76,13 +76,13 @@ def test_dec_groups_and_missing_photometry(tmp_path: Path) -> None:
 def test_curves_downsample_and_handle_empty() -> None:
     table = m67_annotated()
     weights = np.random.default_rng(1).gamma(2.0, 0.1, 100_000)
-    data = PlotData.from_table(table, details={"mst_edge_weights": weights, "mst_threshold": 0.6})
+    data = PlotData.from_run(table, details={"mst_edge_weights": weights, "mst_threshold": 0.6})
     fig = plot_mst(data)
     line = fig.axes[0].lines[0]
     assert len(line.get_xdata()) <= 4000
     assert "edges above" in fig.axes[0].get_legend().get_texts()[1].get_text()
     table["ocml_prob"] = 0.0
-    fig = plot_kde(PlotData.from_table(table))
+    fig = plot_kde(PlotData.from_run(table))
     assert len(fig.axes) == 5
 
 
@@ -90,4 +90,4 @@ def test_plots_need_an_annotated_table() -> None:
     table = m67_annotated()
     del table["ocml_prob"]
     with pytest.raises(ValueError, match="ocml_prob"):
-        PlotData.from_table(table)
+        PlotData.from_run(table)

@@ -74,11 +74,20 @@ def test_report_without_reference_or_king(tmp_path: Path) -> None:
     assert "validation.png" not in page and "king.png" not in page
 
 
-def test_report_rejects_a_plain_table(tmp_path: Path) -> None:
-    run = tiny_run(40)
-    del run.table["ocml_prob"]
-    with pytest.raises(ValueError, match="ocml_prob"):
-        write_report(run, tmp_path)
+def test_report_of_a_real_run(tmp_path: Path) -> None:
+    import vo_ocml
+
+    table = Table.read(DATA / "m67_dr3_subset.csv")
+    table["ocml_prob"] = np.zeros(len(table))  # an input column of the same name is kept
+    run = vo_ocml.run(table, cluster="NGC 2682")
+    assert run.names["prob"] != "ocml_prob"
+    index = write_report(run, tmp_path, reference=DATA / "babusiaux2018_ngc2682_subset.csv")
+    page = index.read_text(encoding="utf-8")
+    assert "<title>vo_ocml: NGC 2682</title>" in page and "mst.png" in page
+    assert f"<th>members (P &gt; 0.5)</th><td class=num>{int(run.members.sum())}</td>" in page
+    assert "catalogue:Hunt" in page and "ocml_version" in page
+    completeness = re.search(r"<th>completeness</th><td class=num>([\d.]+) %", page)
+    assert completeness and 0 < float(completeness.group(1)) <= 100
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -1,46 +1,112 @@
-"""Reading the ``ocml_*`` columns of an annotated table (shared by validate, plots, report)."""
+"""One view of a membership run, from a :class:`vo_ocml.pipeline.Annotated` or an annotated table.
+
+The analysis functions accept either. From an ``Annotated`` the view takes the run's own column
+mapping (user overrides included), probabilities, stages, DEC groups, threshold and details;
+from a table (e.g. one read back from a VOTable written by vo_ocml) it resolves the columns
+again and reads ``ocml_prob``, ``ocml_stage``, ``ocml_dec_group`` and ``meta["ocml_params"]``.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from astropy.table import Table
 
 from vo_ocml.errors import InputError
+from vo_ocml.io.columns import resolve_columns
+
+#: the threshold of a table that does not say which one it was annotated with
+DEFAULT_THRESHOLD = 0.5
 
 
-def probability(table: Table) -> np.ndarray:
-    """``ocml_prob`` as a float array (masked → NaN).
+@dataclass
+class RunView:
+    """What the analysis needs of a run.
+
+    Attributes
+    ----------
+    table : astropy.table.Table
+        The annotated table.
+    arrays : dict of str to ndarray
+        Canonical quantities (deg, mas, mas/yr, mag; source_id as int64).
+    probability : ndarray
+        Membership probability per row (NaN: not scored).
+    threshold : float
+        Membership threshold.
+    stage : ndarray of str or None
+        Stage code per row.
+    dec_group : ndarray of int or None
+        DEC group per row (−1: not grouped).
+    details : dict
+        ``MembershipResult.details`` (empty for a plain table).
+    params : list of dict
+        The provenance ``meta["ocml_params"]``.
+    name : str
+        The cluster's name when known, else "".
+    """
+
+    table: Table
+    arrays: dict[str, np.ndarray]
+    probability: np.ndarray
+    threshold: float
+    stage: np.ndarray | None = None
+    dec_group: np.ndarray | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    params: list[dict] = field(default_factory=list)
+    name: str = ""
+
+    @property
+    def member(self) -> np.ndarray:
+        """Rows with probability above the threshold (NaN counts as not a member)."""
+        return np.nan_to_num(self.probability, nan=-1.0) > self.threshold
+
+
+def _filled(column: Any, fill: Any) -> np.ndarray:
+    return np.asarray(column.filled(fill) if hasattr(column, "filled") else column)
+
+
+def run_view(source: Any, threshold: float | None = None) -> RunView:
+    """Build a :class:`RunView` from an ``Annotated`` (anything with ``.table`` and ``.result``)
+    or an annotated astropy Table.
+
+    Parameters
+    ----------
+    source : Annotated or astropy.table.Table
+        The run.
+    threshold : float, optional
+        Membership threshold; by default the run's (0.5 for a plain table).
 
     Raises
     ------
     InputError
-        The table has no ``ocml_prob`` column (it was not annotated by vo_ocml).
+        A table without ``ocml_prob`` (not annotated by vo_ocml).
     """
+    if hasattr(source, "table") and hasattr(source, "result"):
+        table, result = source.table, source.result
+        columns = getattr(source, "columns", None) or resolve_columns(table)
+        group = result.extra_columns.get("ocml_dec_group")
+        return RunView(
+            table=table, arrays=columns.arrays(table), probability=np.asarray(result.probability, float),
+            threshold=float(threshold if threshold is not None else getattr(source, "threshold", DEFAULT_THRESHOLD)),
+            stage=np.asarray(result.stage).astype(str),
+            dec_group=None if group is None else np.asarray(group, dtype=int),
+            details=dict(result.details), params=list(table.meta.get("ocml_params", []) or []),
+            name=(result.centroid.name or "") if result.centroid is not None else "",
+        )
+    table = source
     if "ocml_prob" not in table.colnames:
         raise InputError("The table has no ocml_prob column; run vo_ocml on it first "
                          "(vo_ocml.run or `vo-ocml run`).")
-    column = table["ocml_prob"]
-    if hasattr(column, "filled"):
-        column = column.filled(np.nan)
-    return np.asarray(column, dtype=float)
-
-
-def member_mask(table: Table, threshold: float) -> np.ndarray:
-    """Rows whose ``ocml_prob`` exceeds ``threshold`` (NaN counts as not a member)."""
-    p = probability(table)
-    return np.nan_to_num(p, nan=-1.0) > threshold
-
-
-def text_column(table: Table, name: str) -> np.ndarray | None:
-    """A column as an array of str (masked → ""), or None when the table lacks it."""
-    if name not in table.colnames:
-        return None
-    column = table[name]
-    if hasattr(column, "filled"):
-        column = column.filled("")
-    return np.asarray(column).astype(str)
-
-
-def params(table: Table) -> list[dict]:
-    """The provenance list ``table.meta["ocml_params"]`` (empty when absent)."""
-    return list(table.meta.get("ocml_params", []) or [])
+    params = list(table.meta.get("ocml_params", []) or [])
+    values = {p.get("name"): p.get("value") for p in params}
+    if threshold is None:
+        threshold = float(values.get("ocml_threshold", DEFAULT_THRESHOLD))
+    return RunView(
+        table=table, arrays=resolve_columns(table).arrays(table),
+        probability=_filled(table["ocml_prob"], np.nan).astype(float), threshold=float(threshold),
+        stage=_filled(table["ocml_stage"], "").astype(str) if "ocml_stage" in table.colnames else None,
+        dec_group=_filled(table["ocml_dec_group"], -1).astype(int) if "ocml_dec_group" in table.colnames else None,
+        params=params, name=str(values.get("ocml_cluster_name", "") or ""),
+    )

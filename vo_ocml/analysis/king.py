@@ -20,14 +20,14 @@ annuli are not under-filled).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from astropy.table import Table
 from scipy.optimize import curve_fit
 
-from vo_ocml.analysis._annotated import member_mask
+from vo_ocml.analysis._annotated import run_view
 from vo_ocml.errors import InputError
-from vo_ocml.io.columns import resolve_columns
+from vo_ocml.membership.sky import sky_centre
 
 #: fewest stars (total weight) for which a profile is fitted
 MIN_STARS = 15
@@ -73,34 +73,6 @@ def angular_distance(ra: np.ndarray, dec: np.ndarray, ra0: float, dec0: float) -
     ra0r, dec0r = np.radians(ra0), np.radians(dec0)
     h = np.sin((dec1 - dec0r) / 2) ** 2 + np.cos(dec1) * np.cos(dec0r) * np.sin((ra1 - ra0r) / 2) ** 2
     return np.degrees(2 * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0))))
-
-
-def sky_centre(ra: np.ndarray, dec: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, float]:
-    """Weighted mean position on the sphere (safe across RA = 0/360).
-
-    Parameters
-    ----------
-    ra, dec : array_like
-        Positions in degrees (non-finite entries are ignored).
-    weights : array_like, optional
-        Non-negative weights; uniform by default.
-
-    Returns
-    -------
-    (float, float)
-        Centre (ra, dec) in degrees.
-    """
-    ra = np.asarray(ra, dtype=float)
-    dec = np.asarray(dec, dtype=float)
-    w = np.ones_like(ra) if weights is None else np.asarray(weights, dtype=float)
-    ok = np.isfinite(ra) & np.isfinite(dec) & np.isfinite(w) & (w > 0)
-    if not ok.any():
-        raise InputError("cannot compute a sky centre: no finite positions with positive weight")
-    rr, dd, w = np.radians(ra[ok]), np.radians(dec[ok]), w[ok]
-    x = np.sum(w * np.cos(dd) * np.cos(rr))
-    y = np.sum(w * np.cos(dd) * np.sin(rr))
-    z = np.sum(w * np.sin(dd))
-    return float(np.degrees(np.arctan2(y, x)) % 360.0), float(np.degrees(np.arctan2(z, np.hypot(x, y))))
 
 
 def footprint_radius(ra: np.ndarray, dec: np.ndarray, centre: tuple[float, float], n_sectors: int = 16) -> float:
@@ -248,7 +220,8 @@ def fit_king(
     ra, dec : array_like
         Positions in degrees.
     centre : (float, float), optional
-        Cluster centre (ra, dec) in degrees; by default the weighted mean position.
+        Cluster centre (ra, dec) in degrees; by default the mean direction of the stars with
+        positive weight.
     weights : array_like, optional
         A boolean member mask or membership probabilities (non-finite → 0); all stars count
         once by default.
@@ -272,7 +245,7 @@ def fit_king(
     w = _weights(ra.size, weights)
     ok = np.isfinite(ra) & np.isfinite(dec) & (w > 0)
     if centre is None:
-        centre = sky_centre(ra[ok], dec[ok], w[ok]) if ok.any() else (np.nan, np.nan)
+        centre = sky_centre(ra[ok], dec[ok]) if ok.any() else (np.nan, np.nan)
     r = angular_distance(ra[ok], dec[ok], *centre) * 60.0
     w = w[ok]
     if r_max is not None:
@@ -324,18 +297,19 @@ def fit_king(
     )
 
 
-def fit_members(table: Table, *, threshold: float = 0.5) -> KingFit:
-    """Fit a King profile to the members of an annotated table.
+def fit_members(run: Any, *, threshold: float | None = None) -> KingFit:
+    """Fit a King profile to the members of a run.
 
-    The centre is the members' mean position and the profile extends to the radius that the
-    table's footprint covers completely around it (:func:`footprint_radius`).
+    The centre is the members' mean direction (as in the run's summary) and the profile extends
+    to the radius that the table's footprint covers completely around it
+    (:func:`footprint_radius`).
 
     Parameters
     ----------
-    table : astropy.table.Table
-        A table annotated by vo_ocml (``ocml_prob``).
-    threshold : float
-        Members are the rows with ``ocml_prob > threshold``.
+    run : vo_ocml.pipeline.Annotated or astropy.table.Table
+        The run, or a table annotated by vo_ocml (``ocml_prob``).
+    threshold : float, optional
+        Members are the rows with probability above it; by default the run's threshold.
 
     Returns
     -------
@@ -346,9 +320,9 @@ def fit_members(table: Table, *, threshold: float = 0.5) -> KingFit:
     InputError
         Too few members, or the fit does not converge.
     """
-    arrays = resolve_columns(table).arrays(table, ("ra", "dec"))
-    ra, dec = arrays["ra"], arrays["dec"]
-    members = member_mask(table, threshold) & np.isfinite(ra) & np.isfinite(dec)
+    view = run_view(run, threshold)
+    ra, dec = view.arrays["ra"], view.arrays["dec"]
+    members = view.member & np.isfinite(ra) & np.isfinite(dec)
     if members.sum() < MIN_STARS:
         raise InputError(f"a King profile needs at least {MIN_STARS} members; got {int(members.sum())}")
     centre = sky_centre(ra[members], dec[members])

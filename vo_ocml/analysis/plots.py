@@ -6,7 +6,7 @@ rasterised, so a two-million-row table plots in seconds; histograms and the para
 every row. Legends sit at fixed corners (matplotlib's "best" placement scans every marker). Figures are made with :class:`matplotlib.figure.Figure` directly (no pyplot, no global
 state), so plotting is thread-safe and needs no display.
 
-Start from :meth:`PlotData.from_annotated` (or :meth:`PlotData.from_table`), then call the
+Start from :meth:`PlotData.from_run` (a run or an annotated table), then call the
 ``plot_*`` functions, or :func:`save_plots` to write every plot that applies to a directory.
 """
 
@@ -17,15 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from astropy.table import Table
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from scipy.stats import gaussian_kde
 
-from vo_ocml.analysis._annotated import params, probability, text_column
+from vo_ocml.analysis._annotated import run_view
 from vo_ocml.analysis.king import KingFit
 from vo_ocml.analysis.validate import Validation
-from vo_ocml.io.columns import resolve_columns
 
 #: colour of field stars
 FIELD_COLOUR = "0.6"
@@ -93,29 +91,29 @@ class PlotData:
     title: str
 
     @classmethod
-    def from_table(cls, table: Table, *, details: dict[str, Any] | None = None, threshold: float = 0.5,
-                   max_field: int = 50_000, max_members: int = 200_000, random_state: int = 0,
-                   title: str = "") -> PlotData:
-        """Prepare an annotated table for plotting.
+    def from_run(cls, run: Any, *, threshold: float | None = None, details: dict[str, Any] | None = None,
+                 max_field: int = 50_000, max_members: int = 200_000, random_state: int = 0,
+                 title: str | None = None) -> PlotData:
+        """Prepare a run for plotting.
 
         Parameters
         ----------
-        table : astropy.table.Table
-            A table annotated by vo_ocml.
+        run : vo_ocml.pipeline.Annotated or astropy.table.Table
+            The run, or a table annotated by vo_ocml.
+        threshold : float, optional
+            Membership threshold; by default the run's.
         details : dict, optional
-            ``MembershipResult.details`` (for the MST edge weights and threshold).
-        threshold : float
-            Membership threshold on ``ocml_prob``.
+            Replaces the run's ``MembershipResult.details`` (where the MST edge weights and
+            threshold are read); a plain table has none.
         max_field, max_members : int
             Most field stars / members drawn as markers.
         random_state : int
             Seed of the field subsample.
-        title : str
-            Prefix of figure titles.
+        title : str, optional
+            Prefix of figure titles; by default the cluster's name when known.
         """
-        arrays = resolve_columns(table).arrays(table)
-        p = probability(table)
-        member = np.nan_to_num(p, nan=-1.0) > threshold
+        view = run_view(run, threshold)
+        arrays, p, member = view.arrays, view.probability, view.member
         sky = np.isfinite(arrays["ra"]) & np.isfinite(arrays["dec"])
         field = np.flatnonzero(~member & sky)
         rng = np.random.default_rng(random_state)
@@ -125,34 +123,21 @@ class PlotData:
         if members.size > max_members:
             members = np.sort(rng.choice(members, size=max_members, replace=False))
         members = members[np.argsort(p[members], kind="stable")]
-        values = {d["name"]: d.get("value") for d in params(table)}
+        values = {d.get("name"): d.get("value") for d in view.params}
         centroid = None
         if all(f"ocml_centroid_{k}" in values for k in ("pmra", "pmdec", "parallax")):
             centroid = tuple(float(values[f"ocml_centroid_{k}"]) for k in ("pmra", "pmdec", "parallax"))
-        details = details or {}
+        details = view.details if details is None else details
         weights = details.get("mst_edge_weights")
-        group = table["ocml_dec_group"] if "ocml_dec_group" in table.colnames else None
-        if group is not None and hasattr(group, "filled"):
-            group = group.filled(-1)
+        cut = details.get("mst_threshold")
         return cls(
-            arrays=arrays, probability=p, member=member, threshold=threshold, field_rows=field,
-            member_rows=members, n_field=int((~member & sky).sum()), stage=text_column(table, "ocml_stage"),
-            dec_group=None if group is None else np.asarray(group, dtype=int), centroid=centroid,
+            arrays=arrays, probability=p, member=member, threshold=view.threshold, field_rows=field,
+            member_rows=members, n_field=int((~member & sky).sum()), stage=view.stage,
+            dec_group=view.dec_group, centroid=centroid,
             mst_edge_weights=None if weights is None else np.asarray(weights, dtype=float),
-            mst_threshold=None if details.get("mst_threshold") is None else float(details["mst_threshold"]),
-            title=title,
+            mst_threshold=None if cut is None else float(cut),
+            title=view.name if title is None else title,
         )
-
-    @classmethod
-    def from_annotated(cls, annotated: Any, **kwargs: Any) -> PlotData:
-        """Prepare a :class:`vo_ocml.pipeline.Annotated` (its table and result details).
-
-        Keyword arguments go to :meth:`from_table`; the title defaults to the cluster's name.
-        """
-        result = annotated.result
-        if "title" not in kwargs and result.centroid is not None and result.centroid.name:
-            kwargs["title"] = result.centroid.name
-        return cls.from_table(annotated.table, details=result.details, **kwargs)
 
     @property
     def has_photometry(self) -> bool:

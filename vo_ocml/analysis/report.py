@@ -16,7 +16,6 @@ from typing import Any
 
 from astropy.table import Table
 
-from vo_ocml.analysis._annotated import params
 from vo_ocml.analysis.king import KingFit, fit_members
 from vo_ocml.analysis.plots import PlotData, save_plots
 from vo_ocml.analysis.validate import Validation, validate
@@ -103,7 +102,7 @@ def write_report(
     *,
     reference: Table | str | os.PathLike | Collection[int] | None = None,
     title: str | None = None,
-    threshold: float = 0.5,
+    threshold: float | None = None,
 ) -> Path:
     """Write an HTML report of a run (plots, summary, King fit, validation, provenance).
 
@@ -120,8 +119,8 @@ def write_report(
         file, table or source_ids); adds the validation numbers and overlay plot.
     title : str, optional
         Page title; by default "vo_ocml: <cluster name>".
-    threshold : float
-        Membership threshold on ``ocml_prob``.
+    threshold : float, optional
+        Membership threshold; by default the run's.
 
     Returns
     -------
@@ -136,23 +135,24 @@ def write_report(
     directory = Path(directory)
     table = annotated.table
     result = annotated.result
-    data = PlotData.from_annotated(annotated, threshold=threshold)
+    data = PlotData.from_run(annotated, threshold=threshold)
+    threshold = data.threshold
     if title is None:
         title = f"vo_ocml: {data.title}" if data.title else "vo_ocml membership report"
 
     king: KingFit | None = None
     king_note = ""
     try:
-        king = fit_members(table, threshold=threshold)
+        king = fit_members(annotated, threshold=threshold)
     except InputError as exc:
         king_note = str(exc)
     validation: Validation | None = None
     if reference is not None:
-        validation = validate(table, reference, threshold=threshold)
+        validation = validate(annotated, reference, threshold=threshold)
     paths = save_plots(data, directory, king=king, validation=validation)
 
     sections: list[tuple[str, str]] = []
-    summary_rows = annotated.summary.as_rows() if annotated.summary is not None else []
+    summary_rows = [row for row in annotated.summary.as_rows() if row[0] != "steps"]
     tables = [f"<div><h3>Membership</h3>{_rows_table(summary_rows)}</div>"]
     tables.append("<div><h3>Steps</h3>"
                   f"{_rows_table(result.step_counts.items(), ('step', 'stars'))}</div>")
@@ -170,7 +170,7 @@ def write_report(
     sections.append(("Plots", _figures(paths, directory)))
     facts = [(k, f"{v:.4g}" if isinstance(v, float) else v) for k, v in result.details.items()
              if isinstance(v, (str, int, float, bool))]
-    provenance = _provenance_table(params(table))
+    provenance = _provenance_table(list(table.meta.get("ocml_params", []) or []))
     if facts:
         provenance += f"<h3>Method details</h3>{_rows_table(facts)}"
     sections.append(("Provenance", provenance))

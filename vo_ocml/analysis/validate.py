@@ -24,14 +24,17 @@ from __future__ import annotations
 import os
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from astropy.table import Table
 
-from vo_ocml.analysis._annotated import member_mask
-from vo_ocml.analysis.king import angular_distance, sky_centre
+from vo_ocml.analysis._annotated import run_view
+from vo_ocml.analysis.king import angular_distance
 from vo_ocml.errors import InputError
 from vo_ocml.io.columns import resolve_columns
+from vo_ocml.io.tables import read_table
+from vo_ocml.membership.sky import sky_centre
 
 #: names tried (case-insensitively, in order) for the reference's source_id column
 ID_COLUMNS = ("source_id", "source_id_dr3", "dr3_source_id", "GaiaDR3", "source_id_dr2",
@@ -171,14 +174,6 @@ def _id_column(reference: Table) -> str:
         f"{', '.join(ID_COLUMNS)}); its columns are {', '.join(reference.colnames)}.")
 
 
-def _read_reference(path: str | os.PathLike) -> Table:
-    try:
-        from vo_ocml.io.tables import read_table
-    except ImportError:  # the table reader is optional for validation
-        return Table.read(os.fspath(path))
-    return read_table(os.fspath(path))
-
-
 def _column_reference(table: Table, name: str) -> np.ndarray:
     column = table[name]
     if column.dtype.kind == "b":
@@ -247,27 +242,26 @@ def _compare(arrays: dict[str, np.ndarray], ours: np.ndarray, ref: np.ndarray) -
 
 
 def validate(
-    annotated_table: Table,
+    run: Any,
     reference: Table | str | os.PathLike | Collection[int],
     *,
-    threshold: float = 0.5,
+    threshold: float | None = None,
     max_separation: float = 1.0,
 ) -> Validation:
-    """Compare the membership of an annotated table with a reference membership.
+    """Compare the membership of a run with a reference membership.
 
     Parameters
     ----------
-    annotated_table : astropy.table.Table
-        A table annotated by vo_ocml (``ocml_prob`` column), or an object with such a
-        ``.table`` attribute (:class:`vo_ocml.pipeline.Annotated`).
+    run : vo_ocml.pipeline.Annotated or astropy.table.Table
+        The run, or a table annotated by vo_ocml (``ocml_prob`` column).
     reference : Table, str, path or collection of int
         - str naming a column of ``annotated_table``: boolean flag or probability (> 0.5);
         - a path (or a str that is not a column name) to a table file of reference members;
         - an astropy Table of reference members with a source_id column (names tried:
           :data:`ID_COLUMNS`) and optionally ra/dec for the positional fall-back;
         - a collection of Gaia source_ids.
-    threshold : float
-        Our members are the rows with ``ocml_prob > threshold``.
+    threshold : float, optional
+        Our members are the rows with probability above it; by default the run's threshold.
     max_separation : float
         Positional match radius in arcsec for reference rows whose source_id is not found.
 
@@ -280,9 +274,8 @@ def validate(
     InputError
         The reference cannot be read or matched (no source_id column, unknown column, …).
     """
-    table = getattr(annotated_table, "table", annotated_table)
-    arrays = resolve_columns(table).arrays(table)
-    ours = member_mask(table, threshold)
+    view = run_view(run, threshold)
+    table, arrays, ours = view.table, view.arrays, view.member
     notes: list[str] = []
     if isinstance(reference, str) and reference in table.colnames:
         ref = _column_reference(table, reference)
@@ -295,7 +288,7 @@ def validate(
                 raise InputError(f"The reference {os.fspath(reference)!r} is neither a column of the "
                                  "table nor a file.")
             source = f"file {os.path.basename(os.fspath(reference))}"
-            reference = _read_reference(reference)
+            reference = read_table(os.fspath(reference))
         else:
             source = "table" if isinstance(reference, Table) else "list of source_ids"
         has_positions = isinstance(reference, Table) and \
@@ -316,7 +309,7 @@ def validate(
     contamination = (n_pred - tp) / n_pred if n_pred else float("nan")
     f1 = 2 * tp / (n_pred + n_matched) if n_pred + n_matched else float("nan")
     return Validation(
-        threshold=threshold, reference_source=source, n_reference=n_reference, n_matched=n_matched,
+        threshold=view.threshold, reference_source=source, n_reference=n_reference, n_matched=n_matched,
         n_by_id=n_id, n_by_position=n_position, n_predicted=n_pred, n_true_positive=tp,
         completeness=completeness, contamination=contamination, f1=f1,
         comparisons=_compare(arrays, ours, ref), notes=tuple(notes), reference_mask=ref,
