@@ -75,7 +75,8 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def replay() -> Iterator[_ReplayServer]:
     server = _ReplayServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
     thread.start()
     yield server
     server.shutdown()

@@ -24,6 +24,7 @@ from vo_ocml.tap.resolve import resolve_target
 from vo_ocml.tap.service import Progress, run_query
 
 __all__ = ["ASYNC_RADIUS", "MEMBERS_MAXREC", "fetch_cone", "fetch_hunt_members"]
+
 #: cones at least this wide (deg) run as async jobs when ``mode="auto"``
 ASYNC_RADIUS = 0.2
 #: row limit requested for a member list (the richest Hunt & Reffert clusters have ~10⁴)
@@ -39,8 +40,8 @@ def _param(name: str, value: Any, description: str, unit: str | None = None,
 
 def _query(adql: str, *, service: str, mode: Literal["sync", "async"], maxrec: int | None,
            cache_dir: str | Path | None, refresh: bool, offline: bool,
-           progress: Progress | None) -> tuple[Table, str, bool]:
-    """Answer a query from the cache or the service; returns (table, fetch date, cached)."""
+           progress: Progress | None) -> tuple[Table, str]:
+    """Answer a query from the cache or the service; returns (table, fetch date)."""
     if refresh and offline:
         raise InputError("--refresh and --offline exclude each other.")
     cache = QueryCache(cache_dir)
@@ -50,7 +51,7 @@ def _query(adql: str, *, service: str, mode: Literal["sync", "async"], maxrec: i
             if progress:
                 progress(f"using the cached result {hit.path} ({len(hit.table)} rows, "
                          f"fetched {hit.fetched})")
-            return hit.table, hit.fetched, True
+            return hit.table, hit.fetched
     if offline:
         raise NotFoundError(
             f"--offline: no cached result of this query on {service} in {cache.directory}. "
@@ -60,7 +61,7 @@ def _query(adql: str, *, service: str, mode: Literal["sync", "async"], maxrec: i
     entry = cache.put(service, adql, maxrec, table)
     if progress:
         progress(f"{len(table)} rows; cached as {entry.path}")
-    return table, entry.fetched, False
+    return table, entry.fetched
 
 
 def fetch_cone(*, name: str | None = None, ra: float | None = None, dec: float | None = None,
@@ -124,12 +125,14 @@ def fetch_cone(*, name: str | None = None, ra: float | None = None, dec: float |
     columns = extra_columns.split(",") if isinstance(extra_columns, str) else extra_columns
     cone = ConeQuery(target.ra, target.dec, target.radius, gmax=gmax,
                      extra_columns=tuple(columns), table=table)
-    if mode == "auto":
-        mode = "async" if cone.radius >= ASYNC_RADIUS else "sync"
+    if mode not in ("auto", "sync", "async"):
+        raise InputError(f"mode must be 'auto', 'sync' or 'async', not {mode!r}.")
+    run_mode: Literal["sync", "async"] = "async" if mode == "async" or (
+        mode == "auto" and cone.radius >= ASYNC_RADIUS) else "sync"
     adql = cone.adql()
-    result, fetched, _ = _query(adql, service=service, mode=mode, maxrec=maxrec,
-                                cache_dir=cache_dir, refresh=refresh, offline=offline,
-                                progress=progress)
+    result, fetched = _query(adql, service=service, mode=run_mode, maxrec=maxrec,
+                             cache_dir=cache_dir, refresh=refresh, offline=offline,
+                             progress=progress)
     where = f"({cone.ra:.5f}, {cone.dec:+.5f}) radius {cone.radius:.4f} deg"
     if len(result) == 0:
         raise NotFoundError(
@@ -193,9 +196,9 @@ def fetch_hunt_members(name: str, *, service: str = VIZIER_TAP, table: str = HUN
             f"{entry.catalogue}), so there is no member list to validate against."
         )
     adql = members_query(entry.hunt_name, table)
-    result, fetched, _ = _query(adql, service=service, mode="sync", maxrec=MEMBERS_MAXREC,
-                                cache_dir=cache_dir, refresh=refresh, offline=offline,
-                                progress=progress)
+    result, fetched = _query(adql, service=service, mode="sync", maxrec=MEMBERS_MAXREC,
+                             cache_dir=cache_dir, refresh=refresh, offline=offline,
+                             progress=progress)
     if len(result) == 0:
         raise NotFoundError(f"No members of {entry.hunt_name} in {table} on {service}.")
     if "source_id" not in result.colnames:
