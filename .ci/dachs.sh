@@ -13,7 +13,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PORT=${DACHS_PORT:-8080}
 URL="http://127.0.0.1:$PORT"
 T0=$(date +%s%N)
-ts() { echo "[dachs $(( ($(date +%s%N) - T0) / 100000000 ))ds] $*" | sed -E 's/([0-9])ds\]/.\1 s]/'; }
+ts() { local d=$(( ($(date +%s%N) - T0) / 100000000 )); printf '[dachs %d.%d s] %s\n' $((d / 10)) $((d % 10)) "$*"; }
 
 install_packages() {
   export DEBIAN_FRONTEND=noninteractive
@@ -80,6 +80,7 @@ start_server() {
   ts "DaCHS TAP up at $URL/tap"
 }
 
+if [ "$(id -u)" != 0 ]; then echo "$0: needs root (apt-get, pg_ctlcluster, su)" >&2; exit 1; fi
 case "${1:-setup}" in
   setup) install_packages; configure_and_import; start_server ;;
   stop)  (cd /var/gavo && dachs serve stop) || true; ts "stopped" ;;
