@@ -1,0 +1,180 @@
+"""DEC on small synthetic scenes: finds the cluster, deterministic, order-free, clear errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from vo_ocml.errors import InputError
+from vo_ocml.membership.base import STAGE_DEC, STAGE_INCOMPLETE, Centroid, MembershipResult
+from vo_ocml.membership.dec import DEC
+
+#: small and quick: a few hundred batches per seed
+FAST = dict(n_clusters=6, n_seeds=2, pretrain_steps=150, update_interval=20, max_iter=5, batch_size=256)
+
+
+def scene(n_field: int = 1500, n_cluster: int = 200, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """A field with broad proper motions and parallaxes plus one compact cluster.
+
+    Returns
+    -------
+    X : ndarray, shape (n, 5)
+    truth : ndarray of bool, shape (n,)
+        True for the cluster's stars.
+    """
+    rng = np.random.default_rng(seed)
+    field = np.column_stack([
+        rng.uniform(10, 12, n_field), rng.uniform(-1, 1, n_field),
+        rng.normal(-2, 6, n_field), rng.normal(-3, 6, n_field), rng.lognormal(np.log(0.8), 0.6, n_field),
+    ])
+    cluster = np.column_stack([
+        rng.normal(11, 0.2, n_cluster), rng.normal(0, 0.2, n_cluster),
+        rng.normal(8.0, 0.15, n_cluster), rng.normal(-9.0, 0.15, n_cluster), rng.normal(2.5, 0.04, n_cluster),
+    ])
+    X = np.vstack([field, cluster])
+    truth = np.r_[np.zeros(n_field, bool), np.ones(n_cluster, bool)]
+    return X, truth
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[DEC, np.ndarray, np.ndarray]:
+    X, truth = scene()
+    return DEC(quantile_filter=False, **FAST).fit(X), X, truth
+
+
+def test_finds_the_cluster(fitted: tuple[DEC, np.ndarray, np.ndarray]) -> None:
+    dec, _, truth = fitted
+    members = dec.result_.members(0.5)
+    tp = np.count_nonzero(members & truth)
+    assert tp / truth.sum() >= 0.95, "completeness"
+    assert tp / members.sum() >= 0.95, "purity"
+
+
+def test_result_contract(fitted: tuple[DEC, np.ndarray, np.ndarray]) -> None:
+    dec, X, _ = fitted
+    r = dec.result_
+    assert isinstance(r, MembershipResult) and r.method == "dec"
+    assert r.probability.shape == (len(X),) and np.all((r.probability >= 0) & (r.probability <= 1))
+    assert set(r.stage) == {STAGE_DEC}
+    assert list(r.step_counts) == ["cone", "complete", "dec group", "quantile filter", "P>0.5", "P>0.8"]
+    assert r.step_counts["cone"] == len(X) and r.step_counts["P>0.5"] == r.members(0.5).sum()
+    assert r.centroid is not None and r.centroid.source == "data"
+    assert r.centroid.as_array() == pytest.approx([8.0, -9.0, 2.5], abs=0.1)
+    assert set(r.parameters) >= {"n_clusters", "features", "hidden", "latent_dim", "n_seeds", "random_state"}
+    assert {"silhouette", "group_choice", "seed_agreement_jaccard"} <= set(r.details)
+    groups = r.extra_columns["ocml_dec_group"]
+    assert groups.shape == (len(X),) and set(np.unique(groups)) <= set(range(6))
+    assert np.array_equal(groups, dec.labels_) and dec.n_clusters_ == 6
+    assert np.mean(dec.labels_[r.members(0.5)] == dec.cluster_group_) > 0.9
+    assert np.array_equal(dec.probability_, r.probability, equal_nan=True)
+
+
+def test_predict_proba_matches_fit(fitted: tuple[DEC, np.ndarray, np.ndarray]) -> None:
+    dec, X, _ = fitted
+    proba = dec.predict_proba(X)
+    assert proba.shape == (len(X), 2)
+    np.testing.assert_allclose(proba[:, 1], dec.probability_, atol=1e-5)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+def test_deterministic_with_a_seed(fitted: tuple[DEC, np.ndarray, np.ndarray]) -> None:
+    dec, X, _ = fitted
+    again = DEC(quantile_filter=False, **FAST).fit(X)
+    assert np.array_equal(again.probability_, dec.probability_)
+
+
+def test_row_order_does_not_matter(fitted: tuple[DEC, np.ndarray, np.ndarray]) -> None:
+    dec, X, _ = fitted
+    order = np.random.default_rng(7).permutation(len(X))
+    shuffled = DEC(quantile_filter=False, **FAST).fit(X[order])
+    assert np.array_equal(shuffled.probability_, dec.probability_[order])
+
+
+def test_quantile_filter_and_incomplete_rows() -> None:
+    X, truth = scene()
+    bad = X[:4].copy()
+    bad[0, 2] = np.nan  # missing pmra
+    bad[1, 4] = -0.3  # negative parallax
+    bad[2, 4] = 0.0  # zero parallax
+    bad[3, 0] = np.inf
+    Xb = np.vstack([bad, X])
+    dec = DEC(**FAST).fit(Xb)
+    r = dec.result_
+    assert list(r.stage[:4]) == [STAGE_INCOMPLETE] * 4
+    assert np.all(np.isnan(r.probability[:4])) and np.all(dec.labels_[:4] == -1)
+    assert r.step_counts["complete"] == len(X)
+    kept = r.members(0.5)[4:]
+    assert np.count_nonzero(kept & ~truth) <= 2, "the filtered members are pure"
+    assert r.step_counts["quantile filter"] < r.step_counts["dec group"]
+    assert np.all(r.probability[4:][r.stage[4:] == "quantile"] == 0)
+
+
+def test_centroid_picks_the_nearest_group() -> None:
+    X, _ = scene()
+    rng = np.random.default_rng(3)
+    other = np.column_stack([
+        rng.normal(11, 0.2, 150), rng.normal(0, 0.2, 150),
+        rng.normal(-12.0, 0.15, 150), rng.normal(4.0, 0.15, 150), rng.normal(1.2, 0.03, 150),
+    ])
+    X2 = np.vstack([X, other])
+    dec = DEC(quantile_filter=False, centroid=(-12.0, 4.0, 1.2), **FAST).fit(X2)
+    members = dec.result_.members(0.5)
+    assert members[-150:].mean() > 0.9 and members[:-150].sum() < 20
+    assert dec.result_.centroid.source == "user"
+    assert "centroid" in dec.result_.details["group_choice"]["rule"]
+    assert dec.result_.details["member_centroid"][0] == pytest.approx(-12.0, abs=0.1)
+    c = Centroid(-12.0, 4.0, 1.2, source="catalogue:test", name="Other")
+    assert DEC(quantile_filter=False, centroid=c, **FAST).fit(X2).result_.centroid is c
+
+
+def test_too_few_stars_for_k_groups() -> None:
+    X, _ = scene(n_field=20, n_cluster=5)
+    with pytest.raises(InputError, match=r"at least 30 stars with complete astrometry.*parallax > 0.*6 groups"):
+        DEC(**FAST).fit(X)
+
+
+def test_nan_table_is_too_few() -> None:
+    X = np.full((100, 5), np.nan)
+    with pytest.raises(InputError, match="has 0 such stars out of 100"):
+        DEC(**FAST).fit(X)
+
+
+def test_identical_rows() -> None:
+    X = np.tile([10.0, 5.0, 3.0, -2.0, 1.5], (200, 1))
+    with pytest.raises(InputError, match=r"pmra/parallax, pmdec/parallax, parallax, pm have the same value"):
+        DEC(**FAST).fit(X)
+
+
+def test_too_few_distinct_rows() -> None:
+    X = np.vstack([np.tile([10.0, 5.0, 3.0, -2.0, 1.5], (100, 1)), np.tile([10.0, 5.0, 1.0, 2.0, 0.5], (100, 1))])
+    with pytest.raises(InputError, match="only 2 distinct"):
+        DEC(**FAST).fit(X)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "X", "message"),
+    [
+        ({}, np.zeros((10, 3)), r"\(n, 5\) array with columns ra, dec, pmra, pmdec, parallax"),
+        ({"features": "colour"}, None, "features must be one of"),
+        ({"n_clusters": 1}, None, "n_clusters must be an integer"),
+        ({"quantiles": (0.9, 0.1)}, None, "quantiles must satisfy"),
+        ({"centroid": (1.0, 2.0)}, None, "centroid must be a Centroid or three finite numbers"),
+    ],
+)
+def test_bad_input_messages(kwargs: dict, X: np.ndarray | None, message: str) -> None:
+    X = scene(100, 20)[0] if X is None else X
+    with pytest.raises(InputError, match=message):
+        DEC(**kwargs).fit(X)
+
+
+def test_predict_proba_needs_fit() -> None:
+    with pytest.raises(InputError, match="call fit"):
+        DEC().predict_proba(np.zeros((3, 5)))
+
+
+def test_import_does_not_load_tensorflow() -> None:
+    code = "import sys, vo_ocml, vo_ocml.membership.dec; assert 'tensorflow' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,509 @@
+"""DEC: Deep Embedded Clustering membership (the DEC thesis, shared SCIENCE.md §2), automated.
+
+Steps, on the rows with complete astrometry and parallax > 0 (others: stage ``incomplete``,
+probability NaN):
+
+1. **Features**: pmra/parallax, pmdec/parallax, parallax and the proper-motion modulus
+   (``features="ratios"``, the thesis's choice) or (pmra, pmdec, parallax) (``"raw"``),
+   robustly scaled (:mod:`vo_ocml.membership.dec_features`).
+2. **k**: when ``n_clusters`` is None, K-Means for every k in ``k_range`` on a subsample, and
+   the k with the best silhouette score (computed on a subsample of ``silhouette_rows``).
+3. **DEC** (:mod:`vo_ocml.membership.dec_model`): autoencoder pretraining, K-Means in the
+   latent space, KL(P‖Q) training until fewer than ``tol`` of the assignments change.
+4. **Cluster group**, automatically: with a ``centroid``, the group whose median
+   (pmra, pmdec, parallax) is nearest it (distances in units of the table's robust spread);
+   without, the group with the highest density in (pmra, pmdec, parallax): its star count
+   divided by the product of its robust spreads relative to the table's (a cluster is a compact,
+   well-populated clump; field groups are broad).
+5. **Ensemble**: steps 3–4 run for ``n_seeds`` seeds derived from ``random_state``; the
+   probability is the mean over seeds of the soft assignment q to each run's cluster group.
+   Rows are processed in a canonical order (sorted by their values), so the result does not
+   depend on the input's row order.
+6. **Quantile filter** (the thesis's step 3, ``quantile_filter=True``): rows outside the
+   ``quantiles`` range (default 0.10–0.90) of the P > 0.5 members' features get probability 0
+   and stage ``quantile``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import math
+from typing import Any
+
+import numpy as np
+from sklearn.cluster import KMeans
+from sklearn.metrics import silhouette_score
+
+from vo_ocml.errors import InputError
+from vo_ocml.membership.base import (
+    FEATURES,
+    STAGE_DEC,
+    STAGE_INCOMPLETE,
+    STAGE_QUANTILE,
+    Centroid,
+    MembershipResult,
+)
+from vo_ocml.membership.dec_features import (
+    FEATURE_SETS,
+    RobustScaler,
+    inside,
+    quantile_bounds,
+    raw_features,
+    sky_centre,
+    usable_mask,
+)
+from vo_ocml.membership.dec_model import DecRun, run_dec
+
+log = logging.getLogger(__name__)
+
+#: a group needs at least this many stars to be considered the cluster
+MIN_GROUP = 10
+#: a group merges into the cluster's core only if at least 1/this as dense (field groups are not)
+MERGE_DENSITY_RATIO = 5.0
+#: stars per group needed, at least, to fit k groups
+ROWS_PER_GROUP = 5
+#: rows on which K-Means runs for the silhouette choice of k
+KSELECT_ROWS = 20000
+
+
+def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Jaccard overlap of two boolean member masks (1 when both are empty)."""
+    union = np.count_nonzero(a | b)
+    return 1.0 if union == 0 else np.count_nonzero(a & b) / union
+
+
+def _robust_spread(V: np.ndarray) -> np.ndarray:
+    """1.4826 × median absolute deviation per column, floored at 1e-9."""
+    return np.maximum(1.4826 * np.median(np.abs(V - np.median(V, axis=0)), axis=0), 1e-9)
+
+
+def identify_group(
+    pm_plx: np.ndarray,
+    labels: np.ndarray,
+    n_clusters: int,
+    centroid: Centroid | None,
+    merge_distance: float,
+) -> tuple[list[int], dict[str, Any]]:
+    """Pick the groups that are the cluster, automatically.
+
+    The core group is the one nearest ``centroid`` when given, else the densest in
+    (pmra, pmdec, parallax) (density: log N − Σ log(group spread / table spread)). Other groups
+    whose median lies within ``merge_distance`` core spreads of the core's median (root mean
+    square over pmra, pmdec, parallax) and whose density is at least 1/:data:`MERGE_DENSITY_RATIO`
+    of the core's join it: a rich cluster that dominates its table is split by K-Means into
+    several adjacent, similarly dense groups, while broad field groups stay out.
+
+    Parameters
+    ----------
+    pm_plx : ndarray, shape (m, 3)
+        (pmra, pmdec, parallax) of the complete rows.
+    labels : ndarray of int, shape (m,)
+        Hard group assignment of each row.
+    n_clusters : int
+        Number of groups.
+    centroid : Centroid or None
+        When given, the core is the group whose median is nearest it.
+    merge_distance : float
+        Merge radius in core spreads (0: no merging).
+
+    Returns
+    -------
+    groups : list of int
+        The cluster's groups, the core first.
+    why : dict
+        ``rule``, ``core``, ``merged`` and per group its size, median, spreads, score and
+        distance to the core.
+    """
+    scale = _robust_spread(pm_plx)
+    info: list[dict[str, Any]] = []
+    medians = np.zeros((n_clusters, 3))
+    for g in range(n_clusters):
+        V = pm_plx[labels == g]
+        if len(V) == 0:
+            info.append({"group": g, "n": 0, "score": -math.inf})
+            continue
+        medians[g] = np.median(V, axis=0)
+        spread = _robust_spread(V)
+        density = float(np.log(len(V)) - np.sum(np.log(spread / scale))) if len(V) >= MIN_GROUP else -math.inf
+        if centroid is not None:
+            score = -float(np.linalg.norm((medians[g] - centroid.as_array()) / scale))
+        else:
+            score = density
+        info.append({"group": g, "n": int(len(V)), "median": medians[g].round(4).tolist(),
+                     "spread": spread.round(4).tolist(), "log_density": round(density, 4), "score": round(score, 4)})
+    core = max(range(n_clusters), key=lambda g: info[g]["score"])
+    core_spread = np.asarray(info[core]["spread"]) if info[core]["n"] else scale
+    merged = []
+    for g in range(n_clusters):
+        if g == core or info[g]["n"] == 0:
+            continue
+        distance = float(np.sqrt(np.mean(((medians[g] - medians[core]) / np.maximum(core_spread, 1e-9)) ** 2)))
+        info[g]["distance_to_core"] = round(distance, 3)
+        dense = info[g]["log_density"] >= info[core].get("log_density", -math.inf) - math.log(MERGE_DENSITY_RATIO)
+        if distance < merge_distance and dense:
+            merged.append(g)
+    rule = (
+        "core: nearest the given centroid in (pmra, pmdec, parallax), distance in units of the table's robust spread"
+        if centroid is not None
+        else "core: highest density in (pmra, pmdec, parallax), log N - sum log(group spread / table spread)"
+    )
+    rule += (f"; merged: groups whose median lies within {merge_distance} core spreads (rms) of the core's "
+             f"and whose density is at least 1/{MERGE_DENSITY_RATIO:g} of the core's")
+    return [core, *merged], {"rule": rule, "core": core, "merged": merged, "groups": info}
+
+
+class DEC:
+    """Deep Embedded Clustering membership with automatic cluster identification.
+
+    Parameters
+    ----------
+    n_clusters : int or None
+        Number of groups k; None chooses k in ``k_range`` by the best silhouette score.
+    features : {"ratios", "raw", "ratios+sky", "raw+sky"}
+        ``"ratios"``: pmra/parallax, pmdec/parallax, parallax, proper-motion modulus (thesis);
+        ``"raw"``: pmra, pmdec, parallax; ``"+sky"`` adds the sky offsets from the table's
+        centre (deg).
+    hidden : tuple of int
+        Encoder hidden-layer widths (the decoder mirrors them).
+    latent_dim : int
+        Latent-space width.
+    n_seeds : int
+        Ensemble size: DEC runs with different seeds whose probabilities are averaged.
+    quantile_filter : bool
+        Apply the thesis's quantile filter to the members.
+    quantiles : (float, float)
+        The filter's lower and upper quantiles of the members' features.
+    centroid : Centroid or (pmra, pmdec, parallax) or None
+        When given, the group nearest it is the cluster (mas/yr, mas/yr, mas).
+    k_range : (int, int)
+        Smallest and largest k tried when ``n_clusters`` is None.
+    merge_distance : float
+        Groups whose median (pmra, pmdec, parallax) lies within this many of the core group's
+        robust spreads (root mean square) of the core's median join the cluster; 0 disables.
+    tol : float
+        Stop the KL phase when fewer than this fraction of assignments change.
+    max_iter : int
+        Most target refreshes in the KL phase.
+    pretrain_steps : int
+        Autoencoder pretraining batches.
+    update_interval : int
+        Batches between target refreshes.
+    batch_size : int
+        Rows per batch.
+    learning_rate : float
+        Adam learning rate.
+    silhouette_rows : int
+        Rows on which each silhouette score is computed.
+    random_state : int
+        Seed of everything random (the ensemble's seeds derive from it).
+    verbose : bool
+        Show a progress bar while training.
+
+    Attributes
+    ----------
+    result_ : MembershipResult
+        Probabilities, stages, step counts, centroid, parameters, details, ``ocml_dec_group``.
+    probability_ : ndarray, shape (n,)
+        Membership probability per input row (NaN for incomplete rows).
+    labels_ : ndarray of int, shape (n,)
+        Group of each row in the representative seed's run (-1 for incomplete rows).
+    cluster_group_ : int
+        The cluster's core group in ``labels_``.
+    cluster_groups_ : list of int
+        All of the cluster's groups in ``labels_`` (core first, then merged ones).
+    n_clusters_ : int
+        The k used.
+    """
+
+    def __init__(
+        self,
+        n_clusters: int | None = None,
+        features: str = "ratios",
+        hidden: tuple[int, ...] = (32, 32),
+        latent_dim: int = 4,
+        n_seeds: int = 3,
+        quantile_filter: bool = True,
+        quantiles: tuple[float, float] = (0.10, 0.90),
+        centroid: Centroid | tuple[float, float, float] | None = None,
+        k_range: tuple[int, int] = (4, 12),
+        merge_distance: float = 2.0,
+        tol: float = 0.001,
+        max_iter: int = 20,
+        pretrain_steps: int = 600,
+        update_interval: int = 40,
+        batch_size: int = 1024,
+        learning_rate: float = 0.003,
+        silhouette_rows: int = 4000,
+        random_state: int = 0,
+        verbose: bool = False,
+    ) -> None:
+        self.n_clusters = n_clusters
+        self.features = features
+        self.hidden = hidden
+        self.latent_dim = latent_dim
+        self.n_seeds = n_seeds
+        self.quantile_filter = quantile_filter
+        self.quantiles = quantiles
+        self.centroid = centroid
+        self.k_range = k_range
+        self.merge_distance = merge_distance
+        self.tol = tol
+        self.max_iter = max_iter
+        self.pretrain_steps = pretrain_steps
+        self.update_interval = update_interval
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.silhouette_rows = silhouette_rows
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ checks
+    def get_params(self) -> dict[str, Any]:
+        """Every constructor parameter (for provenance)."""
+        return {name: getattr(self, name) for name in inspect.signature(type(self)).parameters}
+
+    def _centroid(self) -> Centroid | None:
+        c = self.centroid
+        if c is None or isinstance(c, Centroid):
+            return c
+        values = np.asarray(c, dtype=float).ravel()
+        if values.shape != (3,) or not np.all(np.isfinite(values)):
+            raise InputError(
+                f"DEC centroid must be a Centroid or three finite numbers (pmra, pmdec in mas/yr, "
+                f"parallax in mas); got {c!r}."
+            )
+        return Centroid(*values.tolist(), source="user")
+
+    def _check_options(self) -> None:
+        if self.features not in FEATURE_SETS:
+            raise InputError(f"DEC features must be one of {sorted(FEATURE_SETS)}; got {self.features!r}.")
+        if self.n_clusters is not None and (not isinstance(self.n_clusters, (int, np.integer)) or self.n_clusters < 2):
+            raise InputError(f"DEC n_clusters must be an integer ≥ 2 or None (automatic); got {self.n_clusters!r}.")
+        lo, hi = self.k_range
+        if not 2 <= lo <= hi:
+            raise InputError(f"DEC k_range must be (low, high) with 2 ≤ low ≤ high; got {self.k_range!r}.")
+        q_lo, q_hi = self.quantiles
+        if not 0.0 <= q_lo < q_hi <= 1.0:
+            raise InputError(f"DEC quantiles must satisfy 0 ≤ low < high ≤ 1; got {self.quantiles!r}.")
+        if self.n_seeds < 1:
+            raise InputError(f"DEC n_seeds must be ≥ 1; got {self.n_seeds!r}.")
+
+    @staticmethod
+    def _as_array(X: Any) -> np.ndarray:
+        X = np.asarray(X, dtype=float)
+        if X.ndim != 2 or X.shape[1] != len(FEATURES):
+            raise InputError(
+                f"DEC expects an (n, {len(FEATURES)}) array with columns {', '.join(FEATURES)} "
+                f"(deg, deg, mas/yr, mas/yr, mas); got shape {X.shape}."
+            )
+        return X
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X: Any, errors: Any = None) -> "DEC":
+        """Cluster the rows of ``X`` and score their membership of the cluster's group.
+
+        Parameters
+        ----------
+        X : array-like, shape (n, 5)
+            ra, dec (deg), pmra, pmdec (mas/yr), parallax (mas), in :data:`FEATURES` order.
+            Rows with a non-finite value or parallax ≤ 0 are kept as ``incomplete``.
+        errors : array-like, shape (n, 3), optional
+            Standard errors of pmra, pmdec, parallax. DEC does not weight by them (the thesis
+            does not); the shape is checked for consistency with the other estimators.
+
+        Returns
+        -------
+        DEC
+            self, with ``result_`` and the other fitted attributes set.
+
+        Raises
+        ------
+        InputError
+            Bad shape or options, too few usable stars for k groups, or no spread in a feature.
+        """
+        self._check_options()
+        X = self._as_array(X)
+        if errors is not None and np.shape(errors) != (len(X), 3):
+            raise InputError(
+                f"DEC errors must have shape ({len(X)}, 3) (pmra_error, pmdec_error, parallax_error); "
+                f"got {np.shape(errors)}."
+            )
+        centroid = self._centroid()
+        usable = usable_mask(X)
+        rows = np.flatnonzero(usable)
+        # canonical row order: the result cannot depend on how the input rows are ordered
+        rows = rows[np.lexsort(X[rows][:, ::-1].T)]
+        Xc = X[rows]
+        m = len(rows)
+        k_low = self.n_clusters if self.n_clusters is not None else self.k_range[0]
+        if m < ROWS_PER_GROUP * k_low:
+            raise InputError(
+                f"DEC needs at least {ROWS_PER_GROUP * k_low} stars with complete astrometry (finite ra, "
+                f"dec, pmra, pmdec and parallax > 0) to form {k_low} groups; the table has {m} "
+                f"such stars out of {len(X)}. Use a larger cone or a smaller n_clusters."
+            )
+        names = FEATURE_SETS[self.features]
+        self.sky_centre_ = sky_centre(Xc)
+        F = raw_features(Xc, self.features, self.sky_centre_)
+        scaler = RobustScaler.fit(F, names)
+        Z = scaler.transform(F)
+        n_distinct = len(np.unique(Z, axis=0))
+        if n_distinct < k_low:
+            raise InputError(
+                f"DEC cannot form {k_low} groups: the {m} complete stars have only {n_distinct} "
+                "distinct (pmra, pmdec, parallax) values (identical rows?); DEC needs at least as "
+                "many distinct stars as groups."
+            )
+        rng = np.random.default_rng(self.random_state)
+        k, silhouettes = self._choose_k(Z, rng, n_distinct)
+        seeds = [int(s) for s in np.random.SeedSequence(self.random_state).generate_state(self.n_seeds)]
+        runs, groups, why = self._ensemble(Z, k, seeds, Xc[:, 2:], centroid)
+        probs = np.stack([run.q[:, g].sum(axis=1) for run, g in zip(runs, groups)])
+        ens = probs.mean(axis=0)
+        members = ens > 0.5
+        agreement = [round(_jaccard(p > 0.5, members), 4) for p in probs]
+        rep = int(np.argmax(agreement))
+        bounds = quantile_bounds(F, members, self.quantiles) if self.quantile_filter else None
+        keep = inside(F, bounds) if self.quantile_filter else np.ones(m, dtype=bool)
+        prob_c = np.where(keep, ens, 0.0)
+
+        n = len(X)
+        probability = np.full(n, np.nan)
+        probability[rows] = prob_c
+        stage = np.full(n, STAGE_INCOMPLETE, dtype=object)
+        stage[rows] = np.where(members & ~keep, STAGE_QUANTILE, STAGE_DEC)
+        labels = np.full(n, -1, dtype=int)
+        labels[rows] = runs[rep].labels
+
+        final = prob_c > 0.5
+        step_counts = {
+            "cone": n,
+            "complete": m,
+            "dec group": int(members.sum()),
+            "quantile filter": int((members & keep).sum()),
+            "P>0.5": int(final.sum()),
+            "P>0.8": int((prob_c > 0.8).sum()),
+        }
+        member_centroid = self._member_centroid(Xc, final, centroid)
+        self.n_clusters_ = k
+        self.labels_ = labels
+        self.cluster_group_ = groups[rep][0]
+        self.cluster_groups_ = groups[rep]
+        self.probability_ = probability
+        self.scaler_ = scaler
+        self.bounds_ = bounds
+        self.runs_ = runs
+        self.groups_ = groups
+        self.result_ = MembershipResult(
+            probability=probability,
+            stage=stage.astype(str),
+            step_counts=step_counts,
+            centroid=centroid if centroid is not None else member_centroid,
+            method="dec",
+            parameters=self.get_params() | {"centroid": None if centroid is None else centroid.as_array().tolist()},
+            details={
+                "n_clusters": k,
+                "k_choice": "given" if self.n_clusters is not None else "best silhouette score",
+                "silhouette": silhouettes,
+                "seeds": seeds,
+                "cluster_group_per_seed": groups,
+                "group_choice": why[rep],
+                "seed_agreement_jaccard": agreement,
+                "representative_seed": seeds[rep],
+                "converged": [r.converged for r in runs],
+                "kl_refreshes": [r.n_iter for r in runs],
+                "quantile_bounds": None if bounds is None else
+                    {nm: [float(b[0]), float(b[1])] for nm, b in zip(names, bounds.T)},
+                "member_centroid": None if member_centroid is None else member_centroid.as_array().round(4).tolist(),
+            },
+            extra_columns={"ocml_dec_group": labels},
+        )
+        return self
+
+    def _choose_k(self, Z: np.ndarray, rng: np.random.Generator, n_distinct: int) -> tuple[int, dict[int, float]]:
+        """k: the given ``n_clusters``, or the best silhouette over ``k_range`` on subsamples."""
+        if self.n_clusters is not None:
+            return int(self.n_clusters), {}
+        sub = Z[rng.choice(len(Z), size=min(len(Z), KSELECT_ROWS), replace=False)]
+        hi = min(self.k_range[1], n_distinct - 1, len(sub) // ROWS_PER_GROUP)
+        scores: dict[int, float] = {}
+        for k in range(self.k_range[0], max(hi, self.k_range[0]) + 1):
+            labels = KMeans(k, n_init=2, random_state=self.random_state).fit_predict(sub)
+            if len(np.unique(labels)) < 2:
+                continue
+            scores[k] = round(float(silhouette_score(
+                sub, labels, sample_size=min(len(sub), self.silhouette_rows), random_state=self.random_state
+            )), 4)
+        if not scores:
+            raise InputError("DEC could not split the stars into groups: every star has nearly the same "
+                             "proper motion and parallax.")
+        best = max(scores, key=scores.get)
+        log.info("DEC: k = %d by silhouette %s", best, scores)
+        return best, scores
+
+    def _ensemble(
+        self, Z: np.ndarray, k: int, seeds: list[int], pm_plx: np.ndarray, centroid: Centroid | None
+    ) -> tuple[list[DecRun], list[list[int]], list[dict[str, Any]]]:
+        """Run DEC once per seed and identify the cluster group of each run."""
+        from tqdm.auto import tqdm
+
+        per_run = self.pretrain_steps + self.max_iter * self.update_interval
+        runs, groups, why = [], [], []
+        with tqdm(total=per_run * len(seeds), desc="DEC", unit="batch", disable=not self.verbose) as bar:
+            for i, seed in enumerate(seeds):
+                run = run_dec(
+                    Z, k, hidden=tuple(self.hidden), latent_dim=self.latent_dim,
+                    pretrain_steps=self.pretrain_steps, batch_size=self.batch_size,
+                    update_interval=self.update_interval, tol=self.tol, max_iter=self.max_iter,
+                    learning_rate=self.learning_rate, seed=seed, progress=bar.update,
+                )
+                bar.n = per_run * (i + 1)
+                bar.refresh()
+                g, reason = identify_group(pm_plx, run.labels, k, centroid, self.merge_distance)
+                runs.append(run)
+                groups.append(g)
+                why.append(reason)
+                log.info("DEC seed %d: cluster groups %s of %d (%s)", seed, g, k, reason["rule"])
+        return runs, groups, why
+
+    @staticmethod
+    def _member_centroid(Xc: np.ndarray, members: np.ndarray, given: Centroid | None) -> Centroid | None:
+        """Median (pmra, pmdec, parallax) and mean sky position of the members."""
+        if not members.any():
+            return None
+        V = Xc[members]
+        pm_plx = np.median(V[:, 2:], axis=0)
+        return Centroid(
+            float(pm_plx[0]), float(pm_plx[1]), float(pm_plx[2]), source="data",
+            name=None if given is None else given.name,
+            ra=float(np.median(V[:, 0])), dec=float(np.median(V[:, 1])),
+            spread=tuple(float(s) for s in _robust_spread(V[:, 2:])),
+        )
+
+    # ------------------------------------------------------------------ predict
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Membership of new rows with the fitted models: columns [field, member].
+
+        Parameters
+        ----------
+        X : array-like, shape (n, 5)
+            Rows in :data:`FEATURES` order.
+
+        Returns
+        -------
+        ndarray, shape (n, 2)
+            NaN for incomplete rows.
+        """
+        if not hasattr(self, "result_"):
+            raise InputError("DEC.predict_proba needs a fitted estimator: call fit(X) first.")
+        X = self._as_array(X)
+        usable = usable_mask(X)
+        F = raw_features(X[usable], self.features, self.sky_centre_)
+        Z = self.scaler_.transform(F)
+        p = np.mean([run.soft_assign(Z)[:, g].sum(axis=1) for run, g in zip(self.runs_, self.groups_)], axis=0)
+        if self.quantile_filter:
+            p = np.where(inside(F, self.bounds_), p, 0.0)
+        member = np.full(len(X), np.nan)
+        member[usable] = p
+        return np.column_stack([1.0 - member, member])
