@@ -12,9 +12,10 @@ uncertainty of each bin (``absolute_sigma=True``). Radii are handled in arcmin (
 stars per arcmin²); :attr:`KingFit.r_c_deg` gives the core radius in degrees.
 
 Choices not fixed by the MST+GMM study: equal-count annuli (no empty bins), at least three
-stars per bin, the fit extends to ``r_max`` (by default the outermost member; pass the radius
-that the input footprint covers completely, see :func:`footprint_radius`, so that the outer
-annuli are not under-filled).
+stars per bin; the fit extends to ``r_max``, by default the outermost member, and
+:func:`fit_members` keeps it inside the circle that the input footprint covers completely
+(:func:`footprint_radius`) so that the outer annuli are not under-filled; several starting core
+radii, the lowest χ² wins (one start can slide into the degenerate r_c → 0 power law).
 """
 
 from __future__ import annotations
@@ -204,6 +205,34 @@ def _weights(n: int, weights: np.ndarray | None) -> np.ndarray:
     return np.where(np.isfinite(w) & (w > 0), w, 0.0)
 
 
+def _best_fit(radius: np.ndarray, density: np.ndarray, density_err: np.ndarray,
+              outer: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Least-squares King fit from several starting core radii; the lowest χ² wins.
+
+    One start can slide into the degenerate power law (r_c → 0, Σ0 → ∞) when the outer
+    annuli are sparse; starting from core radii spread over the profile avoids that.
+    """
+    inner = float(density[: max(1, density.size // 4)].mean())
+    bg0 = 0.5 * float(density[-max(1, density.size // 5):].mean())
+    best: tuple[np.ndarray, np.ndarray, float] | None = None
+    problem = ""
+    for r_c0 in np.geomspace(max(radius[0], 1e-3), max(radius[-1] / 2, 2e-3), 6):
+        try:
+            popt, pcov = curve_fit(
+                king_profile, radius, density, p0=(bg0, max(inner - bg0, 1e-6), r_c0), sigma=density_err,
+                absolute_sigma=True, bounds=([0.0, 0.0, 1e-4], [np.inf, np.inf, 10 * outer]), maxfev=20000,
+            )
+        except (RuntimeError, ValueError) as exc:
+            problem = str(exc)
+            continue
+        chi2 = float(np.sum(((density - king_profile(radius, *popt)) / density_err) ** 2))
+        if np.all(np.isfinite(pcov)) and (best is None or chi2 < best[2]):
+            best = (popt, pcov, chi2)
+    if best is None:
+        raise InputError(f"the King profile fit did not converge {problem}".strip())
+    return best
+
+
 def fit_king(
     ra: np.ndarray,
     dec: np.ndarray,
@@ -275,20 +304,8 @@ def fit_king(
     # Poisson error; a floor of one star keeps near-empty annuli from dominating
     density_err = np.sqrt(np.maximum(sum_w2[keep], 1.0)) / area[keep]
 
-    inner = density[: max(1, density.size // 4)].mean()
-    bg0 = float(density[-max(1, density.size // 5):].mean()) * 0.5
-    below = np.flatnonzero(density < 0.5 * (inner + bg0))
-    half = radius[below[0]] if below.size else radius[-1]
-    p0 = (bg0, max(inner - bg0, 1e-6), max(half, 1e-3))
-    try:
-        popt, pcov = curve_fit(
-            king_profile, radius, density, p0=p0, sigma=density_err, absolute_sigma=True,
-            bounds=([0.0, 0.0, 1e-4], [np.inf, np.inf, 10 * outer]), maxfev=20000,
-        )
-    except (RuntimeError, ValueError) as exc:
-        raise InputError(f"the King profile fit did not converge: {exc}") from exc
+    popt, pcov, chi2 = _best_fit(radius, density, density_err, outer)
     err = np.sqrt(np.clip(np.diag(pcov), 0.0, np.inf))
-    chi2 = float(np.sum(((density - king_profile(radius, *popt)) / density_err) ** 2))
     return KingFit(
         r_c=float(popt[2]), r_c_err=float(err[2]), sigma0=float(popt[1]), sigma0_err=float(err[1]),
         sigma_bg=float(popt[0]), sigma_bg_err=float(err[0]), centre=(float(centre[0]), float(centre[1])),
@@ -301,8 +318,9 @@ def fit_members(run: Any, *, threshold: float | None = None) -> KingFit:
     """Fit a King profile to the members of a run.
 
     The centre is the members' mean direction (as in the run's summary) and the profile extends
-    to the radius that the table's footprint covers completely around it
-    (:func:`footprint_radius`).
+    to the outermost member, or less where the table's footprint does not cover that circle
+    completely (:func:`footprint_radius`). Members selected partly by position (the MST+GMM
+    mixture includes ra and dec) thin out faster than a King profile at large radii.
 
     Parameters
     ----------
@@ -326,5 +344,6 @@ def fit_members(run: Any, *, threshold: float | None = None) -> KingFit:
     if members.sum() < MIN_STARS:
         raise InputError(f"a King profile needs at least {MIN_STARS} members; got {int(members.sum())}")
     centre = sky_centre(ra[members], dec[members])
-    r_max = footprint_radius(ra, dec, centre)
+    outermost = float(angular_distance(ra[members], dec[members], *centre).max())
+    r_max = min(footprint_radius(ra, dec, centre), outermost)
     return fit_king(ra, dec, centre, members, r_max=r_max if r_max > 0 else None)
