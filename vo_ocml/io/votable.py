@@ -35,6 +35,7 @@ import html
 import io
 import os
 import re
+import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -300,23 +301,27 @@ def _decode_binary(content: memoryview, specs: list[_FieldSpec],
         raise InputError(f"malformed VOTable: the base64 STREAM is corrupt ({exc})") from exc
     nbytes = (len(specs) + 7) // 8 if binary2 else 0
     if any(spec.variable for spec in specs):
-        cells, nulls = _walk_variable_rows(raw, specs, nbytes)
+        cells, nulls = _variable_rows(raw, specs, nbytes)
     else:
         cells, nulls = _fixed_rows(raw, specs, nbytes)
     return [_finish(spec, cell, None if nulls is None else nulls[:, i])
             for i, (spec, cell) in enumerate(zip(specs, cells))]
 
 
-def _fixed_rows(raw: bytes, specs: list[_FieldSpec],
-                nbytes: int) -> tuple[list[np.ndarray], np.ndarray | None]:
-    """View fixed-width rows through a structured dtype; return cells and null flags."""
+def _fixed_rows(raw: bytes | np.ndarray, specs: list[_FieldSpec],
+                nbytes: int) -> tuple[list[np.ndarray | None], np.ndarray | None]:
+    """View the fixed-width fields of every row through a structured dtype.
+
+    Returns the cells of each fixed-width field (None for variable-length ones) and the
+    BINARY2 null flags (None for BINARY).
+    """
     fields = [("nulls", "u1", (nbytes,))] if nbytes else []
-    fields += [(f"f{i}", spec.wire) for i, spec in enumerate(specs)]
+    fields += [(f"f{i}", spec.wire) for i, spec in enumerate(specs) if not spec.variable]
     dtype = np.dtype(fields)
     if len(raw) % dtype.itemsize:
         raise _Unsupported("stream length is not a whole number of rows")
     rows = np.frombuffer(raw, dtype=dtype)
-    cells = [rows[f"f{i}"] for i in range(len(specs))]
+    cells = [None if spec.variable else rows[f"f{i}"] for i, spec in enumerate(specs)]
     return cells, _unpack_nulls(rows["nulls"], len(specs)) if nbytes else None
 
 
@@ -325,65 +330,123 @@ def _unpack_nulls(bits: np.ndarray, nfields: int) -> np.ndarray:
     return np.unpackbits(bits, axis=1, count=nfields).astype(bool)
 
 
-def _walk_variable_rows(raw: bytes, specs: list[_FieldSpec],
-                        nbytes: int) -> tuple[list[Any], np.ndarray | None]:
-    """Decode rows holding variable-length strings with a per-row loop over offsets."""
-    sizes = [0 if spec.variable else spec.wire.itemsize for spec in specs]
-    unit = [2 if spec.kind == "unicode" else 1 for spec in specs]
-    starts: list[list[int]] = [[] for _ in specs]
-    lengths: list[list[int]] = [[] for _ in specs]
-    null_rows: list[int] = []
+def _char_size(spec: _FieldSpec) -> int:
+    """Bytes per character of a string field."""
+    return 2 if spec.kind == "unicode" else 1
+
+
+def _variable_rows(raw: bytes, specs: list[_FieldSpec],
+                   nbytes: int) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """Decode rows holding variable-length strings.
+
+    A per-row loop finds where each variable-length string sits; the strings are then cut
+    out of the buffer, which leaves fixed-width rows for :func:`_fixed_rows`.
+    """
+    var_specs = [spec for spec in specs if spec.variable]
+    prefixes = _length_prefix_positions(raw, specs, nbytes)
+    buffer = np.frombuffer(raw, dtype=np.uint8)
+    lengths = [_gather(buffer, p, 4).view(">u4")[:, 0].astype(np.int64) for p in prefixes]
+    ends = [start + 4 + count * _char_size(spec)
+            for spec, start, count in zip(var_specs, prefixes, lengths)]
+    gaps = _fixed_gaps(specs, nbytes)
+    pieces = [_gather(buffer, start - gap, gap) for start, gap in zip(prefixes, gaps)]
+    pieces.append(_gather(buffer, ends[-1], gaps[-1]))
+    cells, nulls = _fixed_rows(np.hstack(pieces).ravel(), specs, nbytes)
+    strings = iter([_variable_strings(buffer, start + 4, count, spec)
+                    for spec, start, count in zip(var_specs, prefixes, lengths)])
+    return [next(strings) if cell is None else cell for cell in cells], nulls
+
+
+def _fixed_gaps(specs: list[_FieldSpec], nbytes: int) -> list[int]:
+    """Fixed bytes before each variable-length field of a row, and after the last one."""
+    gaps, gap = [], nbytes
+    for spec in specs:
+        if spec.variable:
+            gaps.append(gap)
+            gap = 0
+        else:
+            gap += spec.wire.itemsize
+    return gaps + [gap]
+
+
+def _length_prefix_positions(raw: bytes, specs: list[_FieldSpec],
+                             nbytes: int) -> list[np.ndarray]:
+    """Walk the rows and return, per variable-length field, where its length prefixes are."""
+    *gaps, tail = _fixed_gaps(specs, nbytes)
+    sizes = [_char_size(spec) for spec in specs if spec.variable]
+    unpack = struct.Struct(">I").unpack_from
+    positions: list[list[int]] = [[] for _ in gaps]
+    layout = list(zip(gaps, sizes, [p.append for p in positions]))
     pos, end = 0, len(raw)
-    while pos < end:
-        null_rows.append(pos)
-        pos += nbytes
-        for i, spec in enumerate(specs):
-            if spec.variable:
-                count = int.from_bytes(raw[pos:pos + 4], "big")
-                pos += 4
-                starts[i].append(pos)
-                lengths[i].append(count)
-                pos += count * unit[i]
-            else:
-                starts[i].append(pos)
-                pos += sizes[i]
+    try:
+        while pos < end:
+            for before, size, append in layout:
+                pos += before
+                append(pos)
+                pos += 4 + unpack(raw, pos)[0] * size
+            pos += tail
+    except struct.error as exc:
+        raise _Unsupported("stream ends inside a row") from exc
     if pos != end:
         raise _Unsupported("stream length is not a whole number of rows")
-    buffer = np.frombuffer(raw, dtype=np.uint8)
-    cells: list[Any] = []
-    for i, spec in enumerate(specs):
-        if spec.variable:
-            codec = "utf_16_be" if spec.kind == "unicode" else "ascii"
-            cells.append(_variable_strings(raw, starts[i], lengths[i], unit[i], codec))
-        else:
-            cell = _gather(buffer, np.asarray(starts[i], dtype=np.int64), sizes[i])
-            cells.append(cell.view(np.dtype([("v", spec.wire)]))[:, 0]["v"])
-    nulls = None
-    if nbytes:
-        flags = _gather(buffer, np.asarray(null_rows, dtype=np.int64), nbytes)
-        nulls = _unpack_nulls(flags, len(specs))
-    return cells, nulls
+    return [np.array(p, dtype=np.int64) for p in positions]
 
 
-def _variable_strings(raw: bytes, starts: list[int], lengths: list[int], unit: int,
-                      codec: str) -> np.ndarray:
-    """Decode variable-length strings into an object array."""
-    try:
-        strings = [raw[s:s + n * unit].decode(codec) for s, n in zip(starts, lengths)]
-    except UnicodeDecodeError as exc:
-        raise _Unsupported("undecodable string") from exc
-    out = np.empty(len(strings), dtype=object)
-    out[:] = strings
-    return out
+def _variable_strings(buffer: np.ndarray, starts: np.ndarray, counts: np.ndarray,
+                      spec: _FieldSpec) -> np.ndarray:
+    """Decode variable-length strings (ASCII char or UCS-2 unicodeChar) to an object array."""
+    size = _char_size(spec)
+    width = int(counts.max(initial=0))
+    if width == 0:
+        return np.full(len(starts), "", dtype=object)
+    if len(starts) * width > 4 * int(counts.sum()) + 2**20:  # a few very long strings
+        codec = "utf_16_be" if size == 2 else "ascii"
+        raw = buffer.tobytes()
+        try:
+            strings = [raw[s:s + n * size].decode(codec) for s, n in zip(starts, counts)]
+        except UnicodeDecodeError as exc:
+            raise _Unsupported("undecodable string") from exc
+        out = np.empty(len(strings), dtype=object)
+        out[:] = strings
+        return out
+    block = _gather(buffer, starts, width * size, counts * size)
+    codes = _checked_codes(block, spec.kind, width)
+    return codes.view(f"U{width}")[:, 0].astype(object)
 
 
-def _gather(buffer: np.ndarray, starts: np.ndarray, size: int) -> np.ndarray:
-    """Return the ``size`` bytes at each start as a contiguous ``(n, size)`` uint8 array."""
-    out = np.empty((len(starts), size), dtype=np.uint8)
-    offsets = np.arange(size)
-    for lo in range(0, len(starts), _ROW_CHUNK):
-        block = starts[lo:lo + _ROW_CHUNK]
-        out[lo:lo + len(block)] = buffer[block[:, None] + offsets]
+def _checked_codes(block: np.ndarray, kind: str, width: int) -> np.ndarray:
+    """Code points ``(n, width)`` uint32 of char or unicodeChar bytes; reject what astropy would."""
+    if kind == "char":
+        if np.any(block >= 128):
+            raise _Unsupported("non-ASCII char data")
+        return block.astype(np.uint32)
+    chars = np.ascontiguousarray(block).view(">u2").reshape(len(block), width)
+    if np.any((chars >= 0xD800) & (chars < 0xE000)):
+        raise _Unsupported("surrogate pairs in unicodeChar data")
+    return chars.astype(np.uint32)
+
+
+def _gather(buffer: np.ndarray, starts: np.ndarray, width: int,
+            lengths: np.ndarray | None = None) -> np.ndarray:
+    """Return ``width`` bytes from each start as ``(n, width)`` uint8, zero past ``lengths``.
+
+    Bytes past the end of ``buffer`` read as zero.
+    """
+    if width == 0 or len(starts) == 0:
+        return np.zeros((len(starts), width), dtype=np.uint8)
+    if len(buffer) < width:
+        buffer = np.concatenate([buffer, np.zeros(width, dtype=np.uint8)])
+    inside = starts <= len(buffer) - width
+    windows = np.lib.stride_tricks.sliding_window_view(buffer, width)
+    out = windows[np.where(inside, starts, 0)]
+    for row in np.flatnonzero(~inside):
+        piece = buffer[starts[row]:starts[row] + width]
+        out[row] = 0
+        out[row, :len(piece)] = piece
+    if lengths is not None:
+        for lo in range(0, len(starts), _ROW_CHUNK):
+            sl = slice(lo, lo + _ROW_CHUNK)
+            out[sl][np.arange(width) >= lengths[sl, None]] = 0
     return out
 
 
@@ -426,15 +489,8 @@ def _decode_bool_bytes(cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _decode_fixed_string(cell: np.ndarray, spec: _FieldSpec) -> np.ndarray:
     """Decode fixed-width char (ASCII) or unicodeChar (UCS-2) cells, cut at the first NUL."""
-    if spec.kind == "char":
-        chars = np.ascontiguousarray(cell).view(np.uint8).reshape(len(cell), spec.width)
-        if np.any(chars >= 128):
-            raise _Unsupported("non-ASCII char data")
-    else:
-        chars = np.ascontiguousarray(cell).view(">u2").reshape(len(cell), spec.width)
-        if np.any((chars >= 0xD800) & (chars < 0xE000)):
-            raise _Unsupported("surrogate pairs in unicodeChar data")
-    chars = chars.astype(np.uint32)
+    block = np.ascontiguousarray(cell).view(np.uint8).reshape(len(cell), spec.width * _char_size(spec))
+    chars = _checked_codes(block, spec.kind, spec.width)
     chars[np.logical_or.accumulate(chars == 0, axis=1)] = 0
     return np.ascontiguousarray(chars).view(f"U{spec.width}")[:, 0].astype(spec.dtype)
 
@@ -485,15 +541,7 @@ def _cell_texts(buffer: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.
     """Return the stripped cell texts between ``starts`` and ``ends`` as an ``S`` array."""
     lengths = ends - starts
     width = max(int(lengths.max(initial=0)), 1)
-    out = np.zeros((len(starts), width), dtype=np.uint8)
-    offsets = np.arange(width)
-    last = len(buffer) - 1
-    for lo in range(0, len(starts), _ROW_CHUNK):
-        sl = slice(lo, lo + _ROW_CHUNK)
-        index = starts[sl, None] + offsets
-        inside = offsets < lengths[sl, None]
-        out[sl] = np.where(inside, buffer[np.minimum(index, last)], 0)
-    return np.strings.strip(out.view(f"S{width}")[:, 0])
+    return np.strings.strip(_gather(buffer, starts, width, lengths).view(f"S{width}")[:, 0])
 
 
 def _decode_td_column(buffer: np.ndarray, starts: np.ndarray, ends: np.ndarray,
