@@ -9,9 +9,10 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Literal
+from typing import Any, Literal
 
 import pyvo
+import pyvo.utils.http
 import requests
 from astropy.table import Table
 from pyvo.dal.exceptions import (DALFormatError, DALOverflowWarning, DALQueryError,
@@ -27,6 +28,22 @@ Progress = Callable[[str], None]
 _FINAL_PHASES = {"COMPLETED", "ERROR", "ABORTED"}
 #: seconds between polls of an async job: starts at the first, grows by 1.5× up to the last
 _POLL_START, _POLL_MAX = 0.25, 5.0
+#: seconds to wait for a TCP connection (a host that drops packets fails after this, instead
+#: of the operating system's minutes); reading a response has no limit (sync queries can be
+#: long)
+CONNECT_TIMEOUT = 20.0
+
+
+class _Session(requests.Session):
+    """A requests session with pyvo's User-Agent and a connection timeout on every request."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.headers["User-Agent"] = pyvo.utils.http.USER_AGENT
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        kwargs.setdefault("timeout", (CONNECT_TIMEOUT, None))
+        return super().request(*args, **kwargs)
 
 
 def _unreachable(service: str, cause: BaseException | str) -> ServiceError:
@@ -165,7 +182,7 @@ def run_query(query: str, *, service: str, mode: Literal["sync", "async"] = "syn
         service's message passed through), unreadable response, or result truncated by a
         row limit (QUERY_STATUS=OVERFLOW).
     """
-    svc = pyvo.dal.TAPService(service)
+    svc = pyvo.dal.TAPService(service, session=_Session())
     requested = maxrec
     if maxrec is None:
         maxrec = _hard_limit(svc)
