@@ -25,8 +25,10 @@ from vo_ocml.tap.service import Progress, run_query
 
 __all__ = ["ASYNC_RADIUS", "MEMBERS_MAXREC", "fetch_cone", "fetch_hunt_members"]
 
-#: cones at least this wide (deg) run as async jobs when ``mode="auto"``
-ASYNC_RADIUS = 0.2
+#: cones at least this wide (deg) run as async jobs when ``mode="auto"``: sync endpoints
+#: often cap results (the ESA archive's sync cap of 2,000 rows is a classic trap), and a
+#: 0.05 deg cone holds < 2,000 Gaia sources (G <= 20) outside the densest bulge fields
+ASYNC_RADIUS = 0.05
 #: row limit requested for a member list (the richest Hunt & Reffert clusters have ~10⁴)
 MEMBERS_MAXREC = 1_000_000
 
