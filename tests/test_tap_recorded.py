@@ -132,7 +132,8 @@ def test_adql_error_text_is_passed_through(replay: _ReplayServer, tmp_path: Path
 def test_empty_cone_is_not_found(replay: _ReplayServer, tmp_path: Path) -> None:
     replay.answer = "cone_empty"
     with pytest.raises(NotFoundError, match=r"No sources .* pass the cuts"):
-        fetch_cone(ra=10.0, dec=10.0, radius=0.1, service=replay.url, cache_dir=tmp_path)
+        fetch_cone(ra=10.0, dec=10.0, radius=0.1, service=replay.url, cache_dir=tmp_path,
+                   mode="sync")
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
