@@ -68,7 +68,8 @@ class Cuts:
         ... or with ``PM_PROB·RV_PROB > min_pm_rv`` and ``CG_PROB > min_cg_prob`` (needs
         ``CG_PROB``).
     min_feh : float or None
-        Keep ``FE_H >= min_feh``.
+        Keep ``FE_H >= min_feh`` (a star with unknown ``FE_H`` is left to the missing-value
+        policy).
     max_mean_error : float or None
         Keep stars whose mean abundance uncertainty (over the available error columns) is at
         most this (dex).
@@ -299,7 +300,8 @@ def prepare(
         keep = _dedupe(table, keep, report)
     keep = _membership(table, keep, cuts, report)
     if feh is not None and cuts.min_feh is not None:
-        keep = _step(report, keep, feh[keep] >= cuts.min_feh, "feh", f"FE_H >= {cuts.min_feh}")
+        keep = _step(report, keep, ~(feh[keep] < cuts.min_feh), "feh",
+                     f"FE_H >= {cuts.min_feh} (unknown FE_H: see the missing-value policy)")
     if error_columns and cuts.max_mean_error is not None:
         ok = ~(mean_uncertainty(sigma[keep]) > cuts.max_mean_error)
         keep = _step(report, keep, ok, "mean_error",

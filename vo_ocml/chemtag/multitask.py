@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +150,9 @@ class MultitaskAutoencoder(TransformerMixin, ClassifierMixin, BaseEstimator):
         if "model_" in state:
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "multitask.keras"
-                state["model_"].save(path)
+                with warnings.catch_warnings():  # Keras' own numpy-2 copy= deprecation
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    state["model_"].save(path)
                 state["model_"] = path.read_bytes()
         return state
 
