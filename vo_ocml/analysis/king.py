@@ -12,10 +12,11 @@ uncertainty of each bin (``absolute_sigma=True``). Radii are handled in arcmin (
 stars per arcmin²); :attr:`KingFit.r_c_deg` gives the core radius in degrees.
 
 Choices not fixed by the MST+GMM study: equal-count annuli (no empty bins), at least three
-stars per bin; the fit extends to ``r_max``, by default the outermost member, and
-:func:`fit_members` keeps it inside the circle that the input footprint covers completely
-(:func:`footprint_radius`) so that the outer annuli are not under-filled; several starting core
-radii, the lowest χ² wins (one start can slide into the degenerate r_c → 0 power law).
+stars per bin; the fit extends to ``r_max``, by default the outermost member; when the input
+footprint is given (:func:`fit_members` always gives it) each annulus's area is the part
+inside the footprint, mapped by the reach of the input stars in 24 position-angle sectors
+(a cluster at the edge of a truncated cone or box keeps an unbiased profile); several starting
+core radii, the lowest χ² wins (one start can slide into the degenerate r_c → 0 power law).
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ from vo_ocml.membership.sky import sky_centre
 
 #: fewest stars (total weight) for which a profile is fitted
 MIN_STARS = 15
+#: position-angle sectors used to map the footprint
+N_SECTORS = 24
+#: annuli less covered by the footprint than this are left out of the fit
+MIN_COVERAGE = 0.2
 
 
 def king_profile(r: np.ndarray, sigma_bg: float, sigma0: float, r_c: float) -> np.ndarray:
@@ -76,11 +81,9 @@ def angular_distance(ra: np.ndarray, dec: np.ndarray, ra0: float, dec0: float) -
     return np.degrees(2 * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0))))
 
 
-def footprint_radius(ra: np.ndarray, dec: np.ndarray, centre: tuple[float, float], n_sectors: int = 16) -> float:
-    """Radius (deg) of the circle around ``centre`` that the positions cover completely.
-
-    Estimated as the smallest, over ``n_sectors`` position-angle sectors, of the largest
-    distance reached in that sector: the cone radius for a cone, the half-width for a box.
+def sector_reach(ra: np.ndarray, dec: np.ndarray, centre: tuple[float, float],
+                 n_sectors: int = N_SECTORS) -> np.ndarray:
+    """Largest distance (deg) from ``centre`` that the positions reach in each position-angle sector.
 
     Parameters
     ----------
@@ -89,12 +92,12 @@ def footprint_radius(ra: np.ndarray, dec: np.ndarray, centre: tuple[float, float
     centre : (float, float)
         Centre (ra, dec) in degrees.
     n_sectors : int
-        Number of position-angle sectors.
+        Number of equal position-angle sectors.
 
     Returns
     -------
-    float
-        Radius in degrees (0 when a sector is empty).
+    ndarray, shape (n_sectors,)
+        Reach per sector in degrees (0 for an empty sector).
     """
     ra = np.asarray(ra, dtype=float)
     dec = np.asarray(dec, dtype=float)
@@ -106,7 +109,40 @@ def footprint_radius(ra: np.ndarray, dec: np.ndarray, centre: tuple[float, float
     sector = np.minimum(((angle + np.pi) / (2 * np.pi) * n_sectors).astype(int), n_sectors - 1)
     reach = np.zeros(n_sectors)
     np.maximum.at(reach, sector, r)
-    return float(reach.min())
+    return reach
+
+
+def footprint_radius(ra: np.ndarray, dec: np.ndarray, centre: tuple[float, float],
+                     n_sectors: int = N_SECTORS) -> float:
+    """Radius (deg) of the circle around ``centre`` that the positions cover completely.
+
+    The smallest :func:`sector_reach`: the cone radius for a cone centred on ``centre``, the
+    half-width for a box, about 0 when ``centre`` lies at the edge of the data.
+    """
+    return float(sector_reach(ra, dec, centre, n_sectors).min())
+
+
+def annulus_coverage(edges: np.ndarray, reach: np.ndarray) -> np.ndarray:
+    """Fraction of each annulus inside the footprint, from the reach of each sector.
+
+    Each sector is taken as covered from the centre out to its reach, which holds for a cone or
+    box that contains the centre and for a centre at the footprint's edge.
+
+    Parameters
+    ----------
+    edges : ndarray
+        Annulus edges (any unit, the same as ``reach``).
+    reach : ndarray
+        :func:`sector_reach` in that unit.
+
+    Returns
+    -------
+    ndarray
+        Covered fraction of each of the ``edges.size - 1`` annuli, in [0, 1].
+    """
+    inner, outer = edges[:-1], edges[1:]
+    covered = np.clip(reach[:, None], inner, outer) ** 2 - inner ** 2
+    return covered.mean(axis=0) / (outer ** 2 - inner ** 2)
 
 
 def value_error(value: float, error: float) -> str:
@@ -140,6 +176,8 @@ class KingFit:
         uncertainty (stars per arcmin²) of each annulus.
     edges : ndarray
         Annulus edges in arcmin.
+    coverage : ndarray
+        Fraction of each fitted annulus inside the footprint (1 when no footprint was given).
     covariance : ndarray, shape (3, 3)
         Covariance of (sigma_bg, sigma0, r_c).
     chi2 : float
@@ -161,6 +199,7 @@ class KingFit:
     density: np.ndarray
     density_err: np.ndarray
     edges: np.ndarray
+    coverage: np.ndarray
     covariance: np.ndarray
     chi2: float
     dof: int
@@ -187,7 +226,9 @@ class KingFit:
             ("King Σ0", f"{value_error(self.sigma0, self.sigma0_err)} stars/arcmin²"),
             ("King Σ_bg", f"{value_error(self.sigma_bg, self.sigma_bg_err)} stars/arcmin²"),
             ("King fit", f"{self.n_stars:.0f} stars in {self.radius.size} annuli to {self.r_max:.3g} arcmin, "
-                         f"χ²/dof = {self.chi2:.1f}/{self.dof}"),
+                         f"χ²/dof = {self.chi2:.1f}/{self.dof}"
+                         + (f"; annuli {100 * self.coverage.min():.0f}–{100 * self.coverage.max():.0f} % "
+                            "inside the footprint" if self.coverage.min() < 0.995 else "")),
         ]
 
     def format(self) -> str:
@@ -241,6 +282,7 @@ def fit_king(
     *,
     r_max: float | None = None,
     n_bins: int | None = None,
+    footprint: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> KingFit:
     """Fit a King (1962) profile to the surface density of (weighted) stars.
 
@@ -259,6 +301,10 @@ def fit_king(
     n_bins : int, optional
         Number of equal-count annuli; by default ``clip(sqrt(N), 5, 25)`` with at least three
         stars each.
+    footprint : (ndarray, ndarray), optional
+        (ra, dec) of every input star: each annulus's area is reduced to the part inside the
+        footprint (:func:`annulus_coverage`), and annuli less than :data:`MIN_COVERAGE` covered
+        are left out. Without it the annuli are taken as fully covered.
 
     Returns
     -------
@@ -297,8 +343,14 @@ def fit_king(
     counts = np.bincount(index, weights=w, minlength=edges.size - 1)
     sum_w2 = np.bincount(index, weights=w * w, minlength=edges.size - 1)
     mean_r = np.bincount(index, weights=w * r, minlength=edges.size - 1)
-    area = np.pi * (edges[1:] ** 2 - edges[:-1] ** 2)
-    keep = (counts > 0) & (area > 0)
+    coverage = np.ones(edges.size - 1)
+    if footprint is not None:
+        coverage = annulus_coverage(edges, sector_reach(*footprint, centre) * 60.0)
+    area = np.pi * (edges[1:] ** 2 - edges[:-1] ** 2) * coverage
+    keep = (counts > 0) & (area > 0) & (coverage >= MIN_COVERAGE)
+    if keep.sum() < 4:
+        raise InputError("a King profile needs at least four annuli inside the footprint; "
+                         f"got {int(keep.sum())}")
     radius = mean_r[keep] / counts[keep]
     density = counts[keep] / area[keep]
     # Poisson error; a floor of one star keeps near-empty annuli from dominating
@@ -310,17 +362,17 @@ def fit_king(
         r_c=float(popt[2]), r_c_err=float(err[2]), sigma0=float(popt[1]), sigma0_err=float(err[1]),
         sigma_bg=float(popt[0]), sigma_bg_err=float(err[0]), centre=(float(centre[0]), float(centre[1])),
         r_max=outer, n_stars=n_stars, radius=radius, density=density, density_err=density_err,
-        edges=edges, covariance=pcov, chi2=chi2, dof=int(radius.size - 3),
+        edges=edges, coverage=coverage[keep], covariance=pcov, chi2=chi2, dof=int(radius.size - 3),
     )
 
 
 def fit_members(run: Any, *, threshold: float | None = None) -> KingFit:
     """Fit a King profile to the members of a run.
 
-    The centre is the members' mean direction (as in the run's summary) and the profile extends
-    to the outermost member, or less where the table's footprint does not cover that circle
-    completely (:func:`footprint_radius`). Members selected partly by position (the MST+GMM
-    mixture includes ra and dec) thin out faster than a King profile at large radii.
+    The centre is the members' mean direction (as in the run's summary); the profile extends to
+    the outermost member, with the annuli's areas corrected for the part outside the table's
+    footprint (every row's position). Members selected partly by position (the MST+GMM mixture
+    includes ra and dec) thin out faster than a King profile at large radii.
 
     Parameters
     ----------
@@ -344,6 +396,4 @@ def fit_members(run: Any, *, threshold: float | None = None) -> KingFit:
     if members.sum() < MIN_STARS:
         raise InputError(f"a King profile needs at least {MIN_STARS} members; got {int(members.sum())}")
     centre = sky_centre(ra[members], dec[members])
-    outermost = float(angular_distance(ra[members], dec[members], *centre).max())
-    r_max = min(footprint_radius(ra, dec, centre), outermost)
-    return fit_king(ra, dec, centre, members, r_max=r_max if r_max > 0 else None)
+    return fit_king(ra, dec, centre, members, footprint=(ra, dec))
