@@ -46,10 +46,17 @@ def tiny_run(n: int = 200) -> SimpleNamespace:
     return SimpleNamespace(table=table, result=result, summary=summary)
 
 
-def test_report_is_complete_and_offline(tmp_path: Path) -> None:
-    run = tiny_run()
-    index = write_report(run, tmp_path / "report", reference=DATA / "babusiaux2018_ngc2682_subset.csv")
-    assert index == tmp_path / "report" / "index.html"
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The report of :func:`tiny_run` validated against the Babusiaux et al. subset."""
+    directory = tmp_path_factory.mktemp("report")
+    index = write_report(tiny_run(), directory, reference=DATA / "babusiaux2018_ngc2682_subset.csv")
+    assert index == directory / "index.html"
+    return index
+
+
+def test_report_is_complete_and_offline(report: Path) -> None:
+    index = report
     page = index.read_text(encoding="utf-8")
     assert "<title>vo_ocml: NGC 2682</title>" in page
     images = re.findall(r'<img src="([^"]+)"', page)
@@ -94,9 +101,8 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed")
-def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
-    index = write_report(tiny_run(), tmp_path / "report",
-                         reference=DATA / "babusiaux2018_ngc2682_subset.csv")
+def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> None:
+    index = report
     shot = tmp_path / "shot.png"
     command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                "--no-first-run", "--disable-background-networking", "--disable-component-update",
