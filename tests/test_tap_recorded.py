@@ -28,27 +28,52 @@ M67 = {"ra": 132.85, "dec": 11.8174, "radius": 0.1}
 
 
 class _ReplayServer(ThreadingHTTPServer):
-    """Answers every POST to <base>/sync with the recorded response named by ``answer``,
-    and GET <base>/capabilities with the recorded VOSI capabilities (if ``capabilities``)."""
+    """Replays recorded DaCHS answers: POST <base>/sync gets the response named by ``answer``;
+    an async job (POST <base>/async, phase, polls, result, DELETE) replays the job named by
+    ``job``: the job document in phase EXECUTING until ``executing_polls`` GETs after the
+    RUN request, then the final one; GET
+    <base>/capabilities gets the recorded VOSI capabilities if ``capabilities``."""
 
     answer = "cone_ok"
+    job = "async_ok"
     capabilities = True
+    executing_polls = 3
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.requests: list[dict[str, str]] = []
+        self.job_polls = 0
+        self.running = False
+        self.deleted = False
+
+    @property
+    def root(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/tap"
+        return f"{self.root}/tap"
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _ReplayServer
 
+    @property
+    def _job(self) -> dict:
+        return INDEX[self.server.job]
+
     def do_GET(self) -> None:  # noqa: N802 (http.server API)
-        if self.path == "/tap/capabilities" and self.server.capabilities:
-            self._send("capabilities")
+        path = self.path.split("?")[0]
+        if path == "/tap/capabilities" and self.server.capabilities:
+            self._send_record("capabilities")
+        elif path == self._job["job_path"]:
+            self.server.job_polls += self.server.running
+            part = "executing" if self.server.job_polls <= self.server.executing_polls else "final"
+            text = (RECORDED / self._job[part]).read_text(encoding="utf-8")
+            self._send(200, "text/xml", text.replace("{base}", self.server.root).encode())
+        elif path == self._job.get("result_path"):
+            self._send(200, self._job["content_type"],
+                       (RECORDED / self._job["result"]).read_bytes())
         else:
             self.send_error(404)
 
@@ -57,13 +82,35 @@ class _Handler(BaseHTTPRequestHandler):
         form = {k: v[0] for k, v in parse_qs(body).items()}
         form["path"] = self.path
         self.server.requests.append(form)
-        self._send(self.server.answer)
+        if self.path == "/tap/sync":
+            self._send_record(self.server.answer)
+        elif self.path in ("/tap/async", self._job["job_path"] + "/phase"):
+            self.server.running = form.get("PHASE") == "RUN" or self.server.running
+            self._redirect(self._job["job_path"])
+        else:
+            self.send_error(404)
 
-    def _send(self, name: str) -> None:
+    def do_DELETE(self) -> None:  # noqa: N802 (http.server API)
+        if self.path == self._job["job_path"]:
+            self.server.deleted = True
+            self._redirect("/tap/async")
+        else:
+            self.send_error(404)
+
+    def _redirect(self, path: str) -> None:
+        self.send_response(303)
+        self.send_header("Location", self.server.root + path)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _send_record(self, name: str) -> None:
         record = INDEX[name]
-        data = (RECORDED / record["file"]).read_bytes()
-        self.send_response(record["status"])
-        self.send_header("Content-Type", record["content_type"])
+        self._send(record["status"], record["content_type"],
+                   (RECORDED / record["file"]).read_bytes())
+
+    def _send(self, status: int, content_type: str, data: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -101,6 +148,32 @@ def test_sync_cone_sends_the_recorded_adql_and_returns_every_row(replay: _Replay
     assert params["ocml_tap_service"] == replay.url
     assert params["ocml_tap_query"] == INDEX["cone_ok"]["query"]
     assert params["ocml_cone_radius"] == 0.1
+
+
+def test_async_job_is_polled_with_progress_then_deleted(replay: _ReplayServer,
+                                                       tmp_path: Path) -> None:
+    events: list[str] = []
+    table = fetch_cone(**M67, service=replay.url, cache_dir=tmp_path, mode="async",
+                       progress=events.append)
+    (request,) = replay.requests[:1]
+    assert request["path"] == "/tap/async"
+    assert request["QUERY"] == INDEX["async_ok"]["query"] and request["MAXREC"] == "20000000"
+    assert [r["PHASE"] for r in replay.requests[1:]] == ["RUN"]
+    assert len(table) == len(parse_single_table(RECORDED / INDEX["async_ok"]["result"]).array)
+    assert events[1] == f"submitted async job {replay.root}{INDEX['async_ok']['job_path']}"
+    phases = [e.split(": ")[1].split(" (")[0] for e in events if e.startswith("async job")]
+    assert phases[0] == "EXECUTING" and phases[-1] == "COMPLETED"
+    assert events[-2] == "downloading the result"
+    assert replay.deleted
+
+
+def test_async_job_error_passes_the_server_message(replay: _ReplayServer,
+                                                   tmp_path: Path) -> None:
+    replay.job = "async_error"
+    with pytest.raises(ServiceError, match="rejected the query.*column 'nosuch' could not be"):
+        fetch_cone(**M67, extra_columns=["nosuch"], service=replay.url, cache_dir=tmp_path,
+                   mode="async")
+    assert replay.deleted
 
 
 def test_overflow_is_an_error_and_nothing_is_cached(replay: _ReplayServer,
