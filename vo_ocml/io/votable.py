@@ -882,48 +882,55 @@ def _base64_lines(chunk: np.ndarray) -> bytes:
 
 
 def _tabledata_chunks(table: Table, specs: list[_ColumnSpec]) -> Iterable[bytes]:
-    """Yield TABLEDATA rows, built column-wise with numpy string operations."""
+    """Yield TABLEDATA rows, a block of rows at a time."""
+    row = "<TR>" + "<TD>{}</TD>" * len(specs) + "</TR>\n"
     for lo in range(0, len(table), _ROW_CHUNK):
         block = table[lo:lo + _ROW_CHUNK]
-        rows = np.full(len(block), "<TR>", dtype="U4")
-        for name, spec in zip(block.colnames, specs):
-            cells = _td_texts(block[name], spec)
-            rows = np.strings.add(np.strings.add(np.strings.add(rows, "<TD>"), cells), "</TD>")
-        yield "".join(np.strings.add(rows, "</TR>\n").tolist()).encode("utf-8")
+        cells = [_td_texts(block[name], spec) for name, spec in zip(block.colnames, specs)]
+        yield "".join(map(row.format, *cells)).encode("utf-8")
 
 
-def _td_texts(column: Column, spec: _ColumnSpec) -> np.ndarray:
+def _td_texts(column: Column, spec: _ColumnSpec) -> list[str]:
     """The TABLEDATA text of each cell of ``column`` (masked cells empty)."""
     mask = _mask_of(column)
     if spec.kind in ("char", "unicode"):
         codes = _string_codes(column)
-        texts = np.ascontiguousarray(codes).view(f"U{max(codes.shape[1], 1)}")[:, 0]
         if codes.shape[1] == 0:
-            texts = np.full(len(column), "", dtype="U1")
+            return [""] * len(column)
+        texts = np.ascontiguousarray(codes).view(f"U{codes.shape[1]}")[:, 0]
         for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
             texts = np.strings.replace(texts, char, entity)
-        return np.where(mask, "", texts)
+        return np.where(mask, "", texts).tolist()
     data = np.asarray(column.data if isinstance(column, MaskedColumn) else column)
-    if spec.kind == "bool":
-        texts = np.where(data, "T", "F")
-    else:
-        texts = data.astype(str)
-        if data.dtype.kind == "f":
-            texts = np.where(np.isnan(data), "NaN", texts)
-            texts = np.where(np.isinf(data), np.where(data > 0, "+Inf", "-Inf"), texts)
-    if texts.ndim == 1:
-        return np.where(mask | (texts == "NaN"), "", texts)
+    texts = list(map(_formatter(data.dtype), data.ravel().tolist()))
+    for index in np.flatnonzero(~np.isfinite(data.ravel()) if data.dtype.kind == "f" else []):
+        texts[index] = _float_text(float(data.flat[index]))
+    if data.ndim == 1:
+        for index in np.flatnonzero(mask | (np.isnan(data) if data.dtype.kind == "f" else False)):
+            texts[index] = ""
+        return texts
     return _join_array_texts(texts, mask, column)
 
 
-def _join_array_texts(texts: np.ndarray, mask: np.ndarray, column: Column) -> np.ndarray:
+def _formatter(dtype: np.dtype) -> Any:
+    """A fast str function for values of ``dtype`` (float32 with 9 digits: exact round trip)."""
+    if dtype.kind == "b":
+        return {True: "T", False: "F"}.__getitem__
+    if dtype.kind == "f":
+        return repr if dtype.itemsize == 8 else "%.9g".__mod__
+    return str
+
+
+def _join_array_texts(texts: list[str], mask: np.ndarray, column: Column) -> list[str]:
     """Space-join array cells; masked elements as NaN or the null, masked rows empty."""
     null = _declared_null(column)
-    texts = np.where(mask, "NaN" if null is None else str(null), texts)
-    joined = texts[:, 0]
-    for k in range(1, texts.shape[1]):
-        joined = np.strings.add(np.strings.add(joined, " "), texts[:, k])
-    return np.where(mask.all(axis=1), "", joined)
+    for index in np.flatnonzero(mask.ravel()):
+        texts[index] = "NaN" if null is None else str(null)
+    width = mask.shape[1]
+    rows = [" ".join(texts[i:i + width]) for i in range(0, len(texts), width)]
+    for index in np.flatnonzero(mask.all(axis=1)):
+        rows[index] = ""
+    return rows
 
 
 # --- the XML around the data ---------------------------------------------------------------
