@@ -276,3 +276,5 @@ def test_cli_errors_map_to_exit_codes(replay: _ReplayServer, tmp_path: Path,
     assert "nosuch" in capsys.readouterr().err
     assert main(["fetch", "--ra", "10", "-o", str(tmp_path / "b.vot"), *common]) == 2
     assert main(["fetch", "--hunt-members", "-o", str(tmp_path / "c.vot"), *common]) == 2
+    assert main(["fetch", *common]) == 2
+    assert "Give a cluster name" in capsys.readouterr().err

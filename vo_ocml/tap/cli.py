@@ -130,10 +130,11 @@ def run_fetch(args: argparse.Namespace) -> int:
     from vo_ocml.io.tables import write_table
     from vo_ocml.tap.fetch import fetch_cone, fetch_hunt_members
 
-    output = Path(args.output) if args.output else None
     if args.hunt_members and not args.name:
         raise InputError("--hunt-members needs a cluster name.")
-    output = output or _default_output(args)
+    if not args.name and (args.ra is None or args.dec is None):
+        raise InputError("Give a cluster name, or --ra and --dec with --radius (degrees).")
+    output = Path(args.output) if args.output else _default_output(args)
     if output.exists() and not args.overwrite:
         raise InputError(f"{output} exists; use --overwrite to replace it, or -o another file.")
     progress = None if args.quiet else ProgressLine(sys.stderr)
