@@ -65,6 +65,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="also fetch table URLs on other hosts (default: file:// and loopback http only)",
     )
     listen.add_argument(
+        "--threads", type=int, default=1, metavar="N",
+        help="threads for the numerical libraries while a table is processed; 0: their "
+        "default (default: %(default)s)",
+    )
+    listen.add_argument(
         "--exit-with-hub", action="store_true",
         help="exit when the hub shuts down (default: wait for a new hub and register again)",
     )
@@ -92,8 +97,8 @@ def listen_command(args: argparse.Namespace) -> int:
     from vo_ocml.samp.options import JobOptions, ServiceSettings, parse_centroid
     from vo_ocml.samp.service import MembershipService
 
-    if args.row_limit < 1 or args.max_bytes < 1:
-        raise InputError("--row-limit and --max-bytes must be positive")
+    if args.row_limit < 1 or args.max_bytes < 1 or args.threads < 0:
+        raise InputError("--row-limit and --max-bytes must be positive, --threads at least 0")
     defaults = JobOptions(
         method=args.method,
         threshold=args.threshold,
@@ -108,6 +113,7 @@ def listen_command(args: argparse.Namespace) -> int:
         max_bytes=args.max_bytes,
         allow_remote_urls=args.allow_remote_urls,
         exit_on_hub_shutdown=args.exit_with_hub,
+        threads=args.threads or None,
     )
     service = MembershipService(settings)
     _exit_on_signals(service.request_exit)

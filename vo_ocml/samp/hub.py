@@ -4,7 +4,8 @@ The hub is pyvo's :class:`~pyvo.samp.SAMPHubServer` bound to 127.0.0.1, with the
 off unless asked for and pyvo's internet probing switched off. Its lockfile follows the SAMP
 standard profile: ``$SAMP_HUB`` when it is ``std-lockurl:file://…``, else ``~/.samp``.
 pyvo's own ``samp_hub`` script probes the internet at start-up and leaves its lockfile behind
-on SIGTERM; :func:`run_hub` stops cleanly on SIGTERM and SIGINT and removes it.
+on SIGTERM; :func:`run_hub` stops cleanly on SIGTERM and SIGINT and removes it. The hub class
+also closes a race in pyvo's synchronous calls that loses fast replies (see :func:`_hub_class`).
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import logging
 import os
 import signal
 import threading
+import time
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from vo_ocml.errors import ServiceError
@@ -65,6 +67,33 @@ def quiet_pyvo_samp() -> None:
     warnings.filterwarnings("ignore", module=r"pyvo\.samp.*")
 
 
+#: longest wait of a synchronous reply for its call to be registered (see _hub_class)
+SYNC_REPLY_WAIT = 5.0
+
+
+def _hub_class() -> type[SAMPHubServer]:
+    """pyvo's hub with its synchronous-reply race closed.
+
+    ``SAMPHubServer._call_and_wait`` starts delivering the call before it registers the
+    message id it waits on; a reply arriving in between (a fast ``samp.error``, on a loaded
+    machine) is dropped and the caller times out (seen in this project's fuzz test; astropy
+    issue #7985 looks like the same race). The subclass lets such a reply wait briefly for the
+    id to appear before it is stored.
+    """
+    from pyvo.samp import SAMPHubServer
+
+    class Hub(SAMPHubServer):
+        def _reply_(self, responder_private_key: str, msg_id: str, response: Any) -> None:
+            if isinstance(msg_id, str) and msg_id.endswith(";;samp::sync::call"):
+                end = time.monotonic() + SYNC_REPLY_WAIT
+                while (msg_id not in self._sync_msg_ids_heap and self._is_running
+                       and time.monotonic() < end):
+                    time.sleep(0.002)
+            super()._reply_(responder_private_key, msg_id, response)
+
+    return Hub
+
+
 def start_hub(*, web_profile: bool = False, label: str = "vo-ocml hub") -> SAMPHubServer:
     """Start a SAMP hub in background threads and write its lockfile.
 
@@ -86,13 +115,12 @@ def start_hub(*, web_profile: bool = False, label: str = "vo-ocml hub") -> SAMPH
         When another hub is already running on the same lockfile, or SAMP_HUB is unusable.
     """
     quiet_pyvo_samp()
-    from pyvo.samp import SAMPHubServer
     from pyvo.samp.lockfile_helpers import check_running_hub, read_lockfile
 
     path = lockfile_path()
     if path.exists() and check_running_hub(str(path))[0]:
         raise ServiceError(f"a SAMP hub is already running (lockfile {path})")
-    hub = SAMPHubServer(web_profile=web_profile, addr="127.0.0.1", label=label)
+    hub = _hub_class()(web_profile=web_profile, addr="127.0.0.1", label=label)
     hub.start(wait=False)
     written = read_lockfile(str(path)) if path.exists() else {}
     if written.get("samp.secret") != hub.params["samp.secret"]:  # lost a race with a hub

@@ -136,6 +136,10 @@ class ServiceSettings:
         Stop (instead of waiting for a new hub) when the hub announces its shutdown.
     random_state : int
         Seed handed to the pipeline.
+    threads : int or None
+        Threads the numerical libraries (BLAS, OpenMP) may use while a table is processed;
+        None leaves their defaults. One thread was several times faster for tables of a few
+        thousand rows on a busy two-core machine (``bench/samp_latency.py``).
     """
 
     defaults: JobOptions = field(default_factory=JobOptions)
@@ -147,6 +151,7 @@ class ServiceSettings:
     max_backoff: float = 10.0
     exit_on_hub_shutdown: bool = False
     random_state: int = 0
+    threads: int | None = 1
 
 
 def parse_centroid(value: Any) -> tuple[float, float, float]:

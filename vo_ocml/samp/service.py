@@ -330,9 +330,12 @@ class MembershipService:
                 log.exception("failed to answer %s from %s", job.mtype, job.sender)
 
     def _handle(self, job: Job) -> None:
+        from threadpoolctl import threadpool_limits
+
         t0 = time.perf_counter()
         try:
-            outcome = process(job, self.settings, self.workdir)
+            with threadpool_limits(limits=self.settings.threads):
+                outcome = process(job, self.settings, self.workdir)
         except Exception as exc:  # every failure is answered; the service stays up
             log.warning("%s from %s refused: %s", job.mtype, self._peer(job.sender), error_text(exc))
             log.debug("details", exc_info=True)
