@@ -24,5 +24,7 @@ def test_gaia_archive_small_cone(tmp_path: Path) -> None:
 
 def test_vizier_hunt_members(tmp_path: Path) -> None:
     members = fetch_hunt_members("M67", cache_dir=tmp_path)
-    assert len(members) == lookup_cluster("NGC 2682").n_members
+    # the catalogue's N counts members within the tidal radius; the list has them all
+    assert len(members) >= lookup_cluster("NGC 2682").n_members
+    assert set(members["Name"]) == {"NGC_2682"}
     assert members["source_id"].dtype == np.int64
