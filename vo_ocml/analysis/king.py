@@ -12,7 +12,8 @@ uncertainty of each bin (``absolute_sigma=True``). Radii are handled in arcmin (
 stars per arcmin²); :attr:`KingFit.r_c_deg` gives the core radius in degrees.
 
 Choices not fixed by the MST+GMM study: equal-count annuli (no empty bins), at least three
-stars per bin; the fit extends to ``r_max``, by default the outermost member; when the input
+stars per bin; the fit extends to ``r_max``, by default the radius holding 98 % of the
+members (the few outermost would make the last equal-count annulus huge); when the input
 footprint is given (:func:`fit_members` always gives it) each annulus's area is the part
 inside the footprint, mapped by the reach of the input stars in 24 position-angle sectors
 (a cluster at the edge of a truncated cone or box keeps an unbiased profile); several starting
@@ -33,6 +34,8 @@ from vo_ocml.membership.sky import sky_centre
 
 #: fewest stars (total weight) for which a profile is fitted
 MIN_STARS = 15
+#: by default the profile stops at the radius holding this fraction of the members' weight
+OUTER_FRACTION = 0.98
 #: position-angle sectors used to map the footprint
 N_SECTORS = 24
 #: annuli less covered by the footprint than this are left out of the fit
@@ -147,8 +150,8 @@ def annulus_coverage(edges: np.ndarray, reach: np.ndarray) -> np.ndarray:
 
 def value_error(value: float, error: float) -> str:
     """Format ``value ± error`` with two significant digits of the error."""
-    if not (np.isfinite(error) and error > 0):
-        return f"{value:.3g} ± {error:.2g}"
+    if not (np.isfinite(error) and error > 0) or error < 1e-6 * abs(value):
+        return f"{value:.4g} ± {error:.2g}"
     digits = max(0, 1 - int(np.floor(np.log10(error))))
     return f"{value:.{digits}f} ± {error:.{digits}f}"
 
@@ -297,7 +300,9 @@ def fit_king(
         A boolean member mask or membership probabilities (non-finite → 0); all stars count
         once by default.
     r_max : float, optional
-        Outer radius of the profile in degrees; by default the outermost star with weight.
+        Outer radius of the profile in degrees; by default the radius holding
+        :data:`OUTER_FRACTION` (98 %) of the weight: a few far, sparse members would otherwise
+        make the outermost equal-count annulus huge and pull the fit into the r_c → 0 power law.
     n_bins : int, optional
         Number of equal-count annuli; by default ``clip(sqrt(N), 5, 25)`` with at least three
         stars each.
@@ -323,13 +328,17 @@ def fit_king(
         centre = sky_centre(ra[ok], dec[ok]) if ok.any() else (np.nan, np.nan)
     r = angular_distance(ra[ok], dec[ok], *centre) * 60.0
     w = w[ok]
+    if r_max is None and r.size:
+        order = np.argsort(r)
+        cum = np.cumsum(w[order])
+        r_max = float(r[order][np.searchsorted(cum, OUTER_FRACTION * cum[-1])]) / 60.0
     if r_max is not None:
         inside = r <= r_max * 60.0
         r, w = r[inside], w[inside]
     n_stars = float(w.sum())
     if n_stars < MIN_STARS or r.size < MIN_STARS:
         raise InputError(f"a King profile needs at least {MIN_STARS} stars; got {n_stars:.0f}")
-    outer = r_max * 60.0 if r_max is not None else float(r.max())
+    outer = r_max * 60.0
 
     if n_bins is None:
         n_bins = int(np.clip(np.sqrt(r.size), 5, 25))
@@ -370,9 +379,9 @@ def fit_members(run: Any, *, threshold: float | None = None) -> KingFit:
     """Fit a King profile to the members of a run.
 
     The centre is the members' mean direction (as in the run's summary); the profile extends to
-    the outermost member, with the annuli's areas corrected for the part outside the table's
-    footprint (every row's position). Members selected partly by position (the MST+GMM mixture
-    includes ra and dec) thin out faster than a King profile at large radii.
+    the radius holding 98 % of the members, with the annuli's areas corrected for the part
+    outside the table's footprint (every row's position). Members selected partly by position
+    (the MST+GMM mixture includes ra and dec) thin out faster than a King profile far out.
 
     Parameters
     ----------

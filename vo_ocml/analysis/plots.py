@@ -240,16 +240,17 @@ def plot_pm(data: PlotData, ax: Axes | None = None) -> Figure:
 
 
 def plot_parallax(data: PlotData, ax: Axes | None = None) -> Figure:
-    """Parallax histograms of members and field (every row, log counts)."""
+    """Parallax histograms of members and field around the cluster (every row, log counts)."""
     ax = _axes(ax)
     plx = data.arrays["parallax"]
     finite = np.isfinite(plx)
     field = finite & ~data.member
     members = finite & data.member
     lo, hi = _range(plx[field], 0.5, 99.5) if field.any() else _range(plx[members])
-    if members.any():
-        m_lo, m_hi = _range(plx[members], 0.0, 100.0)
-        lo, hi = min(lo, m_lo), max(hi, m_hi)
+    if members.sum() >= 3:  # zoom on the cluster: ±6 spreads, at least ±0.5 mas
+        q16, q50, q84 = np.percentile(plx[members], [16, 50, 84])
+        half = max(6 * (q84 - q16) / 2, 0.5)
+        lo, hi = max(lo, q50 - half), min(hi, q50 + half)
     bins = np.linspace(lo, hi, 81)
     ax.hist(plx[field], bins=bins, histtype="step", color="0.35", lw=1.2, label=f"field ({int(field.sum()):,})")
     ax.hist(plx[members], bins=bins, color="tab:green", alpha=0.7,

@@ -25,7 +25,8 @@ from vo_ocml.errors import InputError
 CAPTIONS = {
     "cmd": "Colour–magnitude diagram: members coloured by probability over the field (grey).",
     "pm": "Proper-motion plane around the cluster; the cross is the centroid the run used.",
-    "parallax": "Parallax distribution of members and field (every row, logarithmic counts).",
+    "parallax": "Parallax distribution of members and field around the cluster (every row, "
+                "logarithmic counts).",
     "sky": "Sky positions of members over the field.",
     "king": "Surface density of the members in equal-count annuli with the fitted King (1962) profile.",
     "mst": "Minimum-spanning-tree edge weights, heaviest first, with the cut above which stars are "
