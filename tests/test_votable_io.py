@@ -154,6 +154,34 @@ def test_sources(kind):
     assert len(read_votable(source)) == 300
 
 
+@pytest.mark.parametrize("fmt", ["binary", "binary2"])
+def test_variable_strings_short_and_very_long(fmt):
+    strings = np.empty(600, dtype=object)
+    strings[:] = [f"s{i}" * (i % 4) for i in range(600)]
+    strings[7] = "long " * 1000
+    table = Table({"v": strings, "x": np.arange(600.0), "w": strings[::-1].copy()})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        vot = votable.from_table(table)
+    vot.get_first_table().format = fmt
+    out = io.BytesIO()
+    vot.to_xml(out)
+    assert b'arraysize="*"' in out.getvalue()
+    got = fast_only(out.getvalue())
+    assert_same_tables(got, astropy_read(io.BytesIO(out.getvalue())))
+    assert got["v"][7] == strings[7] and got["w"][0] == strings[-1]
+
+
+def test_latin1_tabledata_falls_back():
+    document = ('<?xml version="1.0" encoding="ISO-8859-1"?><VOTABLE version="1.4"><RESOURCE>'
+                '<TABLE><FIELD name="s" datatype="char" arraysize="*"/><DATA><TABLEDATA>'
+                "<TR><TD>caf\u00e9</TD></TR></TABLEDATA></DATA></TABLE></RESOURCE></VOTABLE>"
+                ).encode("latin-1")
+    with pytest.raises(vio._Unsupported):
+        vio._fast_read(document)
+    assert read_votable(document)["s"][0] == astropy_read(io.BytesIO(document))["s"][0]
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_random_table_with_nulls(fmt):
     table = random_table(500, seed=3)

@@ -55,6 +55,7 @@ Source = str | os.PathLike | bytes | bytearray | memoryview | IO[bytes]
 
 _PREFIX = rb"(?:[A-Za-z_][\w.-]*:)?"
 _DATA_START = re.compile(rb"<(" + _PREFIX + rb")(TABLEDATA|BINARY2|BINARY|FITS)\b[^>]*?(/?)>")
+_ENCODING = re.compile(rb"\s*<\?xml[^>]*?encoding\s*=\s*[\"']([\w.-]+)")
 _STREAM_START = re.compile(rb"<" + _PREFIX + rb"STREAM\b([^>]*?)(/?)>")
 _NUMERIC_KINDS = {
     "unsignedByte": np.uint8,
@@ -192,6 +193,12 @@ def _split(data: bytes) -> _Split:
     return _Split(kind, memoryview(data)[start:end], skeleton)
 
 
+def _declared_utf8(data: bytes) -> bool:
+    """True if the XML declaration names no encoding, UTF-8 or ASCII."""
+    match = _ENCODING.match(data)
+    return match is None or match.group(1).lower() in (b"utf-8", b"utf8", b"us-ascii", b"ascii")
+
+
 def _skip_space(data: bytes, pos: int) -> int:
     """Return the first position at or after ``pos`` that is not XML whitespace."""
     while pos < len(data) and data[pos] in b" \t\r\n":
@@ -219,6 +226,8 @@ def _fast_read(data: bytes) -> Table:
     if split.serialization == "TABLEDATA":
         if vot.version < "1.3":
             raise _Unsupported("pre-1.3 TABLEDATA null semantics")
+        if not _declared_utf8(data):
+            raise _Unsupported("TABLEDATA in an encoding other than UTF-8")
         decoded = _decode_tabledata(split.content, specs)
     else:
         decoded = _decode_binary(split.content, specs, split.serialization == "BINARY2")
@@ -498,14 +507,19 @@ def _decode_fixed_string(cell: np.ndarray, spec: _FieldSpec) -> np.ndarray:
 # --- TABLEDATA ---------------------------------------------------------------------------
 
 _TAG_TR, _TAG_END_TR, _TAG_TD, _TAG_END_TD = 1, 2, 3, 4
+_TAG_WORDS = {b"<TR>": _TAG_TR, b"</TR": _TAG_END_TR, b"<TD>": _TAG_TD, b"</TD": _TAG_END_TD}
 
 
 def _decode_tabledata(content: memoryview,
                       specs: list[_FieldSpec]) -> list[tuple[np.ndarray, np.ndarray]]:
     """Decode TABLEDATA by locating every tag with numpy and slicing the cell texts."""
-    text = bytes(content).replace(b"<TD/>", b"<TD></TD>")
+    text = bytes(content)
+    if b"<TD/>" in text:
+        text = text.replace(b"<TD/>", b"<TD></TD>")
     buffer = np.frombuffer(text, dtype=np.uint8)
     tags = np.flatnonzero(buffer == ord("<"))
+    if len(buffer) < 2**31:
+        tags = tags.astype(np.int32)
     codes = _classify_tags(buffer, tags)
     nfields = len(specs)
     per_row = 2 + 2 * nfields
@@ -522,16 +536,16 @@ def _decode_tabledata(content: memoryview,
 
 def _classify_tags(buffer: np.ndarray, tags: np.ndarray) -> np.ndarray:
     """Code each ``<`` as <TR>, </TR>, <TD> or </TD>; raise ``_Unsupported`` for others."""
-    last = len(buffer) - 1
-    after = [buffer[np.minimum(tags + k, last)] for k in range(1, 5)]
-    slash = after[0] == ord("/")
-    name = [np.where(slash, after[k + 1], after[k]) for k in range(3)]
-    is_t = name[0] == ord("T")
-    closed = name[2] == ord(">")
+    if len(tags) == 0:
+        return np.zeros(0, dtype=np.int8)
+    if tags[-1] > len(buffer) - 5:
+        raise _Unsupported("TABLEDATA ends inside a tag")
+    words = np.lib.stride_tricks.sliding_window_view(buffer, 4)[tags].view("<u4")[:, 0]
     codes = np.zeros(len(tags), dtype=np.int8)
-    codes[is_t & (name[1] == ord("R")) & closed] = _TAG_TR
-    codes[is_t & (name[1] == ord("D")) & closed] = _TAG_TD
-    codes[slash & (codes > 0)] += 1
+    for word, code in _TAG_WORDS.items():
+        codes[words == np.frombuffer(word, dtype="<u4")[0]] = code
+    closing = np.flatnonzero((codes == _TAG_END_TR) | (codes == _TAG_END_TD))
+    codes[closing[buffer[tags[closing] + 4] != ord(">")]] = 0
     if np.any(codes == 0):
         raise _Unsupported("tags other than TR/TD, attributes, comments or CDATA")
     return codes
