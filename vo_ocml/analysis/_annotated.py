@@ -87,9 +87,11 @@ def run_view(source: Any, threshold: float | None = None) -> RunView:
         table, result = source.table, source.result
         columns = getattr(source, "columns", None) or resolve_columns(table)
         group = result.extra_columns.get("ocml_dec_group")
+        if threshold is None:
+            threshold = getattr(source, "threshold", DEFAULT_THRESHOLD)
         return RunView(
             table=table, arrays=columns.arrays(table), probability=np.asarray(result.probability, float),
-            threshold=float(threshold if threshold is not None else getattr(source, "threshold", DEFAULT_THRESHOLD)),
+            threshold=float(threshold),
             stage=np.asarray(result.stage).astype(str),
             dec_group=None if group is None else np.asarray(group, dtype=int),
             details=dict(result.details), params=list(table.meta.get("ocml_params", []) or []),
@@ -107,6 +109,7 @@ def run_view(source: Any, threshold: float | None = None) -> RunView:
         table=table, arrays=resolve_columns(table).arrays(table),
         probability=_filled(table["ocml_prob"], np.nan).astype(float), threshold=float(threshold),
         stage=_filled(table["ocml_stage"], "").astype(str) if "ocml_stage" in table.colnames else None,
-        dec_group=_filled(table["ocml_dec_group"], -1).astype(int) if "ocml_dec_group" in table.colnames else None,
+        dec_group=(_filled(table["ocml_dec_group"], -1).astype(int)
+                   if "ocml_dec_group" in table.colnames else None),
         params=params, name=str(values.get("ocml_cluster_name", "") or ""),
     )

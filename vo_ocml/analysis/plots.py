@@ -3,8 +3,9 @@
 Members (``ocml_prob > threshold``) are drawn coloured by their probability over the field in
 grey. The field is a random subsample of at most ``max_field`` stars (50,000 by default), drawn
 rasterised, so a two-million-row table plots in seconds; histograms and the parallax panel use
-every row. Legends sit at fixed corners (matplotlib's "best" placement scans every marker). Figures are made with :class:`matplotlib.figure.Figure` directly (no pyplot, no global
-state), so plotting is thread-safe and needs no display.
+every row. Legends sit at fixed corners (matplotlib's "best" placement scans every marker).
+Figures are made with :class:`matplotlib.figure.Figure` directly (no pyplot, no global state),
+so plotting is thread-safe and needs no display.
 
 Start from :meth:`PlotData.from_run` (a run or an annotated table), then call the
 ``plot_*`` functions, or :func:`save_plots` to write every plot that applies to a directory.
@@ -252,7 +253,8 @@ def plot_parallax(data: PlotData, ax: Axes | None = None) -> Figure:
         half = max(6 * (q84 - q16) / 2, 0.5)
         lo, hi = max(lo, q50 - half), min(hi, q50 + half)
     bins = np.linspace(lo, hi, 81)
-    ax.hist(plx[field], bins=bins, histtype="step", color="0.35", lw=1.2, label=f"field ({int(field.sum()):,})")
+    ax.hist(plx[field], bins=bins, histtype="step", color="0.35", lw=1.2,
+            label=f"field ({int(field.sum()):,})")
     ax.hist(plx[members], bins=bins, color="tab:green", alpha=0.7,
             label=f"members, P > {data.threshold:g} ({int(members.sum()):,})")
     if data.centroid is not None:
@@ -411,7 +413,9 @@ def plot_king(fit: KingFit, ax: Axes | None = None, title: str = "") -> Figure:
 
 def plot_validation(data: PlotData, validation: Validation) -> Figure:
     """Our members against the reference members: sky, proper motions and CMD."""
-    panels = [("ra", "dec"), ("pmra", "pmdec")] + ([("bp_rp", "phot_g_mean_mag")] if data.has_photometry else [])
+    panels = [("ra", "dec"), ("pmra", "pmdec")]
+    if data.has_photometry:
+        panels.append(("bp_rp", "phot_g_mean_mag"))
     fig = Figure(figsize=(5.2 * len(panels), 4.8), layout="constrained")
     axes = fig.subplots(1, len(panels))
     ref = validation.reference_mask
@@ -438,7 +442,8 @@ def plot_validation(data: PlotData, validation: Validation) -> Figure:
         axes[2].invert_yaxis()
     axes[0].legend(loc="upper right", fontsize="small", markerscale=2, framealpha=0.8)
     fig.suptitle(_title(data, f"against the reference: completeness {100 * validation.completeness:.1f} %, "
-                              f"contamination {100 * validation.contamination:.1f} %, F1 {validation.f1:.3f}"))
+                              f"contamination {100 * validation.contamination:.1f} %, "
+                              f"F1 {validation.f1:.3f}"))
     return fig
 
 

@@ -186,9 +186,10 @@ def _column_reference(table: Table, name: str) -> np.ndarray:
     return np.isin(text, ("true", "t", "1", "yes", "y"))
 
 
-def _match(table: Table, arrays: dict[str, np.ndarray], reference: Table | Collection[int],
-           max_separation: float) -> tuple[np.ndarray, int, int, int]:
-    """Reference mask over ``table`` rows, number of reference members, matched by id, by position."""
+def _match(arrays: dict[str, np.ndarray], reference: Table | Collection[int],
+           max_separation: float) -> tuple[np.ndarray, int, int, int, bool]:
+    """Reference mask over the table's rows, number of reference members, matched by id, matched
+    by position, and whether the reference has positions."""
     if "source_id" not in arrays:
         raise InputError("The annotated table has no source_id column; a reference list of "
                          "members cannot be matched to it (use a boolean column instead).")
@@ -197,7 +198,8 @@ def _match(table: Table, arrays: dict[str, np.ndarray], reference: Table | Colle
         id_name = _id_column(reference)
         ref_map = resolve_columns(reference, overrides={"source_id": id_name}, required=())
         ref_ids = ref_map.array(reference, "source_id")
-        ref_pos = ref_map.arrays(reference, ("ra", "dec")) if {"ra", "dec"} <= ref_map.columns.keys() else None
+        has_positions = {"ra", "dec"} <= ref_map.columns.keys()
+        ref_pos = ref_map.arrays(reference, ("ra", "dec")) if has_positions else None
     else:
         ref_ids = np.fromiter((int(i) for i in reference), dtype=np.int64)
         ref_pos = None
@@ -220,7 +222,7 @@ def _match(table: Table, arrays: dict[str, np.ndarray], reference: Table | Colle
             matched_rows = np.unique(rows[idx[hit]])
             mask[matched_rows] = True
             n_position = int(matched_rows.size)
-    return mask, int(ref_ids.size), int(by_id.sum()), n_position
+    return mask, int(ref_ids.size), int(by_id.sum()), n_position, ref_pos is not None
 
 
 def _compare(arrays: dict[str, np.ndarray], ours: np.ndarray, ref: np.ndarray) -> tuple[Comparison, ...]:
@@ -291,9 +293,7 @@ def validate(
             reference = read_table(os.fspath(reference))
         else:
             source = "table" if isinstance(reference, Table) else "list of source_ids"
-        has_positions = isinstance(reference, Table) and \
-            {"ra", "dec"} <= resolve_columns(reference, required=()).columns.keys()
-        ref, n_reference, n_id, n_position = _match(table, arrays, reference, max_separation)
+        ref, n_reference, n_id, n_position, has_positions = _match(arrays, reference, max_separation)
         n_matched = int(ref.sum())
         if n_reference and n_id / n_reference < GOOD_MATCH:
             notes.append(
