@@ -245,14 +245,20 @@ def test_unusual_documents_fall_back_to_astropy(document):
 
 @pytest.mark.parametrize(("document", "message"), [
     (b"<VOTABLE><RESOURCE><TABLE><FIELD name='x' datatype='int'/><DATA><TABLEDATA><TR><TD>1"
-     b"</TD></TR></TABLEDATA></DATA></TABLE></RESOURCE>", "not a readable VOTable"),
+     b"</TD></TR></TABLEDATA></DATA></TABLE></RESOURCE>",
+     "malformed XML at line 1, column 113: no element found"),
     (b"<VOTABLE><RESOURCE><TABLE><FIELD name='x' datatype='int'></TABLE></RESOURCE></VOTABLE>",
-     "not a readable VOTable"),
-    (b"ra,dec\n1,2\n", "not a readable VOTable"),
+     "malformed XML at line 1, column 59: mismatched tag"),
+    (b"ra,dec\n1,2\n", "malformed XML at line 1, column 0: syntax error"),
+    (b"<html><body>hi</body></html>", "does not appear to be a VOTABLE"),
     (b"<VOTABLE><RESOURCE><TABLE><FIELD name='x' datatype='int'/><DATA><TABLEDATA><TR><TD>1",
      "TABLEDATA element is never closed"),
+    (b"<VOTABLE><RESOURCE><TABLE><FIELD name='x' datatype='int'/><DATA><TABLEDATA><TR><TD>abc"
+     b"</TD></TR></TABLEDATA></DATA></TABLE></RESOURCE></VOTABLE>", "invalid literal.*'abc'"),
     (b"<VOTABLE version='1.4'><RESOURCE/></VOTABLE>", "holds no readable table"),
-], ids=["unclosed-root", "mismatched-tag", "csv", "truncated", "no-table"])
+    (b"", "malformed XML at line 1, column 0: no element found"),
+], ids=["unclosed-root", "mismatched-tag", "csv", "html", "truncated", "bad-int", "no-table",
+        "empty"])
 def test_malformed_input_raises_input_error(document, message):
     with pytest.raises(InputError, match=message):
         read_votable(document)

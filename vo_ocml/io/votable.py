@@ -56,6 +56,8 @@ Source = str | os.PathLike | bytes | bytearray | memoryview | IO[bytes]
 _PREFIX = rb"(?:[A-Za-z_][\w.-]*:)?"
 _DATA_START = re.compile(rb"<(" + _PREFIX + rb")(TABLEDATA|BINARY2|BINARY|FITS)\b[^>]*?(/?)>")
 _ENCODING = re.compile(rb"\s*<\?xml[^>]*?encoding\s*=\s*[\"']([\w.-]+)")
+_XML_ERROR = re.compile(r"^(?:None:)?(\d+):(\d+): (.*)$")
+_NOT_SYNTAX = re.compile(r"(\w+Error|[EW]\d\d): ")
 _STREAM_START = re.compile(rb"<" + _PREFIX + rb"STREAM\b([^>]*?)(/?)>")
 _NUMERIC_KINDS = {
     "unsignedByte": np.uint8,
@@ -104,7 +106,10 @@ def read_votable(source: Source) -> Table:
     data = _read_bytes(source)
     try:
         return _fast_read(data)
-    except _Unsupported:
+    except InputError:
+        raise
+    except (_Unsupported, ValueError, IndexError, TypeError, KeyError, struct.error):
+        # anything the fast path does not understand is astropy's to read or to reject
         return _astropy_read(data)
 
 
@@ -136,9 +141,15 @@ def _parse_tree(data: bytes) -> votable.tree.VOTableFile:
 
 
 def _describe(exc: BaseException) -> str:
-    """Return a one-line description of an exception."""
+    """Return a one-line description of an exception (XML syntax errors with their place)."""
     text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    where = _XML_ERROR.match(text)
+    if where is None:
+        return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    line, column, message = where.groups()
+    if _NOT_SYNTAX.match(message):
+        return f"{message} (line {line}, column {column})"
+    return f"malformed XML at line {line}, column {column}: {message}"
 
 
 def _astropy_read(data: bytes) -> Table:
