@@ -41,17 +41,20 @@ ALL_TYPES = b"""<?xml version="1.0"?>
 <FIELD name="c1" datatype="char"/>
 <FIELD name="dup" datatype="double"/>
 <FIELD name="dup" datatype="double"/>
+<FIELD name="cb" datatype="char" arraysize="3*"/>
 <DATA><TABLEDATA>
 <TR><TD>T</TD><TD>1</TD><TD>2</TD><TD>3</TD><TD>4</TD><TD>1.5</TD><TD>2.5</TD><TD>ab</TD>
-<TD>hello</TD><TD>h&#233;</TD><TD>wo</TD><TD>1 2 3</TD><TD>4 5</TD><TD>x</TD><TD>1</TD><TD>2</TD></TR>
+<TD>hello</TD><TD>h&#233;</TD><TD>wo</TD><TD>1 2 3</TD><TD>4 5</TD><TD>x</TD><TD>1</TD><TD>2</TD>
+<TD>abc</TD></TR>
 <TR><TD></TD><TD></TD><TD></TD><TD></TD><TD></TD><TD></TD><TD></TD><TD></TD><TD></TD><TD></TD>
-<TD></TD><TD></TD><TD></TD><TD></TD><TD/><TD/></TR>
+<TD></TD><TD></TD><TD></TD><TD></TD><TD/><TD/><TD/></TR>
 <TR><TD>F</TD><TD>255</TD><TD>-1</TD><TD>-1</TD><TD>-1</TD><TD>NaN</TD><TD>+Inf</TD>
 <TD>a&amp;b</TD><TD/><TD>z</TD><TD></TD><TD>1 NaN 3</TD><TD>4 -1</TD><TD> </TD><TD>-0</TD>
-<TD>1e300</TD></TR>
+<TD>1e300</TD><TD>a</TD></TR>
 <TR><TD> true </TD><TD>0</TD><TD>-32768</TD><TD>2147483647</TD><TD>-9223372036854775808</TD>
 <TD>-1.25e-3</TD><TD>-Inf</TD><TD>  ab c </TD><TD>&lt;tag&gt;</TD><TD>\xe2\x82\xac1</TD>
-<TD>\xce\xb1\xce\xb2</TD><TD>7 8 9</TD><TD>0 0</TD><TD>y</TD><TD>3</TD><TD>4</TD></TR>
+<TD>\xce\xb1\xce\xb2</TD><TD>7 8 9</TD><TD>0 0</TD><TD>y</TD><TD>3</TD><TD>4</TD>
+<TD>xy</TD></TR>
 </TABLEDATA></DATA></TABLE></RESOURCE></VOTABLE>"""
 
 
@@ -129,7 +132,8 @@ def test_all_datatypes_values():
     assert got["uv"].tolist() == ["wo", "", "", "αβ"]
     assert np.isposinf(got["d"][2]) and np.isneginf(got["d"][3])
     assert got["fa"].mask.tolist()[2] == [False, True, False]
-    assert got.colnames[-2:] == ["dup", "dup2"]
+    assert got.colnames[-3:] == ["dup", "dup2", "cb"]
+    assert got["cb"].dtype == np.dtype("U3") and got["cb"].tolist() == ["abc", "", "a", "xy"]
 
 
 @pytest.mark.parametrize("name", [f"m67_dr3_300_{k}.vot" for k in ("td", "binary", "binary2")])

@@ -480,7 +480,8 @@ def _finish(spec: _FieldSpec, cell: np.ndarray,
         values, mask = _decode_bool_bytes(cell)
     else:
         values = cell if spec.variable else _decode_fixed_string(cell, spec)
-        return values, np.zeros(len(values), dtype=bool)  # astropy never masks strings
+        # bounded variable-length strings ("10*") become fixed-width columns in astropy
+        return values.astype(spec.dtype, copy=False), np.zeros(len(values), dtype=bool)
     if nulls is not None:
         mask |= nulls.reshape((-1,) + (1,) * (mask.ndim - 1))
     return values, mask
@@ -646,7 +647,7 @@ def _td_strings(texts: np.ndarray, spec: _FieldSpec) -> np.ndarray:
     if spec.variable or len(entity):
         strings = strings.astype(object)
         strings[entity] = [html.unescape(s) for s in strings[entity]]
-    return strings if spec.variable else strings.astype(spec.dtype)
+    return strings.astype(spec.dtype, copy=False)
 
 
 # --- PARAMs and INFOs ----------------------------------------------------------------------
