@@ -116,10 +116,8 @@ def test_all_datatypes_match_astropy(fmt):
     assert got["l"].meta["ucd"] == "meta.id"
     assert got["l"].description == "an id"
     assert got.meta["votable_params"] == [
-        {"name": "p1", "ID": "p1", "datatype": "double", "ucd": "pos.eq.ra", "unit": "deg",
-         "value": "1.5"}]
-    assert got.meta["votable_infos"] == [{"name": "QUERY_STATUS", "value": "OK",
-                                          "ID": "QUERY_STATUS"}]
+        {"name": "p1", "datatype": "double", "ucd": "pos.eq.ra", "unit": "deg", "value": "1.5"}]
+    assert got.meta["votable_infos"] == [{"name": "QUERY_STATUS", "value": "OK"}]
 
 
 def test_all_datatypes_values():
@@ -395,11 +393,14 @@ def test_write_path_and_fallback_for_unsupported_columns(tmp_path):
     table = Table({"z": np.array([1 + 2j, 3 - 4j]), "x": [1.0, 2.0]})
     table.meta["ocml_params"] = [{"name": "ocml_version", "value": "0.1", "ucd": None,
                                   "unit": None, "description": None}]
+    table.meta["votable_infos"] = [{"name": "QUERY_STATUS", "value": "OK", "content": "fine"}]
     path = tmp_path / "complex.vot"
     write_votable(table, path)
     got = read_votable(path)
     np.testing.assert_array_equal(got["z"], table["z"])
     assert got.meta["votable_params"][0]["value"] == "0.1"
+    assert got.meta["votable_infos"] == [{"name": "QUERY_STATUS", "value": "OK",
+                                          "content": "fine"}]
 
 
 def test_write_rejects_unrepresentable_columns(tmp_path):

@@ -16,10 +16,10 @@ Table-level metadata that astropy's ``to_table`` drops is kept in ``table.meta``
 ``meta["votable_params"]``
     list of dicts, one per input PARAM (RESOURCE or TABLE level), with the XML attributes as
     strings (``name``, ``value``, ``datatype``, ``arraysize``, ``ucd``, ``unit``, ``utype``,
-    ``xtype``, ``ID``) and ``description``.
+    ``xtype``) and ``description``.
 ``meta["votable_infos"]``
     list of dicts, one per input INFO (document, RESOURCE or TABLE level), with ``name``,
-    ``value``, ``ID``, ``ucd``, ``unit``, ``utype``, ``xtype`` and ``content``.
+    ``value``, ``ucd``, ``unit``, ``utype``, ``xtype`` and ``content``.
 
 Writing produces BINARY2 (default) or TABLEDATA, with PARAMs from ``meta["ocml_params"]``
 (dicts with ``name``, ``value``, ``ucd``, ``unit``, ``description``) and the preserved
@@ -652,8 +652,9 @@ def _td_strings(texts: np.ndarray, spec: _FieldSpec) -> np.ndarray:
 
 # --- PARAMs and INFOs ----------------------------------------------------------------------
 
-_PARAM_ATTRS = ("name", "ID", "datatype", "arraysize", "ucd", "unit", "utype", "xtype")
-_INFO_ATTRS = ("name", "value", "ID", "ucd", "unit", "utype", "xtype")
+# IDs are left out: they are only meaningful with the references that are not kept
+_PARAM_ATTRS = ("name", "datatype", "arraysize", "ucd", "unit", "utype", "xtype")
+_INFO_ATTRS = ("name", "value", "ucd", "unit", "utype", "xtype")
 
 
 def _store_params_infos(table: Table, vot: votable.tree.VOTableFile) -> None:
@@ -1055,7 +1056,7 @@ def _float_text(value: float) -> str:
 
 def _param_xml(param: dict[str, Any]) -> str:
     """A PARAM element from a dict of attribute strings and ``description``."""
-    attrs = {key: param.get(key) for key in ("name", "ID", "datatype", "arraysize", "value",
+    attrs = {key: param.get(key) for key in ("name", "datatype", "arraysize", "value",
                                              "ucd", "unit", "utype", "xtype")}
     if attrs["value"] is None:
         attrs["value"] = ""
@@ -1101,7 +1102,7 @@ def _astropy_write(table: Table, dest: str | os.PathLike | IO[bytes], tabledata:
 def _astropy_param(vot: votable.tree.VOTableFile, param: dict[str, Any]) -> Any:
     """Build an astropy ``Param`` from a dict of attribute strings."""
     kwargs = {k: v for k, v in param.items()
-              if k in ("name", "ID", "datatype", "arraysize", "value", "ucd", "unit",
+              if k in ("name", "datatype", "arraysize", "value", "ucd", "unit",
                        "utype", "xtype") and v is not None}
     result = votable.tree.Param(vot, **kwargs)
     result.description = param.get("description")
