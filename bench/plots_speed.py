@@ -43,8 +43,9 @@ def synthetic_run(n_rows: int, n_cluster: int = 3000, seed: int = 0) -> SimpleNa
     table = Table({"source_id": np.arange(n_rows, dtype=np.int64), "ra": ra, "dec": dec, "pmra": pmra,
                    "pmdec": pmdec, "parallax": parallax, "phot_g_mean_mag": g, "bp_rp": bp_rp,
                    "ocml_prob": prob, "ocml_member": prob > 0.5, "ocml_stage": stage})
+    centroid = (("pmra", -11), ("pmdec", -3), ("parallax", 1.15))
     table.meta["ocml_params"] = [{"name": f"ocml_centroid_{k}", "value": v, "ucd": "", "unit": "",
-                                  "description": ""} for k, v in (("pmra", -11), ("pmdec", -3), ("parallax", 1.15))]
+                                  "description": ""} for k, v in centroid]
     result = MembershipResult(
         probability=prob, stage=stage, step_counts={"cone": n_rows, "gmm": int((stage == "gmm").sum())},
         centroid=Centroid(-11, -3, 1.15, source="user", name="synthetic"), method="mstgmm",

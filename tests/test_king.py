@@ -84,6 +84,9 @@ def test_profile_and_formatting() -> None:
     text = fit.format()
     assert "r_c" in text and "arcmin" in text and "deg" in text
     assert fit.model(np.array([0.0]))[0] == pytest.approx(fit.sigma_bg + fit.sigma0)
+    params = {p["name"]: p for p in fit.as_params()}
+    assert params["ocml_king_rc"]["value"] == pytest.approx(fit.r_c_deg)
+    assert params["ocml_king_rc"]["unit"] == "deg"
 
 
 def test_geometry_helpers() -> None:

@@ -33,7 +33,8 @@ def tiny_run(n: int = 200) -> SimpleNamespace:
          "description": "membership method <filter → MST → GMM>"},
         {"name": "ocml_centroid_pmra", "value": -10.97, "ucd": "pos.pm", "unit": "mas/yr", "description": ""},
         {"name": "ocml_centroid_pmdec", "value": -2.91, "ucd": "pos.pm", "unit": "mas/yr", "description": ""},
-        {"name": "ocml_centroid_parallax", "value": 1.15, "ucd": "pos.parallax", "unit": "mas", "description": ""},
+        {"name": "ocml_centroid_parallax", "value": 1.15, "ucd": "pos.parallax", "unit": "mas",
+         "description": ""},
     ]
     result = MembershipResult(
         probability=prob, stage=stage, step_counts={"cone": n, "filter": int((stage == "gmm").sum()),

@@ -108,3 +108,11 @@ def test_real_m67_reference_file() -> None:
     assert v.completeness > 0.9 and 0.6 < v.f1 <= 1.0
     parallax = {c.name: c for c in v.comparisons}["parallax"]
     assert abs(parallax.difference) < 0.02 and parallax.significance < 5
+
+
+def test_params_for_the_output_table() -> None:
+    v = validate(annotated(), {1003, 1004, 1005, 1006, 1007})
+    params = {p["name"]: p for p in v.as_params()}
+    assert params["ocml_validation_f1"]["value"] == pytest.approx(0.4)
+    assert params["ocml_validation_delta_pmra"]["unit"] == "mas/yr"
+    assert all(set(p) == {"name", "value", "ucd", "unit", "description"} for p in params.values())

@@ -238,6 +238,27 @@ class KingFit:
         """Multi-line text summary."""
         return "\n".join(f"{label:10s} {value}" for label, value in self.as_rows())
 
+    def as_params(self) -> list[dict[str, Any]]:
+        """VOTable PARAM dicts (name, value, ucd, unit, description) for the output table."""
+        def p(name: str, value: float, ucd: str, unit: str | None, description: str) -> dict[str, Any]:
+            return {"name": name, "value": float(value), "ucd": ucd, "unit": unit, "description": description}
+        return [
+            p("ocml_king_rc", self.r_c_deg, "phys.angSize;src", "deg",
+              "King (1962) core radius of the members"),
+            p("ocml_king_rc_err", self.r_c_err_deg, "stat.error;phys.angSize;src", "deg",
+              "uncertainty of the King core radius"),
+            p("ocml_king_sigma0", self.sigma0, "phys.density", "arcmin-2",
+              "King central surface density above the background (members)"),
+            p("ocml_king_sigma0_err", self.sigma0_err, "stat.error;phys.density", "arcmin-2",
+              "uncertainty of the King central surface density"),
+            p("ocml_king_sigma_bg", self.sigma_bg, "phys.density", "arcmin-2",
+              "King background surface density (members)"),
+            p("ocml_king_sigma_bg_err", self.sigma_bg_err, "stat.error;phys.density", "arcmin-2",
+              "uncertainty of the King background surface density"),
+            p("ocml_king_chi2_dof", self.chi2 / self.dof if self.dof > 0 else float("nan"), "stat.fit.chi2",
+              None, "reduced chi-square of the King fit"),
+        ]
+
 
 def _weights(n: int, weights: np.ndarray | None) -> np.ndarray:
     if weights is None:

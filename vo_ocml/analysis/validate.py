@@ -156,6 +156,27 @@ class Validation:
         width = max(len(label) for label, _ in self.as_rows())
         return "\n".join(f"{label:<{width}}  {value}" for label, value in self.as_rows())
 
+    def as_params(self) -> list[dict[str, Any]]:
+        """VOTable PARAM dicts (name, value, ucd, unit, description) for the output table."""
+        def p(name: str, value: Any, ucd: str, unit: str | None, description: str) -> dict[str, Any]:
+            return {"name": name, "value": value, "ucd": ucd, "unit": unit, "description": description}
+        params = [
+            p("ocml_validation_reference", self.reference_source, "meta.ref", None, "reference membership"),
+            p("ocml_validation_n_reference", self.n_reference, "meta.number", None, "reference members"),
+            p("ocml_validation_n_matched", self.n_matched, "meta.number", None,
+              "reference members found in the table"),
+            p("ocml_validation_completeness", self.completeness, "stat.value", None,
+              "fraction of the reference members found in the table that are members"),
+            p("ocml_validation_contamination", self.contamination, "stat.value", None,
+              "fraction of the members that are not reference members"),
+            p("ocml_validation_f1", self.f1, "stat.value", None, "F1 score against the reference"),
+        ]
+        for c in self.comparisons:
+            params.append(p(f"ocml_validation_delta_{c.name}", c.difference, "arith.diff", c.unit,
+                            f"members' mean {c.name} minus the reference members'" if c.name != "centre"
+                            else "angular offset of the members' and reference members' centres"))
+        return params
+
 
 def _percent(x: float) -> str:
     return "n/a" if not np.isfinite(x) else f"{100 * x:.1f} %"
