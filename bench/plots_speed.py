@@ -68,7 +68,7 @@ def main() -> None:
           f"({int(run.table['ocml_member'].sum()):,} members)")
 
     t0 = time.perf_counter()
-    data = PlotData.from_annotated(run)
+    data = PlotData.from_run(run)
     t_data = time.perf_counter() - t0
     t0 = time.perf_counter()
     king = fit_members(run.table)
@@ -76,7 +76,7 @@ def main() -> None:
     t0 = time.perf_counter()
     paths = save_plots(data, out / "plots", king=king)
     t_plots = time.perf_counter() - t0
-    print(f"PlotData.from_annotated   {t_data:6.2f} s")
+    print(f"PlotData.from_run         {t_data:6.2f} s")
     print(f"fit_members (King)        {t_king:6.2f} s  r_c = {king.r_c:.2f} ± {king.r_c_err:.2f} arcmin")
     print(f"save_plots ({len(paths)} PNGs)      {t_plots:6.2f} s  largest PNG "
           f"{max(p.stat().st_size for p in paths.values()) / 1e3:.0f} kB")
