@@ -33,6 +33,7 @@ import binascii
 import copy
 import html
 import io
+import itertools
 import os
 import re
 import struct
@@ -377,7 +378,7 @@ def _variable_rows(raw: bytes, specs: list[_FieldSpec],
     return [next(strings) if cell is None else cell for cell in cells], nulls
 
 
-def _fixed_gaps(specs: list[_FieldSpec], nbytes: int) -> list[int]:
+def _fixed_gaps(specs: list[_FieldSpec] | list[_ColumnSpec], nbytes: int) -> list[int]:
     """Fixed bytes before each variable-length field of a row, and after the last one."""
     gaps, gap = [], nbytes
     for spec in specs:
@@ -772,8 +773,9 @@ class _ColumnSpec:
 
     datatype: str
     arraysize: str | None
-    wire: np.dtype  # big-endian BINARY2 dtype
+    wire: np.dtype  # big-endian BINARY2 dtype of a fixed-width column
     kind: str  # "num", "bool", "char", "unicode"
+    variable: bool = False  # string written with a per-row length ("*")
 
 
 def _column_spec(column: Column) -> _ColumnSpec:
@@ -817,15 +819,43 @@ def _partial_mask(column: MaskedColumn) -> bool:
 
 
 def _string_spec(column: Column) -> _ColumnSpec:
-    """Fixed-width char (ASCII) or unicodeChar (UCS-2) for a string column."""
+    """char (ASCII) or unicodeChar (UCS-2) for a string column.
+
+    Object columns and columns read from ``arraysize="*"`` FIELDs are written with a length
+    per row; fixed-width string columns with their width.
+    """
+    wanted = column.meta.get("_votable_string_dtype")
+    declared = column.meta.get("_votable_arraysize", "")
+    if column.dtype.kind == "O" or declared.endswith("*"):
+        strings = _string_list(column)
+        ascii_only = all(text.isascii() for text in strings)
+        if not ascii_only and any(max(text) > "\uffff" for text in strings if text):
+            raise _Unsupported("characters outside the Basic Multilingual Plane")
+        kind = "char" if ascii_only and wanted != "unicodeChar" else "unicode"
+        bound = declared[:-1]
+        longest = max(map(len, strings), default=0)
+        arraysize = declared if bound.isdigit() and int(bound) >= longest else "*"
+        return _ColumnSpec("char" if kind == "char" else "unicodeChar", arraysize,
+                           np.dtype("u1"), kind, variable=True)
     codes = _string_codes(column)
     width = max(codes.shape[1], 1)
-    wanted = column.meta.get("_votable_string_dtype")
     if codes.size and codes.max() >= 0x10000:
         raise _Unsupported("characters outside the Basic Multilingual Plane")
     if wanted != "unicodeChar" and not (codes.size and codes.max() >= 128):
         return _ColumnSpec("char", str(width), np.dtype(f"S{width}"), "char")
     return _ColumnSpec("unicodeChar", str(width), np.dtype((">u2", (width,))), "unicode")
+
+
+def _string_list(column: Column) -> list[str]:
+    """The values of a string column as a list of str (masked values empty)."""
+    data = column.filled("") if isinstance(column, MaskedColumn) else column
+    values = np.asarray(data).tolist()
+    if not all(isinstance(v, (str, bytes)) for v in values):
+        raise _Unsupported("string column holding non-strings")
+    try:
+        return [v.decode("utf-8") if isinstance(v, bytes) else v for v in values]
+    except UnicodeDecodeError as exc:
+        raise _Unsupported("undecodable bytes") from exc
 
 
 def _string_codes(column: Column) -> np.ndarray:
@@ -883,19 +913,66 @@ def _binary_cells(column: Column, spec: _ColumnSpec) -> np.ndarray:
 
 def _binary2_chunks(table: Table, specs: list[_ColumnSpec]) -> Iterable[bytes]:
     """Yield the base64 text of the BINARY2 stream in 76-character lines."""
+    raw = _fixed_part(table, specs).view(np.uint8)
+    if any(spec.variable for spec in specs):
+        raw = _interleave_variable(table, specs, raw)
+    for lo in range(0, len(raw), _B64_CHUNK):
+        yield _base64_lines(raw[lo:lo + _B64_CHUNK])
+
+
+def _fixed_part(table: Table, specs: list[_ColumnSpec]) -> np.ndarray:
+    """A structured array of the null flags and every fixed-width field of each row."""
     nfields = len(specs)
     nbytes = (nfields + 7) // 8
     fields = [("nulls", "u1", (nbytes,))]
-    fields += [(f"f{i}", spec.wire) for i, spec in enumerate(specs)]
+    fields += [(f"f{i}", spec.wire) for i, spec in enumerate(specs) if not spec.variable]
     rows = np.zeros(len(table), dtype=np.dtype(fields))
     nulls = np.zeros((len(table), nfields), dtype=bool)
     for i, (name, spec) in enumerate(zip(table.colnames, specs)):
-        rows[f"f{i}"] = _binary_cells(table[name], spec)
+        if not spec.variable:
+            rows[f"f{i}"] = _binary_cells(table[name], spec)
         nulls[:, i] = _row_nulls(table[name])
     rows["nulls"] = np.packbits(nulls, axis=1)
-    raw = rows.view(np.uint8)
-    for lo in range(0, len(raw), _B64_CHUNK):
-        yield _base64_lines(raw[lo:lo + _B64_CHUNK])
+    return rows
+
+
+def _interleave_variable(table: Table, specs: list[_ColumnSpec],
+                         fixed: np.ndarray) -> np.ndarray:
+    """Insert each row's variable-length strings (4-byte count + characters) into the rows.
+
+    ``fixed`` holds the rows' fixed-width bytes in order; the variable parts go between them,
+    so each byte's destination follows from run lengths alone (``np.repeat`` of a mask).
+    """
+    nrows = len(table)
+    encoded = [_encoded_strings(table[name], spec)
+               for name, spec in zip(table.colnames, specs) if spec.variable]
+    sizes = np.array([[len(b) for b in column] for column in encoded],
+                     dtype=np.int64).reshape(len(encoded), nrows).T
+    chars = [2 if spec.kind == "unicode" else 1 for spec in specs if spec.variable]
+    counts = (sizes // np.array(chars)).astype(">u4")
+    nvar = len(encoded)
+    runs = np.empty((nrows, 2 * nvar + 1), dtype=np.int64)
+    runs[:, 0::2] = _fixed_gaps(specs, (len(specs) + 7) // 8)
+    runs[:, 1::2] = 4 + sizes
+    is_fixed = np.repeat(np.tile([True, False] * nvar + [True], nrows), runs.ravel())
+    out = np.empty(len(is_fixed), dtype=np.uint8)
+    out[is_fixed] = fixed
+    pieces = np.empty((nrows, 2 * nvar), dtype=np.int64)
+    pieces[:, 0::2] = 4
+    pieces[:, 1::2] = sizes
+    is_count = np.repeat(np.tile([True, False] * nvar, nrows), pieces.ravel())
+    variable = np.empty(len(is_count), dtype=np.uint8)
+    variable[is_count] = np.ascontiguousarray(counts).view(np.uint8).ravel()
+    variable[~is_count] = np.frombuffer(b"".join(itertools.chain.from_iterable(zip(*encoded))),
+                                        dtype=np.uint8)
+    out[~is_fixed] = variable
+    return out
+
+
+def _encoded_strings(column: Column, spec: _ColumnSpec) -> list[bytes]:
+    """The strings of a variable-length column as ASCII or UTF-16BE bytes."""
+    codec = "utf_16_be" if spec.kind == "unicode" else "ascii"
+    return [text.encode(codec) for text in _string_list(column)]
 
 
 def _base64_lines(chunk: np.ndarray) -> bytes:
@@ -920,6 +997,8 @@ def _tabledata_chunks(table: Table, specs: list[_ColumnSpec]) -> Iterable[bytes]
 def _td_texts(column: Column, spec: _ColumnSpec) -> list[str]:
     """The TABLEDATA text of each cell of ``column`` (masked cells empty)."""
     mask = _mask_of(column)
+    if spec.variable:
+        return [escape(text) for text in _string_list(column)]
     if spec.kind in ("char", "unicode"):
         codes = _string_codes(column)
         if codes.shape[1] == 0:
