@@ -26,7 +26,9 @@ from vo_ocml.analysis.summary import Summary, summarize
 from vo_ocml.catalog import lookup_cluster
 from vo_ocml.errors import InputError
 from vo_ocml.io.columns import ColumnMap, resolve_columns
+from vo_ocml.membership import gaia_precision as precision
 from vo_ocml.membership.base import ERROR_FEATURES, FEATURES, Centroid, MembershipResult
+from vo_ocml.membership.gaia_precision import nominal_errors
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +230,9 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
         Seed for every random step.
     **method_params
         Passed to the estimator (see :class:`~vo_ocml.membership.mstgmm.MSTGMM`,
-        :class:`~vo_ocml.membership.dec.DEC`).
+        :class:`~vo_ocml.membership.dec.DEC`). When the table has no pm/parallax error columns
+        but has G, nominal Gaia EDR3 errors for each star's G are used
+        (:mod:`vo_ocml.membership.gaia_precision`) and the provenance says so.
 
     Returns
     -------
@@ -252,15 +256,21 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
     cmap = resolve_columns(table, columns)
     arrays = cmap.arrays(table)
     X = np.column_stack([arrays[f] for f in FEATURES])
-    errors = None
+    errors, error_source = None, "none (no error columns, no G magnitude)"
     if all(cmap.has(e) for e in ERROR_FEATURES):
-        errors = np.column_stack([arrays[e] for e in ERROR_FEATURES])
+        errors, error_source = np.column_stack([arrays[e] for e in ERROR_FEATURES]), "table"
+    elif cmap.has("phot_g_mean_mag"):
+        errors, error_source = nominal_errors(arrays["phot_g_mean_mag"]), precision.CITATION
     estimator = cls(centroid=resolve_centroid(cluster, centroid), random_state=random_state,
                     **method_params)
     estimator.fit(X, errors=errors)
     result: MembershipResult = estimator.result_
     out, names = annotate(table, result, threshold)
     summary = summarize(result, arrays, threshold)
-    out.meta["ocml_params"] = [*_provenance(method, threshold, result, cmap), *summary.as_params()]
+    out.meta["ocml_params"] = [
+        *_provenance(method, threshold, result, cmap),
+        _param("ocml_errors", error_source, "meta.note", None,
+               "where the pmra, pmdec, parallax errors used came from"),
+        *summary.as_params()]
     return Annotated(table=out, result=result, summary=summary, columns=cmap, names=names,
                      threshold=float(threshold))

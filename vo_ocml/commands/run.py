@@ -1,4 +1,4 @@
-"""``vo-ocml run``: annotate a table (or the embedded NGC 7789 cone) with memberships."""
+"""``vo-ocml run``: annotate a table (or the embedded NGC 2477 cone) with memberships."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 #: the real Gaia cone shipped with the package, used when no INPUT is given
-DEFAULT_INPUT = "ngc7789_cone.vot"
+DEFAULT_INPUT = "ngc2477_cone.vot"
 EXIT_NO_CLUSTER = 0  # documented: no cluster found is a warning, not a failure
 
 
 def default_input() -> Path:
-    """Path of the embedded default table (a real Gaia cone around NGC 7789)."""
+    """Path of the embedded default table (a real Gaia cone around NGC 2477)."""
     return Path(str(resources.files("vo_ocml") / "data" / DEFAULT_INPUT))
 
 
@@ -44,12 +44,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description="Find an open cluster's members in a table of stars (Gaia archive or VizieR "
         "column names, or UCDs) and write the table back with ocml_prob, ocml_member and "
         "ocml_stage columns and provenance PARAMs. Without INPUT, runs on the embedded real Gaia "
-        "cone around NGC 7789. Without --cluster or a centroid, the cluster is found in the "
+        "cone around NGC 2477. Without --cluster or a centroid, the cluster is found in the "
         "data. When no cluster is found, every row is written with probability 0, a warning is "
         "printed and the exit status is 0 (PARAM ocml_found = false).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("input", nargs="?", help="input table: VOTable, FITS, CSV or ECSV "
-                   "(default: the embedded NGC 7789 cone)")
+                   "(default: the embedded NGC 2477 cone)")
     p.add_argument("-o", "--output", help="output table; format from its suffix (.vot/.xml "
                    "VOTable BINARY2, .fits, .csv, .ecsv) (default: <input name>_ocml.vot in "
                    "the current directory)")

@@ -228,7 +228,9 @@ def measure_cluster(pm_plx: np.ndarray, errors: np.ndarray | None, seed: np.ndar
     random_state : int or None
         Seed of the mixture.
     iterations : int
-        Window updates.
+        Window updates. A fit whose centre moves more than two starting spreads from the seed,
+        or whose spread grows past three times the starting one, has found the local field
+        instead of the cluster and is discarded (the previous values are kept).
 
     Returns
     -------
@@ -236,6 +238,7 @@ def measure_cluster(pm_plx: np.ndarray, errors: np.ndarray | None, seed: np.ndar
         None when the window holds too few stars for a fit.
     """
     centre, spread = np.asarray(seed, float), np.maximum(np.asarray(guess, float), 1e-3)
+    seed_spread = spread.copy()
     n_core = 0.0
     for _ in range(iterations):
         window = np.all(np.abs(pm_plx - centre) < 6.0 * spread, axis=1)
@@ -243,6 +246,7 @@ def measure_cluster(pm_plx: np.ndarray, errors: np.ndarray | None, seed: np.ndar
         if len(W) < 10:
             return None
         gmm = GaussianMixture(2, covariance_type="full", random_state=random_state,
+                              init_params="random_from_data", weights_init=[0.3, 0.7],
                               means_init=np.vstack([centre, W.mean(axis=0)]),
                               precisions_init=np.stack([np.diag(1 / spread**2),
                                                         np.diag(1 / (3 * spread) ** 2)]))
@@ -251,8 +255,9 @@ def measure_cluster(pm_plx: np.ndarray, errors: np.ndarray | None, seed: np.ndar
         new_centre = gmm.means_[k]
         new_spread = np.sqrt(np.diag(gmm.covariances_[k]))
         n_core = float(gmm.weights_[k] * len(W))
-        if n_core < 5 or np.any(np.abs(new_centre - centre) > 3.0 * spread):
-            break  # the fit wandered off the seed: keep the last good values
+        wandered = np.any(np.abs(new_centre - np.asarray(seed)) > 2.0 * seed_spread)
+        if n_core < 5 or wandered or np.any(new_spread > 3.0 * seed_spread):
+            break  # the fit left the seed for the field: keep the last good values
         converged = np.allclose(new_spread, spread, rtol=0.05)
         centre, spread = new_centre, new_spread
         if converged:

@@ -39,9 +39,12 @@ from vo_ocml.membership.base import (
 )
 from vo_ocml.membership.centroid import find_centroid, measure_cluster
 from vo_ocml.membership.sky import from_tangent_plane, sky_centre, tangent_plane
+from vo_ocml.membership.radial_mixture import fit_radial_mixture
 
 log = logging.getLogger(__name__)
 
+#: parallax (mas) above which pm_gradient="auto" models the perspective gradient
+NEARBY_PARALLAX = 2.0
 #: fallback observed spread (pmra, pmdec, parallax) around a given centroid before refinement
 DEFAULT_SPREAD = np.array([0.5, 0.5, 0.15])
 
@@ -73,10 +76,23 @@ class MSTGMM(BaseEstimator):
         Mixture components, or "bic" to choose 2…``max_components`` by BIC.
     max_components : int
         Upper bound for "bic".
+    mixture : {"radial", "gmm"}
+        "radial" (default): cluster + field Gaussians in (pmra, pmdec, parallax), deconvolved
+        with each star's errors, with a member fraction that varies with distance from the
+        cluster's centre (:mod:`vo_ocml.membership.radial_mixture`); "gmm": the paper's
+        scikit-learn Gaussian mixture over standardised (ξ, η, pmra, pmdec, parallax).
+    pm_gradient : bool or "auto"
+        "radial" mixture: let the cluster's mean proper motion and parallax vary linearly
+        across the field (the perspective effect of a nearby cluster's space motion). "auto":
+        only for clusters with parallax > 2 mas (closer than 500 pc).
     min_significance : float
         Detection significance below which no cluster is declared (data-driven centroid only).
     min_members : int
         Fewest stars with P > 0.5 for a cluster to be declared found.
+    max_velocity_dispersion : float
+        km/s. A candidate whose intrinsic proper-motion dispersion exceeds this at its parallax
+        (σ_pm > σ_v ϖ / 4.74, and > 0.3 mas/yr) is a feature of the field, not a bound cluster:
+        no cluster is declared. Open clusters have σ_v ≲ 1–3 km/s.
     random_state : int or None
         Seed for every random step.
 
@@ -90,10 +106,10 @@ class MSTGMM(BaseEstimator):
         Refined (pmra, pmdec, parallax).
     intrinsic_spread_, observed_spread_ : ndarray
         The cluster's spreads per axis.
-    mixture_ : GaussianMixture or None
-        The fitted mixture (standardised 5-D space).
+    mixture_ : RadialMixtureFit or GaussianMixture or None
+        The fitted mixture (for "gmm": in the standardised 5-D space of ``scaler_``).
     cluster_component_ : int
-        Index of the mixture component that is the cluster.
+        "gmm" only: index of the mixture component that is the cluster (-1 otherwise).
     """
 
     def __init__(self, centroid: Centroid | tuple[float, float, float] | None = None, *,
@@ -102,7 +118,9 @@ class MSTGMM(BaseEstimator):
                  refine: bool = True, mst_rule: str = "paper", mst_k: float = 3.0,
                  mst_neighbors: int = 10, mst_min_group: int = 5,
                  n_components: int | str = 2, max_components: int = 4,
+                 mixture: str = "radial", pm_gradient: bool | str = "auto",
                  min_significance: float = 5.0, min_members: int = 10,
+                 max_velocity_dispersion: float = 5.0,
                  random_state: int | None = 0) -> None:
         self.centroid = centroid
         self.filter = filter
@@ -115,8 +133,11 @@ class MSTGMM(BaseEstimator):
         self.mst_min_group = mst_min_group
         self.n_components = n_components
         self.max_components = max_components
+        self.mixture = mixture
+        self.pm_gradient = pm_gradient
         self.min_significance = min_significance
         self.min_members = min_members
+        self.max_velocity_dispersion = max_velocity_dispersion
         self.random_state = random_state
 
     # ------------------------------------------------------------------ validation
@@ -129,6 +150,10 @@ class MSTGMM(BaseEstimator):
                 and self.n_components != "bic":
             raise InputError(f"n_components must be an integer ≥ 2 or 'bic', not "
                              f"{self.n_components!r}.")
+        if self.pm_gradient not in ("auto", True, False):
+            raise InputError(f"pm_gradient must be 'auto', True or False, not {self.pm_gradient!r}.")
+        if self.mixture not in ("radial", "gmm"):
+            raise InputError(f"mixture must be 'radial' or 'gmm', not {self.mixture!r}.")
         if self.filter_nsigma <= 0 or any(w <= 0 for w in self.fixed_widths):
             raise InputError("filter widths (filter_nsigma, fixed_widths) must be positive.")
 
@@ -172,6 +197,14 @@ class MSTGMM(BaseEstimator):
             return None
         return det.centre, det.scale, "data", None, det.significance
 
+    @staticmethod
+    def _sky_target(sky: np.ndarray, kin: np.ndarray, centre: np.ndarray,
+                    spread: np.ndarray) -> np.ndarray:
+        """The cluster's sky position: median of the stars kinematically nearest the centroid."""
+        d2 = np.sum(((kin - centre) / spread) ** 2, axis=1)
+        near = d2 <= max(np.quantile(d2, 0.1), 1.0)
+        return np.median(sky[near], axis=0)
+
     def _filter(self, kin: np.ndarray, err: np.ndarray | None, centre: np.ndarray,
                 observed: np.ndarray, intrinsic: np.ndarray) -> np.ndarray:
         if self.filter == "fixed":
@@ -181,31 +214,88 @@ class MSTGMM(BaseEstimator):
         level = erf(self.filter_nsigma / np.sqrt(2.0))
         return d2 < chi2.ppf(level, df=3)
 
-    def _mixture(self, Z: np.ndarray, centre_std: np.ndarray) -> tuple[GaussianMixture, int, dict]:
+    def _velocity_dispersion(self, post: np.ndarray, kin: np.ndarray, centre: np.ndarray,
+                             mix_info: dict) -> tuple[float, float]:
+        """The cluster's intrinsic pm dispersion (mas/yr) and the most a bound cluster allows.
+
+        The bound is ``max_velocity_dispersion`` km/s at the cluster's parallax (taken as at
+        least 0.1 mas), and never below 0.3 mas/yr: σ_pm = σ_v ϖ / 4.74.
+        """
+        if "cluster_intrinsic_sd" in mix_info:
+            sd = np.asarray(mix_info["cluster_intrinsic_sd"][:2])
+        else:  # plain GMM: the members' observed spread (an upper bound of the intrinsic one)
+            w = post / max(post.sum(), 1e-9)
+            sd = np.sqrt(np.sum(w[:, None] * (kin[:, :2] - np.sum(w[:, None] * kin[:, :2], 0)) ** 2, 0))
+        bound = max(0.3, self.max_velocity_dispersion * max(float(centre[2]), 0.1) / 4.74)
+        return float(np.sqrt(np.mean(sd**2))), bound
+
+    def _gradient(self, centre: np.ndarray) -> bool:
+        if self.pm_gradient == "auto":
+            return bool(centre[2] > NEARBY_PARALLAX)
+        return bool(self.pm_gradient)
+
+    def _field_choices(self) -> list[int]:
+        if self.n_components == "bic":
+            return list(range(1, self.max_components))
+        return [self.n_components - 1]
+
+    def _radial(self, kin, err, sky, centre, intrinsic, target) -> tuple[np.ndarray, dict, Any]:
+        fits = {}
+        for m in self._field_choices():
+            if len(kin) >= 20 * (m + 1):
+                fits[m] = fit_radial_mixture(kin, err, sky, centre, intrinsic, target, n_field=m,
+                                             gradient=self._gradient(centre),
+                                             random_state=self.random_state)
+        if not fits:
+            raise ValueError("too few stars for a mixture")
+        bics = {m + 1: f.bic(len(kin)) for m, f in fits.items()}
+        best = fits[min(fits, key=lambda m: bics[m + 1])]
+        info = {"model": "radial", "n_components": len(best.field_weights) + 1, "bic": bics,
+                "pm_gradient_per_deg": best.cluster_gradient.tolist(),
+                "deconvolved": err is not None, "n_iter": best.n_iter,
+                "cluster_mean": best.cluster_mean.tolist(),
+                "cluster_intrinsic_sd": np.sqrt(np.diag(best.cluster_cov)).tolist(),
+                "radial_bin_edges_deg": best.bin_edges[:-1].tolist(),
+                "radial_member_fraction": best.fraction.tolist()}
+        reason = (f"cluster component of a {info['n_components']}-component mixture (1 cluster + "
+                  f"{len(best.field_weights)} field), deconvolved with the stars' errors: "
+                  f"{'yes' if err is not None else 'no'}; intrinsic sd "
+                  f"{np.round(info['cluster_intrinsic_sd'], 3).tolist()} mas/yr, mas/yr, mas")
+        info["reason"] = reason
+        return best.probability, info, best
+
+    def _gmm(self, Z: np.ndarray, target: np.ndarray, target_var: np.ndarray
+             ) -> tuple[np.ndarray, dict, GaussianMixture]:
+        """The paper's mixture: scikit-learn's Gaussian mixture over standardised 5-D."""
         choices = [self.n_components] if self.n_components != "bic" else \
             list(range(2, self.max_components + 1))
+        near = np.sum((Z - target) ** 2, axis=1)
+        core = near <= np.quantile(near, 0.25)
         fits, bics = [], {}
         for k in choices:
             if len(Z) < 5 * k:
                 continue
             gmm = GaussianMixture(k, covariance_type="full", random_state=self.random_state,
                                   n_init=1 if k == 2 else 3, reg_covar=1e-5)
-            if k == 2:  # deterministic start: the stars nearest the centroid vs the rest
-                near = np.sum((Z[:, 2:] - centre_std) ** 2, axis=1)
-                core = near <= np.quantile(near, 0.25)
-                gmm.set_params(means_init=np.vstack([Z[core].mean(axis=0), Z[~core].mean(axis=0)]))
-            gmm.fit(Z)
-            fits.append(gmm)
+            if k == 2:  # deterministic start: the stars nearest the cluster vs the rest
+                gmm.set_params(means_init=np.vstack([Z[core].mean(axis=0), Z[~core].mean(axis=0)]),
+                               weights_init=[0.25, 0.75], init_params="random_from_data")
+            fits.append(gmm.fit(Z))
             bics[k] = float(gmm.bic(Z))
         if not fits:
             raise ValueError("too few stars for a mixture")
         gmm = min(fits, key=lambda g: bics[g.n_components])
-        dens = [multivariate_normal(gmm.means_[k][2:], gmm.covariances_[k][2:, 2:],
-                                    allow_singular=True).logpdf(centre_std)
+        # the cluster: the highest density at the cluster's position, allowing for the
+        # uncertainty of that position (so a compact component slightly off-target still wins)
+        dens = [float(multivariate_normal(gmm.means_[k], gmm.covariances_[k] + np.diag(target_var),
+                                          allow_singular=True).logpdf(target))
                 for k in range(gmm.n_components)]
         k = int(np.argmax(dens))
-        info = {"bic": bics, "n_components": gmm.n_components, "component_log_density": dens}
-        return gmm, k, info
+        info = {"model": "gmm", "n_components": gmm.n_components, "bic": bics,
+                "component_log_density": dens, "cluster_component": k,
+                "reason": f"component {k} of {gmm.n_components} has the highest density at the "
+                          f"cluster's position and centroid (weight {gmm.weights_[k]:.3f})"}
+        return gmm.predict_proba(Z)[:, k], info, gmm
 
     # ------------------------------------------------------------------ API
     def fit(self, X: Any, y: Any = None, errors: Any = None) -> "MSTGMM":
@@ -278,16 +368,22 @@ class MSTGMM(BaseEstimator):
         i_m = i_f[pruning.keep]
         stage[rows[i_f[~pruning.keep]]] = STAGE_MST
         counts["mst"] = int(len(i_m))
-        feats = np.column_stack([sky[i_m], kin[i_m]])
-        scaler = StandardScaler().fit(feats)
-        Z = scaler.transform(feats)
-        centre_std = (centre - scaler.mean_[2:]) / scaler.scale_[2:]
+        target = self._sky_target(sky[i_m], kin[i_m], centre, observed)
+        e_m = err[i_m] if err is not None else None
         try:
-            gmm, k, mix_info = self._mixture(Z, centre_std)
+            if self.mixture == "radial":
+                post, mix_info, model = self._radial(kin[i_m], e_m, sky[i_m], centre, intrinsic,
+                                                     target)
+                scaler = None
+            else:
+                feats = np.column_stack([sky[i_m], kin[i_m]])
+                scaler = StandardScaler().fit(feats)
+                t5 = (np.concatenate([target, centre]) - scaler.mean_) / scaler.scale_
+                var5 = np.concatenate([np.full(2, 0.25), (observed / scaler.scale_[2:]) ** 2])
+                post, mix_info, model = self._gmm(scaler.transform(feats), t5, var5)
         except ValueError:
             return self._no_cluster(probability, stage, rows, counts, params,
                                     f"only {len(i_m)} stars survive the MST")
-        post = gmm.predict_proba(Z)[:, k]
         probability[rows[i_m]] = post
         stage[rows[i_m]] = STAGE_GMM
         counts["gmm"] = int(np.sum(post > 0.5))
@@ -296,25 +392,25 @@ class MSTGMM(BaseEstimator):
             return self._no_cluster(probability, stage, rows, counts, params,
                                     f"the cluster component holds only {counts['gmm']} stars "
                                     f"with P > 0.5 (fewer than min_members={self.min_members})")
+        sigma_v, bound = self._velocity_dispersion(post, kin[i_m], centre, mix_info)
+        if sigma_v > bound:
+            return self._no_cluster(
+                probability, stage, rows, counts, params,
+                f"the best candidate's intrinsic proper-motion dispersion, {sigma_v:.2f} mas/yr, "
+                f"exceeds what a bound cluster can have at its parallax ({bound:.2f} mas/yr, i.e. "
+                f"{self.max_velocity_dispersion} km/s): it is a feature of the field")
         members = post > 0.5
         mxi, meta = np.average(sky[i_m], axis=0, weights=post)
         ra_c, dec_c = from_tangent_plane(mxi, meta, ra0, dec0)
         centroid = Centroid(float(centre[0]), float(centre[1]), float(centre[2]), source=source,
                             name=name if name else (c.name if isinstance(c, Centroid) else None),
                             ra=ra_c, dec=dec_c, spread=tuple(map(float, intrinsic)))
-        means = scaler.inverse_transform(gmm.means_)
         details = {
             "detection_significance": significance,
             "seed": np.asarray(seed[0], float).tolist(),
             "observed_spread": observed.tolist(),
             "intrinsic_spread": intrinsic.tolist(),
-            "cluster_component": k,
-            "cluster_component_reason": (
-                f"component {k} of {gmm.n_components} has the highest (pmra, pmdec, parallax) "
-                f"density at the centroid (weight {gmm.weights_[k]:.3f}, mean pm "
-                f"({means[k][2]:.3f}, {means[k][3]:.3f}) mas/yr, parallax {means[k][4]:.3f} mas)"),
-            "component_means": means.tolist(),
-            "component_weights": gmm.weights_.tolist(),
+            "cluster_component_reason": mix_info.pop("reason"),
             "mixture": mix_info,
             "mst_edge_weights": pruning.edge_weights,
             "mst_threshold": pruning.threshold,
@@ -324,7 +420,8 @@ class MSTGMM(BaseEstimator):
             probability=probability, stage=stage.astype(str), step_counts=counts,
             centroid=centroid, method="mstgmm", parameters=params, details=details)
         self.centre_, self.observed_spread_, self.intrinsic_spread_ = centre, observed, intrinsic
-        self.mixture_, self.cluster_component_, self.scaler_ = gmm, k, scaler
+        self.mixture_, self.scaler_ = model, scaler
+        self.cluster_component_ = mix_info.get("cluster_component", -1)
         self.sky_origin_ = (ra0, dec0)
         self.probability_ = probability
         return self
@@ -337,7 +434,7 @@ class MSTGMM(BaseEstimator):
             probability=probability, stage=stage.astype(str), step_counts=counts, centroid=None,
             method="mstgmm", parameters=params, details={"no_cluster_reason": reason})
         self.centre_ = self.observed_spread_ = self.intrinsic_spread_ = None
-        self.mixture_, self.cluster_component_, self.scaler_ = None, -1, None
+        self.mixture_, self.scaler_, self.cluster_component_ = None, None, -1
         self.probability_ = probability
         return self
 
@@ -367,6 +464,10 @@ class MSTGMM(BaseEstimator):
             sel = idx[passed]
             if len(sel):
                 sky = tangent_plane(X[sel, 0], X[sel, 1], *self.sky_origin_)
-                Z = self.scaler_.transform(np.column_stack([sky, X[sel, 2:5]]))
-                p[sel] = self.mixture_.predict_proba(Z)[:, self.cluster_component_]
+                if self.scaler_ is None:
+                    p[sel] = self.mixture_.predict(X[sel, 2:5], None if err is None
+                                                   else err[passed], sky)
+                else:
+                    Z = self.scaler_.transform(np.column_stack([sky, X[sel, 2:5]]))
+                    p[sel] = self.mixture_.predict_proba(Z)[:, self.cluster_component_]
         return np.column_stack([1.0 - p, p])
