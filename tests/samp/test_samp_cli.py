@@ -58,7 +58,7 @@ def test_hub_and_listen_processes_survive_a_hub_crash(procs, samp_lock, m67_vot)
     peer = Peer()
     result = peer.call(_service_id(peer), {"url": m67_vot.as_uri(), "table-id": "t"}, timeout=120)
     assert result["samp.status"] == "samp.ok", result
-    assert peer.expect("table.load.votable")["name"] == "m67.vot · members"
+    assert peer.expect("table.load.votable")["name"] == "m67.vot - members"
     peer.close()
 
     procs.kill(hub, signal.SIGKILL)  # a crash: no shutdown message, the lockfile stays

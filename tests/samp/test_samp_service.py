@@ -42,7 +42,7 @@ def test_round_trip_table_and_rowlist(service, peer, m67_vot):
             {"url": m67_vot.as_uri(), "table-id": "m67-original", "name": "M67 box"},
         )
     )
-    assert result["name"] == "M67 box · members"
+    assert result["name"] == "M67 box - members"
     assert int(result["nrows"]) == 1494
 
     load = peer.expect("table.load.votable")
@@ -71,7 +71,7 @@ def test_fits_without_table_id_selects_by_url(service, peer, tmp_path):
     fits = tmp_path / "m67.fits"
     gaia_table().write(fits, format="fits")
     result = _ok(peer.call(service.public_id, {"url": fits.as_uri()}, mtype="table.load.fits"))
-    assert result["name"] == "m67.fits · members"
+    assert result["name"] == "m67.fits - members"
     rows = peer.expect("table.select.rowList")
     assert rows["table-id"] == rows["url"] == fits.as_uri()
     assert len(rows["row-list"]) == int(result["nmembers"])
@@ -99,7 +99,7 @@ def test_notification_is_processed(service, peer, m67_vot):
         {"samp.mtype": "table.load.votable", "samp.params": {"url": m67_vot.as_uri()}},
     )
     load = peer.expect("table.load.votable")
-    assert load["name"] == "m67.vot · members"
+    assert load["name"] == "m67.vot - members"
 
 
 def test_custom_mtype_options_and_recipients(service, peer, m67_vot, hub):

@@ -29,7 +29,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Register with the running SAMP hub as 'vo-ocml'. Every table received "
         "(table.load.votable, table.load.fits, or vo_ocml.membership.run with per-message "
         "options) is run through the membership pipeline; the annotated table is sent back "
-        "with table.load.votable as '<name> · members' and the member rows are selected in "
+        "with table.load.votable as '<name> - members' and the member rows are selected in "
         "the original table with table.select.rowList.",
     )
     listen.add_argument("--method", choices=METHODS, default="mstgmm", help="default: %(default)s")

@@ -68,7 +68,8 @@ class Outcome:
     table_id : str
         The new table's SAMP table-id.
     name : str
-        The new table's display name, ``"<original name> · members"``.
+        The new table's display name, ``"<original name> - members"`` (SAMP strings are
+        ASCII, so not the issue's ``·``).
     nrows : int
         Rows of the table (input and output alike).
     members : numpy.ndarray
@@ -194,7 +195,7 @@ def process(job: Job, settings: ServiceSettings, workdir: PrivateDir) -> Outcome
         options=options,
         path=out,
         table_id=table_id,
-        name=f"{table_name(params)} · members",
+        name=f"{table_name(params)} - members",
         nrows=len(annotated.table),
         members=members,
         summary=summary,

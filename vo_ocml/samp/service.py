@@ -23,6 +23,7 @@ import logging
 import queue
 import threading
 import time
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,6 +71,26 @@ def error_text(exc: BaseException) -> str:
     if isinstance(exc, VoOcmlError):
         return message or exc.__class__.__name__
     return f"unexpected {exc.__class__.__name__}" + (f": {message}" if message else "")
+
+
+#: ASCII stand-ins for characters the pipeline's texts use (SAMP strings are ASCII only)
+_ASCII = str.maketrans({"±": "+/-", "—": "-", "–": "-", "→": "->", "·": "-", "×": "x",
+                        "≥": ">=", "≤": "<=", "°": " deg", "′": "'", "″": '"', "…": "..."})
+
+
+def samp_value(value: Any) -> Any:
+    """Make a value legal in a SAMP message: strings become printable ASCII.
+
+    The SAMP standard restricts strings to ASCII (JSAMP, hence TOPCAT's hub, refuses the
+    whole message otherwise); maps and lists are converted recursively.
+    """
+    if isinstance(value, Mapping):
+        return {samp_value(k): samp_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [samp_value(v) for v in value]
+    text = str(value).translate(_ASCII)
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return "".join(c if c.isprintable() or c in "\t\n\r" else " " for c in text)
 
 
 def _brief(params: Mapping[str, Any], limit: int = 300) -> str:
@@ -368,7 +389,7 @@ class MembershipService:
         try:
             if client is None:
                 raise ConnectionError("not registered with a hub")
-            client.reply(job.msg_id, response)
+            client.reply(job.msg_id, samp_value(response))
             log.info("sent reply to %s, msg-id %s: %s", job.sender, job.msg_id, _brief(response))
         except Exception as exc:
             log.warning("could not reply to %s: %s", job.sender, error_text(exc))
@@ -388,7 +409,7 @@ class MembershipService:
         if client is None:
             return
         client.bind_receive_response(tag, self._on_response)
-        client.call(recipient, tag, message)
+        client.call(recipient, tag, samp_value(message))
         log.info(
             "sent call %s to %s: %s", message["samp.mtype"], self._peer(recipient),
             _brief(message["samp.params"]),
