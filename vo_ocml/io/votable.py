@@ -519,21 +519,16 @@ def _decode_fixed_string(cell: np.ndarray, spec: _FieldSpec) -> np.ndarray:
 
 # --- TABLEDATA ---------------------------------------------------------------------------
 
-_TAG_TR, _TAG_END_TR, _TAG_TD, _TAG_END_TD = 1, 2, 3, 4
-_TAG_WORDS = {b"<TR>": _TAG_TR, b"</TR": _TAG_END_TR, b"<TD>": _TAG_TD, b"</TD": _TAG_END_TD}
+_TAG_TR, _TAG_END_TR, _TAG_TD, _TAG_END_TD, _TAG_EMPTY_TD = 1, 2, 3, 4, 5
+_TAG_WORDS = {b"<TR>": _TAG_TR, b"</TR": _TAG_END_TR, b"<TD>": _TAG_TD, b"</TD": _TAG_END_TD,
+              b"<TD/": _TAG_EMPTY_TD}
 
 
 def _decode_tabledata(content: memoryview,
                       specs: list[_FieldSpec]) -> list[tuple[np.ndarray, np.ndarray]]:
     """Decode TABLEDATA by locating every tag with numpy and slicing the cell texts."""
-    text = bytes(content)
-    if b"<TD/>" in text:
-        text = text.replace(b"<TD/>", b"<TD></TD>")
-    buffer = np.frombuffer(text, dtype=np.uint8)
-    tags = np.flatnonzero(buffer == ord("<"))
-    if len(buffer) < 2**31:
-        tags = tags.astype(np.int32)
-    codes = _classify_tags(buffer, tags)
+    buffer = np.frombuffer(content, dtype=np.uint8)
+    tags, codes = _expand_empty_cells(*_classify_tags(buffer, _find_byte(buffer, ord("<"))))
     nfields = len(specs)
     per_row = 2 + 2 * nfields
     if len(codes) % per_row:
@@ -547,21 +542,43 @@ def _decode_tabledata(content: memoryview,
             for j, spec in enumerate(specs)]
 
 
-def _classify_tags(buffer: np.ndarray, tags: np.ndarray) -> np.ndarray:
-    """Code each ``<`` as <TR>, </TR>, <TD> or </TD>; raise ``_Unsupported`` for others."""
+def _find_byte(buffer: np.ndarray, byte: int) -> np.ndarray:
+    """Positions of ``byte`` in ``buffer`` (int32 when it fits), found a block at a time."""
+    dtype = np.int32 if len(buffer) < 2**31 else np.int64
+    block = 1 << 26
+    found = [np.flatnonzero(buffer[lo:lo + block] == byte).astype(dtype) + dtype(lo)
+             for lo in range(0, len(buffer), block)]
+    return np.concatenate(found) if found else np.zeros(0, dtype=dtype)
+
+
+def _classify_tags(buffer: np.ndarray, tags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Code each ``<`` as <TR>, </TR>, <TD>, </TD> or <TD/>; raise ``_Unsupported`` for others."""
     if len(tags) == 0:
-        return np.zeros(0, dtype=np.int8)
+        return tags, np.zeros(0, dtype=np.int8)
     if tags[-1] > len(buffer) - 5:
         raise _Unsupported("TABLEDATA ends inside a tag")
     words = np.lib.stride_tricks.sliding_window_view(buffer, 4)[tags].view("<u4")[:, 0]
     codes = np.zeros(len(tags), dtype=np.int8)
     for word, code in _TAG_WORDS.items():
         codes[words == np.frombuffer(word, dtype="<u4")[0]] = code
-    closing = np.flatnonzero((codes == _TAG_END_TR) | (codes == _TAG_END_TD))
-    codes[closing[buffer[tags[closing] + 4] != ord(">")]] = 0
+    five = np.flatnonzero(np.isin(codes, (_TAG_END_TR, _TAG_END_TD, _TAG_EMPTY_TD)))
+    codes[five[buffer[tags[five] + 4] != ord(">")]] = 0  # five-character tags end in ">"
     if np.any(codes == 0):
         raise _Unsupported("tags other than TR/TD, attributes, comments or CDATA")
-    return codes
+    return tags, codes
+
+
+def _expand_empty_cells(tags: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Turn each ``<TD/>`` into a ``<TD>``/``</TD>`` pair enclosing nothing."""
+    empty = codes == _TAG_EMPTY_TD
+    if not empty.any():
+        return tags, codes
+    repeats = 1 + empty
+    first = (np.cumsum(repeats) - repeats)[empty]
+    tags, codes = np.repeat(tags, repeats), np.repeat(codes, repeats)
+    codes[first], codes[first + 1] = _TAG_TD, _TAG_END_TD
+    tags[first] -= 4  # so that the cell text starts (4 bytes after "<TD>") where it ends
+    return tags, codes
 
 
 def _cell_texts(buffer: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
