@@ -4,9 +4,10 @@ Every pipeline is ``SimpleImputer(median) → [representation] → StandardScale
 the imputer only acts on missing abundances (see :mod:`vo_ocml.chemtag.data`). Labels may be any
 strings: XGBoost gets them through :class:`EncodedXGBClassifier`.
 
-The defaults were chosen with :func:`tune` (3-fold grid search) on the embedded real analogue
-and on the simulated 19-element set; they are deliberately moderate so that the whole baseline
-runs in minutes on two cores.
+The defaults were chosen with :func:`tune` (3-fold grid search over :data:`PARAM_GRIDS`) on the
+embedded real analogue and on the simulated 19-element set; where the two optima differed
+(k-NN 15 vs 3 neighbours, XGBoost depth 5 vs 2, linear-SVM C 1 vs 0.1) a value between them is
+used, and for the MLP (64 vs 32 units) the real set's choice; the random forest keeps 300 trees.
 """
 
 from __future__ import annotations
@@ -95,10 +96,7 @@ class EncodedXGBClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``."""
-        proba = self.booster_.predict_proba(X)
-        if proba.ndim == 1:  # a single class in training
-            proba = proba[:, None]
-        return proba
+        return self.booster_.predict_proba(X)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Most probable label."""
@@ -153,17 +151,17 @@ def _default_estimator(name: str, random_state: int, class_weight: str | None,
                                       class_weight=class_weight, n_jobs=n_jobs,
                                       random_state=random_state)
     if name == "xgboost":
-        return EncodedXGBClassifier(n_estimators=150, max_depth=3, learning_rate=0.1,
+        return EncodedXGBClassifier(n_estimators=200, max_depth=3, learning_rate=0.1,
                                     class_weight=class_weight, n_jobs=n_jobs,
                                     random_state=random_state)
     if name == "linear_svm":
         return SVC(kernel="linear", C=0.3, class_weight=class_weight,
                    random_state=random_state)
     if name == "rbf_svm":
-        return SVC(kernel="rbf", C=10.0, gamma="scale", class_weight=class_weight,
+        return SVC(kernel="rbf", C=3.0, gamma="scale", class_weight=class_weight,
                    random_state=random_state)
     if name == "mlp":
-        return MLPClassifier(hidden_layer_sizes=(64,), alpha=1e-2, max_iter=2000,
+        return MLPClassifier(hidden_layer_sizes=(64,), alpha=0.1, max_iter=2000,
                              random_state=random_state)
     raise InputError(f"unknown classifier {name!r}; choose from {', '.join(CLASSIFIERS)}")
 

@@ -167,15 +167,6 @@ class ChemDataset:
         """Sorted unique labels."""
         return np.unique(self.y)
 
-    def subset(self, features: Sequence[str]) -> ChemDataset:
-        """A copy restricted to the named abundance columns."""
-        idx = [self.features.index(f) for f in features]
-        return ChemDataset(
-            self.X[:, idx], self.y, list(features), self.sigma[:, idx],
-            {f: e for f, e in self.error_columns.items() if f in features},
-            self.feh, self.rows, self.report,
-        )
-
 
 def _find(colnames: Sequence[str], candidates: Sequence[str]) -> str | None:
     upper = {c.upper(): c for c in colnames}
