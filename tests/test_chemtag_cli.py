@@ -85,6 +85,11 @@ def test_cli_baseline_prints_table_and_writes_files(tmp_path, capsys):
     assert summary["accuracy_mean"][2] > summary["accuracy_mean"][0]
 
 
+def test_cli_baseline_with_tuning(capsys):
+    assert main(["chemtag", "baseline", "--classifiers", "knn", "--tune", "--repeats", "1"]) == 0
+    assert "tuned knn: {'n_neighbors'" in capsys.readouterr().out
+
+
 def test_cli_on_a_file_with_cuts_and_analyse(tmp_path, capsys):
     status = main(["chemtag", "analyse", "-i", str(RAW), "--repeats", "1", "--out",
                    str(tmp_path)])

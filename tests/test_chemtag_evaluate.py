@@ -7,8 +7,9 @@ import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import make_blobs
 
-from vo_ocml.chemtag.classifiers import CLASSIFIERS, make_estimator, make_pipeline, tune
+from vo_ocml.chemtag.classifiers import make_estimator, make_pipeline, tune
 from vo_ocml.chemtag.evaluate import check_stratifiable, cross_validate, fold_metrics
+from vo_ocml.chemtag.names import CLASSIFIERS
 from vo_ocml.errors import InputError
 
 

@@ -17,10 +17,11 @@ from typing import Any
 
 _LAZY = {
     "ChemDataset": "data", "Cuts": "data", "prepare": "data", "load_default": "data",
-    "CLASSIFIERS": "classifiers", "make_pipeline": "classifiers", "tune": "classifiers",
+    "CLASSIFIERS": "names", "REPRESENTATIONS": "names",
+    "make_pipeline": "classifiers", "tune": "classifiers",
     "CVResult": "evaluate", "cross_validate": "evaluate", "fold_metrics": "evaluate",
     "compare_classifiers": "baseline",
-    "REPRESENTATIONS": "representations", "RepresentationOptions": "representations",
+    "RepresentationOptions": "representations",
     "compare_representations": "representations",
     "MultitaskAutoencoder": "multitask",
     "field_experiment": "field", "field_matrix": "field", "load_field_pool": "field",

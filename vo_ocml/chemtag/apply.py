@@ -157,9 +157,9 @@ def train(dataset: ChemDataset, *, classifier: str = "rbf_svm", representation: 
     dataset : ChemDataset
         Training stars.
     classifier : str
-        See :data:`~vo_ocml.chemtag.classifiers.CLASSIFIERS`.
+        See :data:`~vo_ocml.chemtag.names.CLASSIFIERS`.
     representation : str
-        See :data:`~vo_ocml.chemtag.representations.REPRESENTATIONS`.
+        See :data:`~vo_ocml.chemtag.names.REPRESENTATIONS`.
     options : RepresentationOptions, optional
         Representation parameters.
     params : dict, optional

@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 from astropy.table import Table
 
-from vo_ocml.chemtag.classifiers import CLASSIFIERS, DISPLAY_NAMES, make_pipeline
+from vo_ocml.chemtag.classifiers import make_pipeline
 from vo_ocml.chemtag.data import ChemDataset
 from vo_ocml.chemtag.evaluate import METRICS, CVResult, cross_validate
+from vo_ocml.chemtag.names import CLASSIFIERS, DISPLAY_NAMES
 from vo_ocml.chemtag.representations import RepresentationResult
 
 

@@ -30,19 +30,11 @@ from sklearn.preprocessing import LabelEncoder, StandardScaler
 from sklearn.svm import SVC
 from sklearn.utils.class_weight import compute_sample_weight
 
+from vo_ocml.chemtag.names import CLASSIFIERS
 from vo_ocml.errors import InputError
 
 log = logging.getLogger(__name__)
 
-#: classifier names in the order of the study's Table 2
-CLASSIFIERS = ("dummy", "random", "knn", "xgboost", "mlp", "random_forest", "linear_svm",
-               "rbf_svm")
-#: how each classifier is called in printed tables
-DISPLAY_NAMES = {
-    "dummy": "dummy", "random": "random", "knn": "nearest neighbours", "xgboost": "XGBoost",
-    "mlp": "MLP", "random_forest": "random forest", "linear_svm": "linear SVM",
-    "rbf_svm": "RBF SVM",
-}
 #: hyper-parameter grids for :func:`tune` (keys are the final step's parameters)
 PARAM_GRIDS: dict[str, dict[str, list[Any]]] = {
     "knn": {"n_neighbors": [3, 5, 7, 11, 15], "weights": ["uniform", "distance"]},
@@ -111,7 +103,7 @@ def make_estimator(name: str, *, random_state: int = 0, class_weight: str | None
     Parameters
     ----------
     name : str
-        One of :data:`CLASSIFIERS`.
+        One of :data:`~vo_ocml.chemtag.names.CLASSIFIERS`.
     random_state : int
         Seed of everything random.
     class_weight : {"balanced"} or None
@@ -173,7 +165,7 @@ def make_pipeline(name: str, representation: Sequence[tuple[str, Any]] = (), *,
     Parameters
     ----------
     name : str
-        One of :data:`CLASSIFIERS`.
+        One of :data:`~vo_ocml.chemtag.names.CLASSIFIERS`.
     representation : sequence of (name, transformer)
         Steps between the imputer and the final scaler (see
         :mod:`vo_ocml.chemtag.representations`).
@@ -202,7 +194,7 @@ def tune(name: str, X: np.ndarray, y: np.ndarray, *, grid: dict[str, list[Any]] 
     Parameters
     ----------
     name : str
-        One of :data:`CLASSIFIERS` with an entry in :data:`PARAM_GRIDS` (or pass ``grid``).
+        One of :data:`~vo_ocml.chemtag.names.CLASSIFIERS` with an entry in :data:`PARAM_GRIDS` (or pass ``grid``).
     X, y : ndarray
         Abundances and labels.
     grid : dict, optional

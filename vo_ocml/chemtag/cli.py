@@ -17,7 +17,6 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-_REPR_HELP = "all, drop_noisiest, drop_low_mi, correlation_groups, pca, multitask"
 
 
 def _csv(text: str) -> list[str]:
@@ -64,7 +63,7 @@ def _common(p: argparse.ArgumentParser, *, cv: bool = True) -> None:
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``chemtag`` and its sub-commands on ``subparsers``."""
-    from vo_ocml.chemtag.classifiers import CLASSIFIERS
+    from vo_ocml.chemtag.names import CLASSIFIERS, REPRESENTATIONS
 
     parser = subparsers.add_parser(
         "chemtag", help="chemical tagging: which birth cluster does a star's chemistry point to",
@@ -80,13 +79,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     _common(p)
     p.add_argument("--classifiers", type=_csv, default=list(CLASSIFIERS),
                    help="comma-separated: " + ", ".join(CLASSIFIERS))
+    p.add_argument("--tune", action="store_true", help="grid-search each classifier on the "
+                   "whole dataset first and cross-validate the best (optimistic: the search "
+                   "has seen the test folds)")
     p.set_defaults(func=_baseline)
 
     p = sub.add_parser("representations", formatter_class=fmt,
                        help="compare feature representations (the study's Table 4)")
     _common(p)
-    p.add_argument("--representations", type=_csv,
-                   default=_csv(_REPR_HELP), help="comma-separated: " + _REPR_HELP)
+    p.add_argument("--representations", type=_csv, default=list(REPRESENTATIONS),
+                   help="comma-separated: " + ", ".join(REPRESENTATIONS))
     p.add_argument("--classifier", default="rbf_svm", choices=CLASSIFIERS)
     _repr_options(p)
     p.set_defaults(func=_representations)
@@ -119,7 +121,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p = sub.add_parser("train", formatter_class=fmt, help="train and save a classifier")
     _common(p, cv=False)
     p.add_argument("--classifier", default="rbf_svm", choices=CLASSIFIERS)
-    p.add_argument("--representation", default="all", help=_REPR_HELP)
+    p.add_argument("--representation", default="all", choices=REPRESENTATIONS)
     _repr_options(p)
     p.add_argument("-m", "--model", type=Path, required=True, help="model file to write "
                    "(joblib)")
@@ -208,9 +210,18 @@ def _baseline(args: argparse.Namespace) -> int:
     from vo_ocml.chemtag.plots import plot_confusion
 
     ds = _dataset(args)
+    params = {}
+    if args.tune:
+        from vo_ocml.chemtag.classifiers import PARAM_GRIDS, tune
+
+        for name in args.classifiers:
+            if name in PARAM_GRIDS:
+                params[name] = tune(name, ds.X, ds.y, n_splits=args.folds,
+                                    random_state=args.seed, n_jobs=args.jobs)["params"]
+                print(f"tuned {name}: {params[name]}")
     results = compare_classifiers(ds, args.classifiers, n_splits=args.folds,
                                   n_repeats=args.repeats, random_state=args.seed,
-                                  n_jobs=args.jobs)
+                                  n_jobs=args.jobs, params=params)
     print(format_classifier_table(
         results, f"classifiers, {args.repeats}x repeated stratified {args.folds}-fold "
                  "(per cent, mean ± std over folds)"))

@@ -32,11 +32,9 @@ from vo_ocml.chemtag.classifiers import make_pipeline
 from vo_ocml.chemtag.data import ChemDataset
 from vo_ocml.chemtag.evaluate import CVResult, cross_validate
 from vo_ocml.chemtag.multitask import MultitaskAutoencoder
+from vo_ocml.chemtag.names import REPRESENTATIONS
 from vo_ocml.errors import InputError
 
-#: representation names in the order of the comparison table
-REPRESENTATIONS = ("all", "drop_noisiest", "drop_low_mi", "correlation_groups", "pca",
-                   "multitask")
 
 
 class DropNoisiest(SelectorMixin, BaseEstimator):
@@ -204,7 +202,7 @@ def representation_steps(name: str, dataset: ChemDataset, options: Representatio
     Parameters
     ----------
     name : str
-        One of :data:`REPRESENTATIONS`.
+        One of :data:`~vo_ocml.chemtag.names.REPRESENTATIONS`.
     dataset : ChemDataset
         Supplies the number of abundances and, for ``drop_noisiest`` and ``multitask``, the
         uncertainties.
@@ -296,7 +294,7 @@ def compare_representations(dataset: ChemDataset, names: tuple[str, ...] = REPRE
     dataset : ChemDataset
         Stars, labels, uncertainties.
     names : tuple of str
-        Representations to compare (see :data:`REPRESENTATIONS`).
+        Representations to compare (see :data:`~vo_ocml.chemtag.names.REPRESENTATIONS`).
     classifier : str
         Classifier (the study: RBF SVM).
     options : RepresentationOptions, optional
