@@ -126,3 +126,25 @@ def test_cli_bad_input_exits_2(tmp_path, capsys):
     assert main(["chemtag", "baseline", "-i", str(bad)]) == 2
     assert "no label column" in capsys.readouterr().err
     assert main(["chemtag", "baseline", "--simulated", "-i", str(bad)]) == 2
+
+
+def test_cli_cluster_with_one_member_exits_2(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    table = Table({"CLUSTER": ["A"] * 10 + ["B"] * 10 + ["Lonely 1"],
+                   "MG_FE": rng.normal(size=21), "FE_H": rng.normal(0, 0.1, 21)})
+    path = tmp_path / "one.csv"
+    table.write(path)
+    assert main(["chemtag", "baseline", "-i", str(path), "--min-members", "1"]) == 2
+    assert "Lonely 1 (1)" in capsys.readouterr().err
+    # with the default >= 8 members cut the lonely star is removed and the rest runs
+    assert main(["chemtag", "baseline", "-i", str(path), "--classifiers", "knn",
+                 "--repeats", "1"]) == 0
+    assert "2 of 3 clusters kept" in capsys.readouterr().out
+
+
+def test_cli_simulated_baseline(capsys):
+    assert main(["chemtag", "baseline", "--simulated", "--classifiers", "dummy,linear_svm",
+                 "--repeats", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "SIMULATED" in text and "27 clusters" in text and "linear SVM" in text
+
