@@ -72,6 +72,13 @@ def test_repeat_observations_keep_the_highest_snr(raw):
         assert snr[row] == snr[same].max()
 
 
+def test_rows_without_identifier_are_not_merged():
+    t = Table({"CLUSTER": ["A"] * 4, "APOGEE_ID": ["x", "x", "", ""],
+               "SNR": [10.0, 50.0, 1.0, 2.0], "MG_FE": [0.1, 0.2, 0.3, 0.4]})
+    ds = prepare(t, cuts=Cuts(min_members=1))
+    assert list(ds.rows) == [1, 2, 3]
+
+
 def test_missing_policies(raw):
     t = raw.copy()
     t["AL_FE"][:40] = -9999

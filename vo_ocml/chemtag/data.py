@@ -367,7 +367,8 @@ def _dedupe(table: Table, keep: np.ndarray, report: SelectionReport) -> np.ndarr
     snr = column_as_float(table, snr_col)[keep] if snr_col else np.zeros(len(keep))
     order = np.lexsort((-np.nan_to_num(snr, nan=-np.inf), ids))
     _, first = np.unique(ids[order], return_index=True)
-    chosen = np.sort(order[first])
+    anonymous = np.flatnonzero(ids == "")  # rows without an identifier are all kept
+    chosen = np.union1d(order[first][ids[order[first]] != ""], anonymous)
     how = "highest SNR" if snr_col else "first"
     report.add("repeats", f"one row per {id_col} ({how})", len(keep), len(chosen))
     return keep[chosen]
