@@ -107,6 +107,7 @@ class ChemTagModel:
 
     def _params(self) -> list[dict[str, Any]]:
         def p(name: str, value: Any, ucd: str, text: str) -> dict[str, Any]:
+            """One provenance PARAM."""
             return {"name": name, "value": value, "ucd": ucd, "unit": None, "description": text}
 
         return [

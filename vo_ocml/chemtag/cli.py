@@ -10,13 +10,14 @@ embedded real APOGEE DR17 × OCCAM analogue; ``--simulated`` uses the simulator 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-log = logging.getLogger(__name__)
-
+if TYPE_CHECKING:  # heavy modules are imported when an action runs
+    from vo_ocml.chemtag.data import ChemDataset
+    from vo_ocml.chemtag.representations import RepresentationOptions
 
 
 def _csv(text: str) -> list[str]:
@@ -159,7 +160,7 @@ def _repr_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--epochs", type=int, default=300, help="multitask training epochs")
 
 
-def _options(args: argparse.Namespace):
+def _options(args: argparse.Namespace) -> RepresentationOptions:
     from vo_ocml.chemtag.representations import RepresentationOptions
 
     return RepresentationOptions(
@@ -168,7 +169,7 @@ def _options(args: argparse.Namespace):
         epochs=args.epochs)
 
 
-def _dataset(args: argparse.Namespace):
+def _dataset(args: argparse.Namespace) -> ChemDataset:
     from vo_ocml.chemtag.data import Cuts, load_default, prepare
     from vo_ocml.errors import InputError
 
