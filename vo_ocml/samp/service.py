@@ -18,6 +18,7 @@ Every message received and sent is logged at INFO level (``vo-ocml listen -v``).
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import logging
 import queue
@@ -343,7 +344,21 @@ class MembershipService:
         self._hub_lost.set()
 
     # ------------------------------------------------------------------ worker
+    def _warm_up(self) -> None:
+        """Import the pipeline and the default method's estimator before the first table."""
+        t0 = time.perf_counter()
+        try:
+            from vo_ocml.pipeline import METHODS
+
+            importlib.import_module(METHODS[self.settings.defaults.method].partition(":")[0])
+        except Exception as exc:  # the first table will report the problem
+            log.warning("could not preload the %s method: %s", self.settings.defaults.method,
+                        error_text(exc))
+            return
+        log.info("pipeline loaded in %.1f s", time.perf_counter() - t0)
+
     def _work(self) -> None:
+        self._warm_up()
         while (job := self._jobs.get()) is not None:
             try:
                 self._handle(job)
