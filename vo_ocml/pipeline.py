@@ -164,16 +164,20 @@ def _provenance(method: str, threshold: float, result: MembershipResult,
     if c is not None:
         params += [
             _param("ocml_centroid_pmra", c.pmra, "pos.pm;pos.eq.ra", "mas/yr",
-                   "centroid of the initial filter, pmra"),
+                   "the cluster's fitted centroid, pmra"),
             _param("ocml_centroid_pmdec", c.pmdec, "pos.pm;pos.eq.dec", "mas/yr",
-                   "centroid of the initial filter, pmdec"),
+                   "the cluster's fitted centroid, pmdec"),
             _param("ocml_centroid_parallax", c.parallax, "pos.parallax.trig", "mas",
-                   "centroid of the initial filter, parallax"),
+                   "the cluster's fitted centroid, parallax"),
             _param("ocml_centroid_source", c.source, "meta.ref", None,
-                   "where the centroid came from: user, catalogue:<name> or data "
-                   "(refined from the data unless refine=False)"),
+                   "where the seed centroid came from: user, catalogue:<name> or data"),
             _param("ocml_cluster_name", c.name or "", "meta.id", None, "cluster name, if known"),
         ]
+    for key in ("seed", "filter_centre"):
+        if key in result.details:
+            params.append(_param(f"ocml_{key}", [round(v, 5) for v in result.details[key]],
+                                 "meta.note", None, f"{key.replace('_', ' ')} "
+                                 "(pmra, pmdec in mas/yr; parallax in mas)"))
     for step, count in result.step_counts.items():
         params.append(_param(f"ocml_n_{step.replace('>', 'gt').replace('.', '')}", int(count),
                              "meta.number", None, f"stars after step {step}"))

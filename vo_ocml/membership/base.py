@@ -92,7 +92,9 @@ class MembershipResult:
     step_counts : dict of str to int
         Ordered star counts per step, e.g. cone → complete → filter → MST → GMM → P>0.5 → P>0.8.
     centroid : Centroid or None
-        The centroid used, with its source; None when no cluster was found.
+        The cluster's fitted centroid, with the source of the seed it grew from (user,
+        catalogue or data); None when no cluster was found. The filter's own centre is in
+        ``details["filter_centre"]``.
     method : str
         ``"mstgmm"`` or ``"dec"``.
     parameters : dict

@@ -210,9 +210,29 @@ class ClusterFit:
     n_core: float
 
 
+def max_pm_dispersion(parallax: float, velocity_dispersion: float = 5.0) -> float:
+    """The largest intrinsic proper-motion dispersion (mas/yr) a bound cluster can have.
+
+    σ_pm = σ_v ϖ / 4.74 with ϖ taken as at least 0.1 mas, and never below 0.5 mas/yr (room for
+    underestimated errors and systematics in distant clusters). Open clusters have
+    σ_v ≲ 1–3 km/s; a "cluster" hotter than ``velocity_dispersion`` is a feature of the field.
+    """
+    return max(0.5, velocity_dispersion * max(float(parallax), 0.1) / 4.74)
+
+
+def _intrinsic(W: np.ndarray, weights: np.ndarray, spread: np.ndarray,
+               errors: np.ndarray | None, window: np.ndarray) -> float:
+    """RMS intrinsic pm spread of a component: observed minus the weighted mean error²."""
+    if errors is None:
+        return float(np.sqrt(np.mean(spread[:2] ** 2)))
+    w = weights / max(weights.sum(), 1e-9)
+    err2 = np.sum(w[:, None] * errors[window][:, :2] ** 2, axis=0)
+    return float(np.sqrt(np.mean(np.maximum(spread[:2] ** 2 - err2, 0.0))))
+
+
 def measure_cluster(pm_plx: np.ndarray, errors: np.ndarray | None, seed: np.ndarray,
                     guess: np.ndarray, *, random_state: int | None = 0,
-                    iterations: int = 3) -> ClusterFit | None:
+                    iterations: int = 3, velocity_dispersion: float = 5.0) -> ClusterFit | None:
     """Measure the cluster around ``seed`` with a local two-component mixture.
 
     Parameters
@@ -229,8 +249,11 @@ def measure_cluster(pm_plx: np.ndarray, errors: np.ndarray | None, seed: np.ndar
         Seed of the mixture.
     iterations : int
         Window updates. A fit whose centre moves more than two starting spreads from the seed,
-        or whose spread grows past three times the starting one, has found the local field
-        instead of the cluster and is discarded (the previous values are kept).
+        whose spread grows past three times the starting one, or whose intrinsic proper-motion
+        spread exceeds what a bound cluster can have (:func:`max_pm_dispersion`) has found the
+        local field instead of the cluster and is discarded (the previous values are kept).
+    velocity_dispersion : float
+        km/s, for that last test.
 
     Returns
     -------
@@ -256,7 +279,9 @@ def measure_cluster(pm_plx: np.ndarray, errors: np.ndarray | None, seed: np.ndar
         new_spread = np.sqrt(np.diag(gmm.covariances_[k]))
         n_core = float(gmm.weights_[k] * len(W))
         wandered = np.any(np.abs(new_centre - np.asarray(seed)) > 2.0 * seed_spread)
-        if n_core < 5 or wandered or np.any(new_spread > 3.0 * seed_spread):
+        too_hot = _intrinsic(W, gmm.predict_proba(W)[:, k], new_spread, errors, window) \
+            > max_pm_dispersion(new_centre[2], velocity_dispersion)
+        if n_core < 5 or wandered or too_hot or np.any(new_spread > 3.0 * seed_spread):
             break  # the fit left the seed for the field: keep the last good values
         converged = np.allclose(new_spread, spread, rtol=0.05)
         centre, spread = new_centre, new_spread

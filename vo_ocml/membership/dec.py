@@ -9,14 +9,20 @@ probability NaN):
 2. **k**: when ``n_clusters`` is None, K-Means for every k in ``k_range`` on a subsample, and
    the k with the best silhouette score (computed on a subsample of ``silhouette_rows``).
 3. **DEC** (:mod:`vo_ocml.membership.dec_model`): autoencoder pretraining, K-Means in the
-   latent space, KL(P‖Q) training until fewer than ``tol`` of the assignments change.
-4. **Cluster group**, automatically: with a ``centroid``, the group whose median
-   (pmra, pmdec, parallax) is nearest it (distances in units of the table's robust spread);
-   without, the group with the highest density in (pmra, pmdec, parallax): its star count
-   divided by the product of its robust spreads relative to the table's (a cluster is a compact,
-   well-populated clump; field groups are broad).
+   latent space, KL(P‖Q) training until fewer than ``tol`` of the assignments change. When a
+   centroid is known (given, or found in the data, step 4), one K-Means centre starts at the
+   latent position of the stars nearest it, so that a cluster much smaller than the field
+   (e.g. the Hyades in a 434,000-star cone) still gets a group of its own.
+4. **Cluster group**, automatically (:func:`identify_group`): the core group is the one whose
+   median (pmra, pmdec, parallax) is nearest the ``centroid`` (distances in units of the
+   table's robust spread); without a centroid, nearest the most significant compact
+   overdensity that :func:`vo_ocml.membership.centroid.find_centroid` finds in proper motion,
+   parallax and sky position; when it finds none, the densest group (star count over the
+   product of its robust spreads relative to the table's). Adjacent groups as dense as the
+   core join it (a rich cluster is split by K-Means into several).
 5. **Ensemble**: steps 3–4 run for ``n_seeds`` seeds derived from ``random_state``; the
-   probability is the mean over seeds of the soft assignment q to each run's cluster group.
+   probability is the mean over seeds of each run's :func:`cluster_probability` (the soft
+   assignment to the cluster's groups against the best other group).
    Rows are processed in a canonical order (sorted by their values), so the result does not
    depend on the input's row order.
 6. **Quantile filter** (the thesis's step 3, ``quantile_filter=True``): rows outside the
@@ -50,7 +56,6 @@ from vo_ocml.membership.dec_features import (
     inside,
     quantile_bounds,
     raw_features,
-    sky_centre,
     usable_mask,
 )
 from vo_ocml.membership.dec_model import DecRun, run_dec
@@ -59,8 +64,10 @@ log = logging.getLogger(__name__)
 
 #: a group needs at least this many stars to be considered the cluster
 MIN_GROUP = 10
-#: a group merges into the cluster's core only if at least 1/this as dense (field groups are not)
+#: a group merges into the cluster's core only if its density is within this factor of the core's
 MERGE_DENSITY_RATIO = 5.0
+#: stars nearest the centroid whose mean latent position starts one DEC centre
+ANCHOR_STARS = 30
 #: stars per group needed, at least, to fit k groups
 ROWS_PER_GROUP = 5
 #: rows on which K-Means runs for the silhouette choice of k
@@ -78,6 +85,27 @@ def _robust_spread(V: np.ndarray) -> np.ndarray:
     return np.maximum(1.4826 * np.median(np.abs(V - np.median(V, axis=0)), axis=0), 1e-9)
 
 
+def cluster_probability(q: np.ndarray, groups: list[int]) -> np.ndarray:
+    """Membership from the soft assignment: q of the cluster's groups against the best other group.
+
+    P = q_C / (q_C + max_{j ∉ C} q_j) with q_C = Σ_{j ∈ C} q_j, so P > 0.5 exactly when the
+    star's hard assignment is a cluster group. Unlike q_C alone it stays meaningful for stars far
+    from every centre, whose Student-t q is nearly flat over all groups.
+    """
+    in_cluster = np.zeros(q.shape[1], dtype=bool)
+    in_cluster[groups] = True
+    q_c = q[:, in_cluster].sum(axis=1)
+    q_other = q[:, ~in_cluster].max(axis=1) if (~in_cluster).any() else np.zeros(len(q))
+    return q_c / np.maximum(q_c + q_other, 1e-30)
+
+
+def _anchor(pm_plx: np.ndarray, centroid: Centroid) -> np.ndarray:
+    """The :data:`ANCHOR_STARS` stars nearest the centroid (distances in units of the table's robust spread)."""
+    d = np.sum(((pm_plx - centroid.as_array()) / _robust_spread(pm_plx)) ** 2, axis=1)
+    k = min(ANCHOR_STARS, len(d))
+    return np.sort(np.argpartition(d, k - 1)[:k])
+
+
 def identify_group(
     pm_plx: np.ndarray,
     labels: np.ndarray,
@@ -90,8 +118,8 @@ def identify_group(
     The core group is the one nearest ``centroid`` when given, else the densest in
     (pmra, pmdec, parallax) (density: log N − Σ log(group spread / table spread)). Other groups
     whose median lies within ``merge_distance`` core spreads of the core's median (root mean
-    square over pmra, pmdec, parallax) and whose density is at least 1/:data:`MERGE_DENSITY_RATIO`
-    of the core's join it: a rich cluster that dominates its table is split by K-Means into
+    square over pmra, pmdec, parallax) and whose density is within a factor
+    :data:`MERGE_DENSITY_RATIO` of the core's join it: a rich cluster that dominates its table is split by K-Means into
     several adjacent, similarly dense groups, while broad field groups stay out.
 
     Parameters
@@ -133,23 +161,30 @@ def identify_group(
         info.append({"group": g, "n": int(len(V)), "median": medians[g].round(4).tolist(),
                      "spread": spread.round(4).tolist(), "log_density": round(density, 4), "score": round(score, 4)})
     core = max(range(n_clusters), key=lambda g: info[g]["score"])
-    core_spread = np.asarray(info[core]["spread"]) if info[core]["n"] else scale
+    if centroid is not None and centroid.spread is not None:
+        origin, unit = centroid.as_array(), np.asarray(centroid.spread, dtype=float)
+        basis = "the centroid's spread"
+    else:
+        origin, unit = medians[core], np.asarray(info[core].get("spread", scale))
+        basis = "the core group's spread"
     merged = []
     for g in range(n_clusters):
         if g == core or info[g]["n"] == 0:
             continue
-        distance = float(np.sqrt(np.mean(((medians[g] - medians[core]) / np.maximum(core_spread, 1e-9)) ** 2)))
-        info[g]["distance_to_core"] = round(distance, 3)
-        dense = info[g]["log_density"] >= info[core].get("log_density", -math.inf) - math.log(MERGE_DENSITY_RATIO)
-        if distance < merge_distance and dense:
+        distance = float(np.sqrt(np.mean(((medians[g] - origin) / np.maximum(unit, 1e-9)) ** 2)))
+        info[g]["merge_distance"] = round(distance, 3)
+        similar = abs(info[g]["log_density"] - info[core].get("log_density", math.inf)) <= math.log(MERGE_DENSITY_RATIO)
+        if distance < merge_distance and similar:
             merged.append(g)
     rule = (
-        "core: nearest the given centroid in (pmra, pmdec, parallax), distance in units of the table's robust spread"
+        f"core: nearest the centroid ({centroid.source}) in (pmra, pmdec, parallax), distance in units of "
+        "the table's robust spread"
         if centroid is not None
         else "core: highest density in (pmra, pmdec, parallax), log N - sum log(group spread / table spread)"
     )
-    rule += (f"; merged: groups whose median lies within {merge_distance} core spreads (rms) of the core's "
-             f"and whose density is at least 1/{MERGE_DENSITY_RATIO:g} of the core's")
+    rule += (f"; merged: groups whose median lies within {merge_distance} × {basis} (rms over pmra, pmdec, "
+             f"parallax) of the {'centroid' if basis.startswith('the centroid') else 'core'} and whose density "
+             f"is within a factor {MERGE_DENSITY_RATIO:g} of the core's")
     return [core, *merged], {"rule": rule, "core": core, "merged": merged, "groups": info}
 
 
@@ -160,10 +195,9 @@ class DEC:
     ----------
     n_clusters : int or None
         Number of groups k; None chooses k in ``k_range`` by the best silhouette score.
-    features : {"ratios", "raw", "ratios+sky", "raw+sky"}
+    features : {"ratios", "raw"}
         ``"ratios"``: pmra/parallax, pmdec/parallax, parallax, proper-motion modulus (thesis);
-        ``"raw"``: pmra, pmdec, parallax; ``"+sky"`` adds the sky offsets from the table's
-        centre (deg).
+        ``"raw"``: pmra, pmdec, parallax.
     hidden : tuple of int
         Encoder hidden-layer widths (the decoder mirrors them).
     latent_dim : int
@@ -330,6 +364,7 @@ class DEC:
                 f"got {np.shape(errors)}."
             )
         centroid = self._centroid()
+        err = None if errors is None else np.asarray(errors, dtype=float)
         usable = usable_mask(X)
         rows = np.flatnonzero(usable)
         # canonical row order: the result cannot depend on how the input rows are ordered
@@ -344,8 +379,7 @@ class DEC:
                 f"such stars out of {len(X)}. Use a larger cone or a smaller n_clusters."
             )
         names = FEATURE_SETS[self.features]
-        self.sky_centre_ = sky_centre(Xc)
-        F = raw_features(Xc, self.features, self.sky_centre_)
+        F = raw_features(Xc, self.features)
         scaler = RobustScaler.fit(F, names)
         Z = scaler.transform(F)
         n_distinct = len(np.unique(Z, axis=0))
@@ -358,8 +392,9 @@ class DEC:
         rng = np.random.default_rng(self.random_state)
         k, silhouettes = self._choose_k(Z, rng, n_distinct)
         seeds = [int(s) for s in np.random.SeedSequence(self.random_state).generate_state(self.n_seeds)]
-        runs, groups, why = self._ensemble(Z, k, seeds, Xc[:, 2:], centroid)
-        probs = np.stack([run.q[:, g].sum(axis=1) for run, g in zip(runs, groups)])
+        guide, detection = (centroid, None) if centroid is not None else self._detect(Xc, err, rows)
+        runs, groups, why = self._ensemble(Z, k, seeds, Xc[:, 2:], guide)
+        probs = np.stack([cluster_probability(run.q, g) for run, g in zip(runs, groups)])
         ens = probs.mean(axis=0)
         members = ens > 0.5
         agreement = [round(_jaccard(p > 0.5, members), 4) for p in probs]
@@ -409,6 +444,7 @@ class DEC:
                 "seeds": seeds,
                 "cluster_group_per_seed": groups,
                 "group_choice": why[rep],
+                "detection": detection,
                 "seed_agreement_jaccard": agreement,
                 "representative_seed": seeds[rep],
                 "converged": [r.converged for r in runs],
@@ -420,6 +456,26 @@ class DEC:
             extra_columns={"ocml_dec_group": labels},
         )
         return self
+
+    def _detect(self, Xc: np.ndarray, err: np.ndarray | None, rows: np.ndarray) -> tuple[Centroid | None, dict | None]:
+        """Without a centroid: the cluster's overdensity found in the data, to pick the group near it.
+
+        Uses :func:`vo_ocml.membership.centroid.find_centroid` on (pmra, pmdec, parallax) and the
+        sky; returns (None, None) when it finds nothing (the densest group is then chosen).
+        """
+        from vo_ocml.membership.centroid import find_centroid
+        from vo_ocml.membership.sky import sky_centre, tangent_plane
+
+        sky = tangent_plane(Xc[:, 0], Xc[:, 1], *sky_centre(Xc[:, 0], Xc[:, 1]))
+        found = find_centroid(Xc[:, 2:], None if err is None else err[rows], sky, random_state=self.random_state)
+        if found is None:
+            return None, None
+        c = found.centre
+        info = {"centre": c.round(4).tolist(), "kernel": found.scale.round(4).tolist(),
+                "significance": round(found.significance, 2), "n_peak": found.n_peak}
+        log.info("DEC: overdensity found at %s (significance %.1f)", c, found.significance)
+        spread = tuple(float(v) for v in found.scale)
+        return Centroid(float(c[0]), float(c[1]), float(c[2]), source="data", spread=spread), info
 
     def _choose_k(self, Z: np.ndarray, rng: np.random.Generator, n_distinct: int) -> tuple[int, dict[int, float]]:
         """k: the given ``n_clusters``, or the best silhouette over ``k_range`` on subsamples."""
@@ -448,6 +504,7 @@ class DEC:
         """Run DEC once per seed and identify the cluster group of each run."""
         from tqdm.auto import tqdm
 
+        anchor = None if centroid is None else _anchor(pm_plx, centroid)
         per_run = self.pretrain_steps + self.max_iter * self.update_interval
         runs, groups, why = [], [], []
         with tqdm(total=per_run * len(seeds), desc="DEC", unit="batch", disable=not self.verbose) as bar:
@@ -456,7 +513,7 @@ class DEC:
                     Z, k, hidden=tuple(self.hidden), latent_dim=self.latent_dim,
                     pretrain_steps=self.pretrain_steps, batch_size=self.batch_size,
                     update_interval=self.update_interval, tol=self.tol, max_iter=self.max_iter,
-                    learning_rate=self.learning_rate, seed=seed, progress=bar.update,
+                    learning_rate=self.learning_rate, seed=seed, anchor=anchor, progress=bar.update,
                 )
                 bar.n = per_run * (i + 1)
                 bar.refresh()
@@ -499,9 +556,9 @@ class DEC:
             raise InputError("DEC.predict_proba needs a fitted estimator: call fit(X) first.")
         X = self._as_array(X)
         usable = usable_mask(X)
-        F = raw_features(X[usable], self.features, self.sky_centre_)
+        F = raw_features(X[usable], self.features)
         Z = self.scaler_.transform(F)
-        p = np.mean([run.soft_assign(Z)[:, g].sum(axis=1) for run, g in zip(self.runs_, self.groups_)], axis=0)
+        p = np.mean([cluster_probability(run.soft_assign(Z), g) for run, g in zip(self.runs_, self.groups_)], axis=0)
         if self.quantile_filter:
             p = np.where(inside(F, self.bounds_), p, 0.0)
         member = np.full(len(X), np.nan)

@@ -2,9 +2,7 @@
 
 The DEC thesis (shared SCIENCE.md §2) clusters four features chosen by silhouette score:
 pmra/parallax, pmdec/parallax, parallax and the proper-motion modulus sqrt(pmra² + pmdec²).
-``features="raw"`` uses (pmra, pmdec, parallax) instead; the ``"+sky"`` variants add the sky
-offsets (x, y) in degrees from the table's centre, which lets DEC use the cluster's
-concentration on the sky (the thesis did not). All are scaled robustly (median and
+``features="raw"`` uses (pmra, pmdec, parallax) instead. Both are scaled robustly (median and
 1.4826 × median absolute deviation) and compressed beyond ±:data:`COMPRESS` scale units with
 ``asinh``, so that the long tails of the ratios (small parallaxes) cannot dominate the
 autoencoder's loss while the cluster's core keeps its linear geometry.
@@ -22,11 +20,9 @@ from vo_ocml.errors import InputError
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "ratios": ("pmra/parallax", "pmdec/parallax", "parallax", "pm"),
     "raw": ("pmra", "pmdec", "parallax"),
-    "ratios+sky": ("pmra/parallax", "pmdec/parallax", "parallax", "pm", "x", "y"),
-    "raw+sky": ("pmra", "pmdec", "parallax", "x", "y"),
 }
 #: scaled values beyond ± this many robust standard deviations are compressed with asinh
-COMPRESS = 4.0
+COMPRESS = 20.0
 
 
 def usable_mask(X: np.ndarray) -> np.ndarray:
@@ -46,37 +42,24 @@ def usable_mask(X: np.ndarray) -> np.ndarray:
         return finite & (X[:, 4] > 0)
 
 
-def sky_centre(X: np.ndarray) -> tuple[float, float]:
-    """The table's sky centre (deg): circular mean of ra, median of dec."""
-    ra = np.radians(X[:, 0])
-    return float(np.degrees(np.arctan2(np.sin(ra).mean(), np.cos(ra).mean())) % 360.0), float(np.median(X[:, 1]))
-
-
-def raw_features(X: np.ndarray, features: str, centre: tuple[float, float]) -> np.ndarray:
+def raw_features(X: np.ndarray, features: str) -> np.ndarray:
     """The unscaled DEC features of complete rows.
 
     Parameters
     ----------
     X : ndarray, shape (m, 5)
         Complete rows (ra, dec, pmra, pmdec, parallax), parallax > 0.
-    features : str
-        Which feature set (a key of :data:`FEATURE_SETS`).
-    centre : (float, float)
-        Sky centre (ra, dec) in degrees for the ``+sky`` offsets (see :func:`sky_centre`).
+    features : {"ratios", "raw"}
+        Which feature set (see :data:`FEATURE_SETS`).
 
     Returns
     -------
-    ndarray, shape (m, len(FEATURE_SETS[features]))
+    ndarray, shape (m, 4) or (m, 3)
     """
     pmra, pmdec, plx = X[:, 2], X[:, 3], X[:, 4]
-    if features.startswith("ratios"):
-        columns = [pmra / plx, pmdec / plx, plx, np.hypot(pmra, pmdec)]
-    else:
-        columns = [pmra, pmdec, plx]
-    if features.endswith("+sky"):
-        dra = (X[:, 0] - centre[0] + 180.0) % 360.0 - 180.0
-        columns += [dra * np.cos(np.radians(centre[1])), X[:, 1] - centre[1]]
-    return np.column_stack(columns)
+    if features == "ratios":
+        return np.column_stack([pmra / plx, pmdec / plx, plx, np.hypot(pmra, pmdec)])
+    return np.column_stack([pmra, pmdec, plx])
 
 
 @dataclass(frozen=True)
@@ -105,7 +88,7 @@ class RobustScaler:
         centre = np.median(F, axis=0)
         spread = 1.4826 * np.median(np.abs(F - centre), axis=0)
         spread = np.where(spread > 0, spread, F.std(axis=0))
-        flat = [name for name, s in zip(names, spread) if not s > 0]
+        flat = [name for name, s, c in zip(names, spread, centre) if not s > 1e-9 * (1.0 + abs(c))]
         if flat:
             raise InputError(
                 f"DEC cannot cluster: the feature(s) {', '.join(flat)} have the same value for "

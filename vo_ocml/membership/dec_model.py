@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
-from sklearn.cluster import KMeans
+from sklearn.cluster import KMeans, kmeans_plusplus
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,7 @@ def run_dec(
     max_iter: int,
     learning_rate: float,
     seed: int,
+    anchor: np.ndarray | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> DecRun:
     """Pretrain, initialise and train one DEC model on the scaled features ``Z``.
@@ -168,6 +169,10 @@ def run_dec(
         Adam learning rate (both phases).
     seed : int
         Seed of this run (weights, batches, K-Means).
+    anchor : ndarray of int or None
+        Rows near the expected cluster (e.g. a centroid): one initial centre is their mean
+        latent position, so that a cluster much smaller than the field still gets its own
+        group; the other k − 1 centres start from k-means++.
     progress : callable or None
         Called with the number of batches just done (for a progress bar).
 
@@ -216,7 +221,13 @@ def run_dec(
     # --- phase 2: K-Means in the latent space initialises the centres ---
     z = latent_all()
     sample = rng.choice(m, size=min(m, KMEANS_ROWS), replace=False)
-    km = KMeans(n_clusters, n_init=4, random_state=seed).fit(z[sample])
+    if anchor is None or len(anchor) == 0:
+        km = KMeans(n_clusters, n_init=4, random_state=seed).fit(z[sample])
+    else:
+        zs = z[np.union1d(sample, anchor)]
+        rest, _ = kmeans_plusplus(zs, n_clusters - 1, random_state=seed)
+        init = np.vstack([z[anchor].mean(axis=0, keepdims=True), rest])
+        km = KMeans(n_clusters, init=init, n_init=1, random_state=seed).fit(zs)
     centres = keras.Variable(km.cluster_centers_.astype(np.float32), name="dec_centres")
 
     # --- phase 3: KL(P||Q) with the target refreshed every update_interval batches ---

@@ -2,8 +2,10 @@
 
 1. **Centroid.** From the user, a catalogue (passed in as a :class:`Centroid`), or found in the
    data (:func:`vo_ocml.membership.centroid.find_centroid`); then, unless ``refine=False``,
-   re-measured around that seed with a local two-component mixture, which also gives the
-   cluster's observed and intrinsic spreads.
+   measured around that seed with a local two-component mixture, which gives the cluster's
+   observed and intrinsic spreads (and, for a seed found in the data, its refined centre; a
+   given centroid stays where the user or catalogue put it, so that a neighbouring cluster
+   cannot pull it away).
 2. **Filter.** ``"adaptive"`` (default): a star passes when its χ² distance to the centroid
    in (pmra, pmdec, parallax), with per-star variance σ_int² + σ_i² (intrinsic spread plus the
    star's own error; the observed spread when errors are unknown), is below the χ²₃ quantile of
@@ -37,7 +39,7 @@ from vo_ocml.membership.base import (
     FEATURES, STAGE_FILTER, STAGE_GMM, STAGE_INCOMPLETE, STAGE_MST, STAGE_NO_CLUSTER, Centroid,
     MembershipResult, complete_mask,
 )
-from vo_ocml.membership.centroid import find_centroid, measure_cluster
+from vo_ocml.membership.centroid import find_centroid, max_pm_dispersion, measure_cluster
 from vo_ocml.membership.sky import from_tangent_plane, sky_centre, tangent_plane
 from vo_ocml.membership.radial_mixture import fit_radial_mixture
 
@@ -63,7 +65,7 @@ class MSTGMM(BaseEstimator):
     fixed_widths : sequence of 3 floats
         Fixed-mode half-widths δ for (pmra, pmdec, parallax), mas/yr and mas.
     refine : bool
-        Re-measure the centroid and spreads from the data around the seed.
+        Measure the cluster's spreads (and re-centre a data-found seed) from the data.
     mst_rule : {"paper", "code"}
         MST rule (see :mod:`vo_ocml.membership.mst`).
     mst_k : float
@@ -91,7 +93,7 @@ class MSTGMM(BaseEstimator):
         Fewest stars with P > 0.5 for a cluster to be declared found.
     max_velocity_dispersion : float
         km/s. A candidate whose intrinsic proper-motion dispersion exceeds this at its parallax
-        (σ_pm > σ_v ϖ / 4.74, and > 0.3 mas/yr) is a feature of the field, not a bound cluster:
+        (σ_pm > σ_v ϖ / 4.74, and > 0.5 mas/yr) is a feature of the field, not a bound cluster:
         no cluster is declared. Open clusters have σ_v ≲ 1–3 km/s.
     random_state : int or None
         Seed for every random step.
@@ -218,16 +220,15 @@ class MSTGMM(BaseEstimator):
                              mix_info: dict) -> tuple[float, float]:
         """The cluster's intrinsic pm dispersion (mas/yr) and the most a bound cluster allows.
 
-        The bound is ``max_velocity_dispersion`` km/s at the cluster's parallax (taken as at
-        least 0.1 mas), and never below 0.3 mas/yr: σ_pm = σ_v ϖ / 4.74.
+        The bound is :func:`~vo_ocml.membership.centroid.max_pm_dispersion`.
         """
         if "cluster_intrinsic_sd" in mix_info:
             sd = np.asarray(mix_info["cluster_intrinsic_sd"][:2])
         else:  # plain GMM: the members' observed spread (an upper bound of the intrinsic one)
             w = post / max(post.sum(), 1e-9)
             sd = np.sqrt(np.sum(w[:, None] * (kin[:, :2] - np.sum(w[:, None] * kin[:, :2], 0)) ** 2, 0))
-        bound = max(0.3, self.max_velocity_dispersion * max(float(centre[2]), 0.1) / 4.74)
-        return float(np.sqrt(np.mean(sd**2))), bound
+        return float(np.sqrt(np.mean(sd**2))), max_pm_dispersion(centre[2],
+                                                                 self.max_velocity_dispersion)
 
     def _gradient(self, centre: np.ndarray) -> bool:
         if self.pm_gradient == "auto":
@@ -239,7 +240,10 @@ class MSTGMM(BaseEstimator):
             return list(range(1, self.max_components))
         return [self.n_components - 1]
 
-    def _radial(self, kin, err, sky, centre, intrinsic, target) -> tuple[np.ndarray, dict, Any]:
+    def _radial(self, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
+                centre: np.ndarray, intrinsic: np.ndarray,
+                target: np.ndarray) -> tuple[np.ndarray, dict, Any]:
+        """Fit the radial cluster + field mixture(s); return probabilities, details, model."""
         fits = {}
         for m in self._field_choices():
             if len(kin) >= 20 * (m + 1):
@@ -342,7 +346,8 @@ class MSTGMM(BaseEstimator):
         seed = self._seed(kin, err, sky)
         fit = None
         if seed is not None and self.refine and self.filter == "adaptive":
-            fit = measure_cluster(kin, err, seed[0], seed[1], random_state=self.random_state)
+            fit = measure_cluster(kin, err, seed[0], seed[1], random_state=self.random_state,
+                                  velocity_dispersion=self.max_velocity_dispersion)
             if fit is None and seed[2] == "data":
                 seed = None
         if seed is None:
@@ -350,8 +355,9 @@ class MSTGMM(BaseEstimator):
                                     "no compact overdensity in proper motion and parallax "
                                     f"reached significance {self.min_significance}")
         centre, guess, source, name, significance = seed
-        if fit is not None:
-            centre, observed, intrinsic = fit.centre, fit.observed_spread, fit.intrinsic_spread
+        if fit is not None:  # a given centroid stays put: only a data seed is re-centred
+            observed, intrinsic = fit.observed_spread, fit.intrinsic_spread
+            centre = fit.centre if source == "data" else np.asarray(centre, float)
         else:
             observed = intrinsic = np.asarray(guess, float)
         passed = self._filter(kin, err, centre, observed, intrinsic)
@@ -402,12 +408,14 @@ class MSTGMM(BaseEstimator):
         members = post > 0.5
         mxi, meta = np.average(sky[i_m], axis=0, weights=post)
         ra_c, dec_c = from_tangent_plane(mxi, meta, ra0, dec0)
-        centroid = Centroid(float(centre[0]), float(centre[1]), float(centre[2]), source=source,
+        fitted = np.asarray(mix_info.get("cluster_mean", np.average(kin[i_m], axis=0, weights=post)))
+        centroid = Centroid(*map(float, fitted), source=source,
                             name=name if name else (c.name if isinstance(c, Centroid) else None),
                             ra=ra_c, dec=dec_c, spread=tuple(map(float, intrinsic)))
         details = {
             "detection_significance": significance,
             "seed": np.asarray(seed[0], float).tolist(),
+            "filter_centre": centre.tolist(),
             "observed_spread": observed.tolist(),
             "intrinsic_spread": intrinsic.tolist(),
             "cluster_component_reason": mix_info.pop("reason"),

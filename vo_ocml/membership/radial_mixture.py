@@ -6,10 +6,12 @@ The model for each star i, at distance r_i from the cluster's centre on the sky:
 
 with v = (pmra, pmdec, parallax), S_i the star's error covariance (zero when errors are
 unknown), Σ_c and Σ_f intrinsic (deconvolved) covariances, and f(r) the member fraction in
-radial bins of equal star counts -- no shape assumed, so a cluster's extended halo, a compact
-distant cluster and a proper-motion box that is mostly members are all described. EM: the
+radial bins of equal star counts -- no parametric shape, only that it does not increase
+outwards (the cluster's density falls with radius, the field's does not), so a cluster's
+extended halo, a compact distant cluster and a proper-motion box that is mostly members are
+all described, and the fraction cannot drift into unphysical profiles. EM: the
 E-step gives each star's membership probability; the M-step updates f per bin (the mean
-probability there), the cluster's sky centre (probability-weighted), and both Gaussians by
+probability there, made non-increasing by isotonic regression), the cluster's sky centre (probability-weighted), and both Gaussians by
 extreme deconvolution (Bovy, Hogg & Roweis 2011). This is a Gaussian mixture over
 (ra, dec, pmra, pmdec, parallax) whose mixing weight depends on the position, instead of a
 Gaussian in position: a cone's field is uniform on the sky and cluster halos are not Gaussian.
@@ -20,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.isotonic import IsotonicRegression
 
 _LOG2PI = np.log(2.0 * np.pi)
 
@@ -132,6 +135,12 @@ class RadialMixtureFit:
         return -2.0 * self.log_likelihood * n + self.n_parameters * np.log(n)
 
 
+def _decreasing(fraction: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The closest non-increasing profile (weighted isotonic regression), kept inside (0, 1)."""
+    iso = IsotonicRegression(increasing=False, y_min=1e-4, y_max=1 - 1e-4)
+    return iso.fit_transform(np.arange(len(fraction)), fraction, sample_weight=np.maximum(counts, 1))
+
+
 def _initial_field(kin: np.ndarray, n_field: int, floor: np.ndarray,
                    random_state: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if n_field == 1:
@@ -148,7 +157,7 @@ def _initial_field(kin: np.ndarray, n_field: int, floor: np.ndarray,
 def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarray,
                        cluster_mean: np.ndarray, cluster_sd: np.ndarray,
                        centre: np.ndarray, *, n_field: int = 1, n_bins: int | None = None,
-                       gradient: bool = True, max_iter: int = 200, tol: float = 1e-6,
+                       gradient: bool = True, max_iter: int = 1000, tol: float = 2e-7,
                        random_state: int | None = 0) -> RadialMixtureFit:
     """Fit the cluster + field mixture by EM.
 
@@ -210,7 +219,7 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
         resp_f = (1.0 - p)[:, None] * np.exp(lf_parts - lf[:, None])
         ll = float(norm.mean())
         counts = np.bincount(b, minlength=n_bins)
-        frac = np.clip(np.bincount(b, p, minlength=n_bins) / np.maximum(counts, 1), 1e-4, 1 - 1e-4)
+        frac = _decreasing(np.bincount(b, p, minlength=n_bins) / np.maximum(counts, 1), counts)
         if p.sum() > 1:
             centre = (p[:, None] * sky).sum(axis=0) / p.sum()
         design = np.column_stack([np.ones(n), sky - centre]) if gradient else None

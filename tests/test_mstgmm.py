@@ -1,0 +1,134 @@
+"""filter → MST → GMM on synthetic scenes with known truth, and its parameters."""
+
+import numpy as np
+import pytest
+
+from vo_ocml.errors import InputError
+from vo_ocml.membership.base import Centroid
+from vo_ocml.membership.mst import prune
+from vo_ocml.membership.mstgmm import MSTGMM
+from vo_ocml.simulate import SimCluster, simulate_cone
+
+FEATURES = ["ra", "dec", "pmra", "pmdec", "parallax"]
+ERRORS = ["pmra_error", "pmdec_error", "parallax_error"]
+
+
+def _arrays(table):
+    X = np.column_stack([np.asarray(table[c], float) for c in FEATURES])
+    E = np.column_stack([np.asarray(table[c], float) for c in ERRORS])
+    return X, E, np.asarray(table["true_cluster"])
+
+
+@pytest.fixture(scope="module")
+def scene():
+    return _arrays(simulate_cone(6000, (SimCluster(300, -2.5, 1.0, 0.7, plummer_radius=0.04),),
+                                 radius=0.4, missing_fraction=0.05, seed=3))
+
+
+def _scores(p, truth, k=1):
+    members, true = np.nan_to_num(p) > 0.5, truth == k
+    tp = np.sum(members & true)
+    return tp / true.sum(), tp / max(members.sum(), 1)
+
+
+def test_finds_the_cluster_without_being_told(scene):
+    X, E, truth = scene
+    est = MSTGMM().fit(X, errors=E)
+    completeness, purity = _scores(est.probability_, truth)
+    assert completeness > 0.85 and purity > 0.85
+    assert est.result_.centroid.source == "data"
+    np.testing.assert_allclose(est.result_.centroid.as_array(), [-2.5, 1.0, 0.7], atol=0.05)
+    counts = list(est.result_.step_counts.values())
+    assert counts == sorted(counts, reverse=True)  # cone ≥ complete ≥ filter ≥ mst ≥ gmm ≥ P>0.8
+
+
+def test_incomplete_rows_are_kept_with_nan(scene):
+    X, E, _ = scene
+    result = MSTGMM().fit(X, errors=E).result_
+    incomplete = ~np.all(np.isfinite(X), axis=1)
+    assert incomplete.any()
+    assert np.all(np.isnan(result.probability[incomplete]))
+    assert set(result.stage[incomplete]) == {"incomplete"}
+    assert np.all(np.isfinite(result.probability[~incomplete]))
+    assert set(result.stage[~incomplete]) <= {"filter", "mst", "gmm"}
+
+
+def test_row_order_and_seed_do_not_matter(scene):
+    X, E, _ = scene
+    p0 = MSTGMM(random_state=0).fit(X, errors=E).probability_
+    order = np.random.default_rng(1).permutation(len(X))
+    p1 = MSTGMM(random_state=0).fit(X[order], errors=E[order]).probability_
+    np.testing.assert_allclose(p1, p0[order], atol=1e-6, equal_nan=True)
+    p2 = MSTGMM(random_state=7).fit(X, errors=E).probability_
+    assert np.mean((np.nan_to_num(p0) > 0.5) == (np.nan_to_num(p2) > 0.5)) > 0.99
+
+
+def test_no_cluster_in_a_pure_field():
+    X, E, _ = _arrays(simulate_cone(8000, clusters=(), seed=5))
+    result = MSTGMM().fit(X, errors=E).result_
+    assert not result.found and result.centroid is None
+    assert np.all(result.probability == 0.0) and set(result.stage) == {"no_cluster"}
+    assert "no_cluster_reason" in result.details
+
+
+def test_given_centroid_and_fixed_paper_filter(scene):
+    X, E, truth = scene
+    est = MSTGMM(Centroid(-2.5, 1.0, 0.7, source="user"), filter="fixed", refine=False,
+                 mixture="gmm", mst_rule="code", mst_k=1.0).fit(X, errors=E)
+    box = np.all(np.abs(X[:, 2:] - [-2.5, 1.0, 0.7]) < [0.5, 0.5, 0.2], axis=1)
+    assert est.result_.step_counts["filter"] == int(box.sum())
+    assert est.result_.centroid.source == "user"
+    completeness, purity = _scores(est.probability_, truth)
+    assert purity > 0.8
+
+
+def test_second_cluster_in_the_field_paper_gmm_with_bic():
+    """The paper's NGC 7788/7790 case: a 5-D GMM with more components keeps them apart."""
+    clusters = (SimCluster(250, -2.5, 1.0, 0.7, plummer_radius=0.04),
+                SimCluster(250, -1.7, 1.6, 0.75, plummer_radius=0.04, offset=(0.2, 0.1)))
+    X, E, truth = _arrays(simulate_cone(4000, clusters, radius=0.4, seed=11))
+    est = MSTGMM(Centroid(-2.5, 1.0, 0.7, source="user"), mixture="gmm",
+                 n_components="bic").fit(X, errors=E)
+    assert est.result_.details["mixture"]["n_components"] >= 3
+    members = est.probability_ > 0.5
+    assert np.sum(members & (truth == 1)) > 0.6 * 250
+    assert np.sum(members & (truth == 2)) < 0.05 * 250
+
+
+def test_predict_proba_on_new_stars(scene):
+    X, E, _ = scene
+    est = MSTGMM().fit(X, errors=E)
+    proba = est.predict_proba(X[:500], errors=E[:500])
+    assert proba.shape == (500, 2)
+    ok = np.isfinite(proba[:, 1])
+    np.testing.assert_allclose(proba[ok].sum(axis=1), 1.0)
+    agree = (proba[ok, 1] > 0.5) == (np.nan_to_num(est.probability_[:500][ok]) > 0.5)
+    assert agree.mean() > 0.95
+
+
+@pytest.mark.parametrize("X, message", [
+    (np.zeros((0, 5)), "empty"),
+    (np.zeros((10, 3)), "shape"),
+    (np.full((10, 5), np.nan), "complete astrometry"),
+])
+def test_bad_inputs(X, message):
+    with pytest.raises(InputError, match=message):
+        MSTGMM().fit(X)
+
+
+def test_bad_parameters(scene):
+    X, E, _ = scene
+    for params in ({"filter": "box"}, {"mst_rule": "other"}, {"n_components": 1},
+                   {"mixture": "kmeans"}):
+        with pytest.raises(InputError):
+            MSTGMM(**params).fit(X, errors=E)
+
+
+def test_mst_rules_flag_isolated_stars():
+    rng = np.random.default_rng(0)
+    Z = np.vstack([rng.normal(0, 0.1, (200, 3)), [[5, 5, 5], [-5, 5, -5]]])
+    paper = prune(Z, rule="paper", k_sigma=3.0)
+    assert not paper.keep[-2:].any() and paper.keep[:200].mean() > 0.95
+    code = prune(Z, rule="code", k_sigma=1.0)
+    assert not code.keep[-2:].any()
+    assert paper.threshold == pytest.approx(paper.edge_weights.mean() + 3 * paper.edge_weights.std())
