@@ -20,6 +20,7 @@ from vo_ocml.chemtag.representations import (
     RepresentationOptions,
     compare_representations,
     correlation_groups,
+    mutual_information,
     spearman_matrix,
     within_cluster_scatter,
 )
@@ -56,6 +57,19 @@ def test_mutual_information_drops_label_free_columns():
     X = np.column_stack([ds.X, rng.normal(size=len(ds.y)), rng.normal(size=len(ds.y))])
     sel = MutualInfoDrop(2, random_state=0).fit(X, ds.y)
     assert list(sel.get_support()) == [True] * 5 + [False, False]
+
+
+def test_mutual_information_equals_scikit_learn_with_ties_and_singletons():
+    from sklearn.feature_selection import mutual_info_classif
+
+    table = simulate_members(n_clusters=12, n_stars=200, random_state=4)
+    ds = prepare(table)
+    X = np.round(ds.X, 2)  # many ties
+    y = ds.y.copy()
+    y[0] = "singleton"  # a class with one member is ignored by the estimator
+    for seed in (0, 7):
+        assert mutual_information(X, y, random_state=seed) == pytest.approx(
+            mutual_info_classif(X, y, random_state=seed), abs=1e-12)
 
 
 def test_correlation_groups_keep_one_per_group():

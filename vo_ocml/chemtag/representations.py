@@ -21,11 +21,13 @@ from typing import Any
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.special import digamma
 from scipy.spatial.distance import squareform
 from scipy.stats import spearmanr
 from sklearn.base import BaseEstimator
 from sklearn.decomposition import PCA
-from sklearn.feature_selection import SelectorMixin, mutual_info_classif
+from sklearn.feature_selection import SelectorMixin
+from sklearn.neighbors import KDTree
 from sklearn.preprocessing import StandardScaler
 
 from vo_ocml.chemtag.classifiers import make_pipeline
@@ -82,7 +84,7 @@ class MutualInfoDrop(SelectorMixin, BaseEstimator):
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> MutualInfoDrop:
         """Estimate the mutual information of each column with ``y``."""
-        self.mutual_info_ = mutual_info_classif(X, y, random_state=self.random_state)
+        self.mutual_info_ = mutual_information(X, y, random_state=self.random_state)
         self.support_ = _drop_top(-self.mutual_info_, self.n_drop)
         return self
 
@@ -116,6 +118,72 @@ class CorrelationGroups(SelectorMixin, BaseEstimator):
 
     def _get_support_mask(self) -> np.ndarray:
         return self.support_
+
+
+def mutual_information(X: np.ndarray, y: np.ndarray, n_neighbors: int = 3,
+                       random_state: int = 0) -> np.ndarray:
+    """Mutual information (nats) of each column with the labels.
+
+    The k-nearest-neighbour estimator of Ross (2014, PLoS ONE 9, e87357) exactly as in
+    :func:`sklearn.feature_selection.mutual_info_classif` (columns scaled to unit variance,
+    1e-10 jitter against ties, classes with one member ignored), with the within-class
+    neighbour distances computed on sorted values instead of one neighbour search per class and
+    column: the same numbers, tens of times faster with many clusters.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, d)
+        Continuous features (no NaN).
+    y : ndarray, shape (n,)
+        Labels.
+    n_neighbors : int
+        k of the estimator.
+    random_state : int
+        Seed of the jitter.
+
+    Returns
+    -------
+    ndarray, shape (d,)
+    """
+    X = np.array(X, dtype=float)
+    std = X.std(axis=0)
+    X /= np.where(std > 0, std, 1.0)
+    rng = np.random.RandomState(random_state)  # scikit-learn's generator, for identical jitter
+    X += 1e-10 * np.maximum(1.0, np.mean(np.abs(X), axis=0)) * rng.standard_normal(X.shape)
+    _, inverse, counts = np.unique(np.asarray(y), return_inverse=True, return_counts=True)
+    keep = counts[inverse] > 1
+    X, inverse = X[keep], inverse[keep]
+    label_counts = counts[inverse]
+    k_all = np.minimum(n_neighbors, label_counts - 1)
+    constant = digamma(len(inverse)) + np.mean(digamma(k_all)) - np.mean(digamma(label_counts))
+    mi = np.empty(X.shape[1])
+    for j in range(X.shape[1]):
+        x = X[:, j]
+        radius = np.empty(len(x))
+        for c in np.unique(inverse):
+            rows = inverse == c
+            radius[rows] = np.nextafter(_kth_neighbour_distance(x[rows], k_all[rows][0]), 0)
+        m = KDTree(x[:, None]).query_radius(x[:, None], radius, count_only=True)
+        mi[j] = max(0.0, constant - np.mean(digamma(m)))
+    return mi
+
+
+def _kth_neighbour_distance(values: np.ndarray, k: int) -> np.ndarray:
+    """Distance from each value to its k-th nearest other value (1-D)."""
+    order = np.argsort(values, kind="stable")
+    s = values[order]
+    n = len(s)
+    idx = np.arange(n)
+    candidates = np.full((n, 2 * k), np.inf)
+    for a in range(1, k + 1):
+        left, right = idx - a, idx + a
+        ok = left >= 0
+        candidates[ok, a - 1] = s[ok] - s[left[ok]]
+        ok = right < n
+        candidates[ok, k + a - 1] = s[right[ok]] - s[ok]
+    out = np.empty(n)
+    out[order] = np.partition(candidates, k - 1, axis=1)[:, k - 1]
+    return out
 
 
 def _drop_top(score: np.ndarray, n_drop: int) -> np.ndarray:
