@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,18 @@ DATA = Path(__file__).parent / "data"
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--remote-data", action="store_true", default=False,
                      help="run tests that need the real internet (Gaia archive, VizieR, Sesame)")
+
+
+#: executables the "peers" tests need; with VO_OCML_REQUIRE_PEERS=1 (CI) their absence fails
+PEER_EXECUTABLES = ("java", "jsamp", "stilts", "topcat", "Xvfb", "xdotool", "chromium")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if os.environ.get("VO_OCML_REQUIRE_PEERS") == "1":
+        missing = [exe for exe in PEER_EXECUTABLES if shutil.which(exe) is None]
+        if missing:
+            pytest.exit(f"VO_OCML_REQUIRE_PEERS=1 but these are not installed: "
+                        f"{', '.join(missing)} (bash .ci/run installs them)", returncode=3)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -90,8 +90,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="MST rule: the paper's edge cut or the authors' code's node-sum cut")
     g.add_argument("--mst-k", type=float, default=None,
                    help="MST threshold = mean + k·std (default 3 for 'paper', 1 for 'code')")
+    g.add_argument("--mixture", choices=["radial", "gmm"], default="radial",
+                   help="the mixture step: cluster + field Gaussians in pm/parallax, deconvolved "
+                   "with the stars' errors, with a member fraction falling with radius; or the "
+                   "paper's 5-D Gaussian mixture over (ra, dec, pmra, pmdec, parallax)")
     g.add_argument("--components", type=_components, default=2,
-                   help="Gaussian mixture components (≥ 2) or 'bic' to choose 2–4 by BIC")
+                   help="mixture components (≥ 2: one is the cluster) or 'bic' to choose 2–4 "
+                   "by BIC (e.g. a second cluster in the field)")
     d = p.add_argument_group("DEC options")
     d.add_argument("--dec-k", type=int, default=None,
                    help="number of DEC groups (default: chosen by silhouette score)")
@@ -99,6 +104,22 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="seeds in DEC's ensemble (default: the method's own)")
     d.add_argument("--dec-features", choices=["ratios", "raw"], default=None,
                    help="DEC features: pm/parallax ratios as in the thesis, or raw pm and parallax")
+    r = p.add_argument_group("results, validation and data")
+    r.add_argument("--report", metavar="DIR", help="write an HTML report (plots, summary, King "
+                   "profile, validation, provenance) into DIR; opens offline in a browser")
+    r.add_argument("--validate", metavar="REF", help="compare with a reference membership: a "
+                   "boolean/probability column of the input, a file of members with source_id, "
+                   "or 'hunt' for the Hunt & Reffert 2023 members of --cluster (fetched over "
+                   "TAP from VizieR, cached)")
+    r.add_argument("--fetch", action="store_true", help="fetch the Gaia DR3 cone around "
+                   "--cluster over TAP (Gaia archive; cached) instead of reading INPUT")
+    r.add_argument("--radius", type=float, help="with --fetch: cone radius in degrees "
+                   "(default: 3 × the catalogue's r50, within 0.1–1.5°)")
+    r.add_argument("--gmax", type=float, default=20.0, help="with --fetch: faintest G (mag)")
+    r.add_argument("--offline", action="store_true",
+                   help="with --fetch / --validate hunt: use the cache only, no network")
+    r.add_argument("--refresh", action="store_true",
+                   help="with --fetch / --validate hunt: ignore the cache and query again")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     p.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
     p.set_defaults(func=main)
@@ -110,7 +131,8 @@ def method_params(args: argparse.Namespace) -> dict:
     if args.method == "mstgmm":
         params = {"filter": args.filter, "filter_nsigma": args.filter_nsigma,
                   "fixed_widths": tuple(args.fixed_widths), "refine": not args.no_refine,
-                  "mst_rule": args.mst_rule, "n_components": args.components}
+                  "mst_rule": args.mst_rule, "n_components": args.components,
+                  "mixture": args.mixture}
         if args.mst_k is not None:
             params["mst_k"] = args.mst_k
         elif args.mst_rule == "code":
@@ -136,32 +158,83 @@ def centroid_option(args: argparse.Namespace):
     return tuple(given)
 
 
+def _load(args: argparse.Namespace):
+    """The input table and a short name for it: a file, a TAP cone, or the embedded default."""
+    from vo_ocml.errors import InputError
+    from vo_ocml.io.tables import read_table
+
+    if args.fetch:
+        if args.input or not args.cluster:
+            raise InputError("--fetch downloads the cone around --cluster NAME; give the "
+                             "cluster's name and no INPUT file.")
+        from vo_ocml.tap import fetch_cone
+        from vo_ocml.tap.cli import ProgressLine
+        progress = None if args.quiet else ProgressLine(sys.stderr)
+        try:
+            table = fetch_cone(name=args.cluster, radius=args.radius, gmax=args.gmax,
+                               offline=args.offline, refresh=args.refresh, progress=progress)
+        finally:
+            if progress is not None:
+                progress.close()
+        return table, args.cluster.replace(" ", "_") + "_gaiadr3"
+    source = Path(args.input) if args.input else default_input()
+    return read_table(source, format=args.format), source.stem
+
+
+def _reference(args: argparse.Namespace, table):
+    """The --validate reference: 'hunt' (fetched), a column name or a file path."""
+    if args.validate != "hunt":
+        return args.validate
+    from vo_ocml.errors import InputError
+    if not args.cluster:
+        raise InputError("--validate hunt needs --cluster NAME (the Hunt & Reffert 2023 "
+                         "members of that cluster are fetched).")
+    from vo_ocml.tap import fetch_hunt_members
+    return fetch_hunt_members(args.cluster, offline=args.offline, refresh=args.refresh)
+
+
 def main(args: argparse.Namespace) -> int:
     """Run the ``run`` command; returns the exit status."""
-    from vo_ocml.io.tables import read_table, write_table
+    from vo_ocml.errors import InputError
+    from vo_ocml.io.tables import write_table
     from vo_ocml.pipeline import run
 
-    source = Path(args.input) if args.input else default_input()
-    output = Path(args.output) if args.output else Path(f"{source.stem}_ocml.vot")
+    stem = Path(args.input).stem if args.input else (
+        args.cluster.replace(" ", "_") + "_gaiadr3" if args.fetch and args.cluster
+        else Path(DEFAULT_INPUT).stem)
+    output = Path(args.output) if args.output else Path(f"{stem}_ocml.vot")
     if output.exists() and not args.overwrite:
-        from vo_ocml.errors import InputError
         raise InputError(f"{output} exists already; vo_ocml does not overwrite files unless "
                          "asked (--overwrite), or choose another name with -o.")
-    if output.resolve() == source.resolve():
-        from vo_ocml.errors import InputError
+    if args.input and output.resolve() == Path(args.input).resolve():
         raise InputError(f"The output {output} is the input file; the input is never modified. "
                          "Choose another name with -o.")
-    table = read_table(source, format=args.format)
+    table, name = _load(args)
     annotated = run(table, method=args.method, cluster=args.cluster,
                     centroid=centroid_option(args), threshold=args.threshold,
                     columns=dict(args.col), random_state=args.seed, **method_params(args))
+    validation = None
+    if args.validate:
+        from vo_ocml.analysis.validate import validate
+        reference = _reference(args, table)
+        validation = validate(annotated, reference)
+        annotated.table.meta["ocml_params"] += validation.as_params()
     write_table(annotated.table, output, format=args.output_format, overwrite=args.overwrite,
                 tabledata=args.tabledata)
+    report = None
+    if args.report:
+        from vo_ocml.analysis.report import write_report
+        report = write_report(annotated, args.report,
+                              reference=reference if args.validate else None, title=name)
     if not annotated.result.found:
         reason = annotated.result.details.get("no_cluster_reason", "")
-        print(f"vo-ocml: warning: no cluster found in {source.name} ({reason}); every row was "
+        print(f"vo-ocml: warning: no cluster found in {name} ({reason}); every row was "
               f"written with probability 0 to {output}.", file=sys.stderr)
     if not args.quiet:
-        print(f"{source.name}: {len(table)} rows → {output}")
+        print(f"{name}: {len(table)} rows → {output}")
         print(annotated.summary.format())
+        if validation is not None:
+            print(validation.format())
+        if report is not None:
+            print(f"report: {report}")
     return EXIT_NO_CLUSTER if not annotated.result.found else 0

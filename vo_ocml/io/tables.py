@@ -94,10 +94,8 @@ def read_table(source: str | os.PathLike | bytes | IO[bytes], format: str | None
             warnings.simplefilter("ignore")
             return Table.read(io.BytesIO(data) if format == "fits" else data.decode("utf-8"),
                               format=_ASTROPY_FORMAT[format])
-    except InputError:
-        raise
     except Exception as exc:  # astropy raises many types for bad files
-        detail = " ".join(str(exc).split())[:300]
+        detail = " ".join(str(exc).split())[:300].rstrip(".")
         raise InputError(
             f"Could not read {label} as {format.upper()}: {detail}. vo_ocml reads VOTable "
             "(TABLEDATA, BINARY, BINARY2), FITS binary tables, CSV with a header line and ECSV; "

@@ -1,0 +1,136 @@
+"""pipeline.run on real Gaia data: output invariants, provenance, accuracy against a reference."""
+
+import copy
+
+import numpy as np
+import pytest
+from astropy.table import Table
+
+from vo_ocml.analysis.validate import validate
+from vo_ocml.errors import InputError, NotFoundError
+from vo_ocml.pipeline import run
+from vo_ocml.simulate import simulate_cone
+
+VIZIER = {"ra": "RA_ICRS", "dec": "DE_ICRS", "parallax": "Plx", "parallax_error": "e_Plx",
+          "pmra": "pmRA", "pmra_error": "e_pmRA", "pmdec": "pmDE", "pmdec_error": "e_pmDE",
+          "phot_g_mean_mag": "Gmag", "bp_rp": "BP-RP", "source_id": "Source"}
+
+
+@pytest.fixture(scope="module")
+def m67_run(m67_table):
+    before = copy.deepcopy(m67_table)
+    annotated = run(m67_table)
+    return before, annotated
+
+
+def test_every_row_and_column_kept_in_order(m67_table, m67_run):
+    before, annotated = m67_run
+    out = annotated.table
+    assert len(out) == len(m67_table)
+    assert out.colnames[:len(m67_table.colnames)] == m67_table.colnames
+    assert out.colnames[len(m67_table.colnames):] == ["ocml_prob", "ocml_member", "ocml_stage"]
+    for name in m67_table.colnames:
+        assert np.array_equal(np.asarray(out[name]), np.asarray(before[name]), equal_nan=True) \
+            if out[name].dtype.kind == "f" else np.array_equal(out[name], before[name])
+
+
+def test_input_table_is_not_modified(m67_table, m67_run):
+    before, _ = m67_run
+    assert m67_table.colnames == before.colnames and m67_table.meta == before.meta
+    for name in m67_table.colnames:
+        assert np.array_equal(np.asarray(m67_table[name]), np.asarray(before[name]),
+                              equal_nan=m67_table[name].dtype.kind == "f")
+
+
+def test_output_columns_and_provenance(m67_run):
+    _, annotated = m67_run
+    out = annotated.table
+    assert out["ocml_prob"].meta["ucd"] == "stat.probability"
+    assert out["ocml_member"].dtype == bool and out["ocml_stage"].meta["ucd"] == "meta.code.status"
+    assert np.array_equal(out["ocml_member"], np.nan_to_num(out["ocml_prob"]) > 0.5)
+    params = {p["name"]: p["value"] for p in out.meta["ocml_params"]}
+    for key in ("ocml_version", "ocml_method", "ocml_date", "ocml_centroid_pmra",
+                "ocml_centroid_source", "ocml_n_cone", "ocml_n_filter", "ocml_n_mst",
+                "ocml_n_gmm", "ocml_param_filter", "ocml_errors", "ocml_mean_parallax"):
+        assert key in params
+    assert params["ocml_centroid_source"] == "data" and params["ocml_errors"] == "table"
+
+
+def test_m67_members_match_babusiaux2018(m67_run, data_dir):
+    _, annotated = m67_run
+    reference = Table.read(data_dir / "core" / "babusiaux2018_ngc2682.csv", format="ascii.csv")
+    reference.rename_column("source_id_dr2", "source_id")
+    v = validate(annotated, reference)
+    assert v.f1 > 0.85 and v.completeness > 0.85
+    s = annotated.summary
+    assert s.pmra == pytest.approx(-10.97, abs=0.05) and s.parallax == pytest.approx(1.15, abs=0.03)
+
+
+def test_by_name_and_by_user_centroid(m67_table, m67_run):
+    _, from_data = m67_run
+    by_name = run(m67_table, cluster="M67")
+    assert by_name.result.centroid.source == "catalogue:Hunt & Reffert 2023"
+    assert by_name.result.centroid.name == "NGC 2682"
+    agree = np.mean(by_name.members == from_data.members)
+    assert agree > 0.95
+    user = run(m67_table, centroid=(-10.97, -2.91, 1.15))
+    assert user.result.centroid.source == "user" and np.mean(user.members == from_data.members) > 0.95
+
+
+def test_vizier_names_give_the_same_answer(m67_table, m67_run):
+    _, annotated = m67_run
+    renamed = m67_table.copy()
+    for gaia, vizier in VIZIER.items():
+        renamed.rename_column(gaia, vizier)
+    again = run(renamed)
+    np.testing.assert_allclose(again.result.probability, annotated.result.probability)
+
+
+def test_incomplete_rows_are_kept(m67_table):
+    t = m67_table.copy()
+    t["parallax"][:25] = np.nan
+    t["pmra"] = t["pmra"].astype(float)
+    annotated = run(t)
+    assert np.all(np.isnan(annotated.table["ocml_prob"][:25]))
+    assert set(annotated.table["ocml_stage"][:25]) == {"incomplete"}
+    assert annotated.result.step_counts["complete"] == len(t) - 25
+
+
+def test_existing_output_column_names_are_not_overwritten(m67_table):
+    t = m67_table[:400].copy()
+    t["ocml_prob"] = np.full(len(t), 7.0)
+    annotated = run(t)
+    assert np.all(annotated.table["ocml_prob"] == 7.0)
+    assert annotated.names["prob"] == "ocml_prob_2" and "ocml_prob_2" in annotated.table.colnames
+
+
+def test_no_cluster_in_a_field_keeps_every_row_with_probability_zero():
+    annotated = run(simulate_cone(6000, clusters=(), seed=2))
+    assert not annotated.result.found and not annotated.summary.found
+    assert np.all(annotated.table["ocml_prob"] == 0) and not annotated.members.any()
+    params = {p["name"]: p["value"] for p in annotated.table.meta["ocml_params"]}
+    assert params["ocml_found"] is False and "ocml_no_cluster_reason" in params
+
+
+def test_errors_estimated_from_g_when_missing(m67_table):
+    t = m67_table.copy()
+    t.remove_columns(["pmra_error", "pmdec_error", "parallax_error"])
+    params = {p["name"]: p["value"] for p in run(t).table.meta["ocml_params"]}
+    assert params["ocml_errors"].startswith("estimated from G")
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"method": "kmeans"}, InputError, "Unknown method"),
+    ({"threshold": 1.5}, InputError, "threshold"),
+    ({"filter_width": 3}, InputError, "Unknown option"),
+    ({"cluster": "NGC 99999"}, NotFoundError, "Unknown cluster name"),
+    ({"centroid": (1.0, float("nan"), 1.0)}, InputError, "three finite numbers"),
+])
+def test_bad_options(m67_table, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        run(m67_table[:100], **kwargs)
+
+
+def test_empty_table():
+    with pytest.raises(InputError, match="no rows"):
+        run(Table({"ra": [], "dec": [], "pmra": [], "pmdec": [], "parallax": []}))
