@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
-from scipy.special import digamma
 from scipy.spatial.distance import squareform
+from scipy.special import digamma
 from scipy.stats import spearmanr
 from sklearn.base import BaseEstimator
 from sklearn.decomposition import PCA
