@@ -46,7 +46,7 @@ def plot_dendrogram(X: np.ndarray, features: Sequence[str], threshold: float,
     ax = fig.add_subplot()
     if len(features) > 1:
         dendrogram(correlation_linkage(rho), labels=list(features), ax=ax,
-                   color_threshold=1.0 - threshold)
+                   color_threshold=1.0 - threshold, leaf_rotation=90)
     ax.axhline(1.0 - threshold, color="grey", linestyle="--", label=f"|ρ| = {threshold}")
     ax.set_ylabel("1 − |Spearman ρ|")
     ax.legend(loc="upper right")
