@@ -6,7 +6,7 @@ reference) and F1 for DEC with default settings and for ``vo_ocml.pipeline.run(t
 method="mstgmm")``; for M67 and the Pleiades it prints the DEC members' mean pm and parallax
 beside the SIMBAD row of shared/SCIENCE.md §2; with ``--seeds`` it prints the Jaccard overlap
 of the member sets between random_state 0 and 1 and between the original and a shuffled row
-order.
+order, also on NGC 7789 and NGC 2477 (no reference there).
 
 Run: ``python bench/dec_accuracy.py [--data DIR] [--seeds] [--only NAME ...] [--dec-param k=v ...]``
 """
@@ -40,8 +40,8 @@ def features(table: Table) -> np.ndarray:
     return np.column_stack([np.ma.filled(np.ma.asarray(table[c], dtype=float), np.nan) for c in FEATURES])
 
 
-def cones(data: Path) -> list[tuple[str, str, np.ndarray]]:
-    """(name, file, reference source_id array) for every cone with a reference."""
+def cones(data: Path) -> list[tuple[str, str, np.ndarray | None]]:
+    """(name, file, reference source_id array or None) for the shared cones DEC is scored on."""
     babusiaux = load(data / "references" / "babusiaux2018_members_subset.csv")
 
     def ref(cluster: str) -> np.ndarray:
@@ -53,6 +53,7 @@ def cones(data: Path) -> list[tuple[str, str, np.ndarray]]:
         ("oc345p67", "oc345p67_edr3_cone40.csv",
          np.asarray(load(data / "gaia" / "oc345p67_edr3_mst_members_reference.csv")["source_id"], dtype=np.int64)),
     ]
+    out += [("ngc7789", "ngc7789_cone.csv", None), ("ngc2477", "ngc2477_cone.csv", None)]
     for path in sorted((data / "gaia").glob("distant_*_edr3_box.csv")):
         t = load(path)
         flag = np.char.lower(np.asarray(t["ref_member_perren2022"], dtype=str)) == "true"
@@ -100,7 +101,7 @@ def main() -> None:
     print(header)
     extra = []
     for name, fname, reference in cones(args.data):
-        if args.only and name not in args.only:
+        if (args.only and name not in args.only) or (reference is None and not args.seeds):
             continue
         table = load(args.data / "gaia" / fname)
         X = features(table)
@@ -108,10 +109,15 @@ def main() -> None:
         t0 = time.perf_counter()
         dec = DEC(**params).fit(X)
         seconds = time.perf_counter() - t0
-        c, p, f, nf = score(sid, dec.result_.probability, reference)
-        n_ref = int(np.isin(sid, reference).sum())
-        line = f"{name:10s} {len(X):6d} {n_ref:5d} | {c:6.3f} {p:6.3f} {f:6.3f} {nf:6d} {seconds:5.1f}"
-        other = None if args.no_mstgmm else mstgmm_probability(table)
+        if reference is None:  # no reference: only the seed / row-order overlaps
+            nf = int(dec.result_.members(0.5).sum())
+            line = f"{name:10s} {len(X):6d} {'-':>5s} | {'-':>6s} {'-':>6s} {'-':>6s} {nf:6d} {seconds:5.1f}"
+            other = None
+        else:
+            c, p, f, nf = score(sid, dec.result_.probability, reference)
+            n_ref = int(np.isin(sid, reference).sum())
+            line = f"{name:10s} {len(X):6d} {n_ref:5d} | {c:6.3f} {p:6.3f} {f:6.3f} {nf:6d} {seconds:5.1f}"
+            other = None if args.no_mstgmm else mstgmm_probability(table)
         if other is not None:
             c2, p2, f2, n2 = score(sid, other, reference)
             line += f" | {c2:8.3f} {p2:6.3f} {f2:6.3f} {n2:6d}"

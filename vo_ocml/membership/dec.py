@@ -8,7 +8,7 @@ probability NaN):
    robustly scaled (:mod:`vo_ocml.membership.dec_features`).
 2. **k**: when ``n_clusters`` is None, K-Means for every k in ``k_range`` on a subsample, and
    the k with the best silhouette score (computed on a subsample of ``silhouette_rows``).
-3. **DEC** (:mod:`vo_ocml.membership.dec_model`): autoencoder pretraining, K-Means in the
+3. **DEC** (:class:`vo_ocml.membership.dec_model.DecTrainer`): autoencoder pretraining, K-Means in the
    latent space, KL(P‖Q) training until fewer than ``tol`` of the assignments change. When a
    centroid is known (given, or found in the data, step 4), one K-Means centre starts at the
    latent position of the stars nearest it, so that a cluster much smaller than the field
@@ -58,7 +58,7 @@ from vo_ocml.membership.dec_features import (
     raw_features,
     usable_mask,
 )
-from vo_ocml.membership.dec_model import DecRun, run_dec
+from vo_ocml.membership.dec_model import DecRun, DecTrainer
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +256,7 @@ class DEC:
         features: str = "ratios",
         hidden: tuple[int, ...] = (32, 32),
         latent_dim: int = 4,
-        n_seeds: int = 3,
+        n_seeds: int = 8,
         quantile_filter: bool = True,
         quantiles: tuple[float, float] = (0.10, 0.90),
         centroid: Centroid | tuple[float, float, float] | None = None,
@@ -505,15 +505,16 @@ class DEC:
         from tqdm.auto import tqdm
 
         anchor = None if centroid is None else _anchor(pm_plx, centroid)
+        trainer = DecTrainer(Z, k, hidden=tuple(self.hidden), latent_dim=self.latent_dim,
+                             batch_size=self.batch_size, learning_rate=self.learning_rate)
+        self.trainer_ = trainer
         per_run = self.pretrain_steps + self.max_iter * self.update_interval
         runs, groups, why = [], [], []
         with tqdm(total=per_run * len(seeds), desc="DEC", unit="batch", disable=not self.verbose) as bar:
             for i, seed in enumerate(seeds):
-                run = run_dec(
-                    Z, k, hidden=tuple(self.hidden), latent_dim=self.latent_dim,
-                    pretrain_steps=self.pretrain_steps, batch_size=self.batch_size,
-                    update_interval=self.update_interval, tol=self.tol, max_iter=self.max_iter,
-                    learning_rate=self.learning_rate, seed=seed, anchor=anchor, progress=bar.update,
+                run = trainer.run(
+                    seed, pretrain_steps=self.pretrain_steps, update_interval=self.update_interval,
+                    tol=self.tol, max_iter=self.max_iter, anchor=anchor, progress=bar.update,
                 )
                 bar.n = per_run * (i + 1)
                 bar.refresh()
@@ -558,7 +559,8 @@ class DEC:
         usable = usable_mask(X)
         F = raw_features(X[usable], self.features)
         Z = self.scaler_.transform(F)
-        p = np.mean([cluster_probability(run.soft_assign(Z), g) for run, g in zip(self.runs_, self.groups_)], axis=0)
+        p = np.mean([cluster_probability(self.trainer_.soft_assign(run, Z), g)
+                     for run, g in zip(self.runs_, self.groups_)], axis=0)
         if self.quantile_filter:
             p = np.where(inside(F, self.bounds_), p, 0.0)
         member = np.full(len(X), np.nan)

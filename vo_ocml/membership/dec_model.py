@@ -8,11 +8,13 @@ q_ij ∝ (1 + ‖z_i − μ_j‖²)⁻¹ and the sharpened target p_ij ∝ q_ij�
 target being refreshed every ``update_interval`` batches, until fewer than ``tol`` of the hard
 assignments change between refreshes.
 
-Speed: the training loops run as compiled ``tf.function`` graphs over a fixed number of
-batches drawn at random from all rows (so the cost does not grow with the table), and the soft
-assignments of every row come from a single graph-mode pass in large chunks.
+Speed: :class:`DecTrainer` builds the networks and traces its ``tf.function`` training loops
+once; every seed of the ensemble re-initialises the same variables (seeded Glorot weights,
+fresh optimiser state) instead of retracing. The loops run over a fixed number of batches drawn
+at random from all rows (so the cost hardly grows with the table), and the soft assignments of
+every row come from graph-mode passes in large chunks.
 
-TensorFlow is imported inside :func:`run_dec`, never at module import.
+TensorFlow is imported when a :class:`DecTrainer` is made, never at module import.
 """
 
 from __future__ import annotations
@@ -49,9 +51,8 @@ class DecRun:
         Whether the changed-assignment fraction fell below ``tol``.
     pretrain_loss : float
         Final reconstruction loss (mean squared error, scaled units).
-    soft_assign : callable
-        Maps scaled features (float32, shape (r, d)) to their soft assignment (r, k) with the
-        trained encoder and centres (for :meth:`DEC.predict_proba` on new rows).
+    weights : list of ndarray
+        The trained encoder's weights and, last, the centres (for :meth:`DecTrainer.soft_assign`).
     """
 
     q: np.ndarray
@@ -59,7 +60,7 @@ class DecRun:
     n_iter: int
     converged: bool
     pretrain_loss: float
-    soft_assign: Callable[[np.ndarray], np.ndarray]
+    weights: list[np.ndarray]
 
 
 def configure_tensorflow() -> Any:
@@ -82,37 +83,6 @@ def configure_tensorflow() -> Any:
     return tf
 
 
-def _build(n_features: int, hidden: tuple[int, ...], latent_dim: int, seed: int) -> tuple[Any, Any]:
-    """Encoder and autoencoder with seeded Glorot initialisation."""
-    import keras
-
-    def dense(units: int, activation: str | None, i: int) -> Any:
-        init = keras.initializers.GlorotUniform(seed=seed * 1000 + i)
-        return keras.layers.Dense(units, activation=activation, kernel_initializer=init)
-
-    inputs = keras.Input(shape=(n_features,))
-    x = inputs
-    layer = 0
-    for units in hidden:
-        x = dense(units, "relu", layer)(x)
-        layer += 1
-    latent = dense(latent_dim, None, layer)(x)
-    layer += 1
-    y = latent
-    for units in reversed(hidden):
-        y = dense(units, "relu", layer)(y)
-        layer += 1
-    outputs = dense(n_features, None, layer)(y)
-    return keras.Model(inputs, latent), keras.Model(inputs, outputs)
-
-
-def _soft_assignment(tf: Any, z: Any, centres: Any) -> Any:
-    """Student-t (one degree of freedom) soft assignment q of latent points to centres."""
-    d2 = tf.reduce_sum(tf.square(z[:, None, :] - centres[None, :, :]), axis=2)
-    q = 1.0 / (1.0 + d2)
-    return q / tf.reduce_sum(q, axis=1, keepdims=True)
-
-
 def target_distribution(q: np.ndarray) -> np.ndarray:
     """DEC's sharpened target p_ij ∝ q_ij² / f_j with f_j = Σ_i q_ij."""
     w = q**2 / q.sum(axis=0)
@@ -127,23 +97,8 @@ def _batches(rng: np.random.Generator, n: int, n_steps: int, batch_size: int) ->
     return np.concatenate(perms)[:needed].reshape(n_steps, size).astype(np.int32)
 
 
-def run_dec(
-    Z: np.ndarray,
-    n_clusters: int,
-    *,
-    hidden: tuple[int, ...],
-    latent_dim: int,
-    pretrain_steps: int,
-    batch_size: int,
-    update_interval: int,
-    tol: float,
-    max_iter: int,
-    learning_rate: float,
-    seed: int,
-    anchor: np.ndarray | None = None,
-    progress: Callable[[int], None] | None = None,
-) -> DecRun:
-    """Pretrain, initialise and train one DEC model on the scaled features ``Z``.
+class DecTrainer:
+    """Autoencoder, centres and compiled training loops for DEC on one scaled feature table.
 
     Parameters
     ----------
@@ -155,124 +110,173 @@ def run_dec(
         Widths of the encoder's hidden layers (the decoder mirrors them).
     latent_dim : int
         Width of the latent space.
-    pretrain_steps : int
-        Batches of autoencoder pretraining.
     batch_size : int
         Rows per batch (both phases).
-    update_interval : int
-        Batches between refreshes of the target distribution P.
-    tol : float
-        Stop when fewer than this fraction of hard assignments change between refreshes.
-    max_iter : int
-        Most target refreshes in the KL phase.
     learning_rate : float
         Adam learning rate (both phases).
-    seed : int
-        Seed of this run (weights, batches, K-Means).
-    anchor : ndarray of int or None
-        Rows near the expected cluster (e.g. a centroid): one initial centre is their mean
-        latent position, so that a cluster much smaller than the field still gets its own
-        group; the other k − 1 centres start from k-means++.
-    progress : callable or None
-        Called with the number of batches just done (for a progress bar).
-
-    Returns
-    -------
-    DecRun
     """
-    import keras
 
-    tf = configure_tensorflow()
-    keras.utils.set_random_seed(seed)
-    rng = np.random.default_rng(seed)
-    m, d = Z.shape
-    encoder, autoencoder = _build(d, hidden, latent_dim, seed)
-    data = tf.constant(Z)
-    tick = progress or (lambda steps: None)
+    def __init__(self, Z: np.ndarray, n_clusters: int, *, hidden: tuple[int, ...], latent_dim: int,
+                 batch_size: int, learning_rate: float) -> None:
+        import keras
 
-    # --- phase 1: autoencoder pretraining (mean squared reconstruction error) ---
-    ae_opt = keras.optimizers.Adam(learning_rate)
-    ae_vars = autoencoder.trainable_variables
+        tf = configure_tensorflow()
+        self.m, d = Z.shape
+        self.k = n_clusters
+        self.batch_size = batch_size
+        self.data = tf.constant(Z)
+        inputs = keras.Input(shape=(d,))
+        x = inputs
+        for units in hidden:
+            x = keras.layers.Dense(units, activation="relu")(x)
+        latent = keras.layers.Dense(latent_dim)(x)
+        y = latent
+        for units in reversed(hidden):
+            y = keras.layers.Dense(units, activation="relu")(y)
+        outputs = keras.layers.Dense(d)(y)
+        self.encoder = keras.Model(inputs, latent)
+        self.autoencoder = keras.Model(inputs, outputs)
+        self.centres = keras.Variable(np.zeros((n_clusters, latent_dim), np.float32), name="dec_centres")
+        self.ae_opt = keras.optimizers.Adam(learning_rate)
+        self.kl_opt = keras.optimizers.Adam(learning_rate)
+        ae_vars = self.autoencoder.trainable_variables
+        kl_vars = [*self.encoder.trainable_variables, self.centres]
+        data, encoder, autoencoder, centres = self.data, self.encoder, self.autoencoder, self.centres
+        ae_opt, kl_opt = self.ae_opt, self.kl_opt
 
-    @tf.function
-    def pretrain(index: Any) -> Any:
-        loss = tf.constant(0.0)
-        for i in tf.range(tf.shape(index)[0]):
-            x = tf.gather(data, index[i])
-            with tf.GradientTape() as tape:
-                loss = tf.reduce_mean(tf.square(autoencoder(x, training=True) - x))
-            ae_opt.apply_gradients(zip(tape.gradient(loss, ae_vars), ae_vars))
-        return loss
+        def soft(z: Any) -> Any:  # Student-t (one degree of freedom)
+            q = 1.0 / (1.0 + tf.reduce_sum(tf.square(z[:, None, :] - centres[None, :, :]), axis=2))
+            return q / tf.reduce_sum(q, axis=1, keepdims=True)
 
-    chunk = max(1, pretrain_steps // 10)
-    loss = np.nan
-    for start in range(0, pretrain_steps, chunk):
-        steps = min(chunk, pretrain_steps - start)
-        loss = float(pretrain(tf.constant(_batches(rng, m, steps, batch_size))))
-        tick(steps)
+        @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)])
+        def pretrain(index: Any) -> Any:
+            loss = tf.constant(0.0)
+            for i in tf.range(tf.shape(index)[0]):
+                x = tf.gather(data, index[i])
+                with tf.GradientTape() as tape:
+                    loss = tf.reduce_mean(tf.square(autoencoder(x, training=True) - x))
+                ae_opt.apply_gradients(zip(tape.gradient(loss, ae_vars), ae_vars))
+            return loss
 
-    @tf.function
-    def encode(x: Any) -> Any:
-        return encoder(x, training=False)
+        @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, n_clusters])])
+        def kl_train(index: Any, target: Any) -> Any:
+            loss = tf.constant(0.0)
+            for i in tf.range(tf.shape(index)[0]):
+                x = tf.gather(data, index[i])
+                p = tf.gather(target, index[i])
+                with tf.GradientTape() as tape:
+                    q = soft(encoder(x, training=True))
+                    loss = tf.reduce_mean(tf.reduce_sum(p * tf.math.log((p + 1e-12) / (q + 1e-12)), axis=1))
+                kl_opt.apply_gradients(zip(tape.gradient(loss, kl_vars), kl_vars))
+            return loss
 
-    def latent_all() -> np.ndarray:
-        return np.concatenate([encode(data[i : i + ENCODE_CHUNK]).numpy() for i in range(0, m, ENCODE_CHUNK)])
+        @tf.function(input_signature=[tf.TensorSpec([None, d])])
+        def encode(x: Any) -> Any:
+            return encoder(x, training=False)
 
-    # --- phase 2: K-Means in the latent space initialises the centres ---
-    z = latent_all()
-    sample = rng.choice(m, size=min(m, KMEANS_ROWS), replace=False)
-    if anchor is None or len(anchor) == 0:
-        km = KMeans(n_clusters, n_init=4, random_state=seed).fit(z[sample])
-    else:
-        zs = z[np.union1d(sample, anchor)]
-        rest, _ = kmeans_plusplus(zs, n_clusters - 1, random_state=seed)
-        init = np.vstack([z[anchor].mean(axis=0, keepdims=True), rest])
-        km = KMeans(n_clusters, init=init, n_init=1, random_state=seed).fit(zs)
-    centres = keras.Variable(km.cluster_centers_.astype(np.float32), name="dec_centres")
+        @tf.function(input_signature=[tf.TensorSpec([None, d])])
+        def assign(x: Any) -> Any:
+            return soft(encoder(x, training=False))
 
-    # --- phase 3: KL(P||Q) with the target refreshed every update_interval batches ---
-    kl_opt = keras.optimizers.Adam(learning_rate)
-    kl_vars = [*encoder.trainable_variables, centres]
+        self._tf, self._pretrain, self._kl_train, self._encode, self._assign = tf, pretrain, kl_train, encode, assign
 
-    @tf.function
-    def assign(x: Any) -> Any:
-        return _soft_assignment(tf, encoder(x, training=False), centres)
+    def _chunks(self, fn: Callable[[Any], Any], x: Any) -> np.ndarray:
+        """Apply a graph function to ``x`` in chunks of :data:`ENCODE_CHUNK` rows."""
+        return np.concatenate([fn(x[i : i + ENCODE_CHUNK]).numpy() for i in range(0, int(x.shape[0]), ENCODE_CHUNK)])
 
-    @tf.function
-    def kl_train(index: Any, target: Any) -> Any:
-        loss = tf.constant(0.0)
-        for i in tf.range(tf.shape(index)[0]):
-            x = tf.gather(data, index[i])
-            p = tf.gather(target, index[i])
-            with tf.GradientTape() as tape:
-                q = _soft_assignment(tf, encoder(x, training=True), centres)
-                loss = tf.reduce_mean(tf.reduce_sum(p * tf.math.log((p + 1e-12) / (q + 1e-12)), axis=1))
-            kl_opt.apply_gradients(zip(tape.gradient(loss, kl_vars), kl_vars))
-        return loss
+    def _reset(self, seed: int) -> None:
+        """Seeded Glorot-uniform weights, zero biases, fresh optimiser state."""
+        rng = np.random.default_rng(seed)
+        for layer in self.autoencoder.layers:
+            if not layer.weights:
+                continue
+            kernel, bias = layer.kernel, layer.bias
+            fan_in, fan_out = kernel.shape
+            limit = np.sqrt(6.0 / (fan_in + fan_out))
+            kernel.assign(rng.uniform(-limit, limit, (fan_in, fan_out)).astype(np.float32))
+            bias.assign(np.zeros(bias.shape, np.float32))
+        for opt in (self.ae_opt, self.kl_opt):
+            for v in opt.variables:  # iterations and moments; the learning rate stays
+                if "learning_rate" not in v.path:
+                    v.assign(np.zeros(v.shape, v.dtype))
 
-    def soft_assign(x: np.ndarray) -> np.ndarray:
-        x = tf.constant(np.asarray(x, dtype=np.float32))
-        parts = [assign(x[i : i + ENCODE_CHUNK]).numpy() for i in range(0, len(x), ENCODE_CHUNK)]
-        return np.concatenate(parts) if parts else np.zeros((0, n_clusters), np.float32)
+    def run(self, seed: int, *, pretrain_steps: int, update_interval: int, tol: float, max_iter: int,
+            anchor: np.ndarray | None = None, progress: Callable[[int], None] | None = None) -> DecRun:
+        """Pretrain, initialise and train DEC once, from ``seed``.
 
-    def q_all() -> np.ndarray:
-        return np.concatenate([assign(data[i : i + ENCODE_CHUNK]).numpy() for i in range(0, m, ENCODE_CHUNK)])
+        Parameters
+        ----------
+        seed : int
+            Seed of this run (weights, batches, K-Means).
+        pretrain_steps : int
+            Batches of autoencoder pretraining.
+        update_interval : int
+            Batches between refreshes of the target distribution P.
+        tol : float
+            Stop when fewer than this fraction of hard assignments change between refreshes.
+        max_iter : int
+            Most target refreshes in the KL phase.
+        anchor : ndarray of int or None
+            Rows near the expected cluster (e.g. a centroid): one initial centre is their mean
+            latent position, so that a cluster much smaller than the field still gets its own
+            group; the other k − 1 centres start from k-means++.
+        progress : callable or None
+            Called with the number of batches just done (for a progress bar).
 
-    q = q_all()
-    labels = q.argmax(axis=1)
-    converged = False
-    n_iter = 0
-    for n_iter in range(1, max_iter + 1):
-        kl_train(tf.constant(_batches(rng, m, update_interval, batch_size)), tf.constant(target_distribution(q)))
-        tick(update_interval)
-        q = q_all()
-        new = q.argmax(axis=1)
-        changed = float(np.mean(new != labels))
-        labels = new
-        log.debug("DEC seed %d refresh %d: %.4f of assignments changed", seed, n_iter, changed)
-        if changed < tol:
-            converged = True
-            break
-    return DecRun(
-        q=q, labels=labels, n_iter=n_iter, converged=converged, pretrain_loss=loss, soft_assign=soft_assign
-    )
+        Returns
+        -------
+        DecRun
+        """
+        import keras
+
+        tf = self._tf
+        keras.utils.set_random_seed(seed)
+        self._reset(seed)
+        rng = np.random.default_rng(seed)
+        m, k = self.m, self.k
+        tick = progress or (lambda steps: None)
+
+        chunk = max(1, -(-pretrain_steps // 10))
+        loss = np.nan
+        for start in range(0, pretrain_steps, chunk):
+            steps = min(chunk, pretrain_steps - start)
+            loss = float(self._pretrain(tf.constant(_batches(rng, m, steps, self.batch_size))))
+            tick(steps)
+
+        z = self._chunks(self._encode, self.data)
+        sample = rng.choice(m, size=min(m, KMEANS_ROWS), replace=False)
+        if anchor is None or len(anchor) == 0:
+            km = KMeans(k, n_init=4, random_state=seed).fit(z[sample])
+        else:
+            zs = z[np.union1d(sample, anchor)]
+            rest, _ = kmeans_plusplus(zs, k - 1, random_state=seed)
+            init = np.vstack([z[anchor].mean(axis=0, keepdims=True), rest])
+            km = KMeans(k, init=init, n_init=1, random_state=seed).fit(zs)
+        self.centres.assign(km.cluster_centers_.astype(np.float32))
+
+        q = self._chunks(self._assign, self.data)
+        labels = q.argmax(axis=1)
+        converged = False
+        n_iter = 0
+        for n_iter in range(1, max_iter + 1):
+            index = tf.constant(_batches(rng, m, update_interval, self.batch_size))
+            self._kl_train(index, tf.constant(target_distribution(q)))
+            tick(update_interval)
+            q = self._chunks(self._assign, self.data)
+            new = q.argmax(axis=1)
+            changed = float(np.mean(new != labels))
+            labels = new
+            log.debug("DEC seed %d refresh %d: %.4f of assignments changed", seed, n_iter, changed)
+            if changed < tol:
+                converged = True
+                break
+        weights = [np.array(w) for w in self.encoder.get_weights()] + [np.array(self.centres.numpy())]
+        return DecRun(q=q, labels=labels, n_iter=n_iter, converged=converged, pretrain_loss=loss, weights=weights)
+
+    def soft_assign(self, run: DecRun, Z: np.ndarray) -> np.ndarray:
+        """Soft assignment (r, k) of scaled features ``Z`` (r, d) with the encoder and centres of ``run``."""
+        self.encoder.set_weights(run.weights[:-1])
+        self.centres.assign(run.weights[-1])
+        if len(Z) == 0:
+            return np.zeros((0, self.k), np.float32)
+        return self._chunks(self._assign, self._tf.constant(np.asarray(Z, dtype=np.float32)))
