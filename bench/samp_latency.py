@@ -163,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     from pyvo.samp import conf
 
     conf.use_internet = False
+    from threadpoolctl import threadpool_limits
+
     from vo_ocml.io.tables import read_table, write_table
     from vo_ocml.pipeline import run
 
@@ -184,21 +186,26 @@ def main(argv: list[str] | None = None) -> int:
         target = sender.service_id()
         for n, path in tables.items():
             t0 = time.perf_counter()
-            annotated = run(read_table(path))
+            table = read_table(path)
+            t1 = time.perf_counter()
+            with threadpool_limits(limits=args.threads or None):
+                annotated = run(table)
+            t2 = time.perf_counter()
             write_table(annotated.table, work / f"direct_{n}.vot")
-            direct = time.perf_counter() - t0
+            split = {"read_s": t1 - t0, "run_s": t2 - t1, "write_s": time.perf_counter() - t2}
             runs = [sender.send(target, path, f"{n}-{i}", timeout=1800)
                     for i in range(args.repeats if n <= 100_000 else 1)]
             figures[f"rows_{n}"] = {
                 "send_to_broadcast_s": statistics.median(r["broadcast_s"] for r in runs),
                 "send_to_reply_s": statistics.median(r["reply_s"] for r in runs),
                 "all_send_to_broadcast_s": [round(r["broadcast_s"], 3) for r in runs],
-                "read_run_write_in_process_s": direct,
+                "in_process": split,
                 "members": int(np.sum(annotated.table["ocml_member"])),
             }
             print(f"{n:>9,} rows: send->broadcast {figures[f'rows_{n}']['send_to_broadcast_s']:.2f} s"
                   f" (runs {figures[f'rows_{n}']['all_send_to_broadcast_s']}),"
-                  f" read+run+write alone {direct:.2f} s", flush=True)
+                  f" in-process read {split['read_s']:.2f} s + run {split['run_s']:.2f} s +"
+                  f" write {split['write_s']:.2f} s", flush=True)
 
         fixture = read_table(FIXTURE)
         paths = [work / f"batch_{i}.vot" for i in range(20)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import logging
 import queue
 import stat
 import threading
@@ -217,3 +218,23 @@ def test_exit_with_hub_and_clean_shutdown(make_service, peer, m67_vot, hub):
     assert service.wait(10), "the service did not ask to exit after the hub shut down"
     service.stop()
     assert not service.workdir.path.exists()
+
+
+def test_stop_answers_queued_tables(make_service, peer, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="vo_ocml.samp.service")
+    service = make_service()
+    url = write_votable(gaia_table("ngc2477_cone_3000.csv"), tmp_path / "t.vot").as_uri()
+    replies: queue.Queue = queue.Queue()
+    for i in range(3):
+        tag = f"t{i}"
+        peer.client.bind_receive_response(tag, lambda pk, who, tag, r: replies.put((tag, r)))
+        peer.client.call(service.public_id, tag, {"samp.mtype": "table.load.votable",
+                                                  "samp.params": {"url": url}})
+    wait_for(lambda: caplog.text.count("queued table.load.votable") == 3, 30)
+    refused = []
+    threading.Thread(target=service.stop, daemon=True).start()
+    for _ in range(2):
+        tag, response = replies.get(timeout=30)
+        refused.append(_error(response))
+    assert all("shutting down" in text for text in refused)
+    wait_for(lambda: not service.workdir.path.exists(), 120)

@@ -17,6 +17,7 @@ from urllib.request import urlopen
 
 import pytest
 from astropy.table import Table
+from PIL import ImageGrab
 from sampkit import Peer, Processes, have_topcat, java, wait_for
 
 pytestmark = [
@@ -33,20 +34,32 @@ ROW_SUBSET_COMBO = (434, 217)
 
 
 @pytest.fixture
-def display(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A private Xvfb server; DISPLAY points at it."""
-    read, write = os.pipe()
-    xvfb = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
-        pass_fds=(write,), start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    os.close(write)
-    number = os.read(read, 64).decode().strip()
-    os.close(read)
-    monkeypatch.setenv("DISPLAY", f":{number}")
-    yield f":{number}"
-    Processes.kill(xvfb)
+def display(monkeypatch: pytest.MonkeyPatch):
+    """A private Xvfb server on an unused high display number; DISPLAY points at it.
+
+    A high number keeps clear of the :0/:99 servers other jobs on a shared machine start.
+    """
+    for number in range(100 + os.getpid() % 700, 1000, 7):
+        if Path(f"/tmp/.X{number}-lock").exists() or Path(f"/tmp/.X11-unix/X{number}").exists():
+            continue
+        xvfb = subprocess.Popen(
+            ["Xvfb", f":{number}", "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        env = {**os.environ, "DISPLAY": f":{number}"}
+        for _ in range(100):
+            ready = subprocess.run(["xdotool", "getdisplaygeometry"], env=env,
+                                   capture_output=True).returncode == 0
+            if ready or xvfb.poll() is not None:
+                break
+            time.sleep(0.1)
+        if ready:
+            monkeypatch.setenv("DISPLAY", f":{number}")
+            yield f":{number}"
+            Processes.kill(xvfb)
+            return
+        Processes.kill(xvfb)
+    pytest.fail("could not start Xvfb")
 
 
 def xdotool(*args: str) -> None:
@@ -72,19 +85,27 @@ def test_topcat_round_trip(display, hub, service, m67_vot, tmp_path, caplog):
     procs = Processes(tmp_path)
     probe = Peer(name="probe", mtypes=())
     try:
-        procs.start("topcat", java("starlink-topcat.jar", "uk.ac.starlink.topcat.Driver",
-                                   "-samp", "-nohub", str(m67_vot)))
+        topcat_jvm = procs.start("topcat", java(
+            "starlink-topcat.jar", "uk.ac.starlink.topcat.Driver", "-samp", "-nohub", str(m67_vot)))
 
-        def topcat_id() -> str | None:
+        def topcat_registered() -> str | None:
+            assert topcat_jvm.poll() is None, "TOPCAT exited:\n" + procs.log("topcat")[-2000:]
             for cid in probe.client.get_subscribed_clients("table.load.votable"):
                 if probe.client.get_metadata(cid).get("samp.name", "").lower() == "topcat":
                     return cid
             return None
-        topcat = wait_for(topcat_id, 120, step=0.5)
+
+        topcat = wait_for(topcat_registered, 120, step=0.5)
         wait_for(lambda: subprocess.run(["xdotool", "search", "--name", "^TOPCAT$"],
                                         capture_output=True).returncode == 0, 60, step=0.5)
-        time.sleep(2)  # let the toolbar settle
-        click(*BROADCAST_BUTTON)
+        for attempt in range(5):  # the button works once TOPCAT has seen a subscriber
+            time.sleep(2)
+            click(*BROADCAST_BUTTON)
+            try:
+                wait_for(lambda: "received call table.load.votable" in caplog.text, 10)
+                break
+            except TimeoutError:
+                ImageGrab.grab(xdisplay=display).save(tmp_path / f"attempt{attempt}.png")
 
         def answered(mtype: str) -> re.Match | None:
             return re.search(rf"received response to {re.escape(mtype)}:\S+ from topcat "
