@@ -93,8 +93,9 @@ def _smoothed_density(Z: np.ndarray, max_bins: int, width_floor: float, sigma: f
 
 
 def find_centroid(pm_plx: np.ndarray, errors: np.ndarray | None = None,
-                  sky: np.ndarray | None = None, *, max_stars: int = 60000,
-                  min_stars: int = 8, random_state: int | None = 0) -> Detection | None:
+                  sky: np.ndarray | None = None, *, max_stars: int = 40000,
+                  max_queries: int = 6000, min_stars: int = 8,
+                  random_state: int | None = 0) -> Detection | None:
     """Find the most significant compact overdensity in (pmra, pmdec, parallax).
 
     Parameters
@@ -110,6 +111,9 @@ def find_centroid(pm_plx: np.ndarray, errors: np.ndarray | None = None,
         stars' sky and kinematic distributions, which a cluster violates.
     max_stars : int
         Size of the searched subsample (speed on cones of millions of stars).
+    max_queries : int
+        Stars of that subsample at which the significance is evaluated (neighbours are
+        counted among all of it); the mean shift then climbs to the exact peak.
     min_stars : int
         Fewest stars a peak's kernel must hold.
     random_state : int or None
@@ -140,28 +144,26 @@ def find_centroid(pm_plx: np.ndarray, errors: np.ndarray | None = None,
         Zs = (S - np.median(S, axis=0)) / sky_unit
         p_sky = _smoothed_density(Zs, max_bins=30, width_floor=0.4, sigma=0.6, edge_correct=True)
         sky_scales = SKY_SCALES
+    rng = np.random.default_rng(random_state)
+    queries = np.arange(len(X)) if len(X) <= max_queries else \
+        np.sort(rng.choice(len(X), max_queries, replace=False))
     best = (-np.inf, 0, 0.0, np.inf, 0)
     for h_sky in sky_scales:
-        if np.isfinite(h_sky):
-            space = np.hstack([Zs * (1.0 / h_sky), Z])  # sky radius h_sky ↔ 1 in this space
-        else:
-            space = Z
-        tree = cKDTree(space)
+        tree = cKDTree(Z) if not np.isfinite(h_sky) else None
         for h in DETECTION_SCALES:
             if np.isfinite(h_sky):
                 local = np.hstack([Zs * (h / h_sky), Z])
-                tree_h = cKDTree(local)
-                counts = tree_h.query_ball_point(local, h, return_length=True, workers=-1) - 1
-                expected = n * (len(X) / n) * p_sky * p_kin * _V5_UNIT * h_sky**2 * h**3
+                counts = cKDTree(local).query_ball_point(local[queries], h, return_length=True,
+                                                         workers=-1) - 1
+                expected = len(X) * (p_sky * p_kin)[queries] * _V5_UNIT * h_sky**2 * h**3
             else:
-                tree_h = tree
-                counts = tree.query_ball_point(Z, h, return_length=True, workers=-1) - 1
-                expected = len(X) * p_kin * (4.0 / 3.0) * np.pi * h**3
+                counts = tree.query_ball_point(Z[queries], h, return_length=True, workers=-1) - 1
+                expected = len(X) * p_kin[queries] * (4.0 / 3.0) * np.pi * h**3
             signif = (counts - expected) / np.sqrt(expected + 1.0)
             signif[counts < min_stars] = -np.inf
-            i = int(np.argmax(signif))
-            if signif[i] > best[0]:
-                best = (float(signif[i]), i, h, h_sky, int(counts[i]))
+            j = int(np.argmax(signif))
+            if signif[j] > best[0]:
+                best = (float(signif[j]), int(queries[j]), h, h_sky, int(counts[j]))
     significance, i, h, h_sky, n_peak = best
     if not np.isfinite(significance):
         return None
@@ -232,7 +234,8 @@ def _intrinsic(W: np.ndarray, weights: np.ndarray, spread: np.ndarray,
 
 def measure_cluster(pm_plx: np.ndarray, errors: np.ndarray | None, seed: np.ndarray,
                     guess: np.ndarray, *, random_state: int | None = 0,
-                    iterations: int = 3, velocity_dispersion: float = 5.0) -> ClusterFit | None:
+                    iterations: int = 3, velocity_dispersion: float = 5.0,
+                    max_window: int = 20000) -> ClusterFit | None:
     """Measure the cluster around ``seed`` with a local two-component mixture.
 
     Parameters
@@ -254,6 +257,8 @@ def measure_cluster(pm_plx: np.ndarray, errors: np.ndarray | None, seed: np.ndar
         local field instead of the cluster and is discarded (the previous values are kept).
     velocity_dispersion : float
         km/s, for that last test.
+    max_window : int
+        At most this many stars of the window (a random sample) are fitted.
 
     Returns
     -------
@@ -264,7 +269,10 @@ def measure_cluster(pm_plx: np.ndarray, errors: np.ndarray | None, seed: np.ndar
     seed_spread = spread.copy()
     n_core = 0.0
     for _ in range(iterations):
-        window = np.all(np.abs(pm_plx - centre) < 6.0 * spread, axis=1)
+        window = np.flatnonzero(np.all(np.abs(pm_plx - centre) < 6.0 * spread, axis=1))
+        if len(window) > max_window:  # a sample is enough to measure the spreads
+            window = np.sort(np.random.default_rng(random_state).choice(window, max_window,
+                                                                        replace=False))
         W = pm_plx[window]
         if len(W) < 10:
             return None

@@ -76,8 +76,8 @@ KSELECT_ROWS = 20000
 
 def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
     """Jaccard overlap of two boolean member masks (1 when both are empty)."""
-    union = np.count_nonzero(a | b)
-    return 1.0 if union == 0 else np.count_nonzero(a & b) / union
+    union = int(np.count_nonzero(a | b))
+    return 1.0 if union == 0 else int(np.count_nonzero(a & b)) / union
 
 
 def _robust_spread(V: np.ndarray) -> np.ndarray:

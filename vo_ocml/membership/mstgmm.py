@@ -95,6 +95,9 @@ class MSTGMM(BaseEstimator):
         km/s. A candidate whose intrinsic proper-motion dispersion exceeds this at its parallax
         (σ_pm > σ_v ϖ / 4.74, and > 0.5 mas/yr) is a feature of the field, not a bound cluster:
         no cluster is declared. Open clusters have σ_v ≲ 1–3 km/s.
+    max_fit_stars : int
+        "radial" mixture: fit on a random sample of at most this many of the MST's survivors
+        (speed on cones of millions of stars), then score every survivor with the fitted model.
     random_state : int or None
         Seed for every random step.
 
@@ -122,7 +125,7 @@ class MSTGMM(BaseEstimator):
                  n_components: int | str = 2, max_components: int = 4,
                  mixture: str = "radial", pm_gradient: bool | str = "auto",
                  min_significance: float = 5.0, min_members: int = 10,
-                 max_velocity_dispersion: float = 5.0,
+                 max_velocity_dispersion: float = 5.0, max_fit_stars: int = 20000,
                  random_state: int | None = 0) -> None:
         self.centroid = centroid
         self.filter = filter
@@ -140,6 +143,7 @@ class MSTGMM(BaseEstimator):
         self.min_significance = min_significance
         self.min_members = min_members
         self.max_velocity_dispersion = max_velocity_dispersion
+        self.max_fit_stars = max_fit_stars
         self.random_state = random_state
 
     # ------------------------------------------------------------------ validation
@@ -244,16 +248,22 @@ class MSTGMM(BaseEstimator):
                 centre: np.ndarray, intrinsic: np.ndarray,
                 target: np.ndarray) -> tuple[np.ndarray, dict, Any]:
         """Fit the radial cluster + field mixture(s); return probabilities, details, model."""
+        fit_rows = np.arange(len(kin))
+        if len(kin) > self.max_fit_stars:  # fit on a sample, score every star afterwards
+            fit_rows = np.sort(np.random.default_rng(self.random_state).choice(
+                len(kin), self.max_fit_stars, replace=False))
         fits = {}
         for m in self._field_choices():
-            if len(kin) >= 20 * (m + 1):
-                fits[m] = fit_radial_mixture(kin, err, sky, centre, intrinsic, target, n_field=m,
-                                             gradient=self._gradient(centre),
-                                             random_state=self.random_state)
+            if len(fit_rows) >= 20 * (m + 1):
+                fits[m] = fit_radial_mixture(
+                    kin[fit_rows], None if err is None else err[fit_rows], sky[fit_rows], centre,
+                    intrinsic, target, n_field=m, gradient=self._gradient(centre),
+                    random_state=self.random_state)
         if not fits:
             raise ValueError("too few stars for a mixture")
-        bics = {m + 1: f.bic(len(kin)) for m, f in fits.items()}
+        bics = {m + 1: f.bic(len(fit_rows)) for m, f in fits.items()}
         best = fits[min(fits, key=lambda m: bics[m + 1])]
+        probability = best.probability if len(fit_rows) == len(kin) else best.predict(kin, err, sky)
         info = {"model": "radial", "n_components": len(best.field_weights) + 1, "bic": bics,
                 "pm_gradient_per_deg": best.cluster_gradient.tolist(),
                 "deconvolved": err is not None, "n_iter": best.n_iter,
@@ -266,7 +276,8 @@ class MSTGMM(BaseEstimator):
                   f"{'yes' if err is not None else 'no'}; intrinsic sd "
                   f"{np.round(info['cluster_intrinsic_sd'], 3).tolist()} mas/yr, mas/yr, mas")
         info["reason"] = reason
-        return best.probability, info, best
+        info["n_fit_stars"] = int(len(fit_rows))
+        return probability, info, best
 
     def _gmm(self, Z: np.ndarray, target: np.ndarray, target_var: np.ndarray
              ) -> tuple[np.ndarray, dict, GaussianMixture]:
