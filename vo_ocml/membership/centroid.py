@@ -62,6 +62,21 @@ class Detection:
     sky_scale: float = np.inf
 
 
+def best_measured(errors: np.ndarray | None, n: int, max_stars: int = 40000,
+                  random_state: int | None = 0) -> np.ndarray:
+    """Indices of at most ``max_stars`` stars: the best-measured ones (smallest total error),
+    or a random sample when errors are unknown; all stars when there are few enough.
+
+    On a cone of millions of stars the cluster stands out most clearly among the precise
+    measurements, and these are enough to find and measure it.
+    """
+    if n <= max_stars:
+        return np.arange(n)
+    if errors is not None and np.all(np.isfinite(errors)):
+        return np.sort(np.argsort(np.sqrt(np.sum(errors**2, axis=1)), kind="stable")[:max_stars])
+    return np.sort(np.random.default_rng(random_state).choice(n, max_stars, replace=False))
+
+
 def _robust_scale(Z: np.ndarray) -> np.ndarray:
     mad = np.median(np.abs(Z - np.median(Z, axis=0)), axis=0) * 1.4826
     spread = np.std(Z, axis=0)
@@ -127,12 +142,7 @@ def find_centroid(pm_plx: np.ndarray, errors: np.ndarray | None = None,
     n = len(pm_plx)
     if n < 3 * min_stars:
         return None
-    pick = np.arange(n)
-    if n > max_stars:
-        if errors is not None and np.all(np.isfinite(errors)):
-            pick = np.argsort(np.sqrt(np.sum(errors**2, axis=1)), kind="stable")[:max_stars]
-        else:
-            pick = np.random.default_rng(random_state).choice(n, max_stars, replace=False)
+    pick = best_measured(errors, n, max_stars, random_state)
     X = pm_plx[pick]
     scale = _robust_scale(X)
     Z = (X - np.median(X, axis=0)) / scale

@@ -17,7 +17,7 @@
    cluster. The cluster is the component whose (pmra, pmdec, parallax) marginal density at
    the centroid is highest -- compact and centred on it; its posterior is the probability.
 
-Rows are processed in a canonical order (sorted by their values), so the result does not
+Rows are processed in a canonical order (sorted by ra, then dec), so the result does not
 depend on the table's row order.
 """
 
@@ -27,8 +27,7 @@ import logging
 from typing import Any
 
 import numpy as np
-from scipy.special import erf
-from scipy.stats import chi2, multivariate_normal
+from scipy.special import erf, gammaincinv
 from sklearn.base import BaseEstimator
 from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
@@ -39,7 +38,8 @@ from vo_ocml.membership.base import (
     FEATURES, STAGE_FILTER, STAGE_GMM, STAGE_INCOMPLETE, STAGE_MST, STAGE_NO_CLUSTER, Centroid,
     MembershipResult, complete_mask,
 )
-from vo_ocml.membership.centroid import find_centroid, max_pm_dispersion, measure_cluster
+from vo_ocml.membership.centroid import (best_measured, find_centroid, max_pm_dispersion,
+                                         measure_cluster)
 from vo_ocml.membership.sky import from_tangent_plane, sky_centre, tangent_plane
 from vo_ocml.membership.radial_mixture import fit_radial_mixture
 
@@ -218,7 +218,7 @@ class MSTGMM(BaseEstimator):
         var = intrinsic**2 + err**2 if err is not None else np.broadcast_to(observed**2, kin.shape)
         d2 = np.sum((kin - centre) ** 2 / var, axis=1)
         level = erf(self.filter_nsigma / np.sqrt(2.0))
-        return d2 < chi2.ppf(level, df=3)
+        return d2 < 2.0 * gammaincinv(1.5, level)  # the χ² quantile for 3 degrees of freedom
 
     def _velocity_dispersion(self, post: np.ndarray, kin: np.ndarray, centre: np.ndarray,
                              mix_info: dict) -> tuple[float, float]:
@@ -300,6 +300,7 @@ class MSTGMM(BaseEstimator):
         if not fits:
             raise ValueError("too few stars for a mixture")
         gmm = min(fits, key=lambda g: bics[g.n_components])
+        from scipy.stats import multivariate_normal  # slow to import; only this mode needs it
         # the cluster: the highest density at the cluster's position, allowing for the
         # uncertainty of that position (so a compact component slightly off-target still wins)
         dens = [float(multivariate_normal(gmm.means_[k], gmm.covariances_[k] + np.diag(target_var),
@@ -337,7 +338,7 @@ class MSTGMM(BaseEstimator):
             raise InputError(f"None of the {n} rows has complete astrometry (finite ra, dec, "
                              "pmra, pmdec and parallax): there is nothing to classify.")
         rows = np.flatnonzero(ok)
-        rows = rows[np.lexsort(X[rows].T[::-1])]  # canonical order: row order never matters
+        rows = rows[np.lexsort((X[rows, 1], X[rows, 0]))]  # canonical order: by ra, then dec
         Xc = X[rows]
         err = errors[rows] if errors is not None else None
         kin = Xc[:, 2:5]
@@ -357,7 +358,9 @@ class MSTGMM(BaseEstimator):
         seed = self._seed(kin, err, sky)
         fit = None
         if seed is not None and self.refine and self.filter == "adaptive":
-            fit = measure_cluster(kin, err, seed[0], seed[1], random_state=self.random_state,
+            good = best_measured(err, len(kin))
+            fit = measure_cluster(kin[good], None if err is None else err[good], seed[0], seed[1],
+                                  random_state=self.random_state,
                                   velocity_dispersion=self.max_velocity_dispersion)
             if fit is None and seed[2] == "data":
                 seed = None
