@@ -13,11 +13,8 @@ from collections.abc import Callable
 from vo_ocml.samp.options import METHODS, RECIPIENTS, SEND_MODES
 
 
-def _add_verbosity(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-v", "--verbose", action="count", default=0,
-        help="log every SAMP message received and sent (-vv: debug details)",
-    )
+def _add_verbosity(parser: argparse.ArgumentParser, verbose_help: str) -> None:
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=verbose_help)
     parser.add_argument("-q", "--quiet", action="store_true", help="print errors only")
 
 
@@ -73,7 +70,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--exit-with-hub", action="store_true",
         help="exit when the hub shuts down (default: wait for a new hub and register again)",
     )
-    _add_verbosity(listen)
+    _add_verbosity(listen, "log every SAMP message received and sent (-vv: debug details)")
     listen.set_defaults(func=listen_command)
 
     hub = subparsers.add_parser(
@@ -86,7 +83,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--web-profile", action="store_true",
         help="also serve the SAMP Web Profile for browser clients (off by default)",
     )
-    _add_verbosity(hub)
+    _add_verbosity(hub, "log the hub's start and stop")
     hub.set_defaults(func=hub_command)
 
 
