@@ -5,7 +5,7 @@
 #   samp_hub_scripts/run_membership.sh t.vot centroid -10.97,-2.91,1.15 send none
 # Options (name value pairs): method mstgmm|dec, threshold 0-1, cluster NAME,
 # centroid PMRA,PMDEC,PARALLAX, send broadcast|select|both|none, to sender|all,
-# format votable|fits, name NAME, table-id ID.  Needs: apt install jsamp
+# format votable|fits|csv|ecsv (default: from the content), name NAME, table-id ID.  Needs: apt install jsamp
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 [ $# -ge 1 ] || { echo "usage: $0 TABLE_FILE [NAME VALUE]..." >&2; exit 2; }

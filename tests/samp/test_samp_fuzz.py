@@ -218,7 +218,7 @@ def url_cases(d: Path, http: str) -> list[tuple[str, dict[str, Any]]]:
     ] + [
         {"send": "everything"}, {"send": ""}, {"to": "everyone"}, {"to": ["sender"]},
         {"columns": "pmra=pm_ra"}, {"columns": ["pmra"]}, {"columns": {"pmra": ""}},
-        {"cluster": ""}, {"cluster": ["NGC 2682"]}, {"format": "csv"}, {"format": ""},
+        {"cluster": ""}, {"cluster": ["NGC 2682"]}, {"format": "parquet"}, {"format": ""},
         {"unknown": "1"}, {"samp.mtype": "x"}, {"threshold": "0.5", "sneaky": "1"},
     ]
     cases += [(run, {"url": good, **p}) for p in bad_params]

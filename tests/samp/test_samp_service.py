@@ -138,6 +138,13 @@ def test_custom_mtype_options_and_recipients(service, peer, m67_vot, hub):
         bystander.close()
 
 
+def test_custom_mtype_reads_csv(service, peer):
+    csv = Path(__file__).parents[1] / "data" / "samp" / "ngc2477_cone_3000.csv"
+    result = _ok(peer.call(service.public_id, {"url": csv.as_uri(), "send": "none"},
+                           mtype="vo_ocml.membership.run"))
+    assert int(result["nrows"]) == 3000 and result["name"] == "ngc2477_cone_3000.csv - members"
+
+
 @pytest.mark.parametrize(
     ("params", "expected"),
     [

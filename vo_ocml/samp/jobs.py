@@ -145,15 +145,15 @@ def process(job: Job, settings: ServiceSettings, workdir: PrivateDir) -> Outcome
 
     params = job.params
     options = settings.defaults
-    fmt = "fits" if job.mtype == "table.load.fits" else "votable"
+    fmt: str | None = "fits" if job.mtype == "table.load.fits" else "votable"
     if job.mtype == RUN_MTYPE:
         options = options.updated(params)
-        fmt = params.get("format", fmt)
-        if fmt not in FORMATS:
+        fmt = params.get("format")
+        if fmt is not None and fmt not in FORMATS:
             raise InputError(f"format must be one of {', '.join(FORMATS)}; got {fmt!r:.100}")
     if "url" not in params:
         raise InputError("the message has no 'url' parameter")
-    local = workdir.new_path("input", ".fits" if fmt == "fits" else ".vot")
+    local = workdir.new_path("input", ".table")
     fetch(
         params["url"],
         local,
@@ -161,8 +161,8 @@ def process(job: Job, settings: ServiceSettings, workdir: PrivateDir) -> Outcome
         max_bytes=settings.max_bytes,
         timeout=settings.fetch_timeout,
     )
-    try:
-        table = read_table(local, format=fmt)
+    try:  # bytes, so that messages name "the table", not the private copy
+        table = read_table(local.read_bytes(), format=fmt)
     finally:
         local.unlink(missing_ok=True)
     if len(table) == 0:

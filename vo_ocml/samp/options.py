@@ -23,8 +23,8 @@ SEND_MODES = ("broadcast", "select", "both", "none")
 RECIPIENTS = ("sender", "all")
 #: parameters of ``vo_ocml.membership.run`` besides the table's url, name and table-id
 RUN_PARAMS = ("format", "method", "threshold", "cluster", "centroid", "send", "to", "columns")
-#: table formats a URL may hold
-FORMATS = ("votable", "fits")
+#: table formats ``vo_ocml.membership.run`` accepts (default: recognised from the content)
+FORMATS = ("votable", "fits", "csv", "ecsv")
 
 
 @dataclass(frozen=True)
