@@ -139,7 +139,7 @@ class ServiceSettings:
     threads : int or None
         Threads the numerical libraries (BLAS, OpenMP) may use while a table is processed;
         None leaves their defaults. One thread was several times faster for tables of a few
-        thousand rows on a busy two-core machine (``bench/samp_latency.py``).
+        thousand rows on a busy two-core machine (see docs/samp.md, "Measured").
     """
 
     defaults: JobOptions = field(default_factory=JobOptions)
