@@ -80,6 +80,13 @@ def test_text_column_is_rejected():
         resolve_columns(t).arrays(t)
 
 
+def test_boolean_column_is_rejected():
+    t = _vizier()
+    t["Plx"] = [True, False]
+    with pytest.raises(InputError, match="Plx.*bool"):
+        resolve_columns(t).arrays(t)
+
+
 def test_colour_derived_from_bp_and_rp():
     t = Table({"ra": [1.0], "dec": [1.0], "parallax": [1.0], "pmra": [1.0], "pmdec": [1.0],
                "phot_bp_mean_mag": [15.0], "phot_rp_mean_mag": [14.2]})

@@ -139,7 +139,7 @@ class ColumnMap:
 
 
 def _as_float(column, name: str, unit: u.UnitBase | None) -> np.ndarray:
-    if column.dtype.kind not in "biuf":
+    if column.dtype.kind not in "iuf":
         raise InputError(
             f"Column {name!r} holds {column.dtype} values; a number is expected there. "
             "Point vo_ocml at the right column with an override (e.g. --col parallax=NAME)."

@@ -99,7 +99,7 @@ def read_table(source: str | os.PathLike | bytes | IO[bytes], format: str | None
         raise InputError(
             f"Could not read {label} as {format.upper()}: {detail}. vo_ocml reads VOTable "
             "(TABLEDATA, BINARY, BINARY2), FITS binary tables, CSV with a header line and ECSV; "
-            "use --format to force one."
+            "name the format explicitly if it was guessed wrongly (--format, or format=)."
         ) from None
 
 

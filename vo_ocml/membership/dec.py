@@ -22,7 +22,9 @@ probability NaN):
    core join it (a rich cluster is split by K-Means into several).
 5. **Ensemble**: steps 3–4 run for ``n_seeds`` seeds derived from ``random_state``; the
    probability is the mean over seeds of each run's :func:`cluster_probability` (the soft
-   assignment to the cluster's groups against the best other group).
+   assignment to the cluster's groups against the best other group). Runs whose member set
+   overlaps the all-run mean's by less than :data:`CONSENSUS` (Jaccard) picked another group
+   and are left out of the mean (``details["seeds_dropped"]``).
    Rows are processed in a canonical order (sorted by their values), so the result does not
    depend on the input's row order.
 6. **Quantile filter** (the thesis's step 3, ``quantile_filter=True``): rows outside the
@@ -66,6 +68,8 @@ log = logging.getLogger(__name__)
 MIN_GROUP = 10
 #: a group merges into the cluster's core only if its density is within this factor of the core's
 MERGE_DENSITY_RATIO = 5.0
+#: a run joins the ensemble only if its member set overlaps the all-run mean's by this Jaccard
+CONSENSUS = 0.5
 #: stars nearest the centroid whose mean latent position starts one DEC centre
 ANCHOR_STARS = 30
 #: stars per group needed, at least, to fit k groups
@@ -256,7 +260,7 @@ class DEC:
         features: str = "ratios",
         hidden: tuple[int, ...] = (32, 32),
         latent_dim: int = 4,
-        n_seeds: int = 8,
+        n_seeds: int = 12,
         quantile_filter: bool = True,
         quantiles: tuple[float, float] = (0.10, 0.90),
         centroid: Centroid | tuple[float, float, float] | None = None,
@@ -395,10 +399,12 @@ class DEC:
         guide, detection = (centroid, None) if centroid is not None else self._detect(Xc, err, rows)
         runs, groups, why = self._ensemble(Z, k, seeds, Xc[:, 2:], guide)
         probs = np.stack([cluster_probability(run.q, g) for run, g in zip(runs, groups)])
-        ens = probs.mean(axis=0)
+        first = probs.mean(axis=0) > 0.5
+        kept = [i for i, p in enumerate(probs) if _jaccard(p > 0.5, first) >= CONSENSUS] or list(range(len(runs)))
+        ens = probs[kept].mean(axis=0)
         members = ens > 0.5
         agreement = [round(_jaccard(p > 0.5, members), 4) for p in probs]
-        rep = int(np.argmax(agreement))
+        rep = max(kept, key=lambda i: agreement[i])
         bounds = quantile_bounds(F, members, self.quantiles) if self.quantile_filter else None
         keep = inside(F, bounds) if self.quantile_filter else np.ones(m, dtype=bool)
         prob_c = np.where(keep, ens, 0.0)
@@ -428,8 +434,8 @@ class DEC:
         self.probability_ = probability
         self.scaler_ = scaler
         self.bounds_ = bounds
-        self.runs_ = runs
-        self.groups_ = groups
+        self.runs_ = [runs[i] for i in kept]
+        self.groups_ = [groups[i] for i in kept]
         self.result_ = MembershipResult(
             probability=probability,
             stage=stage.astype(str),
@@ -446,6 +452,7 @@ class DEC:
                 "group_choice": why[rep],
                 "detection": detection,
                 "seed_agreement_jaccard": agreement,
+                "seeds_dropped": [seeds[i] for i in range(len(runs)) if i not in kept],
                 "representative_seed": seeds[rep],
                 "converged": [r.converged for r in runs],
                 "kl_refreshes": [r.n_iter for r in runs],

@@ -5,8 +5,9 @@ SCIENCE.md §2): a small dense autoencoder is pretrained on the scaled features;
 latent space initialises the group centres μ_j; the encoder and the centres are then trained to
 minimise KL(P‖Q) between the Student-t soft assignment
 q_ij ∝ (1 + ‖z_i − μ_j‖²)⁻¹ and the sharpened target p_ij ∝ q_ij² / f_j (f_j = Σ_i q_ij), the
-target being refreshed every ``update_interval`` batches, until fewer than ``tol`` of the hard
-assignments change between refreshes.
+target being refreshed every ``update_interval`` batches (on the rows those batches use, with
+f_j from them), until fewer than ``tol`` of the hard assignments of a fixed subsample of up to
+:data:`CHECK_ROWS` rows change between refreshes.
 
 Speed: :class:`DecTrainer` builds the networks and traces its ``tf.function`` training loops
 once; every seed of the ensemble re-initialises the same variables (seeded Glorot weights,
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 
 #: rows per chunk when encoding the whole table
 ENCODE_CHUNK = 65536
+#: rows on which the fraction of changed assignments is measured between target refreshes
+CHECK_ROWS = 50000
 #: rows of the latent space on which K-Means initialises the centres
 KMEANS_ROWS = 20000
 
@@ -254,22 +257,30 @@ class DecTrainer:
             km = KMeans(k, init=init, n_init=1, random_state=seed).fit(zs)
         self.centres.assign(km.cluster_centers_.astype(np.float32))
 
-        q = self._chunks(self._assign, self.data)
-        labels = q.argmax(axis=1)
+        # the target P is computed on the rows the next update_interval batches use, and the
+        # changed fraction on a fixed subsample: on large tables a refresh then costs a small
+        # fraction of a pass over every row
+        check = np.sort(rng.choice(m, size=min(m, CHECK_ROWS), replace=False))
+        check_data = tf.gather(self.data, check)
+        labels = self._chunks(self._assign, check_data).argmax(axis=1)
+        target = np.zeros((m, k), np.float32)
         converged = False
         n_iter = 0
         for n_iter in range(1, max_iter + 1):
-            index = tf.constant(_batches(rng, m, update_interval, self.batch_size))
-            self._kl_train(index, tf.constant(target_distribution(q)))
+            index = _batches(rng, m, update_interval, self.batch_size)
+            used = np.unique(index)
+            target[used] = target_distribution(self._chunks(self._assign, tf.gather(self.data, used)))
+            self._kl_train(tf.constant(index), tf.constant(target))
             tick(update_interval)
-            q = self._chunks(self._assign, self.data)
-            new = q.argmax(axis=1)
+            new = self._chunks(self._assign, check_data).argmax(axis=1)
             changed = float(np.mean(new != labels))
             labels = new
             log.debug("DEC seed %d refresh %d: %.4f of assignments changed", seed, n_iter, changed)
             if changed < tol:
                 converged = True
                 break
+        q = self._chunks(self._assign, self.data)
+        labels = q.argmax(axis=1)
         weights = [np.array(w) for w in self.encoder.get_weights()] + [np.array(self.centres.numpy())]
         return DecRun(q=q, labels=labels, n_iter=n_iter, converged=converged, pretrain_loss=loss, weights=weights)
 

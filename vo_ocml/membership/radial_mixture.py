@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.isotonic import IsotonicRegression
+from scipy.optimize import isotonic_regression
 
 _LOG2PI = np.log(2.0 * np.pi)
 
@@ -153,8 +153,9 @@ class RadialMixtureFit:
 
 def _decreasing(fraction: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """The closest non-increasing profile (weighted isotonic regression), kept inside (0, 1)."""
-    iso = IsotonicRegression(increasing=False, y_min=1e-4, y_max=1 - 1e-4)
-    return iso.fit_transform(np.arange(len(fraction)), fraction, sample_weight=np.maximum(counts, 1))
+    fitted = isotonic_regression(fraction, weights=np.maximum(counts, 1).astype(float),
+                                 increasing=False).x
+    return np.clip(fitted, 1e-4, 1 - 1e-4)
 
 
 def _initial_field(kin: np.ndarray, n_field: int, floor: np.ndarray,
@@ -174,6 +175,7 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
                        cluster_mean: np.ndarray, cluster_sd: np.ndarray,
                        centre: np.ndarray, *, n_field: int = 1, n_bins: int | None = None,
                        gradient: bool = True, max_iter: int = 1000, tol: float = 2e-7,
+                       p_tol: float = 5e-4,
                        random_state: int | None = 0) -> RadialMixtureFit:
     """Fit the cluster + field mixture by EM.
 
@@ -197,8 +199,9 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
         Let the cluster's mean (pmra, pmdec, parallax) vary linearly across the sky: the
         perspective effect of a nearby cluster's space motion (over 2° the Pleiades' mean
         proper motion changes by ~1.7 mas/yr).
-    max_iter, tol : int, float
-        EM stopping rules (tol on the mean log-likelihood).
+    max_iter, tol, p_tol : int, float, float
+        EM stops after ``max_iter`` iterations, or when the mean log-likelihood changes by less
+        than ``tol``, or when no star's probability changes by more than ``p_tol``.
     random_state : int or None
         Seed of the field's k-means start (n_field > 1).
 
@@ -219,7 +222,7 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
     edges = np.quantile(r, np.linspace(0, 1, n_bins + 1))
     edges[-1] = np.inf
     frac = np.full(n_bins, 0.5)
-    previous = -np.inf
+    previous, p_previous = -np.inf, np.zeros(n)
     it, ll = 0, -np.inf
     for it in range(1, max_iter + 1):
         r = np.hypot(*(sky - centre).T)
@@ -246,9 +249,9 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
             mu_f[m] = mean_m[0]
         w_f = np.maximum(resp_f.sum(axis=0), 1e-9)
         w_f = w_f / w_f.sum()
-        if abs(ll - previous) < tol:
+        if abs(ll - previous) < tol or np.max(np.abs(p - p_previous)) < p_tol:
             break
-        previous = ll
+        previous, p_previous = ll, p
     cluster_mean = coef[0] if coef is not None else mu_c[0]
     grad = coef[1:] if coef is not None else np.zeros((2, 3))
     return RadialMixtureFit(probability=p, cluster_mean=cluster_mean, cluster_gradient=grad,
