@@ -1,6 +1,7 @@
 """Accuracy of filter → MST → GMM against the reference memberships in the shared data.
 
-Scores completeness, purity (fraction of our members in the reference) and F1 at P > 0.5 with
+Scores completeness, purity (fraction of our members in the reference) and F1 at P > 0.5 (or
+``--threshold``) with
 default settings and no cluster-specific tuning, twice per cone: centroid found from the data,
 and centroid from the cluster's name (shipped catalogue). References:
 
@@ -12,6 +13,7 @@ and centroid from the cluster's name (shipped catalogue). References:
 Usage::
 
     python bench/accuracy.py [--shared ../shared/data] [--method mstgmm|dec]
+                             [--mixture radial|gmm] [--threshold 0.5]
 
 Prints one row per cone and mode, then the medians the issue aims at.
 """
@@ -56,6 +58,10 @@ def main() -> None:
     parser.add_argument("--shared", type=Path,
                         default=Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--method", default="mstgmm", choices=["mstgmm", "dec"])
+    parser.add_argument("--mixture", choices=["radial", "gmm"],
+                        help="mstgmm's mixture step (default: the method's default, radial)")
+    parser.add_argument("--threshold", type=float, default=0.5,
+                        help="membership threshold for the scores")
     args = parser.parse_args()
     print(f"{'cone':<12} {'centroid':<9} {'N_ref':>5} {'N_ours':>6} {'compl':>6} {'purity':>6} "
           f"{'F1':>5} {'pmra':>7} {'pmdec':>7} {'plx':>6} {'time':>5}")
@@ -65,9 +71,11 @@ def main() -> None:
             if mode == "name" and name is None:
                 continue
             t0 = time.perf_counter()
-            annotated = run(table, method=args.method, cluster=name if mode == "name" else None)
+            extra = {"mixture": args.mixture} if args.mixture else {}
+            annotated = run(table, method=args.method, cluster=name if mode == "name" else None,
+                            threshold=args.threshold, **extra)
             elapsed = time.perf_counter() - t0
-            v = validate(annotated, reference)
+            v = validate(annotated, reference, threshold=args.threshold)
             scores[(label, mode)] = v.f1
             s = annotated.summary
             print(f"{label:<12} {mode:<9} {v.n_matched:>5} {v.n_predicted:>6} "
