@@ -220,17 +220,20 @@ class MSTGMM(BaseEstimator):
         level = erf(self.filter_nsigma / np.sqrt(2.0))
         return d2 < 2.0 * gammaincinv(1.5, level)  # the χ² quantile for 3 degrees of freedom
 
-    def _velocity_dispersion(self, post: np.ndarray, kin: np.ndarray, centre: np.ndarray,
-                             mix_info: dict) -> tuple[float, float]:
+    def _velocity_dispersion(self, post: np.ndarray, kin: np.ndarray, err: np.ndarray | None,
+                             centre: np.ndarray, mix_info: dict) -> tuple[float, float]:
         """The cluster's intrinsic pm dispersion (mas/yr) and the most a bound cluster allows.
 
         The bound is :func:`~vo_ocml.membership.centroid.max_pm_dispersion`.
         """
         if "cluster_intrinsic_sd" in mix_info:
             sd = np.asarray(mix_info["cluster_intrinsic_sd"][:2])
-        else:  # plain GMM: the members' observed spread (an upper bound of the intrinsic one)
+        else:  # plain GMM: the members' observed spread less their mean squared error
             w = post / max(post.sum(), 1e-9)
-            sd = np.sqrt(np.sum(w[:, None] * (kin[:, :2] - np.sum(w[:, None] * kin[:, :2], 0)) ** 2, 0))
+            var = np.sum(w[:, None] * (kin[:, :2] - np.sum(w[:, None] * kin[:, :2], 0)) ** 2, 0)
+            if err is not None:
+                var = np.maximum(var - np.sum(w[:, None] * err[:, :2] ** 2, 0), 0.0)
+            sd = np.sqrt(var)
         return float(np.sqrt(np.mean(sd**2))), max_pm_dispersion(centre[2],
                                                                  self.max_velocity_dispersion)
 
@@ -412,7 +415,7 @@ class MSTGMM(BaseEstimator):
             return self._no_cluster(probability, stage, rows, counts, params,
                                     f"the cluster component holds only {counts['gmm']} stars "
                                     f"with P > 0.5 (fewer than min_members={self.min_members})")
-        sigma_v, bound = self._velocity_dispersion(post, kin[i_m], centre, mix_info)
+        sigma_v, bound = self._velocity_dispersion(post, kin[i_m], e_m, centre, mix_info)
         if sigma_v > bound:
             return self._no_cluster(
                 probability, stage, rows, counts, params,
