@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from astropy.table import Table
 
 from vo_ocml.errors import InputError
 from vo_ocml.io.tables import read_table, write_table

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import inspect
-import json
 import logging
 import math
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from vo_ocml.analysis.summary import Summary, summarize
 from vo_ocml.catalog import lookup_cluster
 from vo_ocml.errors import InputError
 from vo_ocml.io.columns import ColumnMap, resolve_columns
+from vo_ocml.io.tables import param
 from vo_ocml.membership import gaia_precision as precision
 from vo_ocml.membership.base import ERROR_FEATURES, FEATURES, Centroid, MembershipResult
 from vo_ocml.membership.gaia_precision import nominal_errors
@@ -134,58 +134,47 @@ def _unique(table: Table, name: str) -> str:
     return f"{name}_{i}"
 
 
-def _param(name: str, value: Any, ucd: str | None = None, unit: str | None = None,
-           description: str | None = None) -> dict[str, Any]:
-    if isinstance(value, (list, tuple, dict)):
-        value = json.dumps(value, default=float)
-    elif isinstance(value, np.generic):
-        value = value.item()
-    elif value is None:
-        value = ""
-    return {"name": name, "value": value, "ucd": ucd, "unit": unit, "description": description}
-
-
 def _provenance(method: str, threshold: float, result: MembershipResult,
                 cmap: ColumnMap) -> list[dict[str, Any]]:
     now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     params = [
-        _param("ocml_version", __version__, "meta.version", None, "vo_ocml version"),
-        _param("ocml_method", method, "meta.code", None, "membership method"),
-        _param("ocml_date", now, "time.creation", None, "when the membership was computed (UTC)"),
-        _param("ocml_threshold", float(threshold), "stat.probability", None,
+        param("ocml_version", __version__, "meta.version", None, "vo_ocml version"),
+        param("ocml_method", method, "meta.code", None, "membership method"),
+        param("ocml_date", now, "time.creation", None, "when the membership was computed (UTC)"),
+        param("ocml_threshold", float(threshold), "stat.probability", None,
                "probability above which ocml_member is true"),
-        _param("ocml_columns", cmap.describe(), "meta.ref", None,
+        param("ocml_columns", cmap.describe(), "meta.ref", None,
                "input columns used (canonical=column (how found))"),
     ]
     for key, value in result.parameters.items():
-        params.append(_param(f"ocml_param_{key}", value, "meta.code", None,
+        params.append(param(f"ocml_param_{key}", value, "meta.code", None,
                              f"{method} parameter {key}"))
     c = result.centroid
     if c is not None:
         params += [
-            _param("ocml_centroid_pmra", c.pmra, "pos.pm;pos.eq.ra", "mas/yr",
+            param("ocml_centroid_pmra", c.pmra, "pos.pm;pos.eq.ra", "mas/yr",
                    "the cluster's fitted centroid, pmra"),
-            _param("ocml_centroid_pmdec", c.pmdec, "pos.pm;pos.eq.dec", "mas/yr",
+            param("ocml_centroid_pmdec", c.pmdec, "pos.pm;pos.eq.dec", "mas/yr",
                    "the cluster's fitted centroid, pmdec"),
-            _param("ocml_centroid_parallax", c.parallax, "pos.parallax.trig", "mas",
+            param("ocml_centroid_parallax", c.parallax, "pos.parallax.trig", "mas",
                    "the cluster's fitted centroid, parallax"),
-            _param("ocml_centroid_source", c.source, "meta.ref", None,
+            param("ocml_centroid_source", c.source, "meta.ref", None,
                    "where the seed centroid came from: user, catalogue:<name> or data"),
-            _param("ocml_cluster_name", c.name or "", "meta.id", None, "cluster name, if known"),
+            param("ocml_cluster_name", c.name or "", "meta.id", None, "cluster name, if known"),
         ]
     for key in ("seed", "filter_centre"):
         if key in result.details:
-            params.append(_param(f"ocml_{key}", [round(v, 5) for v in result.details[key]],
+            params.append(param(f"ocml_{key}", [round(v, 5) for v in result.details[key]],
                                  "meta.note", None, f"{key.replace('_', ' ')} "
                                  "(pmra, pmdec in mas/yr; parallax in mas)"))
     for step, count in result.step_counts.items():
-        params.append(_param(f"ocml_n_{step.replace('>', 'gt').replace('.', '')}", int(count),
+        params.append(param(f"ocml_n_{step.replace('>', 'gt').replace('.', '')}", int(count),
                              "meta.number", None, f"stars after step {step}"))
     for key, value in result.details.items():
         if isinstance(value, str):
-            params.append(_param(f"ocml_{key}", value, "meta.note", None, key.replace("_", " ")))
+            params.append(param(f"ocml_{key}", value, "meta.note", None, key.replace("_", " ")))
         elif isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
-            params.append(_param(f"ocml_{key}", float(value), "meta.number", None,
+            params.append(param(f"ocml_{key}", float(value), "meta.number", None,
                                  key.replace("_", " ")))
     return params
 
@@ -273,7 +262,7 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
     summary = summarize(result, arrays, threshold)
     out.meta["ocml_params"] = [
         *_provenance(method, threshold, result, cmap),
-        _param("ocml_errors", error_source, "meta.note", None,
+        param("ocml_errors", error_source, "meta.note", None,
                "where the pmra, pmdec, parallax errors used came from"),
         *summary.as_params()]
     return Annotated(table=out, result=result, summary=summary, columns=cmap, names=names,

@@ -30,6 +30,7 @@ from scipy.optimize import curve_fit
 
 from vo_ocml.analysis._annotated import run_view
 from vo_ocml.errors import InputError
+from vo_ocml.io.tables import param
 from vo_ocml.membership.sky import sky_centre
 
 #: fewest stars (total weight) for which a profile is fitted
@@ -241,7 +242,7 @@ class KingFit:
     def as_params(self) -> list[dict[str, Any]]:
         """VOTable PARAM dicts (name, value, ucd, unit, description) for the output table."""
         def p(name: str, value: float, ucd: str, unit: str | None, description: str) -> dict[str, Any]:
-            return {"name": name, "value": float(value), "ucd": ucd, "unit": unit, "description": description}
+            return param(name, float(value), ucd, unit, description)
         return [
             p("ocml_king_rc", self.r_c_deg, "phys.angSize;src", "deg",
               "King (1962) core radius of the members"),

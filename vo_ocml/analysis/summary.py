@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from vo_ocml.io.tables import param
 from vo_ocml.membership.base import MembershipResult
 from vo_ocml.membership.sky import sky_centre, tangent_plane
 
@@ -89,9 +90,7 @@ class Summary:
 
     def as_params(self) -> list[dict[str, Any]]:
         """VOTable PARAM dicts (name, value, ucd, unit, description) for the output table."""
-        def p(name, value, ucd, unit, description):
-            return {"name": name, "value": value, "ucd": ucd, "unit": unit,
-                    "description": description}
+        p = param
         return [
             p("ocml_found", bool(self.found), "meta.code", None, "whether a cluster was found"),
             p("ocml_n_members", int(self.n_members), "meta.number", None,

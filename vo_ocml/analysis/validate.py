@@ -33,6 +33,7 @@ from vo_ocml.analysis._annotated import run_view
 from vo_ocml.analysis.king import angular_distance
 from vo_ocml.errors import InputError
 from vo_ocml.io.columns import resolve_columns
+from vo_ocml.io.tables import param
 from vo_ocml.io.tables import read_table
 from vo_ocml.membership.sky import sky_centre
 
@@ -158,8 +159,7 @@ class Validation:
 
     def as_params(self) -> list[dict[str, Any]]:
         """VOTable PARAM dicts (name, value, ucd, unit, description) for the output table."""
-        def p(name: str, value: Any, ucd: str, unit: str | None, description: str) -> dict[str, Any]:
-            return {"name": name, "value": value, "ucd": ucd, "unit": unit, "description": description}
+        p = param
         params = [
             p("ocml_validation_reference", self.reference_source, "meta.ref", None, "reference membership"),
             p("ocml_validation_n_reference", self.n_reference, "meta.number", None, "reference members"),

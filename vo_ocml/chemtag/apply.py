@@ -28,6 +28,7 @@ from vo_ocml.chemtag.classifiers import make_pipeline
 from vo_ocml.chemtag.data import ChemDataset, column_as_float
 from vo_ocml.chemtag.representations import RepresentationOptions, representation_steps
 from vo_ocml.errors import InputError
+from vo_ocml.io.tables import param
 
 CLUSTER_COLUMN = "ocml_chem_cluster"
 PROB_COLUMN = "ocml_chem_prob"
@@ -108,7 +109,7 @@ class ChemTagModel:
     def _params(self) -> list[dict[str, Any]]:
         def p(name: str, value: Any, ucd: str, text: str) -> dict[str, Any]:
             """One provenance PARAM."""
-            return {"name": name, "value": value, "ucd": ucd, "unit": None, "description": text}
+            return param(name, value, ucd, None, text)
 
         return [
             p("ocml_version", self.info.get("version", ""), "meta.version", "vo_ocml version"),

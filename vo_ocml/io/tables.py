@@ -12,8 +12,11 @@ import io
 import os
 import warnings
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+import json
+
+import numpy as np
 from astropy.table import Table
 
 from vo_ocml.errors import InputError
@@ -152,6 +155,22 @@ def write_table(table: Table, path: str | os.PathLike, format: str | None = None
         warnings.simplefilter("ignore")  # FITS: HIERARCH keyword notices
         out.write(path, format=_ASTROPY_FORMAT[format], overwrite=True)
     return path
+
+
+def param(name: str, value: Any, ucd: str | None = None, unit: str | None = None,
+          description: str | None = None) -> dict[str, Any]:
+    """One provenance PARAM for ``table.meta["ocml_params"]``.
+
+    numpy scalars become Python numbers, lists/tuples/dicts become JSON text and None an
+    empty string, so that every writer (VOTable, FITS, ECSV) can store the value.
+    """
+    if isinstance(value, (list, tuple, dict)):
+        value = json.dumps(value, default=float)
+    elif isinstance(value, np.generic):
+        value = value.item()
+    elif value is None:
+        value = ""
+    return {"name": name, "value": value, "ucd": ucd, "unit": unit, "description": description}
 
 
 def _fits_value(value):

@@ -16,6 +16,7 @@ from astropy.table import Table
 
 from vo_ocml.catalog import lookup_cluster
 from vo_ocml.errors import InputError, NotFoundError
+from vo_ocml.io.tables import param
 from vo_ocml.tap.adql import ConeQuery, members_query
 from vo_ocml.tap.cache import QueryCache
 from vo_ocml.tap.defaults import (DEFAULT_GAIA_TAP, DEFAULT_GMAX, GAIA_TABLE,
@@ -37,7 +38,7 @@ Mode = Literal["auto", "sync", "async"]
 
 def _param(name: str, value: Any, description: str, unit: str | None = None,
            ucd: str | None = None) -> dict[str, Any]:
-    return {"name": name, "value": value, "ucd": ucd, "unit": unit, "description": description}
+    return param(name, value, ucd, unit, description)
 
 
 def _query(adql: str, *, service: str, mode: Literal["sync", "async"], maxrec: int | None,
