@@ -260,7 +260,7 @@ class DEC:
         features: str = "ratios",
         hidden: tuple[int, ...] = (32, 32),
         latent_dim: int = 4,
-        n_seeds: int = 12,
+        n_seeds: int = 16,
         quantile_filter: bool = True,
         quantiles: tuple[float, float] = (0.10, 0.90),
         centroid: Centroid | tuple[float, float, float] | None = None,
