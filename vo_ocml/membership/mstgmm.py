@@ -366,7 +366,9 @@ class MSTGMM(BaseEstimator):
                                   random_state=self.random_state,
                                   velocity_dispersion=self.max_velocity_dispersion)
             if fit is None and seed[2] == "data":
-                seed = None
+                return self._no_cluster(probability, stage, rows, counts, params,
+                                        "the overdensity found in proper motion and parallax "
+                                        "could not be measured as a bound cluster")
         if seed is None:
             return self._no_cluster(probability, stage, rows, counts, params,
                                     "no compact overdensity in proper motion and parallax "
