@@ -55,7 +55,7 @@ def test_finds_the_cluster(fitted: tuple[DEC, np.ndarray, np.ndarray]) -> None:
 
 def test_thesis_features_with_quantile_filter() -> None:
     X, truth = scene()
-    members = DEC(**FAST).fit(X).result_.members(0.5)
+    members = DEC(quantile_filter=True, **FAST).fit(X).result_.members(0.5)
     tp = np.count_nonzero(members & truth)
     assert tp / truth.sum() >= 0.4, "completeness (the 0.10-0.90 filter on 4 features keeps about half)"
     assert tp / members.sum() >= 0.9, "purity"
@@ -109,7 +109,7 @@ def test_quantile_filter_and_incomplete_rows() -> None:
     bad[2, 4] = 0.0  # zero parallax
     bad[3, 0] = np.inf
     Xb = np.vstack([bad, X])
-    dec = DEC(features="raw", **FAST).fit(Xb)
+    dec = DEC(features="raw", quantile_filter=True, **FAST).fit(Xb)
     r = dec.result_
     assert list(r.stage[:4]) == [STAGE_INCOMPLETE] * 4
     assert np.all(np.isnan(r.probability[:4])) and np.all(dec.labels_[:4] == -1)

@@ -103,7 +103,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     d.add_argument("--dec-seeds", type=int, default=None,
                    help="seeds in DEC's ensemble (default: the method's own)")
     d.add_argument("--dec-features", choices=["ratios", "raw"], default=None,
-                   help="DEC features: pm/parallax ratios as in the thesis, or raw pm and parallax")
+                   help="DEC features: pm/parallax ratios as in the thesis, or raw pm and parallax "
+                   "(better for distant clusters)")
+    d.add_argument("--dec-quantile-filter", action="store_true",
+                   help="apply the thesis's 0.10–0.90 quantile filter to DEC's members")
     r = p.add_argument_group("results, validation and data")
     r.add_argument("--report", metavar="DIR", help="write an HTML report (plots, summary, King "
                    "profile, validation, provenance) into DIR; opens offline in a browser")
@@ -138,7 +141,7 @@ def method_params(args: argparse.Namespace) -> dict:
         elif args.mst_rule == "code":
             params["mst_k"] = 1.0
         return params
-    params = {"verbose": not args.quiet}
+    params = {"verbose": not args.quiet, "quantile_filter": args.dec_quantile_filter}
     for option, name in (("dec_k", "n_clusters"), ("dec_seeds", "n_seeds"),
                          ("dec_features", "features")):
         if getattr(args, option) is not None:
