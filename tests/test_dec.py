@@ -67,8 +67,8 @@ def test_result_contract(fitted: tuple[DEC, np.ndarray, np.ndarray]) -> None:
     assert isinstance(r, MembershipResult) and r.method == "dec"
     assert r.probability.shape == (len(X),) and np.all((r.probability >= 0) & (r.probability <= 1))
     assert set(r.stage) == {STAGE_DEC}
-    assert list(r.step_counts) == ["cone", "complete", "dec group", "quantile filter", "P>0.5", "P>0.8"]
-    assert r.step_counts["cone"] == len(X) and r.step_counts["P>0.5"] == r.members(0.5).sum()
+    assert list(r.step_counts) == ["cone", "complete", "dec_group", "quantile_filter", "p_gt_05", "p_gt_08"]
+    assert r.step_counts["cone"] == len(X) and r.step_counts["p_gt_05"] == r.members(0.5).sum()
     assert r.centroid is not None and r.centroid.source == "data"
     assert r.centroid.as_array() == pytest.approx([8.0, -9.0, 2.5], abs=0.1)
     assert set(r.parameters) >= {"n_clusters", "features", "hidden", "latent_dim", "n_seeds", "random_state"}
@@ -116,7 +116,7 @@ def test_quantile_filter_and_incomplete_rows() -> None:
     assert r.step_counts["complete"] == len(X)
     kept = r.members(0.5)[4:]
     assert np.count_nonzero(kept & ~truth) <= 2, "the filtered members are pure"
-    assert r.step_counts["quantile filter"] < r.step_counts["dec group"]
+    assert r.step_counts["quantile_filter"] < r.step_counts["dec_group"]
     assert np.all(r.probability[4:][r.stage[4:] == "quantile"] == 0)
 
 
@@ -147,7 +147,7 @@ def test_too_few_stars_for_k_groups() -> None:
 
 def test_nan_table_is_too_few() -> None:
     X = np.full((100, 5), np.nan)
-    with pytest.raises(InputError, match="has 0 such stars out of 100"):
+    with pytest.raises(InputError, match="None of the 100 rows has complete astrometry"):
         DEC(**FAST).fit(X)
 
 

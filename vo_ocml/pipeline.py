@@ -27,7 +27,8 @@ from vo_ocml.errors import InputError
 from vo_ocml.io.columns import ColumnMap, resolve_columns
 from vo_ocml.io.tables import param
 from vo_ocml.membership import gaia_precision as precision
-from vo_ocml.membership.base import ERROR_FEATURES, FEATURES, Centroid, MembershipResult
+from vo_ocml.membership.base import (ERROR_FEATURES, FEATURES, MEMBER_THRESHOLD, Centroid,
+                                     MembershipResult, check_threshold, step_param_name)
 from vo_ocml.membership.gaia_precision import nominal_errors
 
 log = logging.getLogger(__name__)
@@ -168,7 +169,7 @@ def _provenance(method: str, threshold: float, result: MembershipResult,
                                  "meta.note", None, f"{key.replace('_', ' ')} "
                                  "(pmra, pmdec in mas/yr; parallax in mas)"))
     for step, count in result.step_counts.items():
-        params.append(param(f"ocml_n_{step.replace('>', 'gt').replace('.', '')}", int(count),
+        params.append(param(step_param_name(step), int(count),
                              "meta.number", None, f"stars after step {step}"))
     for key, value in result.details.items():
         if isinstance(value, str):
@@ -199,7 +200,7 @@ def annotate(table: Table, result: MembershipResult, threshold: float) -> tuple[
 
 
 def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
-        centroid: tuple[float, float, float] | None = None, threshold: float = 0.5,
+        centroid: tuple[float, float, float] | None = None, threshold: float = MEMBER_THRESHOLD,
         columns: dict[str, str] | None = None, random_state: int | None = 0,
         **method_params: Any) -> Annotated:
     """Annotate a table of stars with membership probabilities.
@@ -236,8 +237,7 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
     InputError, NotFoundError
         Bad table, columns, options or cluster name, with a message saying what to change.
     """
-    if not 0.0 <= float(threshold) < 1.0:
-        raise InputError(f"The membership threshold must be in [0, 1); got {threshold}.")
+    threshold = check_threshold(threshold)
     if len(table) == 0:
         raise InputError("The table has no rows: there are no stars to classify.")
     cls = estimator_class(method)

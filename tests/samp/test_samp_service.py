@@ -14,6 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sampkit import Peer, gaia_table, member_rows, table_from, wait_for, write_votable
 
@@ -245,3 +246,20 @@ def test_stop_answers_queued_tables(make_service, peer, tmp_path, caplog):
         refused.append(_error(response))
     assert all("shutting down" in text for text in refused)
     wait_for(lambda: not service.workdir.path.exists(), 120)
+
+
+def test_an_annotated_table_sent_again_selects_its_new_members(service, peer, m67_vot):
+    """The re-annotated table's columns are ocml_*_2; the rowList follows the run, not a name."""
+    first = _ok(peer.call(service.public_id, {"url": m67_vot.as_uri(), "table-id": "m67"}))
+    once = peer.expect("table.load.votable")
+    peer.expect("table.select.rowList")
+    again = _ok(peer.call(service.public_id, {"url": once["url"], "table-id": "m67-annotated",
+                                              "threshold": "0.9"}, mtype="vo_ocml.membership.run"))
+    table = table_from(peer.expect("table.load.votable")["url"])
+    assert {"ocml_member", "ocml_member_2"} <= set(table.colnames)
+    members = [int(i) for i in np.flatnonzero(np.asarray(table["ocml_member_2"]).astype(bool))]
+    assert int(again["nmembers"]) == len(members) > 100
+    assert len(members) < int(first["nmembers"])  # P > 0.9, not the first run's P > 0.5
+    rows = peer.expect("table.select.rowList")
+    assert rows["table-id"] == "m67-annotated"
+    assert rows["row-list"] == [str(i) for i in members]

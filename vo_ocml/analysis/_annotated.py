@@ -16,9 +16,7 @@ from astropy.table import Table
 
 from vo_ocml.errors import InputError
 from vo_ocml.io.columns import resolve_columns
-
-#: the threshold of a table that does not say which one it was annotated with
-DEFAULT_THRESHOLD = 0.5
+from vo_ocml.membership.base import MEMBER_THRESHOLD, is_member
 
 
 @dataclass
@@ -59,8 +57,8 @@ class RunView:
 
     @property
     def member(self) -> np.ndarray:
-        """Rows with probability above the threshold (NaN counts as not a member)."""
-        return np.nan_to_num(self.probability, nan=-1.0) > self.threshold
+        """The members (:func:`vo_ocml.membership.base.is_member`)."""
+        return is_member(self.probability, self.threshold)
 
 
 def _filled(column: Any, fill: Any) -> np.ndarray:
@@ -88,7 +86,7 @@ def run_view(source: Any, threshold: float | None = None) -> RunView:
         columns = getattr(source, "columns", None) or resolve_columns(table)
         group = result.extra_columns.get("ocml_dec_group")
         if threshold is None:
-            threshold = getattr(source, "threshold", DEFAULT_THRESHOLD)
+            threshold = getattr(source, "threshold", MEMBER_THRESHOLD)
         return RunView(
             table=table, arrays=columns.arrays(table), probability=np.asarray(result.probability, float),
             threshold=float(threshold),
@@ -104,7 +102,7 @@ def run_view(source: Any, threshold: float | None = None) -> RunView:
     params = list(table.meta.get("ocml_params", []) or [])
     values = {p.get("name"): p.get("value") for p in params}
     if threshold is None:
-        threshold = float(values.get("ocml_threshold", DEFAULT_THRESHOLD))
+        threshold = float(values.get("ocml_threshold", MEMBER_THRESHOLD))
     return RunView(
         table=table, arrays=resolve_columns(table).arrays(table),
         probability=_filled(table["ocml_prob"], np.nan).astype(float), threshold=float(threshold),

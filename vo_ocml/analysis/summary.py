@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from vo_ocml.io.tables import param
-from vo_ocml.membership.base import MembershipResult
+from vo_ocml.membership.base import MEMBER_THRESHOLD, MembershipResult
 from vo_ocml.membership.sky import sky_centre, tangent_plane
 
 
@@ -125,7 +125,7 @@ def _mean_se(x: np.ndarray) -> tuple[float, float]:
 
 
 def summarize(result: MembershipResult, astrometry: dict[str, np.ndarray],
-              threshold: float = 0.5) -> Summary:
+              threshold: float = MEMBER_THRESHOLD) -> Summary:
     """Summarise a membership result.
 
     Parameters

@@ -138,8 +138,6 @@ def method_params(args: argparse.Namespace) -> dict:
                   "mixture": args.mixture}
         if args.mst_k is not None:
             params["mst_k"] = args.mst_k
-        elif args.mst_rule == "code":
-            params["mst_k"] = 1.0
         return params
     params = {"verbose": not args.quiet, "quantile_filter": args.dec_quantile_filter}
     for option, name in (("dec_k", "n_clusters"), ("dec_seeds", "n_seeds"),

@@ -1,130 +1,298 @@
-"""What every membership estimator shares: feature layout, stage codes and the result type.
+"""The one estimator contract: :class:`MembershipEstimator`, a scikit-learn ``BaseEstimator``.
+
+It owns what every membership estimator shares: input validation, the choice of the rows that
+can be scored (the complete rows), their canonical order, the result for every input row, the
+step counts and the score. A subclass only scores the complete rows, in canonical order
+(:meth:`MembershipEstimator._fit_rows`, :meth:`MembershipEstimator._predict_rows`).
 
 Estimators take ``X`` as an ``(n, 5)`` float array with columns :data:`FEATURES`
-(ra, dec in degrees; pmra, pmdec in mas/yr; parallax in mas) -- or an astropy Table, whose
-columns are resolved by :func:`vo_ocml.io.columns.resolve_columns` -- and optionally the
-``(n, 3)`` standard errors of (pmra, pmdec, parallax). Rows with a non-finite value in ``X``
-are kept and marked :data:`STAGE_INCOMPLETE` with a NaN probability.
+(ra, dec in degrees; pmra, pmdec in mas/yr; parallax in mas) and, as the keyword ``errors``,
+the ``(n, 3)`` standard errors of (pmra, pmdec, parallax). Rows that cannot be scored (a
+non-finite value; for DEC also parallax ≤ 0) are kept and marked :data:`STAGE_INCOMPLETE`
+with a NaN probability. The shared vocabulary (stages, steps, :class:`Centroid`,
+:class:`MembershipResult`, :func:`is_member`) lives in :mod:`vo_ocml.membership.result` and is
+importable from here.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
-#: the astrometric columns of ``X``, in order (canonical units: deg, deg, mas/yr, mas/yr, mas)
-FEATURES = ("ra", "dec", "pmra", "pmdec", "parallax")
-#: the error columns (standard errors of pmra, pmdec, parallax)
-ERROR_FEATURES = ("pmra_error", "pmdec_error", "parallax_error")
+from vo_ocml.errors import InputError
+from vo_ocml.membership.result import (
+    ERROR_FEATURES, FEATURES, MEMBER_THRESHOLD, STAGE_DEC, STAGE_DESCRIPTION, STAGE_FILTER,
+    STAGE_GMM, STAGE_INCOMPLETE, STAGE_MST, STAGE_NO_CLUSTER, STAGE_QUANTILE, STEP_COMPLETE,
+    STEP_CONE, Centroid, MembershipResult, check_threshold, is_member, probability_step,
+    step_param_name,
+)
 
-#: missing or non-finite astrometry: never scored, probability NaN
-STAGE_INCOMPLETE = "incomplete"
-#: rejected by the initial filter around the centroid (probability 0)
-STAGE_FILTER = "filter"
-#: pruned as isolated by the minimum spanning tree (probability 0)
-STAGE_MST = "mst"
-#: scored by the Gaussian mixture (probability = the cluster component's posterior)
-STAGE_GMM = "gmm"
-#: scored by DEC (probability = soft assignment to the cluster's group)
-STAGE_DEC = "dec"
-#: rejected by DEC's 0.10-0.90 quantile filter (probability 0)
-STAGE_QUANTILE = "quantile"
-#: no cluster was found in the data: every complete row gets probability 0
-STAGE_NO_CLUSTER = "no_cluster"
-
-STAGE_DESCRIPTION = {
-    STAGE_INCOMPLETE: "missing or non-finite astrometry; not scored",
-    STAGE_FILTER: "rejected by the initial proper-motion/parallax filter",
-    STAGE_MST: "pruned as isolated by the minimum spanning tree",
-    STAGE_GMM: "scored by the Gaussian mixture",
-    STAGE_DEC: "scored by Deep Embedded Clustering",
-    STAGE_QUANTILE: "outside DEC's feature quantile filter",
-    STAGE_NO_CLUSTER: "no cluster found in the data",
-}
-
-
-@dataclass(frozen=True)
-class Centroid:
-    """The cluster's centre in proper motion and parallax, and where it came from.
-
-    Parameters
-    ----------
-    pmra, pmdec : float
-        Proper motion in mas/yr (pmra includes cos(dec)).
-    parallax : float
-        Parallax in mas.
-    source : str
-        ``"user"``, ``"catalogue:<name of catalogue>"`` or ``"data"``.
-    name : str or None
-        The cluster's name when known.
-    ra, dec : float or None
-        Sky centre in degrees, when known.
-    spread : tuple of float or None
-        Intrinsic dispersion (pmra, pmdec, parallax) when known (catalogue or data).
-    """
-
-    pmra: float
-    pmdec: float
-    parallax: float
-    source: str
-    name: str | None = None
-    ra: float | None = None
-    dec: float | None = None
-    spread: tuple[float, float, float] | None = None
-
-    def as_array(self) -> np.ndarray:
-        """Return ``[pmra, pmdec, parallax]``."""
-        return np.array([self.pmra, self.pmdec, self.parallax], dtype=float)
-
-
-@dataclass
-class MembershipResult:
-    """A membership estimator's outcome for every input row.
-
-    Attributes
-    ----------
-    probability : ndarray of float, shape (n,)
-        Membership probability in [0, 1]; NaN for incomplete rows.
-    stage : ndarray of str, shape (n,)
-        The stage code of each row (see the ``STAGE_*`` constants).
-    step_counts : dict of str to int
-        Ordered star counts per step, e.g. cone → complete → filter → MST → GMM → P>0.5 → P>0.8.
-    centroid : Centroid or None
-        The cluster's fitted centroid, with the source of the seed it grew from (user,
-        catalogue or data); None when no cluster was found. The filter's own centre is in
-        ``details["filter_centre"]``.
-    method : str
-        ``"mstgmm"`` or ``"dec"``.
-    parameters : dict
-        Every parameter the estimator used (for provenance).
-    details : dict
-        Method-specific facts worth reporting (which component/group is the cluster and why).
-    extra_columns : dict of str to ndarray
-        Method-specific per-row outputs, e.g. ``{"ocml_dec_group": ...}``.
-    """
-
-    probability: np.ndarray
-    stage: np.ndarray
-    step_counts: dict[str, int]
-    centroid: Centroid | None
-    method: str
-    parameters: dict[str, Any] = field(default_factory=dict)
-    details: dict[str, Any] = field(default_factory=dict)
-    extra_columns: dict[str, np.ndarray] = field(default_factory=dict)
-
-    @property
-    def found(self) -> bool:
-        """Whether a cluster was found (False: every complete row has probability 0)."""
-        return self.centroid is not None
-
-    def members(self, threshold: float = 0.5) -> np.ndarray:
-        """Boolean mask of rows with probability above ``threshold`` (NaN counts as False)."""
-        with np.errstate(invalid="ignore"):
-            return np.nan_to_num(self.probability, nan=0.0) > threshold
+__all__ = [
+    "ERROR_FEATURES", "FEATURES", "MEMBER_THRESHOLD", "STAGE_DEC", "STAGE_DESCRIPTION",
+    "STAGE_FILTER", "STAGE_GMM", "STAGE_INCOMPLETE", "STAGE_MST", "STAGE_NO_CLUSTER",
+    "STAGE_QUANTILE", "Centroid", "MembershipEstimator", "MembershipResult", "Scores",
+    "as_centroid", "check_threshold", "complete_mask", "is_member", "probability_step",
+    "step_param_name",
+]
 
 
 def complete_mask(X: np.ndarray) -> np.ndarray:
     """Rows of ``X`` whose every feature is finite."""
     return np.all(np.isfinite(X), axis=1)
+
+
+@dataclass
+class Scores:
+    """What an estimator computes for the rows it scores (complete rows, canonical order).
+
+    Attributes
+    ----------
+    probability : ndarray, shape (m,)
+        Membership probability of each scored row.
+    stage : ndarray of str, shape (m,)
+        Stage code of each scored row.
+    steps : dict of str to int
+        Star counts of the estimator's own steps, after ``cone`` and ``complete``.
+    centroid : Centroid or None
+        The cluster's fitted centroid; None: no cluster found.
+    details : dict
+        Method-specific facts (see :class:`MembershipResult`).
+    extra_columns : dict of str to (ndarray, fill)
+        Per-row outputs of the scored rows and the value the other rows get.
+    """
+
+    probability: np.ndarray
+    stage: np.ndarray
+    steps: dict[str, int]
+    centroid: Centroid | None
+    details: dict[str, Any] = field(default_factory=dict)
+    extra_columns: dict[str, tuple[np.ndarray, Any]] = field(default_factory=dict)
+
+
+def as_centroid(value: Any) -> Centroid | None:
+    """A :class:`Centroid` from None, a Centroid, or three finite numbers (a user's centroid).
+
+    Raises
+    ------
+    InputError
+        Not three finite numbers (pmra, pmdec in mas/yr, parallax in mas).
+    """
+    if value is None or isinstance(value, Centroid):
+        if value is not None and not np.all(np.isfinite(value.as_array())):
+            raise InputError(f"The centroid {value.as_array().tolist()} has missing values; give "
+                             "pmra, pmdec and parallax (mas/yr, mas/yr, mas).")
+        return value
+    try:
+        values = np.asarray(value, dtype=float).ravel()
+    except (TypeError, ValueError):
+        values = np.array([])
+    if values.shape != (3,) or not np.all(np.isfinite(values)):
+        raise InputError(f"The centroid must be a Centroid or three finite numbers (pmra, pmdec "
+                         f"in mas/yr, parallax in mas); got {value!r:.100}.")
+    return Centroid(*values.tolist(), source="user")
+
+
+class MembershipEstimator(BaseEstimator):
+    """The contract of every membership estimator (a scikit-learn estimator).
+
+    ``fit(X, errors=E)`` checks ``X`` and ``errors``, keeps the rows that can be scored
+    (:meth:`_scorable`) in a canonical order (sorted by ra, dec, pmra, pmdec, parallax, so that
+    the result does not depend on the table's row order), hands them to :meth:`_fit_rows`, and
+    builds ``result_`` for every input row. ``predict_proba`` and ``score`` work the same way.
+    Subclasses set :attr:`method` and implement :meth:`_check_params`, :meth:`_fit_rows` and
+    :meth:`_predict_rows`; every constructor argument is a parameter (``get_params``,
+    ``set_params``, ``clone`` and ``GridSearchCV`` work).
+
+    Attributes
+    ----------
+    result_ : MembershipResult
+        Probabilities, stages, step counts, centroid and details for every input row.
+    probability_ : ndarray, shape (n,)
+        ``result_.probability``.
+    """
+
+    #: the method's name (``vo_ocml.run(method=...)``, provenance)
+    method: ClassVar[str] = ""
+    #: what makes a row complete, in words (for error messages)
+    complete_rows: ClassVar[str] = "finite ra, dec, pmra, pmdec and parallax"
+
+    # ------------------------------------------------------------------ subclass hooks
+    def _check_params(self) -> None:
+        """Raise :class:`InputError` on a parameter out of range."""
+
+    def _scorable(self, X: np.ndarray) -> np.ndarray:
+        """The rows this estimator can score (default: every feature finite)."""
+        return complete_mask(X)
+
+    def _fit_rows(self, X: np.ndarray, errors: np.ndarray | None) -> Scores:
+        """Score the complete rows ``X`` (canonical order); ``errors`` aligned or None."""
+        raise NotImplementedError
+
+    def _predict_rows(self, X: np.ndarray, errors: np.ndarray | None) -> np.ndarray:
+        """Membership probability of complete new rows under the fitted model."""
+        raise NotImplementedError
+
+    def _parameters(self) -> dict[str, Any]:
+        """Every parameter the fit used, for provenance (the centroid as three numbers)."""
+        params = self.get_params(deep=False)
+        centroid = as_centroid(params.get("centroid"))
+        params["centroid"] = None if centroid is None else centroid.as_array().tolist()
+        return params
+
+    # ------------------------------------------------------------------ shared steps
+    @staticmethod
+    def _check_input(X: Any, errors: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """``X`` as an (n, 5) float array and ``errors`` as (n, 3) absolute values or None.
+
+        Missing errors become the column's median; a column of errors that is entirely missing
+        makes the errors unknown (None).
+        """
+        try:
+            X = np.asarray(X, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InputError("X must be an (n, 5) array of numbers with columns "
+                             f"{', '.join(FEATURES)}.") from None
+        if X.ndim != 2 or X.shape[1] != len(FEATURES):
+            raise InputError(f"X must be an (n, 5) array with columns {', '.join(FEATURES)} "
+                             f"(deg, deg, mas/yr, mas/yr, mas); got shape {X.shape}.")
+        if len(X) == 0:
+            raise InputError("The table is empty: there are no stars to classify.")
+        if errors is None:
+            return X, None
+        try:
+            errors = np.abs(np.asarray(errors, dtype=np.float64))
+        except (TypeError, ValueError):
+            raise InputError("errors must be an (n, 3) array of numbers (pmra_error, "
+                             "pmdec_error, parallax_error).") from None
+        if errors.shape != (len(X), len(ERROR_FEATURES)):
+            raise InputError(f"errors must have shape ({len(X)}, 3) (pmra_error, pmdec_error, "
+                             f"parallax_error); got {errors.shape}.")
+        bad = ~np.isfinite(errors)
+        if bad.all(axis=0).any():
+            return X, None  # a whole error column is empty: the errors are unknown
+        if bad.any():
+            errors = np.where(bad, np.nanmedian(np.where(bad, np.nan, errors), axis=0), errors)
+        return X, errors
+
+    def _rows(self, X: np.ndarray) -> np.ndarray:
+        """Indices of the scorable rows in canonical order (by ra, dec, pmra, pmdec, parallax)."""
+        rows = np.flatnonzero(self._scorable(X))
+        return rows[np.lexsort(X[rows][:, ::-1].T)]
+
+    # ------------------------------------------------------------------ API
+    def fit(self, X: Any, y: None = None, *, errors: Any = None) -> "MembershipEstimator":
+        """Score every row of ``X``.
+
+        Parameters
+        ----------
+        X : array-like, shape (n, 5)
+            ra, dec (deg), pmra, pmdec (mas/yr), parallax (mas), in :data:`FEATURES` order;
+            rows that cannot be scored are kept as ``incomplete``.
+        y : None
+            Unused (membership is unsupervised); present for scikit-learn. Anything else is
+            refused, so that ``fit(X, E)`` cannot silently drop the errors.
+        errors : array-like, shape (n, 3), optional
+            Standard errors of pmra, pmdec, parallax (mas/yr, mas/yr, mas).
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        InputError
+            Bad shape, values or parameters, or no row that can be scored.
+        """
+        if y is not None:
+            raise InputError(f"{type(self).__name__}.fit takes no labels: membership is "
+                             "unsupervised. Pass the standard errors as errors=E.")
+        self._check_params()
+        X, errors = self._check_input(X, errors)
+        rows = self._rows(X)
+        if len(rows) == 0:
+            raise InputError(f"None of the {len(X)} rows has complete astrometry "
+                             f"({self.complete_rows}): there is nothing to classify.")
+        scores = self._fit_rows(X[rows], None if errors is None else errors[rows])
+        self.result_ = self._result(len(X), rows, scores)
+        self.probability_ = self.result_.probability
+        return self
+
+    def _result(self, n: int, rows: np.ndarray, scores: Scores) -> MembershipResult:
+        probability = np.full(n, np.nan)
+        probability[rows] = scores.probability
+        stage = np.full(n, STAGE_INCOMPLETE, dtype=object)
+        stage[rows] = scores.stage
+        steps = {STEP_CONE: n, STEP_COMPLETE: len(rows), **scores.steps}
+        for step in steps:
+            step_param_name(step)
+        extra = {}
+        for name, (values, fill) in scores.extra_columns.items():
+            column = np.full(n, fill, dtype=np.asarray(values).dtype)
+            column[rows] = values
+            extra[name] = column
+        return MembershipResult(
+            probability=probability, stage=stage.astype(str), step_counts=steps,
+            centroid=scores.centroid, method=self.method, parameters=self._parameters(),
+            details=scores.details, extra_columns=extra)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "result_"):
+            raise InputError(f"This {type(self).__name__} is not fitted yet: call fit() first.")
+
+    def predict_proba(self, X: Any, *, errors: Any = None) -> np.ndarray:
+        """Membership probabilities of stars ``X`` under the fitted model.
+
+        Parameters
+        ----------
+        X : array-like, shape (n, 5)
+            Rows in :data:`FEATURES` order.
+        errors : array-like, shape (n, 3), optional
+            Their standard errors of pmra, pmdec, parallax.
+
+        Returns
+        -------
+        ndarray, shape (n, 2)
+            Columns: P(field), P(member); NaN for rows that cannot be scored.
+        """
+        self._check_fitted()
+        X, errors = self._check_input(X, errors)
+        p = np.full(len(X), np.nan)
+        rows = np.flatnonzero(self._scorable(X))
+        if len(rows):
+            p[rows] = self._predict_rows(X[rows], None if errors is None else errors[rows])
+        return np.column_stack([1.0 - p, p])
+
+    def score(self, X: Any, y: None = None, *, errors: Any = None) -> float:
+        """How decisively the fitted model splits ``X`` into members and field (higher: better).
+
+        Membership has no labels, so this is a documented surrogate of a likelihood: the mean,
+        over the rows that can be scored, of log max(P, 1 − P) -- the log-probability of each
+        star's more probable class (0 when every star is certainly a member or certainly
+        field). A fit that found no cluster scores −inf, so that ``GridSearchCV`` never
+        prefers "no cluster" to a cluster.
+
+        Parameters
+        ----------
+        X : array-like, shape (n, 5)
+            Rows in :data:`FEATURES` order.
+        y : None
+            Unused.
+        errors : array-like, shape (n, 3), optional
+            Their standard errors.
+
+        Returns
+        -------
+        float
+        """
+        self._check_fitted()
+        if not self.result_.found:
+            return -math.inf
+        p = self.predict_proba(X, errors=errors)[:, 1]
+        p = p[np.isfinite(p)]
+        if len(p) == 0:
+            return -math.inf
+        return float(np.mean(np.log(np.clip(np.maximum(p, 1.0 - p), 1e-300, 1.0))))

@@ -13,7 +13,7 @@ probability NaN):
    centroid is known (given, or found in the data, step 4), one K-Means centre starts at the
    latent position of the stars nearest it, so that a cluster much smaller than the field
    (e.g. the Hyades in a 434,000-star cone) still gets a group of its own.
-4. **Cluster group**, automatically (:func:`identify_group`): the core group is the one whose
+4. **Cluster group**, automatically (:func:`vo_ocml.membership.dec_groups.identify_group`): the core group is the one whose
    median (pmra, pmdec, parallax) is nearest the ``centroid`` (distances in units of the
    table's robust spread); without a centroid, nearest the most significant compact
    overdensity that :func:`vo_ocml.membership.centroid.find_centroid` finds in proper motion,
@@ -22,22 +22,22 @@ probability NaN):
    core join it (a rich cluster is split by K-Means into several).
 5. **Ensemble**: step 4 runs for ``n_seeds`` seeds (default 32, or 16 above 100,000 rows)
    derived from ``random_state`` (k is chosen once, independently of the seed); the
-   probability is the mean over seeds of each run's :func:`cluster_probability` (the soft
+   probability is the mean over seeds of each run's :func:`~vo_ocml.membership.dec_groups.cluster_probability` (the soft
    assignment to the cluster's groups against the best other group). Runs whose member set
    overlaps the all-run mean's by less than :data:`CONSENSUS` (Jaccard) picked another group
    and are left out of the mean (``details["seeds_dropped"]``).
-   Rows are processed in a canonical order (sorted by their values), so the result does not
-   depend on the input's row order.
 6. **Quantile filter** (the thesis's step 3, optional, ``quantile_filter=True``): rows outside the
    ``quantiles`` range (default 0.10–0.90) of the P > 0.5 members' features get probability 0
    and stage ``quantile``.
+
+Input checks, the usable rows, their canonical order (so the result does not depend on the
+input's row order) and the result for every input row are the shared contract's
+(:class:`~vo_ocml.membership.base.MembershipEstimator`).
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
-import math
 from typing import Any
 
 import numpy as np
@@ -46,12 +46,8 @@ from sklearn.metrics import silhouette_score
 
 from vo_ocml.errors import InputError
 from vo_ocml.membership.base import (
-    FEATURES,
-    STAGE_DEC,
-    STAGE_INCOMPLETE,
-    STAGE_QUANTILE,
-    Centroid,
-    MembershipResult,
+    STAGE_DEC, STAGE_QUANTILE, Centroid, MembershipEstimator, Scores, as_centroid,
+    probability_step,
 )
 from vo_ocml.membership.dec_features import (
     FEATURE_SETS,
@@ -61,14 +57,12 @@ from vo_ocml.membership.dec_features import (
     raw_features,
     usable_mask,
 )
+from vo_ocml.membership.dec_groups import (anchor_rows, cluster_probability, evenly_spaced,
+                                           identify_group, jaccard, robust_spread)
 from vo_ocml.membership.dec_model import DecRun, DecTrainer
 
 log = logging.getLogger(__name__)
 
-#: a group needs at least this many stars to be considered the cluster
-MIN_GROUP = 10
-#: a group merges into the cluster's core only if its density is within this factor of the core's
-MERGE_DENSITY_RATIO = 5.0
 #: a run joins the ensemble only if its member set overlaps the all-run mean's by this Jaccard
 CONSENSUS = 0.5
 #: default ensemble sizes: tables of up to SMALL_TABLE complete rows get SEEDS_SMALL runs
@@ -76,134 +70,13 @@ CONSENSUS = 0.5
 SMALL_TABLE = 100_000
 SEEDS_SMALL = 32
 SEEDS_LARGE = 16
-#: stars nearest the centroid whose mean latent position starts one DEC centre
-ANCHOR_STARS = 30
 #: stars per group needed, at least, to fit k groups
 ROWS_PER_GROUP = 5
 #: rows on which K-Means runs for the silhouette choice of k
 KSELECT_ROWS = 20000
 
 
-def _evenly_spaced(n: int, size: int) -> np.ndarray:
-    """``size`` row indices spread evenly over ``range(n)`` (all rows when n ≤ size)."""
-    return np.arange(n) if n <= size else np.linspace(0, n - 1, size).astype(int)
-
-
-def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    """Jaccard overlap of two boolean member masks (1 when both are empty)."""
-    union = int(np.count_nonzero(a | b))
-    return 1.0 if union == 0 else int(np.count_nonzero(a & b)) / union
-
-
-def _robust_spread(V: np.ndarray) -> np.ndarray:
-    """1.4826 × median absolute deviation per column, floored at 1e-9."""
-    return np.maximum(1.4826 * np.median(np.abs(V - np.median(V, axis=0)), axis=0), 1e-9)
-
-
-def cluster_probability(q: np.ndarray, groups: list[int]) -> np.ndarray:
-    """Membership from the soft assignment: q of the cluster's groups against the best other group.
-
-    P = q_C / (q_C + max_{j ∉ C} q_j) with q_C = Σ_{j ∈ C} q_j, so P > 0.5 exactly when the
-    star's hard assignment is a cluster group. Unlike q_C alone it stays meaningful for stars far
-    from every centre, whose Student-t q is nearly flat over all groups.
-    """
-    in_cluster = np.zeros(q.shape[1], dtype=bool)
-    in_cluster[groups] = True
-    q_c = q[:, in_cluster].sum(axis=1)
-    q_other = q[:, ~in_cluster].max(axis=1) if (~in_cluster).any() else np.zeros(len(q))
-    return q_c / np.maximum(q_c + q_other, 1e-30)
-
-
-def _anchor(pm_plx: np.ndarray, centroid: Centroid) -> np.ndarray:
-    """The :data:`ANCHOR_STARS` stars nearest the centroid (distances in units of the table's robust spread)."""
-    d = np.sum(((pm_plx - centroid.as_array()) / _robust_spread(pm_plx)) ** 2, axis=1)
-    k = min(ANCHOR_STARS, len(d))
-    return np.sort(np.argpartition(d, k - 1)[:k])
-
-
-def identify_group(
-    pm_plx: np.ndarray,
-    labels: np.ndarray,
-    n_clusters: int,
-    centroid: Centroid | None,
-    merge_distance: float,
-) -> tuple[list[int], dict[str, Any]]:
-    """Pick the groups that are the cluster, automatically.
-
-    The core group is the one nearest ``centroid`` when given, else the densest in
-    (pmra, pmdec, parallax) (density: log N − Σ log(group spread / table spread)). Other groups
-    whose median lies within ``merge_distance`` core spreads of the core's median (root mean
-    square over pmra, pmdec, parallax) and whose density is within a factor
-    :data:`MERGE_DENSITY_RATIO` of the core's join it: a rich cluster that dominates its table is split by K-Means into
-    several adjacent, similarly dense groups, while broad field groups stay out.
-
-    Parameters
-    ----------
-    pm_plx : ndarray, shape (m, 3)
-        (pmra, pmdec, parallax) of the complete rows.
-    labels : ndarray of int, shape (m,)
-        Hard group assignment of each row.
-    n_clusters : int
-        Number of groups.
-    centroid : Centroid or None
-        When given, the core is the group whose median is nearest it.
-    merge_distance : float
-        Merge radius in core spreads (0: no merging).
-
-    Returns
-    -------
-    groups : list of int
-        The cluster's groups, the core first.
-    why : dict
-        ``rule``, ``core``, ``merged`` and per group its size, median, spreads, score and
-        distance to the core.
-    """
-    scale = _robust_spread(pm_plx)
-    info: list[dict[str, Any]] = []
-    medians = np.zeros((n_clusters, 3))
-    for g in range(n_clusters):
-        V = pm_plx[labels == g]
-        if len(V) == 0:
-            info.append({"group": g, "n": 0, "score": -math.inf})
-            continue
-        medians[g] = np.median(V, axis=0)
-        spread = _robust_spread(V)
-        density = float(np.log(len(V)) - np.sum(np.log(spread / scale))) if len(V) >= MIN_GROUP else -math.inf
-        if centroid is not None:
-            score = -float(np.linalg.norm((medians[g] - centroid.as_array()) / scale))
-        else:
-            score = density
-        info.append({"group": g, "n": int(len(V)), "median": medians[g].round(4).tolist(),
-                     "spread": spread.round(4).tolist(), "log_density": round(density, 4), "score": round(score, 4)})
-    core = max(range(n_clusters), key=lambda g: info[g]["score"])
-    if centroid is not None and centroid.spread is not None:
-        origin, unit = centroid.as_array(), np.asarray(centroid.spread, dtype=float)
-        basis = "the centroid's spread"
-    else:
-        origin, unit = medians[core], np.asarray(info[core].get("spread", scale))
-        basis = "the core group's spread"
-    merged = []
-    for g in range(n_clusters):
-        if g == core or info[g]["n"] == 0:
-            continue
-        distance = float(np.sqrt(np.mean(((medians[g] - origin) / np.maximum(unit, 1e-9)) ** 2)))
-        info[g]["merge_distance"] = round(distance, 3)
-        similar = abs(info[g]["log_density"] - info[core].get("log_density", math.inf)) <= math.log(MERGE_DENSITY_RATIO)
-        if distance < merge_distance and similar:
-            merged.append(g)
-    rule = (
-        f"core: nearest the centroid ({centroid.source}) in (pmra, pmdec, parallax), distance in units of "
-        "the table's robust spread"
-        if centroid is not None
-        else "core: highest density in (pmra, pmdec, parallax), log N - sum log(group spread / table spread)"
-    )
-    rule += (f"; merged: groups whose median lies within {merge_distance} × {basis} (rms over pmra, pmdec, "
-             f"parallax) of the {'centroid' if basis.startswith('the centroid') else 'core'} and whose density "
-             f"is within a factor {MERGE_DENSITY_RATIO:g} of the core's")
-    return [core, *merged], {"rule": rule, "core": core, "merged": merged, "groups": info}
-
-
-class DEC:
+class DEC(MembershipEstimator):
     """Deep Embedded Clustering membership with automatic cluster identification.
 
     Parameters
@@ -310,24 +183,11 @@ class DEC:
         self.random_state = random_state
         self.verbose = verbose
 
+    method = "dec"
+    complete_rows = "finite ra, dec, pmra, pmdec and parallax > 0"
+
     # ------------------------------------------------------------------ checks
-    def get_params(self) -> dict[str, Any]:
-        """Every constructor parameter (for provenance)."""
-        return {name: getattr(self, name) for name in inspect.signature(type(self)).parameters}
-
-    def _centroid(self) -> Centroid | None:
-        c = self.centroid
-        if c is None or isinstance(c, Centroid):
-            return c
-        values = np.asarray(c, dtype=float).ravel()
-        if values.shape != (3,) or not np.all(np.isfinite(values)):
-            raise InputError(
-                f"DEC centroid must be a Centroid or three finite numbers (pmra, pmdec in mas/yr, "
-                f"parallax in mas); got {c!r}."
-            )
-        return Centroid(*values.tolist(), source="user")
-
-    def _check_options(self) -> None:
+    def _check_params(self) -> None:
         if self.features not in FEATURE_SETS:
             raise InputError(f"DEC features must be one of {sorted(FEATURE_SETS)}; got {self.features!r}.")
         if self.n_clusters is not None and (not isinstance(self.n_clusters, (int, np.integer)) or self.n_clusters < 2):
@@ -340,61 +200,27 @@ class DEC:
             raise InputError(f"DEC quantiles must satisfy 0 ≤ low < high ≤ 1; got {self.quantiles!r}.")
         if self.n_seeds is not None and self.n_seeds < 1:
             raise InputError(f"DEC n_seeds must be ≥ 1; got {self.n_seeds!r}.")
+        as_centroid(self.centroid)
 
-    @staticmethod
-    def _as_array(X: Any) -> np.ndarray:
-        X = np.asarray(X, dtype=float)
-        if X.ndim != 2 or X.shape[1] != len(FEATURES):
-            raise InputError(
-                f"DEC expects an (n, {len(FEATURES)}) array with columns {', '.join(FEATURES)} "
-                f"(deg, deg, mas/yr, mas/yr, mas); got shape {X.shape}."
-            )
-        return X
+    def _scorable(self, X: np.ndarray) -> np.ndarray:
+        return usable_mask(X)
+
+    @property
+    def labels_(self) -> np.ndarray:
+        """Group of each input row in the representative seed's run (-1: not scored)."""
+        return self.result_.extra_columns["ocml_dec_group"]
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X: Any, errors: Any = None) -> "DEC":
-        """Cluster the rows of ``X`` and score their membership of the cluster's group.
-
-        Parameters
-        ----------
-        X : array-like, shape (n, 5)
-            ra, dec (deg), pmra, pmdec (mas/yr), parallax (mas), in :data:`FEATURES` order.
-            Rows with a non-finite value or parallax ≤ 0 are kept as ``incomplete``.
-        errors : array-like, shape (n, 3), optional
-            Standard errors of pmra, pmdec, parallax. DEC does not weight by them (the thesis
-            does not); the shape is checked for consistency with the other estimators.
-
-        Returns
-        -------
-        DEC
-            self, with ``result_`` and the other fitted attributes set.
-
-        Raises
-        ------
-        InputError
-            Bad shape or options, too few usable stars for k groups, or no spread in a feature.
-        """
-        self._check_options()
-        X = self._as_array(X)
-        if errors is not None and np.shape(errors) != (len(X), 3):
-            raise InputError(
-                f"DEC errors must have shape ({len(X)}, 3) (pmra_error, pmdec_error, parallax_error); "
-                f"got {np.shape(errors)}."
-            )
-        centroid = self._centroid()
-        err = None if errors is None else np.asarray(errors, dtype=float)
-        usable = usable_mask(X)
-        rows = np.flatnonzero(usable)
-        # canonical row order: the result cannot depend on how the input rows are ordered
-        rows = rows[np.lexsort(X[rows][:, ::-1].T)]
-        Xc = X[rows]
-        m = len(rows)
+    def _fit_rows(self, Xc: np.ndarray, err: np.ndarray | None) -> Scores:
+        """Cluster the usable rows ``Xc`` (canonical order) and score the cluster's groups."""
+        centroid = as_centroid(self.centroid)
+        m = len(Xc)
         k_low = self.n_clusters if self.n_clusters is not None else self.k_range[0]
         if m < ROWS_PER_GROUP * k_low:
             raise InputError(
                 f"DEC needs at least {ROWS_PER_GROUP * k_low} stars with complete astrometry (finite ra, "
                 f"dec, pmra, pmdec and parallax > 0) to form {k_low} groups; the table has {m} "
-                f"such stars out of {len(X)}. Use a larger cone or a smaller n_clusters."
+                "such stars. Use a larger cone or a smaller n_clusters."
             )
         names = FEATURE_SETS[self.features]
         F = raw_features(Xc, self.features)
@@ -410,53 +236,38 @@ class DEC:
         k, silhouettes = self._choose_k(Z, n_distinct)
         n_seeds = self.n_seeds or (SEEDS_SMALL if len(Z) <= SMALL_TABLE else SEEDS_LARGE)
         seeds = [int(s) for s in np.random.SeedSequence(self.random_state).generate_state(n_seeds)]
-        guide, detection = (centroid, None) if centroid is not None else self._detect(Xc, err, rows)
+        guide, detection = (centroid, None) if centroid is not None else self._detect(Xc, err)
         runs, groups, why = self._ensemble(Z, k, seeds, Xc[:, 2:], guide)
         probs = np.stack([cluster_probability(run.q, g) for run, g in zip(runs, groups)])
         first = probs.mean(axis=0) > 0.5
-        kept = [i for i, p in enumerate(probs) if _jaccard(p > 0.5, first) >= CONSENSUS] or list(range(len(runs)))
+        kept = [i for i, p in enumerate(probs) if jaccard(p > 0.5, first) >= CONSENSUS] or list(range(len(runs)))
         ens = probs[kept].mean(axis=0)
         members = ens > 0.5
-        agreement = [round(_jaccard(p > 0.5, members), 4) for p in probs]
+        agreement = [round(jaccard(p > 0.5, members), 4) for p in probs]
         rep = max(kept, key=lambda i: agreement[i])
         bounds = quantile_bounds(F, members, self.quantiles) if self.quantile_filter else None
         keep = inside(F, bounds) if self.quantile_filter else np.ones(m, dtype=bool)
         prob_c = np.where(keep, ens, 0.0)
-
-        n = len(X)
-        probability = np.full(n, np.nan)
-        probability[rows] = prob_c
-        stage = np.full(n, STAGE_INCOMPLETE, dtype=object)
-        stage[rows] = np.where(members & ~keep, STAGE_QUANTILE, STAGE_DEC)
-        labels = np.full(n, -1, dtype=int)
-        labels[rows] = runs[rep].labels
-
         final = prob_c > 0.5
-        step_counts = {
-            "cone": n,
-            "complete": m,
-            "dec group": int(members.sum()),
-            "quantile filter": int((members & keep).sum()),
-            "P>0.5": int(final.sum()),
-            "P>0.8": int((prob_c > 0.8).sum()),
+        steps = {
+            "dec_group": int(members.sum()),
+            "quantile_filter": int((members & keep).sum()),
+            probability_step(0.5): int(final.sum()),
+            probability_step(0.8): int((prob_c > 0.8).sum()),
         }
         member_centroid = self._member_centroid(Xc, final, centroid)
         self.n_clusters_ = k
-        self.labels_ = labels
         self.cluster_group_ = groups[rep][0]
         self.cluster_groups_ = groups[rep]
-        self.probability_ = probability
         self.scaler_ = scaler
         self.bounds_ = bounds
         self.runs_ = [runs[i] for i in kept]
         self.groups_ = [groups[i] for i in kept]
-        self.result_ = MembershipResult(
-            probability=probability,
-            stage=stage.astype(str),
-            step_counts=step_counts,
+        return Scores(
+            probability=prob_c,
+            stage=np.where(members & ~keep, STAGE_QUANTILE, STAGE_DEC),
+            steps=steps,
             centroid=centroid if centroid is not None else member_centroid,
-            method="dec",
-            parameters=self.get_params() | {"centroid": None if centroid is None else centroid.as_array().tolist()},
             details={
                 "n_clusters": k,
                 "k_choice": "given" if self.n_clusters is not None else "best silhouette score",
@@ -474,11 +285,10 @@ class DEC:
                     {nm: [float(b[0]), float(b[1])] for nm, b in zip(names, bounds.T)},
                 "member_centroid": None if member_centroid is None else member_centroid.as_array().round(4).tolist(),
             },
-            extra_columns={"ocml_dec_group": labels},
+            extra_columns={"ocml_dec_group": (np.asarray(runs[rep].labels, dtype=int), -1)},
         )
-        return self
 
-    def _detect(self, Xc: np.ndarray, err: np.ndarray | None, rows: np.ndarray) -> tuple[Centroid | None, dict | None]:
+    def _detect(self, Xc: np.ndarray, err: np.ndarray | None) -> tuple[Centroid | None, dict | None]:
         """Without a centroid: the cluster's overdensity found in the data, to pick the group near it.
 
         Uses :func:`vo_ocml.membership.centroid.find_centroid` on (pmra, pmdec, parallax) and the
@@ -488,7 +298,7 @@ class DEC:
         from vo_ocml.membership.sky import sky_centre, tangent_plane
 
         sky = tangent_plane(Xc[:, 0], Xc[:, 1], *sky_centre(Xc[:, 0], Xc[:, 1]))
-        found = find_centroid(Xc[:, 2:], None if err is None else err[rows], sky, random_state=self.random_state)
+        found = find_centroid(Xc[:, 2:], err, sky, random_state=self.random_state)
         if found is None:
             return None, None
         c = found.centre
@@ -508,8 +318,8 @@ class DEC:
         """
         if self.n_clusters is not None:
             return int(self.n_clusters), {}
-        sub = Z[_evenly_spaced(len(Z), KSELECT_ROWS)]
-        scored = sub[_evenly_spaced(len(sub), self.silhouette_rows)]
+        sub = Z[evenly_spaced(len(Z), KSELECT_ROWS)]
+        scored = sub[evenly_spaced(len(sub), self.silhouette_rows)]
         hi = min(self.k_range[1], n_distinct - 1, len(sub) // ROWS_PER_GROUP)
         scores: dict[int, float] = {}
         for k in range(self.k_range[0], max(hi, self.k_range[0]) + 1):
@@ -531,7 +341,7 @@ class DEC:
         """Run DEC once per seed and identify the cluster group of each run."""
         from tqdm.auto import tqdm
 
-        anchor = None if centroid is None else _anchor(pm_plx, centroid)
+        anchor = None if centroid is None else anchor_rows(pm_plx, centroid)
         trainer = DecTrainer(Z, k, hidden=tuple(self.hidden), latent_dim=self.latent_dim,
                              batch_size=self.batch_size, learning_rate=self.learning_rate)
         self.trainer_ = trainer
@@ -563,33 +373,16 @@ class DEC:
             float(pm_plx[0]), float(pm_plx[1]), float(pm_plx[2]), source="data",
             name=None if given is None else given.name,
             ra=float(np.median(V[:, 0])), dec=float(np.median(V[:, 1])),
-            spread=tuple(float(s) for s in _robust_spread(V[:, 2:])),
+            spread=tuple(float(s) for s in robust_spread(V[:, 2:])),
         )
 
     # ------------------------------------------------------------------ predict
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Membership of new rows with the fitted models: columns [field, member].
-
-        Parameters
-        ----------
-        X : array-like, shape (n, 5)
-            Rows in :data:`FEATURES` order.
-
-        Returns
-        -------
-        ndarray, shape (n, 2)
-            NaN for incomplete rows.
-        """
-        if not hasattr(self, "result_"):
-            raise InputError("DEC.predict_proba needs a fitted estimator: call fit(X) first.")
-        X = self._as_array(X)
-        usable = usable_mask(X)
-        F = raw_features(X[usable], self.features)
+    def _predict_rows(self, X: np.ndarray, err: np.ndarray | None) -> np.ndarray:
+        """Membership of usable new rows: the kept runs' mean soft assignment (and quantile filter)."""
+        F = raw_features(X, self.features)
         Z = self.scaler_.transform(F)
         p = np.mean([cluster_probability(self.trainer_.soft_assign(run, Z), g)
                      for run, g in zip(self.runs_, self.groups_)], axis=0)
         if self.quantile_filter:
             p = np.where(inside(F, self.bounds_), p, 0.0)
-        member = np.full(len(X), np.nan)
-        member[usable] = p
-        return np.column_stack([1.0 - member, member])
+        return p

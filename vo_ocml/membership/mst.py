@@ -22,6 +22,8 @@ from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 from sklearn.neighbors import kneighbors_graph
 
 RULES = ("paper", "code")
+#: each rule's own k (threshold = mean + k·σ): 3 in the paper, 1 in the authors' code
+DEFAULT_K = {"paper": 3.0, "code": 1.0}
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@
    cluster. The cluster is the component whose (pmra, pmdec, parallax) marginal density at
    the centroid is highest -- compact and centred on it; its posterior is the probability.
 
-Rows are processed in a canonical order (sorted by ra, then dec), so the result does not
-depend on the table's row order.
+Input checks, the complete rows, their canonical order and the result for every input row are
+the shared contract's (:class:`~vo_ocml.membership.base.MembershipEstimator`).
 """
 
 from __future__ import annotations
@@ -28,20 +28,16 @@ from typing import Any
 
 import numpy as np
 from scipy.special import erf, gammaincinv
-from sklearn.base import BaseEstimator
-from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 
 from vo_ocml.errors import InputError
-from vo_ocml.membership import mst
+from vo_ocml.membership import mixture_step, mst
 from vo_ocml.membership.base import (
-    FEATURES, STAGE_FILTER, STAGE_GMM, STAGE_INCOMPLETE, STAGE_MST, STAGE_NO_CLUSTER, Centroid,
-    MembershipResult, complete_mask,
+    STAGE_FILTER, STAGE_GMM, STAGE_MST, STAGE_NO_CLUSTER, Centroid, MembershipEstimator,
+    Scores, as_centroid, probability_step,
 )
-from vo_ocml.membership.centroid import (best_measured, find_centroid, max_pm_dispersion,
-                                         measure_cluster)
+from vo_ocml.membership.centroid import best_measured, find_centroid, measure_cluster
 from vo_ocml.membership.sky import from_tangent_plane, sky_centre, tangent_plane
-from vo_ocml.membership.radial_mixture import fit_radial_mixture
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +45,11 @@ log = logging.getLogger(__name__)
 NEARBY_PARALLAX = 2.0
 #: fallback observed spread (pmra, pmdec, parallax) around a given centroid before refinement
 DEFAULT_SPREAD = np.array([0.5, 0.5, 0.15])
+#: the step counting the stars with P > 0.8
+STEP_P08 = probability_step(0.8)
 
 
-class MSTGMM(BaseEstimator):
+class MSTGMM(MembershipEstimator):
     """Open-cluster membership by filter → minimum spanning tree → Gaussian mixture.
 
     Parameters
@@ -68,8 +66,9 @@ class MSTGMM(BaseEstimator):
         Measure the cluster's spreads (and re-centre a data-found seed) from the data.
     mst_rule : {"paper", "code"}
         MST rule (see :mod:`vo_ocml.membership.mst`).
-    mst_k : float
-        Threshold = mean + ``mst_k`` × std.
+    mst_k : float or None
+        Threshold = mean + ``mst_k`` × std; None: the rule's own (3 for "paper", 1 for "code",
+        :data:`vo_ocml.membership.mst.DEFAULT_K`).
     mst_neighbors : int
         Neighbours of the k-NN graph for the "paper" rule.
     mst_min_group : int
@@ -104,7 +103,8 @@ class MSTGMM(BaseEstimator):
     Attributes
     ----------
     result_ : MembershipResult
-        Probabilities, stages, step counts, centroid and details for every input row.
+        Probabilities, stages, step counts (cone, complete, filter, mst, gmm: P > 0.5 after
+        the mixture, p_gt_08), centroid and details for every input row.
     probability_ : ndarray
         ``result_.probability``.
     centre_ : ndarray
@@ -120,7 +120,7 @@ class MSTGMM(BaseEstimator):
     def __init__(self, centroid: Centroid | tuple[float, float, float] | None = None, *,
                  filter: str = "adaptive", filter_nsigma: float = 3.0,
                  fixed_widths: tuple[float, float, float] = (0.5, 0.5, 0.2),
-                 refine: bool = True, mst_rule: str = "paper", mst_k: float = 3.0,
+                 refine: bool = True, mst_rule: str = "paper", mst_k: float | None = None,
                  mst_neighbors: int = 10, mst_min_group: int = 5,
                  n_components: int | str = 2, max_components: int = 4,
                  mixture: str = "radial", pm_gradient: bool | str = "auto",
@@ -146,6 +146,8 @@ class MSTGMM(BaseEstimator):
         self.max_fit_stars = max_fit_stars
         self.random_state = random_state
 
+    method = "mstgmm"
+
     # ------------------------------------------------------------------ validation
     def _check_params(self) -> None:
         if self.filter not in ("adaptive", "fixed"):
@@ -162,42 +164,24 @@ class MSTGMM(BaseEstimator):
             raise InputError(f"mixture must be 'radial' or 'gmm', not {self.mixture!r}.")
         if self.filter_nsigma <= 0 or any(w <= 0 for w in self.fixed_widths):
             raise InputError("filter widths (filter_nsigma, fixed_widths) must be positive.")
+        as_centroid(self.centroid)
 
-    @staticmethod
-    def _check_X(X: Any, errors: Any) -> tuple[np.ndarray, np.ndarray | None]:
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != len(FEATURES):
-            raise InputError(f"X must have shape (n, 5) with columns {', '.join(FEATURES)}; "
-                             f"got shape {X.shape}.")
-        if len(X) == 0:
-            raise InputError("The table is empty: there are no stars to classify.")
-        if errors is not None:
-            errors = np.asarray(errors, dtype=np.float64)
-            if errors.shape != (len(X), 3):
-                raise InputError(f"errors must have shape (n, 3) for pmra, pmdec, parallax; "
-                                 f"got {errors.shape}.")
-            errors = np.abs(errors)
-            bad = ~np.isfinite(errors)
-            if bad.all(axis=0).any():
-                errors = None  # a whole error column is empty: treat errors as unknown
-            elif bad.any():
-                errors = np.where(bad, np.nanmedian(errors, axis=0), errors)
-        return X, errors
+    def _mst_k(self) -> float:
+        """The MST threshold's k in use: ``mst_k``, else the rule's own default."""
+        return float(self.mst_k) if self.mst_k is not None else mst.DEFAULT_K[self.mst_rule]
+
+    def _parameters(self) -> dict[str, Any]:
+        return super()._parameters() | {"mst_k": self._mst_k()}
 
     # ------------------------------------------------------------------ steps
     def _seed(self, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray):
         """Return (seed, spread guess, source, name, significance) or None (no cluster)."""
-        c = self.centroid
-        if c is not None:
-            cen = c if isinstance(c, Centroid) else Centroid(*map(float, c), source="user")
-            seed = cen.as_array()
-            if not np.all(np.isfinite(seed)):
-                raise InputError(f"The centroid {seed.tolist()} has missing values; give "
-                                 "pmra, pmdec and parallax (mas/yr, mas/yr, mas).")
+        cen = as_centroid(self.centroid)
+        if cen is not None:
             guess = DEFAULT_SPREAD
             if cen.spread is not None and np.all(np.isfinite(cen.spread)):
                 guess = np.maximum(np.asarray(cen.spread), 0.05)
-            return seed, guess, cen.source, cen.name, np.nan
+            return cen.as_array(), guess, cen.source, cen.name, np.nan
         det = find_centroid(kin, err, sky, random_state=self.random_state)
         if det is None or det.significance < self.min_significance:
             return None
@@ -220,144 +204,54 @@ class MSTGMM(BaseEstimator):
         level = erf(self.filter_nsigma / np.sqrt(2.0))
         return d2 < 2.0 * gammaincinv(1.5, level)  # the χ² quantile for 3 degrees of freedom
 
-    def _velocity_dispersion(self, post: np.ndarray, kin: np.ndarray, err: np.ndarray | None,
-                             centre: np.ndarray, mix_info: dict) -> tuple[float, float]:
-        """The cluster's intrinsic pm dispersion (mas/yr) and the most a bound cluster allows.
-
-        The bound is :func:`~vo_ocml.membership.centroid.max_pm_dispersion`.
-        """
-        if "cluster_intrinsic_sd" in mix_info:
-            sd = np.asarray(mix_info["cluster_intrinsic_sd"][:2])
-        else:  # plain GMM: the members' observed spread less their mean squared error
-            w = post / max(post.sum(), 1e-9)
-            var = np.sum(w[:, None] * (kin[:, :2] - np.sum(w[:, None] * kin[:, :2], 0)) ** 2, 0)
-            if err is not None:
-                var = np.maximum(var - np.sum(w[:, None] * err[:, :2] ** 2, 0), 0.0)
-            sd = np.sqrt(var)
-        return float(np.sqrt(np.mean(sd**2))), max_pm_dispersion(centre[2],
-                                                                 self.max_velocity_dispersion)
-
     def _gradient(self, centre: np.ndarray) -> bool:
         if self.pm_gradient == "auto":
             return bool(centre[2] > NEARBY_PARALLAX)
         return bool(self.pm_gradient)
 
-    def _field_choices(self) -> list[int]:
-        if self.n_components == "bic":
-            return list(range(1, self.max_components))
-        return [self.n_components - 1]
+    def _mixture(self, kin, err, sky, centre, observed, intrinsic, target):
+        """The mixture step (:mod:`vo_ocml.membership.mixture_step`): posterior, facts, model, scaler."""
+        if self.mixture == "radial":
+            post, info, model = mixture_step.radial(
+                kin, err, sky, centre, intrinsic, target,
+                n_field=mixture_step.field_choices(self.n_components, self.max_components),
+                gradient=self._gradient(centre), max_fit_stars=self.max_fit_stars,
+                random_state=self.random_state)
+            return post, info, model, None
+        feats = np.column_stack([sky, kin])
+        scaler = StandardScaler().fit(feats)
+        t5 = (np.concatenate([target, centre]) - scaler.mean_) / scaler.scale_
+        var5 = np.concatenate([np.full(2, 0.25), (observed / scaler.scale_[2:]) ** 2])
+        post, info, model = mixture_step.gmm(
+            scaler.transform(feats), t5, var5, n_components=self.n_components,
+            max_components=self.max_components, random_state=self.random_state)
+        return post, info, model, scaler
 
-    def _radial(self, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
-                centre: np.ndarray, intrinsic: np.ndarray,
-                target: np.ndarray) -> tuple[np.ndarray, dict, Any]:
-        """Fit the radial cluster + field mixture(s); return probabilities, details, model."""
-        fit_rows = np.arange(len(kin))
-        if len(kin) > self.max_fit_stars:  # fit on a sample, score every star afterwards
-            fit_rows = np.sort(np.random.default_rng(self.random_state).choice(
-                len(kin), self.max_fit_stars, replace=False))
-        fits = {}
-        for m in self._field_choices():
-            if len(fit_rows) >= 20 * (m + 1):
-                fits[m] = fit_radial_mixture(
-                    kin[fit_rows], None if err is None else err[fit_rows], sky[fit_rows], centre,
-                    intrinsic, target, n_field=m, gradient=self._gradient(centre),
-                    random_state=self.random_state)
-        if not fits:
-            raise ValueError("too few stars for a mixture")
-        bics = {m + 1: f.bic(len(fit_rows)) for m, f in fits.items()}
-        best = fits[min(fits, key=lambda m: bics[m + 1])]
-        probability = best.probability if len(fit_rows) == len(kin) else best.predict(kin, err, sky)
-        info = {"model": "radial", "n_components": len(best.field_weights) + 1, "bic": bics,
-                "pm_gradient_per_deg": best.cluster_gradient.tolist(),
-                "deconvolved": err is not None, "n_iter": best.n_iter,
-                "cluster_mean": best.cluster_mean.tolist(),
-                "cluster_intrinsic_sd": np.sqrt(np.diag(best.cluster_cov)).tolist(),
-                "radial_bin_edges_deg": best.bin_edges[:-1].tolist(),
-                "radial_member_fraction": best.fraction.tolist()}
-        reason = (f"cluster component of a {info['n_components']}-component mixture (1 cluster + "
-                  f"{len(best.field_weights)} field), deconvolved with the stars' errors: "
-                  f"{'yes' if err is not None else 'no'}; intrinsic sd "
-                  f"{np.round(info['cluster_intrinsic_sd'], 3).tolist()} mas/yr, mas/yr, mas")
-        info["reason"] = reason
-        info["n_fit_stars"] = int(len(fit_rows))
-        return probability, info, best
-
-    def _gmm(self, Z: np.ndarray, target: np.ndarray, target_var: np.ndarray
-             ) -> tuple[np.ndarray, dict, GaussianMixture]:
-        """The paper's mixture: scikit-learn's Gaussian mixture over standardised 5-D."""
-        choices = [self.n_components] if self.n_components != "bic" else \
-            list(range(2, self.max_components + 1))
-        near = np.sum((Z - target) ** 2, axis=1)
-        core = near <= np.quantile(near, 0.25)
-        fits, bics = [], {}
-        for k in choices:
-            if len(Z) < 5 * k:
-                continue
-            gmm = GaussianMixture(k, covariance_type="full", random_state=self.random_state,
-                                  n_init=1 if k == 2 else 3, reg_covar=1e-5)
-            if k == 2:  # deterministic start: the stars nearest the cluster vs the rest
-                gmm.set_params(means_init=np.vstack([Z[core].mean(axis=0), Z[~core].mean(axis=0)]),
-                               weights_init=[0.25, 0.75], init_params="random_from_data")
-            fits.append(gmm.fit(Z))
-            bics[k] = float(gmm.bic(Z))
-        if not fits:
-            raise ValueError("too few stars for a mixture")
-        gmm = min(fits, key=lambda g: bics[g.n_components])
-        from scipy.stats import multivariate_normal  # slow to import; only this mode needs it
-        # the cluster: the highest density at the cluster's position, allowing for the
-        # uncertainty of that position (so a compact component slightly off-target still wins)
-        dens = [float(multivariate_normal(gmm.means_[k], gmm.covariances_[k] + np.diag(target_var),
-                                          allow_singular=True).logpdf(target))
-                for k in range(gmm.n_components)]
-        k = int(np.argmax(dens))
-        info = {"model": "gmm", "n_components": gmm.n_components, "bic": bics,
-                "component_log_density": dens, "cluster_component": k,
-                "reason": f"component {k} of {gmm.n_components} has the highest density at the "
-                          f"cluster's position and centroid (weight {gmm.weights_[k]:.3f})"}
-        return gmm.predict_proba(Z)[:, k], info, gmm
-
-    # ------------------------------------------------------------------ API
-    def fit(self, X: Any, y: Any = None, errors: Any = None) -> "MSTGMM":
-        """Fit on stars ``X`` (n, 5): ra, dec (deg), pmra, pmdec (mas/yr), parallax (mas).
-
-        Parameters
-        ----------
-        X : array-like, shape (n, 5)
-            Astrometry; rows with a non-finite value are kept as "incomplete".
-        y : ignored
-        errors : array-like, shape (n, 3), optional
-            Standard errors of pmra, pmdec, parallax (missing values → the median error).
-
-        Returns
-        -------
-        MSTGMM
-            self, fitted.
-        """
-        self._check_params()
-        X, errors = self._check_X(X, errors)
-        n = len(X)
-        ok = complete_mask(X)
-        if not ok.any():
-            raise InputError(f"None of the {n} rows has complete astrometry (finite ra, dec, "
-                             "pmra, pmdec and parallax): there is nothing to classify.")
-        rows = np.flatnonzero(ok)
-        rows = rows[np.lexsort((X[rows, 1], X[rows, 0]))]  # canonical order: by ra, then dec
-        Xc = X[rows]
-        err = errors[rows] if errors is not None else None
-        kin = Xc[:, 2:5]
-        c = self.centroid
-        if isinstance(c, Centroid) and c.ra is not None and c.dec is not None:
+    # ------------------------------------------------------------------ the contract
+    def _fit_rows(self, X: np.ndarray, err: np.ndarray | None) -> Scores:
+        """filter → MST → mixture on the complete rows ``X`` (canonical order)."""
+        kin = X[:, 2:5]
+        c = as_centroid(self.centroid)
+        if c is not None and c.ra is not None and c.dec is not None:
             ra0, dec0 = c.ra, c.dec
         else:
-            ra0, dec0 = sky_centre(Xc[:, 0], Xc[:, 1])
-        sky = tangent_plane(Xc[:, 0], Xc[:, 1], ra0, dec0)
+            ra0, dec0 = sky_centre(X[:, 0], X[:, 1])
+        sky = tangent_plane(X[:, 0], X[:, 1], ra0, dec0)
+        self.sky_origin_ = (ra0, dec0)
+        self.centre_ = self.observed_spread_ = self.intrinsic_spread_ = None
+        self.mixture_, self.scaler_, self.cluster_component_ = None, None, -1
 
-        probability = np.full(n, np.nan)
-        stage = np.full(n, STAGE_INCOMPLETE, dtype=object)
-        counts = {"cone": n, "complete": int(ok.sum())}
-        params = self.get_params()
-        params["centroid"] = None if c is None else (
-            c.as_array().tolist() if isinstance(c, Centroid) else list(map(float, c)))
+        probability = np.zeros(len(X))
+        stage = np.full(len(X), STAGE_FILTER, dtype=object)
+        counts: dict[str, int] = {}
+
+        def no_cluster(reason: str) -> Scores:
+            log.warning("no cluster found: %s", reason)
+            probability[:] = 0.0
+            stage[:] = STAGE_NO_CLUSTER
+            return Scores(probability, stage.astype(str), counts, None,
+                          {"no_cluster_reason": reason})
+
         seed = self._seed(kin, err, sky)
         fit = None
         if seed is not None and self.refine and self.filter == "adaptive":
@@ -366,13 +260,11 @@ class MSTGMM(BaseEstimator):
                                   random_state=self.random_state,
                                   velocity_dispersion=self.max_velocity_dispersion)
             if fit is None and seed[2] == "data":
-                return self._no_cluster(probability, stage, rows, counts, params,
-                                        "the overdensity found in proper motion and parallax "
-                                        "could not be measured as a bound cluster")
+                return no_cluster("the overdensity found in proper motion and parallax could "
+                                  "not be measured as a bound cluster")
         if seed is None:
-            return self._no_cluster(probability, stage, rows, counts, params,
-                                    "no compact overdensity in proper motion and parallax "
-                                    f"reached significance {self.min_significance}")
+            return no_cluster("no compact overdensity in proper motion and parallax reached "
+                              f"significance {self.min_significance}")
         centre, guess, source, name, significance = seed
         if fit is not None:  # a given centroid stays put: only a data seed is re-centred
             observed, intrinsic = fit.observed_spread, fit.intrinsic_spread
@@ -381,55 +273,41 @@ class MSTGMM(BaseEstimator):
             observed = intrinsic = np.asarray(guess, float)
         passed = self._filter(kin, err, centre, observed, intrinsic)
         counts["filter"] = int(passed.sum())
-        stage[rows] = STAGE_FILTER
-        probability[rows] = 0.0
         i_f = np.flatnonzero(passed)
         if len(i_f) < max(self.min_members, 10):
-            return self._no_cluster(probability, stage, rows, counts, params,
-                                    f"only {len(i_f)} stars pass the initial filter")
+            return no_cluster(f"only {len(i_f)} stars pass the initial filter")
         zf = StandardScaler().fit_transform(np.column_stack([sky[i_f], kin[i_f, 2]]))
-        pruning = mst.prune(zf, rule=self.mst_rule, k_sigma=self.mst_k,
+        pruning = mst.prune(zf, rule=self.mst_rule, k_sigma=self._mst_k(),
                             n_neighbors=self.mst_neighbors, min_group=self.mst_min_group)
         i_m = i_f[pruning.keep]
-        stage[rows[i_f[~pruning.keep]]] = STAGE_MST
+        stage[i_f[~pruning.keep]] = STAGE_MST
         counts["mst"] = int(len(i_m))
         target = self._sky_target(sky[i_m], kin[i_m], centre, observed)
         e_m = err[i_m] if err is not None else None
         try:
-            if self.mixture == "radial":
-                post, mix_info, model = self._radial(kin[i_m], e_m, sky[i_m], centre, intrinsic,
-                                                     target)
-                scaler = None
-            else:
-                feats = np.column_stack([sky[i_m], kin[i_m]])
-                scaler = StandardScaler().fit(feats)
-                t5 = (np.concatenate([target, centre]) - scaler.mean_) / scaler.scale_
-                var5 = np.concatenate([np.full(2, 0.25), (observed / scaler.scale_[2:]) ** 2])
-                post, mix_info, model = self._gmm(scaler.transform(feats), t5, var5)
+            post, mix_info, model, scaler = self._mixture(kin[i_m], e_m, sky[i_m], centre,
+                                                          observed, intrinsic, target)
         except ValueError:
-            return self._no_cluster(probability, stage, rows, counts, params,
-                                    f"only {len(i_m)} stars survive the MST")
-        probability[rows[i_m]] = post
-        stage[rows[i_m]] = STAGE_GMM
+            return no_cluster(f"only {len(i_m)} stars survive the MST")
+        probability[i_m] = post
+        stage[i_m] = STAGE_GMM
         counts["gmm"] = int(np.sum(post > 0.5))
-        counts["p>0.8"] = int(np.sum(post > 0.8))
+        counts[STEP_P08] = int(np.sum(post > 0.8))
         if counts["gmm"] < self.min_members:
-            return self._no_cluster(probability, stage, rows, counts, params,
-                                    f"the cluster component holds only {counts['gmm']} stars "
-                                    f"with P > 0.5 (fewer than min_members={self.min_members})")
-        sigma_v, bound = self._velocity_dispersion(post, kin[i_m], e_m, centre, mix_info)
+            return no_cluster(f"the cluster component holds only {counts['gmm']} stars with "
+                              f"P > 0.5 (fewer than min_members={self.min_members})")
+        sigma_v, bound = mixture_step.velocity_dispersion(post, kin[i_m], e_m, centre, mix_info,
+                                                          self.max_velocity_dispersion)
         if sigma_v > bound:
-            return self._no_cluster(
-                probability, stage, rows, counts, params,
+            return no_cluster(
                 f"the best candidate's intrinsic proper-motion dispersion, {sigma_v:.2f} mas/yr, "
                 f"exceeds what a bound cluster can have at its parallax ({bound:.2f} mas/yr, i.e. "
                 f"{self.max_velocity_dispersion} km/s): it is a feature of the field")
-        members = post > 0.5
         mxi, meta = np.average(sky[i_m], axis=0, weights=post)
         ra_c, dec_c = from_tangent_plane(mxi, meta, ra0, dec0)
         fitted = np.asarray(mix_info.get("cluster_mean", np.average(kin[i_m], axis=0, weights=post)))
         centroid = Centroid(*map(float, fitted), source=source,
-                            name=name if name else (c.name if isinstance(c, Centroid) else None),
+                            name=name if name else (c.name if c is not None else None),
                             ra=ra_c, dec=dec_c, spread=tuple(map(float, intrinsic)))
         details = {
             "detection_significance": significance,
@@ -441,60 +319,31 @@ class MSTGMM(BaseEstimator):
             "mixture": mix_info,
             "mst_edge_weights": pruning.edge_weights,
             "mst_threshold": pruning.threshold,
-            "n_members_p05": int(members.sum()),
+            "n_members_p05": int(np.sum(post > 0.5)),
         }
-        self.result_ = MembershipResult(
-            probability=probability, stage=stage.astype(str), step_counts=counts,
-            centroid=centroid, method="mstgmm", parameters=params, details=details)
         self.centre_, self.observed_spread_, self.intrinsic_spread_ = centre, observed, intrinsic
         self.mixture_, self.scaler_ = model, scaler
         self.cluster_component_ = mix_info.get("cluster_component", -1)
-        self.sky_origin_ = (ra0, dec0)
-        self.probability_ = probability
-        return self
+        return Scores(probability, stage.astype(str), counts, centroid, details)
 
-    def _no_cluster(self, probability, stage, rows, counts, params, reason) -> "MSTGMM":
-        log.warning("no cluster found: %s", reason)
-        probability[rows] = 0.0
-        stage[rows] = STAGE_NO_CLUSTER
-        self.result_ = MembershipResult(
-            probability=probability, stage=stage.astype(str), step_counts=counts, centroid=None,
-            method="mstgmm", parameters=params, details={"no_cluster_reason": reason})
-        self.centre_ = self.observed_spread_ = self.intrinsic_spread_ = None
-        self.mixture_, self.scaler_, self.cluster_component_ = None, None, -1
-        self.probability_ = probability
-        return self
+    def _predict_rows(self, X: np.ndarray, err: np.ndarray | None) -> np.ndarray:
+        """New stars pass the fitted filter and get the cluster's posterior.
 
-    def predict_proba(self, X: Any, errors: Any = None) -> np.ndarray:
-        """Membership probabilities of stars ``X`` under the fitted filter and mixture.
-
-        New stars pass the fitted filter and get the cluster component's posterior (the MST
-        pruning belongs to the fitted sample and is not re-applied). Incomplete rows get NaN.
-
-        Returns
-        -------
-        ndarray, shape (n, 2)
-            Columns: P(field), P(member).
+        The MST pruning belongs to the fitted sample and is not re-applied.
         """
-        if not hasattr(self, "result_"):
-            raise InputError("This MSTGMM is not fitted yet: call fit() first.")
-        X, errors = self._check_X(X, errors)
-        p = np.full(len(X), np.nan)
-        ok = complete_mask(X)
-        p[ok] = 0.0
-        if self.mixture_ is not None and ok.any():
-            idx = np.flatnonzero(ok)
-            kin = X[idx, 2:5]
-            err = errors[idx] if errors is not None else None
-            passed = self._filter(kin, err, self.centre_, self.observed_spread_,
-                                  self.intrinsic_spread_)
-            sel = idx[passed]
-            if len(sel):
-                sky = tangent_plane(X[sel, 0], X[sel, 1], *self.sky_origin_)
-                if self.scaler_ is None:
-                    p[sel] = self.mixture_.predict(X[sel, 2:5], None if err is None
-                                                   else err[passed], sky)
-                else:
-                    Z = self.scaler_.transform(np.column_stack([sky, X[sel, 2:5]]))
-                    p[sel] = self.mixture_.predict_proba(Z)[:, self.cluster_component_]
-        return np.column_stack([1.0 - p, p])
+        p = np.zeros(len(X))
+        if self.mixture_ is None:
+            return p
+        passed = self._filter(X[:, 2:5], err, self.centre_, self.observed_spread_,
+                              self.intrinsic_spread_)
+        if not passed.any():
+            return p
+        sel = X[passed]
+        sky = tangent_plane(sel[:, 0], sel[:, 1], *self.sky_origin_)
+        if self.scaler_ is None:
+            p[passed] = self.mixture_.predict(sel[:, 2:5], None if err is None else err[passed],
+                                              sky)
+        else:
+            Z = self.scaler_.transform(np.column_stack([sky, sel[:, 2:5]]))
+            p[passed] = self.mixture_.predict_proba(Z)[:, self.cluster_component_]
+        return p

@@ -190,7 +190,7 @@ def process(job: Job, settings: ServiceSettings, workdir: PrivateDir) -> Outcome
     out = workdir.new_path(table_id, ".vot")
     write_table(annotated.table, out)
     workdir.protect(out)
-    members = np.flatnonzero(np.asarray(annotated.table["ocml_member"]).astype(bool))
+    members = np.flatnonzero(annotated.members)
     return Outcome(
         options=options,
         path=out,

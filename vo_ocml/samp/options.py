@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vo_ocml.errors import InputError
+from vo_ocml.membership.base import MEMBER_THRESHOLD, check_threshold
 
 #: membership methods the service accepts (names registered in vo_ocml.pipeline.METHODS)
 METHODS = ("mstgmm", "dec")
@@ -50,7 +51,7 @@ class JobOptions:
     """
 
     method: str = "mstgmm"
-    threshold: float = 0.5
+    threshold: float = MEMBER_THRESHOLD
     cluster: str | None = None
     centroid: tuple[float, float, float] | None = None
     send: str = "both"
@@ -61,8 +62,7 @@ class JobOptions:
         _choice("method", self.method, METHODS)
         _choice("send", self.send, SEND_MODES)
         _choice("to", self.to, RECIPIENTS)
-        if not 0.0 <= self.threshold <= 1.0:
-            raise InputError(f"threshold must lie between 0 and 1, got {self.threshold}")
+        object.__setattr__(self, "threshold", check_threshold(self.threshold))
 
     @property
     def broadcast(self) -> bool:
@@ -99,7 +99,7 @@ class JobOptions:
             if key in params:
                 changes[key] = _text(key, params[key])
         if "threshold" in params:
-            changes["threshold"] = _number("threshold", params["threshold"])
+            changes["threshold"] = check_threshold(params["threshold"])
         if "centroid" in params:
             changes["centroid"] = parse_centroid(params["centroid"])
         if "columns" in params:

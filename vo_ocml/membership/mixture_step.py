@@ -1,0 +1,145 @@
+"""The mixture step of filter → MST → GMM: which stars of the MST's survivors are the cluster.
+
+Two models (:class:`~vo_ocml.membership.mstgmm.MSTGMM` ``mixture=``):
+
+``"radial"``
+    Cluster + field Gaussians in (pmra, pmdec, parallax), deconvolved with each star's errors,
+    with a member fraction falling with distance from the cluster's centre
+    (:mod:`vo_ocml.membership.radial_mixture`).
+``"gmm"``
+    The paper's scikit-learn Gaussian mixture over standardised (ξ, η, pmra, pmdec, parallax);
+    the cluster is the component with the highest density at the cluster's position.
+
+Each returns the cluster's posterior per star, facts for the result's details (with a
+``reason`` in words) and the fitted model. :func:`velocity_dispersion` measures the cluster's
+intrinsic proper-motion spread for the bound-cluster check.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.mixture import GaussianMixture
+
+from vo_ocml.membership.centroid import max_pm_dispersion
+from vo_ocml.membership.radial_mixture import fit_radial_mixture
+
+#: the paper's mixture starts from the quarter of the stars nearest the cluster
+CORE_QUANTILE = 0.25
+
+
+class TooFewStars(ValueError):
+    """Too few stars for any of the mixtures asked for."""
+
+
+def field_choices(n_components: int | str, max_components: int) -> list[int]:
+    """Numbers of field components to try: ``n_components - 1``, or 1…max-1 for "bic"."""
+    if n_components == "bic":
+        return list(range(1, max_components))
+    return [int(n_components) - 1]
+
+
+def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.ndarray,
+           intrinsic: np.ndarray, target: np.ndarray, *, n_field: list[int], gradient: bool,
+           max_fit_stars: int, random_state: int | None) -> tuple[np.ndarray, dict, Any]:
+    """Fit the radial cluster + field mixture(s), best by BIC; return probabilities, facts, model.
+
+    The mixture is fitted on a random sample of at most ``max_fit_stars`` stars (speed on
+    cones of millions of stars), then every star is scored with it.
+
+    Raises
+    ------
+    TooFewStars
+        Fewer than 20 stars per component for every choice of ``n_field``.
+    """
+    fit_rows = np.arange(len(kin))
+    if len(kin) > max_fit_stars:
+        fit_rows = np.sort(np.random.default_rng(random_state).choice(
+            len(kin), max_fit_stars, replace=False))
+    fits = {}
+    for m in n_field:
+        if len(fit_rows) >= 20 * (m + 1):
+            fits[m] = fit_radial_mixture(
+                kin[fit_rows], None if err is None else err[fit_rows], sky[fit_rows], centre,
+                intrinsic, target, n_field=m, gradient=gradient, random_state=random_state)
+    if not fits:
+        raise TooFewStars("too few stars for a mixture")
+    bics = {m + 1: f.bic(len(fit_rows)) for m, f in fits.items()}
+    best = fits[min(fits, key=lambda m: bics[m + 1])]
+    probability = best.probability if len(fit_rows) == len(kin) else best.predict(kin, err, sky)
+    info = {"model": "radial", "n_components": len(best.field_weights) + 1, "bic": bics,
+            "pm_gradient_per_deg": best.cluster_gradient.tolist(),
+            "deconvolved": err is not None, "n_iter": best.n_iter,
+            "cluster_mean": best.cluster_mean.tolist(),
+            "cluster_intrinsic_sd": np.sqrt(np.diag(best.cluster_cov)).tolist(),
+            "radial_bin_edges_deg": best.bin_edges[:-1].tolist(),
+            "radial_member_fraction": best.fraction.tolist()}
+    info["reason"] = (
+        f"cluster component of a {info['n_components']}-component mixture (1 cluster + "
+        f"{len(best.field_weights)} field), deconvolved with the stars' errors: "
+        f"{'yes' if err is not None else 'no'}; intrinsic sd "
+        f"{np.round(info['cluster_intrinsic_sd'], 3).tolist()} mas/yr, mas/yr, mas")
+    info["n_fit_stars"] = int(len(fit_rows))
+    return probability, info, best
+
+
+def gmm(Z: np.ndarray, target: np.ndarray, target_var: np.ndarray, *, n_components: int | str,
+        max_components: int, random_state: int | None
+        ) -> tuple[np.ndarray, dict, GaussianMixture]:
+    """The paper's mixture: scikit-learn's Gaussian mixture over standardised 5-D ``Z``.
+
+    Raises
+    ------
+    TooFewStars
+        Fewer than 5 stars per component for every choice of components.
+    """
+    choices = [int(n_components)] if n_components != "bic" else \
+        list(range(2, max_components + 1))
+    near = np.sum((Z - target) ** 2, axis=1)
+    core = near <= np.quantile(near, CORE_QUANTILE)
+    fits, bics = [], {}
+    for k in choices:
+        if len(Z) < 5 * k:
+            continue
+        model = GaussianMixture(k, covariance_type="full", random_state=random_state,
+                                n_init=1 if k == 2 else 3, reg_covar=1e-5)
+        if k == 2:  # deterministic start: the stars nearest the cluster vs the rest
+            model.set_params(means_init=np.vstack([Z[core].mean(axis=0), Z[~core].mean(axis=0)]),
+                             weights_init=[CORE_QUANTILE, 1 - CORE_QUANTILE],
+                             init_params="random_from_data")
+        fits.append(model.fit(Z))
+        bics[k] = float(model.bic(Z))
+    if not fits:
+        raise TooFewStars("too few stars for a mixture")
+    best = min(fits, key=lambda g: bics[g.n_components])
+    from scipy.stats import multivariate_normal  # slow to import; only this mode needs it
+    # the cluster: the highest density at the cluster's position, allowing for the
+    # uncertainty of that position (so a compact component slightly off-target still wins)
+    dens = [float(multivariate_normal(best.means_[k], best.covariances_[k] + np.diag(target_var),
+                                      allow_singular=True).logpdf(target))
+            for k in range(best.n_components)]
+    k = int(np.argmax(dens))
+    info = {"model": "gmm", "n_components": best.n_components, "bic": bics,
+            "component_log_density": dens, "cluster_component": k,
+            "reason": f"component {k} of {best.n_components} has the highest density at the "
+                      f"cluster's position and centroid (weight {best.weights_[k]:.3f})"}
+    return best.predict_proba(Z)[:, k], info, best
+
+
+def velocity_dispersion(post: np.ndarray, kin: np.ndarray, err: np.ndarray | None,
+                        centre: np.ndarray, mix_info: dict,
+                        max_velocity_dispersion: float) -> tuple[float, float]:
+    """The cluster's intrinsic pm dispersion (mas/yr) and the most a bound cluster allows.
+
+    The bound is :func:`~vo_ocml.membership.centroid.max_pm_dispersion`.
+    """
+    if "cluster_intrinsic_sd" in mix_info:
+        sd = np.asarray(mix_info["cluster_intrinsic_sd"][:2])
+    else:  # plain GMM: the members' observed spread less their mean squared error
+        w = post / max(post.sum(), 1e-9)
+        var = np.sum(w[:, None] * (kin[:, :2] - np.sum(w[:, None] * kin[:, :2], 0)) ** 2, 0)
+        if err is not None:
+            var = np.maximum(var - np.sum(w[:, None] * err[:, :2] ** 2, 0), 0.0)
+        sd = np.sqrt(var)
+    return float(np.sqrt(np.mean(sd**2))), max_pm_dispersion(centre[2], max_velocity_dispersion)

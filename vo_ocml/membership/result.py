@@ -1,0 +1,197 @@
+"""The vocabulary every membership estimator shares: features, stages, steps, "member", results.
+
+A member is a row whose probability is above the threshold (:func:`is_member`); the threshold
+lies in [0, 1) (:func:`check_threshold`), 0.5 unless asked otherwise (:data:`MEMBER_THRESHOLD`).
+Step counts are named by lower-case identifiers; a step's provenance PARAM is
+``ocml_n_<step>`` (:func:`step_param_name`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from vo_ocml.errors import InputError
+
+#: the astrometric columns of ``X``, in order (canonical units: deg, deg, mas/yr, mas/yr, mas)
+FEATURES = ("ra", "dec", "pmra", "pmdec", "parallax")
+#: the error columns (standard errors of pmra, pmdec, parallax)
+ERROR_FEATURES = ("pmra_error", "pmdec_error", "parallax_error")
+
+#: missing or non-finite astrometry: never scored, probability NaN
+STAGE_INCOMPLETE = "incomplete"
+#: rejected by the initial filter around the centroid (probability 0)
+STAGE_FILTER = "filter"
+#: pruned as isolated by the minimum spanning tree (probability 0)
+STAGE_MST = "mst"
+#: scored by the Gaussian mixture (probability = the cluster component's posterior)
+STAGE_GMM = "gmm"
+#: scored by DEC (probability = soft assignment to the cluster's group)
+STAGE_DEC = "dec"
+#: rejected by DEC's 0.10-0.90 quantile filter (probability 0)
+STAGE_QUANTILE = "quantile"
+#: no cluster was found in the data: every complete row gets probability 0
+STAGE_NO_CLUSTER = "no_cluster"
+
+STAGE_DESCRIPTION = {
+    STAGE_INCOMPLETE: "missing or non-finite astrometry; not scored",
+    STAGE_FILTER: "rejected by the initial proper-motion/parallax filter",
+    STAGE_MST: "pruned as isolated by the minimum spanning tree",
+    STAGE_GMM: "scored by the Gaussian mixture",
+    STAGE_DEC: "scored by Deep Embedded Clustering",
+    STAGE_QUANTILE: "outside DEC's feature quantile filter",
+    STAGE_NO_CLUSTER: "no cluster found in the data",
+}
+
+
+@dataclass(frozen=True)
+class Centroid:
+    """The cluster's centre in proper motion and parallax, and where it came from.
+
+    Parameters
+    ----------
+    pmra, pmdec : float
+        Proper motion in mas/yr (pmra includes cos(dec)).
+    parallax : float
+        Parallax in mas.
+    source : str
+        ``"user"``, ``"catalogue:<name of catalogue>"`` or ``"data"``.
+    name : str or None
+        The cluster's name when known.
+    ra, dec : float or None
+        Sky centre in degrees, when known.
+    spread : tuple of float or None
+        Intrinsic dispersion (pmra, pmdec, parallax) when known (catalogue or data).
+    """
+
+    pmra: float
+    pmdec: float
+    parallax: float
+    source: str
+    name: str | None = None
+    ra: float | None = None
+    dec: float | None = None
+    spread: tuple[float, float, float] | None = None
+
+    def as_array(self) -> np.ndarray:
+        """Return ``[pmra, pmdec, parallax]``."""
+        return np.array([self.pmra, self.pmdec, self.parallax], dtype=float)
+
+
+#: the default membership threshold: a member has a probability above it
+MEMBER_THRESHOLD = 0.5
+#: the thresholds accepted: 0 ≤ threshold < 1 (at 1 no probability could be above it)
+THRESHOLD_RANGE = (0.0, 1.0)
+
+
+def check_threshold(threshold: Any) -> float:
+    """The membership threshold as a float, checked to lie in [0, 1).
+
+    Raises
+    ------
+    InputError
+        Not a number, or outside [0, 1).
+    """
+    try:
+        value = float(threshold.strip() if isinstance(threshold, str) else threshold)
+    except (TypeError, ValueError):
+        raise InputError(f"threshold must be a number in [0, 1); got {threshold!r:.100}") from None
+    low, high = THRESHOLD_RANGE
+    if not (math.isfinite(value) and low <= value < high):
+        raise InputError(f"threshold must be a number in [0, 1); got {threshold!r:.100}")
+    return value
+
+
+def is_member(probability: Any, threshold: float = MEMBER_THRESHOLD) -> np.ndarray:
+    """The one definition of a member: probability above ``threshold`` (NaN: not a member).
+
+    Parameters
+    ----------
+    probability : array-like of float
+        Membership probabilities (NaN for rows that were not scored).
+    threshold : float
+        Membership threshold.
+
+    Returns
+    -------
+    ndarray of bool
+    """
+    p = np.asarray(probability, dtype=np.float64)
+    return np.isfinite(p) & (np.nan_to_num(p, nan=-1.0) > threshold)
+
+
+#: step names are lower-case identifiers; the provenance PARAM of a step is ``ocml_n_<step>``
+STEP_NAME = re.compile(r"[a-z][a-z0-9_]*")
+#: the first two steps of every estimator: every input row, the rows that can be scored
+STEP_CONE = "cone"
+STEP_COMPLETE = "complete"
+
+
+def probability_step(threshold: float) -> str:
+    """The name of the step "probability above ``threshold``": 0.8 → ``p_gt_08``."""
+    return "p_gt_" + f"{threshold:g}".replace(".", "")
+
+
+def step_param_name(step: str) -> str:
+    """The provenance PARAM name of a step count: ``ocml_n_<step>``.
+
+    Raises
+    ------
+    ValueError
+        ``step`` is not a lower-case identifier (a programming error, not bad input).
+    """
+    if not STEP_NAME.fullmatch(step):
+        raise ValueError(f"step name {step!r} is not a lower-case identifier")
+    return f"ocml_n_{step}"
+
+
+@dataclass
+class MembershipResult:
+    """A membership estimator's outcome for every input row.
+
+    Attributes
+    ----------
+    probability : ndarray of float, shape (n,)
+        Membership probability in [0, 1]; NaN for incomplete rows.
+    stage : ndarray of str, shape (n,)
+        The stage code of each row (see the ``STAGE_*`` constants).
+    step_counts : dict of str to int
+        Ordered star counts per step (names: lower-case identifiers, see
+        :func:`step_param_name`), e.g. cone → complete → filter → mst → gmm → p_gt_08.
+    centroid : Centroid or None
+        The cluster's fitted centroid, with the source of the seed it grew from (user,
+        catalogue or data); None when no cluster was found. The filter's own centre is in
+        ``details["filter_centre"]``.
+    method : str
+        ``"mstgmm"`` or ``"dec"``.
+    parameters : dict
+        Every parameter the estimator used (for provenance).
+    details : dict
+        Method-specific facts worth reporting (which component/group is the cluster and why).
+    extra_columns : dict of str to ndarray
+        Method-specific per-row outputs, e.g. ``{"ocml_dec_group": ...}``.
+    """
+
+    probability: np.ndarray
+    stage: np.ndarray
+    step_counts: dict[str, int]
+    centroid: Centroid | None
+    method: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    extra_columns: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def found(self) -> bool:
+        """Whether a cluster was found (False: every complete row has probability 0)."""
+        return self.centroid is not None
+
+    def members(self, threshold: float = MEMBER_THRESHOLD) -> np.ndarray:
+        """Boolean mask of the members (:func:`is_member`)."""
+        return is_member(self.probability, threshold)
+
+
