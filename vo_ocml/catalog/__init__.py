@@ -20,7 +20,7 @@ import numpy as np
 from vo_ocml.catalog.names import normalize_name
 from vo_ocml.errors import NotFoundError
 
-__all__ = ["ClusterEntry", "lookup_cluster", "normalize_name"]
+__all__ = ["ClusterEntry", "clusters_near", "lookup_cluster", "normalize_name"]
 
 
 @dataclass(frozen=True)
@@ -107,3 +107,25 @@ def lookup_cluster(name: str) -> ClusterEntry:
         "Give the centroid instead (--pmra, --pmdec, --parallax) or omit the name to find the "
         "cluster in the data."
     )
+
+
+def clusters_near(ra: float, dec: float, radius: float) -> list[ClusterEntry]:
+    """Catalogued clusters whose centre lies within ``radius`` degrees of (ra, dec), nearest first.
+
+    Parameters
+    ----------
+    ra, dec, radius : float
+        Position and search radius in degrees.
+
+    Returns
+    -------
+    list of ClusterEntry
+    """
+    entries, _ = _catalogue()
+    ra_c = np.radians([e.ra for e in entries])
+    dec_c = np.radians([e.dec for e in entries])
+    r0, d0 = np.radians(ra), np.radians(dec)
+    h = np.sin((dec_c - d0) / 2) ** 2 + np.cos(dec_c) * np.cos(d0) * np.sin((ra_c - r0) / 2) ** 2
+    separation = np.degrees(2 * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0))))
+    near = np.flatnonzero(np.nan_to_num(separation, nan=np.inf) <= radius)
+    return [entries[i] for i in near[np.argsort(separation[near])]]

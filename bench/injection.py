@@ -1,0 +1,278 @@
+"""Injection–recovery benchmark: simulated clusters injected into every real field we have.
+
+Into each real Gaia table (tests/data cones and, when present, every cone, box and plane frame
+of ../shared/data/gaia) the injector (:mod:`vo_ocml.injection`) adds one simulated cluster at
+a time — King profile, Kroupa IMF on a main sequence, extinction, internal dispersion
+0.5–2 km/s, 30–2,000 members at 0.3–8 kpc (Latin-hypercube in log N and log d within what
+the field's parallax box admits), observed with that field's own errors — with the field's
+catalogued clusters masked (``--own keep`` keeps them and leaves them out of the scores).
+``vo_ocml.run`` then runs blind and with the cluster named (its true centroid as Gaia would
+measure it). N_true counts the injected stars actually in the table (inside the footprint,
+the field's G range and box, with five-parameter astrometry): a 2,000-member cluster at 8 kpc
+has most of its stars below the G limit. Injections with N_true < ``MIN_TRUE`` are counted
+but not run.
+
+Scores (members: P > 0.5): blind detection (the blind members hold ≥ half the injected
+members, and injected stars are ≥ 10 % of the blind members) against N_true and distance;
+completeness, purity, F1 against G and by N_true × distance; calibration over candidate
+stars (P ≥ 0.05): reliability diagram (PNG in ``--out``) and ECE, Σ P / N_true.
+
+Usage::
+
+    nice -n 10 python bench/injection.py [--quick] [--method mstgmm] [--seed 0]
+        [--fields ubc246,ngc2112] [--per-field 8] [--own mask|keep] [--jobs 1] [--out bench/out]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from vo_ocml.analysis.calibration import reliability, selection_scores
+from vo_ocml.injection import KNOWN_COLUMN, TRUTH_COLUMN, FieldModel
+from vo_ocml.io.tables import read_table
+from vo_ocml.pipeline import run
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+#: fields always available (tests/data); the shared ones are added when present
+#: (the shared copy of m67_dr3_pmbox, the same file, replaces it when present)
+TEST_FIELDS = {"ngc2477_cone_3000": ROOT / "tests/data/samp/ngc2477_cone_3000.csv",
+               "m67_dr3_pmbox": ROOT / "tests/data/core/m67_dr3_pmbox.csv"}
+QUICK_FIELDS = ("ngc2477_cone_3000", "m67_dr3_pmbox", "ubc246_edr3_plane_frame", "distant_ber73_edr3_box")
+N_RANGE, D_RANGE = (30, 2000), (0.3, 8.0)
+PER_FIELD, QUICK_PER_FIELD = 8, 4
+#: injections with fewer members in the table than this are not run (nothing to find)
+MIN_TRUE = 10
+#: blind detection: fraction of the injected members recovered, and of the members injected
+DETECT_COMPLETENESS, DETECT_PURITY = 0.5, 0.1
+G_BINS = ((0, 15), (15, 17), (17, 19), (19, 21))
+N_CLASSES = ((10, 50), (50, 100), (100, 200), (200, 500), (500, 100000))
+D_CLASSES = ((0.3, 1.0), (1.0, 3.0), (3.0, 8.0))
+
+
+def discover_fields(shared: Path) -> dict[str, Path]:
+    """Every field: tests/data cones, then the shared Gaia tables (references excluded)."""
+    fields = dict(TEST_FIELDS)
+    gaia = shared / "gaia"
+    if gaia.is_dir():
+        for path in sorted(gaia.glob("*.csv")):
+            if "reference" not in path.name:
+                fields[path.stem] = path
+    else:
+        print(f"note: {gaia} not found: only the tests/data fields are used", file=sys.stderr)
+    return fields
+
+
+def design(field_label: str, seed: int, k: int, d_range: tuple[float, float]):
+    """k (n, distance, seed-sequence) draws, Latin hypercube in log N and log d, reproducible."""
+    ss = np.random.SeedSequence([seed, zlib.crc32(field_label.encode())])
+    rng = np.random.default_rng(ss)
+    u_n = (rng.permutation(k) + rng.random(k)) / k
+    u_d = (rng.permutation(k) + rng.random(k)) / k
+    n = np.exp(np.log(N_RANGE[0]) + u_n * np.log(N_RANGE[1] / N_RANGE[0])).round().astype(int)
+    d = np.exp(np.log(d_range[0]) + u_d * np.log(d_range[1] / d_range[0]))
+    return list(zip(n.tolist(), d.tolist(), ss.spawn(k)))
+
+
+def run_field(label: str, path: Path, args) -> list[dict]:
+    """Every injection into one field: per-injection records with per-star arrays."""
+    warnings.simplefilter("ignore")
+    table = read_table(path)
+    model = FieldModel(table, own=args.own)
+    records = []
+    for i, (n, d, ss) in enumerate(design(label, args.seed, args.per_field, model.distance_range(*D_RANGE))):
+        rng = np.random.default_rng(ss)
+        inj = model.inject(rng, n, d)
+        rec = {"field": label, "i": i, **inj.truth, "rows": len(inj.table)}
+        if inj.truth["n_true"] < MIN_TRUE:
+            records.append(rec)
+            continue
+        t = inj.table
+        truth = np.asarray(t[TRUTH_COLUMN], bool)
+        exclude = np.asarray(t[KNOWN_COLUMN], bool) if KNOWN_COLUMN in t.colnames else np.zeros(len(t), bool)
+        g = model.cmap.array(t, "phot_g_mean_mag")
+        for mode in ("named", "blind"):
+            t0 = time.perf_counter()
+            annotated = run(t, method=args.method, centroid=inj.centroid if mode == "named" else None)
+            rec[f"{mode}_time"] = time.perf_counter() - t0
+            prob = np.nan_to_num(np.asarray(annotated.result.probability, float))
+            s = selection_scores(prob, truth, exclude=exclude)
+            rec[f"{mode}_f1"], rec[f"{mode}_completeness"], rec[f"{mode}_purity"] = s.f1, s.completeness, s.purity
+            rec[f"{mode}_sum_p"] = float(prob[~exclude].sum())
+            rec[f"{mode}_n_selected"] = s.n_selected
+            keep = (prob >= 0.01) | truth  # the stars any score below can involve
+            rec[f"{mode}_stars"] = (prob[keep & ~exclude].astype(np.float32), truth[keep & ~exclude],
+                                    g[keep & ~exclude].astype(np.float32))
+        rec["detected"] = bool(rec["blind_completeness"] >= DETECT_COMPLETENESS
+                               and (rec["blind_purity"] if rec["blind_n_selected"] else 0) >= DETECT_PURITY)
+        records.append(rec)
+    return records
+
+
+def _fmt(x: float, digits: int = 2) -> str:
+    return "–" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
+
+
+def _pooled(records: list[dict], mode: str):
+    stars = [r[f"{mode}_stars"] for r in records if f"{mode}_stars" in r]
+    if not stars:
+        return np.zeros(0), np.zeros(0, bool), np.zeros(0)
+    return tuple(np.concatenate([s[k] for s in stars]) for k in range(3))
+
+
+def _in(x: float, bounds: tuple[float, float]) -> bool:
+    return bounds[0] <= x < bounds[1]
+
+
+def report(records: list[dict], args, elapsed: float) -> str:
+    """The markdown tables."""
+    scored = [r for r in records if "named_f1" in r]
+    lines = [f"Injection–recovery, method {args.method}, seed {args.seed}, own clusters {args.own}: "
+             f"{len(records)} injections into {len({r['field'] for r in records})} fields, "
+             f"{len(scored)} scored (N_true ≥ {MIN_TRUE}); {elapsed:.0f} s.", ""]
+    summary = {}
+    for mode in ("named", "blind"):
+        p, t, g = _pooled(scored, mode)
+        rel = reliability(p, t)
+        rich = [r[f"{mode}_sum_p"] / r["n_true"] for r in scored if r["n_true"] >= 100]
+        near = [r[f"{mode}_f1"] for r in scored if r["n_true"] >= 200 and r["distance_kpc"] <= 3]
+        far = [r[f"{mode}_f1"] for r in scored if r["n_true"] >= 200 and r["distance_kpc"] > 3]
+        faint = selection_scores(p[(g >= 19) & (g < 21)], t[(g >= 19) & (g < 21)])
+        summary[mode] = (rel, rich, near, far, faint)
+    det = [r["detected"] for r in scored if r["n_true"] >= 100]
+    lines += ["| metric | target | named | blind |", "|---|---|---|---|"]
+    lines.append("| ECE over candidates (P ≥ 0.05) | ≤ 0.03 | " + " | ".join(
+        f"{_fmt(summary[m][0].ece, 3)} ({summary[m][0].counts.sum()} stars)" for m in ("named", "blind")) + " |")
+
+    def med(xs):
+        return f"{_fmt(np.median(xs))} [{_fmt(np.percentile(xs, 10))}–{_fmt(np.percentile(xs, 90))}] (n={len(xs)})" if xs else "–"
+    lines.append("| Σ P / N_true, N_true ≥ 100: median [10–90 %] | 0.9–1.1 | " + " | ".join(med(summary[m][1]) for m in ("named", "blind")) + " |")
+    lines.append("| … fraction of those clusters within 0.9–1.1 | 1 | " + " | ".join(
+        _fmt(np.mean([0.9 <= x <= 1.1 for x in summary[m][1]]) if summary[m][1] else np.nan) for m in ("named", "blind")) + " |")
+    lines.append("| F1, N_true ≥ 200, d ≤ 3 kpc: median [10–90 %] | ≥ 0.9 | " + " | ".join(med(summary[m][2]) for m in ("named", "blind")) + " |")
+    lines.append("| F1, N_true ≥ 200, 3–8 kpc | ≥ 0.75 | " + " | ".join(med(summary[m][3]) for m in ("named", "blind")) + " |")
+    lines.append("| purity of members at G 19–21 (pooled) | ≥ 0.8 | " + " | ".join(
+        f"{_fmt(summary[m][4].purity)} ({summary[m][4].n_selected})" for m in ("named", "blind")) + " |")
+    lines.append(f"| blind detection, N_true ≥ 100 | ≥ 95 % | | {sum(det)}/{len(det)} = {_fmt(100 * np.mean(det) if det else np.nan, 0)} % |")
+    lines += ["", "Blind detection (detected / scored) by N_true (rows) and distance (columns):", "",
+              "| N_true | " + " | ".join(f"{a}–{b} kpc" for a, b in D_CLASSES) + " |",
+              "|---|" + "---|" * len(D_CLASSES)]
+    for nc in N_CLASSES:
+        cells = []
+        for dc in D_CLASSES:
+            sel = [r["detected"] for r in scored if _in(r["n_true"], nc) and _in(r["distance_kpc"], dc)]
+            cells.append(f"{sum(sel)}/{len(sel)}" if sel else "–")
+        lines.append(f"| {nc[0]}–{nc[1] if nc[1] < 100000 else '…'} | " + " | ".join(cells) + " |")
+    lines += ["", "Median F1 named (blind) by N_true and distance:", "",
+              "| N_true | " + " | ".join(f"{a}–{b} kpc" for a, b in D_CLASSES) + " |",
+              "|---|" + "---|" * len(D_CLASSES)]
+    for nc in N_CLASSES:
+        cells = []
+        for dc in D_CLASSES:
+            sel = [r for r in scored if _in(r["n_true"], nc) and _in(r["distance_kpc"], dc)]
+            cells.append(f"{_fmt(np.median([r['named_f1'] for r in sel]))} ({_fmt(np.median([r['blind_f1'] for r in sel]))}) n={len(sel)}" if sel else "–")
+        lines.append(f"| {nc[0]}–{nc[1] if nc[1] < 100000 else '…'} | " + " | ".join(cells) + " |")
+    lines += ["", "Against G (pooled over injections; members P > 0.5):", "",
+              "| G | N true | named compl. | named purity | named F1 | blind compl. | blind purity | blind F1 |",
+              "|---|---|---|---|---|---|---|---|"]
+    for lo, hi in G_BINS:
+        cells = []
+        n_true = 0
+        for mode in ("named", "blind"):
+            p, t, g = _pooled(scored, mode)
+            sel = (g >= lo) & (g < hi)
+            s = selection_scores(p[sel], t[sel])
+            n_true = s.n_true
+            cells += [_fmt(s.completeness), _fmt(s.purity), _fmt(s.f1)]
+        lines.append(f"| {'< ' + str(hi) if lo == 0 else f'{lo}–{hi}'} | {n_true} | " + " | ".join(cells) + " |")
+    lines += ["", "Reliability (named): P bin, stars, mean P, fraction true:", "",
+              "| P | " + " | ".join(f"{a:.2f}–{b:.2f}" for a, b in zip(summary['named'][0].edges[:-1], summary['named'][0].edges[1:])) + " |",
+              "|---|" + "---|" * (len(summary['named'][0].edges) - 1)]
+    for mode in ("named", "blind"):
+        rel = summary[mode][0]
+        lines.append(f"| {mode} stars | " + " | ".join(str(c) for c in rel.counts) + " |")
+        lines.append(f"| {mode} mean P | " + " | ".join(_fmt(x) for x in rel.mean_p) + " |")
+        lines.append(f"| {mode} true fraction | " + " | ".join(_fmt(x) for x in rel.fraction) + " |")
+    skipped = [r for r in records if "named_f1" not in r]
+    times = [r[f"{m}_time"] for r in scored for m in ("named", "blind")]
+    lines += ["", f"Not run (N_true < {MIN_TRUE}): {len(skipped)} injections "
+              f"(median distance {_fmt(np.median([r['distance_kpc'] for r in skipped]) if skipped else np.nan)} kpc). "
+              f"vo_ocml.run: median {_fmt(np.median(times) if times else np.nan)} s per run."]
+    return "\n".join(lines)
+
+
+def reliability_png(records: list[dict], path: Path, title: str) -> None:
+    """Reliability diagram (named and blind) with the ECE in the legend."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--", label="perfect")
+    for mode, colour in (("named", "C0"), ("blind", "C1")):
+        p, t, _ = _pooled(records, mode)
+        rel = reliability(p, t)
+        ok = rel.counts > 0
+        ax.plot(rel.mean_p[ok], rel.fraction[ok], "o-", color=colour,
+                label=f"{mode}: ECE {rel.ece:.3f} ({rel.counts.sum()} stars)")
+    ax.set(xlabel="membership probability (bin mean)", ylabel="fraction of true members",
+           xlim=(0, 1), ylim=(0, 1), title=title)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help=f"{len(QUICK_FIELDS)} fields × {QUICK_PER_FIELD} injections")
+    parser.add_argument("--method", default="mstgmm", help="membership method (vo_ocml.pipeline.METHODS)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fields", help="comma-separated field names (substrings match)")
+    parser.add_argument("--per-field", type=int, help=f"injections per field (default {PER_FIELD}; quick {QUICK_PER_FIELD})")
+    parser.add_argument("--own", choices=["mask", "keep"], default="mask",
+                        help="the field's catalogued clusters: removed, or kept and left out of the scores")
+    parser.add_argument("--jobs", type=int, default=1, help="fields run in parallel (joblib)")
+    parser.add_argument("--shared", type=Path, default=SHARED)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    args = parser.parse_args(argv)
+    fields = discover_fields(args.shared)
+    if args.fields:
+        wanted = args.fields.split(",")
+        fields = {k: v for k, v in fields.items() if any(w in k for w in wanted)}
+    elif args.quick:
+        fields = {k: v for k, v in fields.items() if k in QUICK_FIELDS}
+    if not fields:
+        parser.error("no field matches --fields")
+    args.per_field = args.per_field or (QUICK_PER_FIELD if args.quick else PER_FIELD)
+    t0 = time.perf_counter()
+    if args.jobs > 1:
+        from joblib import Parallel, delayed
+        chunks = Parallel(n_jobs=args.jobs)(delayed(run_field)(k, v, args) for k, v in fields.items())
+    else:
+        chunks = [run_field(k, v, args) for k, v in fields.items()]
+    records = [r for chunk in chunks for r in chunk]
+    elapsed = time.perf_counter() - t0
+    text = report(records, args, elapsed)
+    print(text)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = f"injection_{args.method}{'_quick' if args.quick else ''}"
+    (args.out / f"{stem}.md").write_text(text + "\n")
+    reliability_png([r for r in records if "named_f1" in r], args.out / f"{stem}_reliability.png",
+                    f"{args.method}: injected clusters, P ≥ 0.05")
+    rows = [{k: v for k, v in r.items() if not k.endswith("_stars")} for r in records]
+    (args.out / f"{stem}.json").write_text(json.dumps(rows, indent=1, default=float))
+    print(f"\nwrote {args.out / stem}.md, _reliability.png, .json (load: {os.getloadavg()[0]:.1f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
