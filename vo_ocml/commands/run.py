@@ -229,8 +229,10 @@ def main(args: argparse.Namespace) -> int:
                               reference=reference if args.validate else None, title=name)
     if not annotated.result.found:
         reason = annotated.result.details.get("no_cluster_reason", "")
+        candidates = annotated.result.details.get("detection_candidates")
+        best = f" Best candidates: {candidates}." if candidates else ""
         print(f"vo-ocml: warning: no cluster found in {name} ({reason}); every row was "
-              f"written with probability 0 to {output}.", file=sys.stderr)
+              f"written with probability 0 to {output}.{best}", file=sys.stderr)
     if not args.quiet:
         print(f"{name}: {len(table)} rows → {output}")
         print(annotated.summary.format())

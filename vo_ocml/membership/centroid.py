@@ -1,13 +1,7 @@
-"""Find an open cluster in (pmra, pmdec, parallax) without prior knowledge, and measure it.
+"""Measure an open cluster in (pmra, pmdec, parallax) around a seed, and bound its dispersion.
 
-Detection (:func:`find_centroid`): on up to ``max_stars`` of the best-measured stars, each axis
-is scaled by the field's robust spread (1.4826 × MAD). For every star and several kernel radii
-(kinematic, and on the sky when positions are given), the number of neighbours within the
-kernel is compared with the number a smooth field would give there: the product of the stars'
-smoothed sky and kinematic densities (smoothed histograms), which a cluster -- concentrated in
-both at once -- violates. The Poisson significance (n − n_bg)/√(n_bg + 1), maximised over stars
-and kernels, marks the densest compact overdensity away from the field's smooth bulk; a mean
-shift at the best kernel refines the peak.
+The seed comes from the user, a catalogue, or blind detection in the data
+(:mod:`vo_ocml.membership.detection`).
 
 Measurement (:func:`measure_cluster`): around a seed (found, catalogued or user-given), a
 two-component Gaussian mixture on the stars in a window separates the cluster's core from the
@@ -17,49 +11,11 @@ median squared error of its stars gives the intrinsic spread.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import gaussian_filter
-from scipy.spatial import cKDTree
 from sklearn.mixture import GaussianMixture
 
-log = logging.getLogger(__name__)
-
-#: kinematic kernel radii tried for detection, in units of the field's robust spread
-DETECTION_SCALES = (0.03, 0.06, 0.12, 0.25, 0.5)
-#: sky kernel radii tried (units of the field's robust sky spread); inf = sky ignored
-SKY_SCALES = (0.3, 0.8, np.inf)
-_V5_UNIT = 8.0 * np.pi**2 / 15.0  # volume of the unit 5-ball
-
-
-@dataclass(frozen=True)
-class Detection:
-    """A compact overdensity found in (pmra, pmdec, parallax) and, when given, on the sky.
-
-    Attributes
-    ----------
-    centre : ndarray, shape (3,)
-        (pmra, pmdec, parallax) of the peak, mas/yr and mas.
-    scale : ndarray, shape (3,)
-        Kinematic kernel radius of the best detection per axis (mas/yr, mas/yr, mas).
-    significance : float
-        Poisson significance (n − n_bg)/√(n_bg + 1) of the overdensity at the peak.
-    n_peak : int
-        Stars within the kernel at the peak (in the searched subsample).
-    sky_centre : ndarray, shape (2,) or None
-        Tangent-plane (ξ, η) of the peak in degrees, when a sky kernel won.
-    sky_scale : float
-        Sky kernel radius in degrees (inf when the sky was not used).
-    """
-
-    centre: np.ndarray
-    scale: np.ndarray
-    significance: float
-    n_peak: int
-    sky_centre: np.ndarray | None = None
-    sky_scale: float = np.inf
 
 
 def best_measured(errors: np.ndarray | None, n: int, max_stars: int = 40000,
@@ -75,128 +31,6 @@ def best_measured(errors: np.ndarray | None, n: int, max_stars: int = 40000,
     if errors is not None and np.all(np.isfinite(errors)):
         return np.sort(np.argsort(np.sqrt(np.sum(errors**2, axis=1)), kind="stable")[:max_stars])
     return np.sort(np.random.default_rng(random_state).choice(n, max_stars, replace=False))
-
-
-def _robust_scale(Z: np.ndarray) -> np.ndarray:
-    mad = np.median(np.abs(Z - np.median(Z, axis=0)), axis=0) * 1.4826
-    spread = np.std(Z, axis=0)
-    return np.where(mad > 0, mad, np.where(spread > 0, spread, 1.0))
-
-
-def _smoothed_density(Z: np.ndarray, max_bins: int, width_floor: float, sigma: float,
-                      edge_correct: bool) -> np.ndarray:
-    """Probability density of the stars' distribution at each star, by a smoothed histogram.
-
-    With ``edge_correct`` (for the sky, where bins are well filled), normalised convolution --
-    smoothed counts over the smoothed footprint of occupied bins -- keeps the density right at
-    the edges of a cone or a pre-cut box.
-    """
-    ndim = Z.shape[1]
-    lo, hi = Z.min(axis=0) - 1e-9, Z.max(axis=0) + 1e-9
-    width = max(width_floor, float(np.max((hi - lo) / max_bins)))
-    bins = np.maximum(np.ceil((hi - lo) / width).astype(int), 1)
-    hist, _ = np.histogramdd(Z, bins=bins, range=list(zip(lo, lo + bins * width)))
-    s = max(1.0, sigma / width)
-    counts = gaussian_filter(hist, sigma=s, mode="constant")
-    idx = tuple(np.clip(((Z[:, d] - lo[d]) / width).astype(int), 0, bins[d] - 1)
-                for d in range(ndim))
-    local = counts[idx]
-    if edge_correct:
-        footprint = gaussian_filter((hist > 0).astype(float), sigma=s, mode="constant")
-        local = local / np.maximum(footprint[idx], 1e-3)
-    return local / (len(Z) * width**ndim)
-
-
-def find_centroid(pm_plx: np.ndarray, errors: np.ndarray | None = None,
-                  sky: np.ndarray | None = None, *, max_stars: int = 40000,
-                  max_queries: int = 6000, min_stars: int = 8,
-                  random_state: int | None = 0) -> Detection | None:
-    """Find the most significant compact overdensity in (pmra, pmdec, parallax).
-
-    Parameters
-    ----------
-    pm_plx : ndarray, shape (n, 3)
-        (pmra, pmdec, parallax) of complete stars, mas/yr and mas.
-    errors : ndarray, shape (n, 3), optional
-        Their standard errors; when given, the ``max_stars`` best-measured stars are searched,
-        otherwise a random subsample.
-    sky : ndarray, shape (n, 2), optional
-        Tangent-plane positions (ξ, η) in degrees. When given, overdensities that are also
-        concentrated on the sky are favoured: the field model is then the product of the
-        stars' sky and kinematic distributions, which a cluster violates.
-    max_stars : int
-        Size of the searched subsample (speed on cones of millions of stars).
-    max_queries : int
-        Stars of that subsample at which the significance is evaluated (neighbours are
-        counted among all of it); the mean shift then climbs to the exact peak.
-    min_stars : int
-        Fewest stars a peak's kernel must hold.
-    random_state : int or None
-        Seed of the subsample.
-
-    Returns
-    -------
-    Detection or None
-        None when there are too few stars to search.
-    """
-    n = len(pm_plx)
-    if n < 3 * min_stars:
-        return None
-    pick = best_measured(errors, n, max_stars, random_state)
-    X = pm_plx[pick]
-    scale = _robust_scale(X)
-    Z = (X - np.median(X, axis=0)) / scale
-    p_kin = _smoothed_density(Z, max_bins=120, width_floor=0.25, sigma=0.5, edge_correct=False)
-    sky_scales: tuple[float, ...] = (np.inf,)
-    if sky is not None:
-        S = sky[pick]
-        sky_unit = _robust_scale(S).mean()
-        Zs = (S - np.median(S, axis=0)) / sky_unit
-        p_sky = _smoothed_density(Zs, max_bins=30, width_floor=0.4, sigma=0.6, edge_correct=True)
-        sky_scales = SKY_SCALES
-    rng = np.random.default_rng(random_state)
-    queries = np.arange(len(X)) if len(X) <= max_queries else \
-        np.sort(rng.choice(len(X), max_queries, replace=False))
-    best = (-np.inf, 0, 0.0, np.inf, 0)
-    for h_sky in sky_scales:
-        tree = cKDTree(Z) if not np.isfinite(h_sky) else None
-        for h in DETECTION_SCALES:
-            if np.isfinite(h_sky):
-                local = np.hstack([Zs * (h / h_sky), Z])
-                counts = cKDTree(local).query_ball_point(local[queries], h, return_length=True,
-                                                         workers=-1) - 1
-                expected = len(X) * (p_sky * p_kin)[queries] * _V5_UNIT * h_sky**2 * h**3
-            else:
-                counts = tree.query_ball_point(Z[queries], h, return_length=True, workers=-1) - 1
-                expected = len(X) * p_kin[queries] * (4.0 / 3.0) * np.pi * h**3
-            signif = (counts - expected) / np.sqrt(expected + 1.0)
-            signif[counts < min_stars] = -np.inf
-            j = int(np.argmax(signif))
-            if signif[j] > best[0]:
-                best = (float(signif[j]), int(queries[j]), h, h_sky, int(counts[j]))
-    significance, i, h, h_sky, n_peak = best
-    if not np.isfinite(significance):
-        return None
-    if np.isfinite(h_sky):
-        points = np.hstack([Zs * (h / h_sky), Z])
-    else:
-        points = Z
-    tree = cKDTree(points)
-    centre = points[i].copy()
-    for _ in range(20):  # mean shift at the detection radius
-        new = points[tree.query_ball_point(centre, h)].mean(axis=0)
-        if np.allclose(new, centre, atol=1e-4 * h):
-            break
-        centre = new
-    kin = centre[-3:] * scale + np.median(X, axis=0)
-    sky_centre = None
-    if np.isfinite(h_sky):
-        sky_centre = centre[:2] * (h_sky / h) * sky_unit + np.median(S, axis=0)
-    log.debug("detected overdensity at %s (significance %.1f, %d stars, radius %.3g σ_field, "
-              "sky radius %.3g)", kin, significance, n_peak, h, h_sky)
-    return Detection(centre=kin, scale=h * scale, significance=significance, n_peak=n_peak,
-                     sky_centre=sky_centre,
-                     sky_scale=h_sky * sky_unit if np.isfinite(h_sky) else np.inf)
 
 
 @dataclass(frozen=True)

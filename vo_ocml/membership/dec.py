@@ -16,7 +16,7 @@ probability NaN):
 4. **Cluster group**, automatically (:func:`vo_ocml.membership.dec_groups.identify_group`): the core group is the one whose
    median (pmra, pmdec, parallax) is nearest the ``centroid`` (distances in units of the
    table's robust spread); without a centroid, nearest the most significant compact
-   overdensity that :func:`vo_ocml.membership.centroid.find_centroid` finds in proper motion,
+   overdensity that :func:`vo_ocml.membership.detection.find_centroid` finds in proper motion,
    parallax and sky position; when it finds none, the densest group (star count over the
    product of its robust spreads relative to the table's). Adjacent groups as dense as the
    core join it (a rich cluster is split by K-Means into several).
@@ -291,10 +291,10 @@ class DEC(MembershipEstimator):
     def _detect(self, Xc: np.ndarray, err: np.ndarray | None) -> tuple[Centroid | None, dict | None]:
         """Without a centroid: the cluster's overdensity found in the data, to pick the group near it.
 
-        Uses :func:`vo_ocml.membership.centroid.find_centroid` on (pmra, pmdec, parallax) and the
+        Uses :func:`vo_ocml.membership.detection.find_centroid` on (pmra, pmdec, parallax) and the
         sky; returns (None, None) when it finds nothing (the densest group is then chosen).
         """
-        from vo_ocml.membership.centroid import find_centroid
+        from vo_ocml.membership.detection import find_centroid
         from vo_ocml.membership.sky import sky_centre, tangent_plane
 
         sky = tangent_plane(Xc[:, 0], Xc[:, 1], *sky_centre(Xc[:, 0], Xc[:, 1]))

@@ -1,7 +1,7 @@
 """filter → MST → GMM membership (SCIENCE.md §1), with a data-driven, adaptive front end.
 
 1. **Centroid.** From the user, a catalogue (passed in as a :class:`Centroid`), or found in the
-   data (:func:`vo_ocml.membership.centroid.find_centroid`); then, unless ``refine=False``,
+   data (:func:`vo_ocml.membership.detection.find_candidates`); then, unless ``refine=False``,
    measured around that seed with a local two-component mixture, which gives the cluster's
    observed and intrinsic spreads (and, for a seed found in the data, its refined centre; a
    given centroid stays where the user or catalogue put it, so that a neighbouring cluster
@@ -36,13 +36,16 @@ from vo_ocml.membership.base import (
     STAGE_FILTER, STAGE_GMM, STAGE_MST, STAGE_NO_CLUSTER, Centroid, MembershipEstimator,
     Scores, as_centroid, probability_step,
 )
-from vo_ocml.membership.centroid import best_measured, find_centroid, measure_cluster
+from vo_ocml.membership.centroid import best_measured, measure_cluster
+from vo_ocml.membership.detection import find_candidates
 from vo_ocml.membership.sky import from_tangent_plane, sky_centre, tangent_plane
 
 log = logging.getLogger(__name__)
 
 #: parallax (mas) above which pm_gradient="auto" models the perspective gradient
 NEARBY_PARALLAX = 2.0
+#: a sky-detected cluster is measured within this many detection boxes of its centre
+DETECTION_SKY_WINDOW = 3.0
 #: fallback observed spread (pmra, pmdec, parallax) around a given centroid before refinement
 DEFAULT_SPREAD = np.array([0.5, 0.5, 0.15])
 #: the step counting the stars with P > 0.8
@@ -87,7 +90,8 @@ class MSTGMM(MembershipEstimator):
         across the field (the perspective effect of a nearby cluster's space motion). "auto":
         only for clusters with parallax > 2 mas (closer than 500 pc).
     min_significance : float
-        Detection significance below which no cluster is declared (data-driven centroid only).
+        Global (trials-corrected, Gaussian-equivalent) detection significance below which no
+        cluster is declared (data-driven centroid only; :mod:`vo_ocml.membership.detection`).
     min_members : int
         Fewest stars with P > 0.5 for a cluster to be declared found.
     max_velocity_dispersion : float
@@ -113,6 +117,10 @@ class MSTGMM(MembershipEstimator):
         The cluster's spreads per axis.
     mixture_ : RadialMixtureFit or GaussianMixture or None
         The fitted mixture (for "gmm": in the standardised 5-D space of ``scaler_``).
+    candidates_ : list of Detection
+        Data-driven centroid only: the most significant overdensities found, best first
+        (:func:`vo_ocml.membership.detection.find_candidates`); reported when no cluster is
+        declared.
     cluster_component_ : int
         "gmm" only: index of the mixture component that is the cluster (-1 otherwise).
     """
@@ -124,7 +132,7 @@ class MSTGMM(MembershipEstimator):
                  mst_neighbors: int = 10, mst_min_group: int = 5,
                  n_components: int | str = 2, max_components: int = 4,
                  mixture: str = "radial", pm_gradient: bool | str = "auto",
-                 min_significance: float = 5.0, min_members: int = 10,
+                 min_significance: float = 3.0, min_members: int = 10,
                  max_velocity_dispersion: float = 5.0, max_fit_stars: int = 20000,
                  random_state: int | None = 0) -> None:
         self.centroid = centroid
@@ -182,10 +190,18 @@ class MSTGMM(MembershipEstimator):
             if cen.spread is not None and np.all(np.isfinite(cen.spread)):
                 guess = np.maximum(np.asarray(cen.spread), 0.05)
             return cen.as_array(), guess, cen.source, cen.name, np.nan
-        det = find_centroid(kin, err, sky, random_state=self.random_state)
-        if det is None or det.significance < self.min_significance:
+        self.candidates_ = find_candidates(kin, err, sky, random_state=self.random_state)
+        if not self.candidates_ or self.candidates_[0].significance < self.min_significance:
             return None
+        det = self.candidates_[0]
         return det.centre, det.scale, "data", None, det.significance
+
+    def _detected_sky(self) -> tuple[np.ndarray, float] | None:
+        """The detection's sky centre (ξ, η) and a window around it (deg), when it has one."""
+        if not self.candidates_ or self.candidates_[0].sky_centre is None:
+            return None
+        det = self.candidates_[0]
+        return det.sky_centre, DETECTION_SKY_WINDOW * det.sky_scale
 
     @staticmethod
     def _sky_target(sky: np.ndarray, kin: np.ndarray, centre: np.ndarray,
@@ -246,16 +262,26 @@ class MSTGMM(MembershipEstimator):
         counts: dict[str, int] = {}
 
         def no_cluster(reason: str) -> Scores:
-            log.warning("no cluster found: %s", reason)
+            log.info("no cluster found: %s", reason)  # the shells (CLI, SAMP) warn once
             probability[:] = 0.0
             stage[:] = STAGE_NO_CLUSTER
-            return Scores(probability, stage.astype(str), counts, None,
-                          {"no_cluster_reason": reason})
+            details: dict[str, Any] = {"no_cluster_reason": reason}
+            if self.candidates_:
+                details["detection_significance"] = self.candidates_[0].significance
+                details["detection_candidates"] = "; ".join(
+                    f"{i + 1}. {d.describe()}" for i, d in enumerate(self.candidates_))
+            return Scores(probability, stage.astype(str), counts, None, details)
 
+        self.candidates_ = []
         seed = self._seed(kin, err, sky)
         fit = None
         if seed is not None and self.refine and self.filter == "adaptive":
             good = best_measured(err, len(kin))
+            found_at = self._detected_sky() if seed[2] == "data" else None
+            if found_at is not None:  # measure it where it was found, not across the field
+                near = np.all(np.abs(sky[good] - found_at[0]) <= found_at[1], axis=1)
+                if near.sum() >= 10:
+                    good = good[near]
             fit = measure_cluster(kin[good], None if err is None else err[good], seed[0], seed[1],
                                   random_state=self.random_state,
                                   velocity_dispersion=self.max_velocity_dispersion)
@@ -263,8 +289,8 @@ class MSTGMM(MembershipEstimator):
                 return no_cluster("the overdensity found in proper motion and parallax could "
                                   "not be measured as a bound cluster")
         if seed is None:
-            return no_cluster("no compact overdensity in proper motion and parallax reached "
-                              f"significance {self.min_significance}")
+            return no_cluster("no overdensity in proper motion, parallax and sky reached "
+                              f"{self.min_significance} sigma (global)")
         centre, guess, source, name, significance = seed
         if fit is not None:  # a given centroid stays put: only a data seed is re-centred
             observed, intrinsic = fit.observed_spread, fit.intrinsic_spread
@@ -282,7 +308,9 @@ class MSTGMM(MembershipEstimator):
         i_m = i_f[pruning.keep]
         stage[i_f[~pruning.keep]] = STAGE_MST
         counts["mst"] = int(len(i_m))
-        target = self._sky_target(sky[i_m], kin[i_m], centre, observed)
+        found_at = self._detected_sky() if source == "data" else None
+        target = found_at[0] if found_at is not None else \
+            self._sky_target(sky[i_m], kin[i_m], centre, observed)
         e_m = err[i_m] if err is not None else None
         try:
             post, mix_info, model, scaler = self._mixture(kin[i_m], e_m, sky[i_m], centre,
@@ -311,6 +339,7 @@ class MSTGMM(MembershipEstimator):
                             ra=ra_c, dec=dec_c, spread=tuple(map(float, intrinsic)))
         details = {
             "detection_significance": significance,
+            **({"detection": self.candidates_[0].describe()} if source == "data" else {}),
             "seed": np.asarray(seed[0], float).tolist(),
             "filter_centre": centre.tolist(),
             "observed_spread": observed.tolist(),
