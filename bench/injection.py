@@ -86,6 +86,7 @@ def design(field_label: str, seed: int, k: int, d_range: tuple[float, float]):
 def run_field(label: str, path: Path, args) -> list[dict]:
     """Every injection into one field: per-injection records with per-star arrays."""
     warnings.simplefilter("ignore")
+    started = time.perf_counter()
     table = read_table(path)
     model = FieldModel(table, own=args.own)
     records = []
@@ -115,6 +116,8 @@ def run_field(label: str, path: Path, args) -> list[dict]:
         rec["detected"] = bool(rec["blind_completeness"] >= DETECT_COMPLETENESS
                                and (rec["blind_purity"] if rec["blind_n_selected"] else 0) >= DETECT_PURITY)
         records.append(rec)
+    print(f"{label}: {len(records)} injections in {time.perf_counter() - started:.0f} s",
+          file=sys.stderr, flush=True)
     return records
 
 
@@ -202,6 +205,18 @@ def report(records: list[dict], args, elapsed: float) -> str:
         lines.append(f"| {mode} stars | " + " | ".join(str(c) for c in rel.counts) + " |")
         lines.append(f"| {mode} mean P | " + " | ".join(_fmt(x) for x in rel.mean_p) + " |")
         lines.append(f"| {mode} true fraction | " + " | ".join(_fmt(x) for x in rel.fraction) + " |")
+    lines += ["", "Per field (scored injections; F1 median; detection of those with N_true ≥ 100):", "",
+              "| field | rows | injected | scored | named F1 | blind F1 | detected (N_true ≥ 100) | s per run |",
+              "|---|---|---|---|---|---|---|---|"]
+    for name in dict.fromkeys(r["field"] for r in records):
+        mine = [r for r in records if r["field"] == name]
+        sc = [r for r in mine if "named_f1" in r]
+        det_f = [r["detected"] for r in sc if r["n_true"] >= 100]
+        t_f = [r[f"{m}_time"] for r in sc for m in ("named", "blind")]
+        lines.append(f"| {name} | {mine[0]['rows'] - mine[0]['n_rows']} | {len(mine)} | {len(sc)} | "
+                     f"{_fmt(np.median([r['named_f1'] for r in sc]) if sc else np.nan)} | "
+                     f"{_fmt(np.median([r['blind_f1'] for r in sc]) if sc else np.nan)} | "
+                     f"{sum(det_f)}/{len(det_f)} | {_fmt(np.median(t_f) if t_f else np.nan, 1)} |")
     skipped = [r for r in records if "named_f1" not in r]
     times = [r[f"{m}_time"] for r in scored for m in ("named", "blind")]
     lines += ["", f"Not run (N_true < {MIN_TRUE}): {len(skipped)} injections "

@@ -138,3 +138,10 @@ def test_recovery_and_calibration(field, seed, min_f1, max_ece):
     past_filter = np.isin(annotated.result.stage, [STAGE_MST, STAGE_GMM])
     with pytest.raises(AssertionError):
         assert_calibrated(np.where(past_filter, 1.0, prob), truth, max_ece)
+
+
+def test_blind_detection(m67_field):
+    inj = FieldModel(m67_field).inject(np.random.default_rng(2), 600, 1.5)
+    annotated = run(inj.table)  # the cluster is not named: found in the data
+    scores = selection_scores(annotated.result.probability, np.asarray(inj.table[TRUTH_COLUMN]))
+    assert scores.completeness >= 0.9 and scores.purity >= 0.9
