@@ -120,11 +120,11 @@ def test_errors_estimated_from_g_when_missing(m67_table):
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
-    ({"method": "kmeans"}, InputError, "Unknown method"),
+    ({"method": "kmeans"}, InputError, "method must be one of mstgmm, dec; got kmeans"),
     ({"threshold": 1.5}, InputError, "threshold"),
-    ({"filter_width": 3}, InputError, "Unknown option"),
+    ({"filter_width": 3}, InputError, "unknown parameter"),
     ({"cluster": "NGC 99999"}, NotFoundError, "Unknown cluster name"),
-    ({"centroid": (1.0, float("nan"), 1.0)}, InputError, "three finite numbers"),
+    ({"centroid": (1.0, float("nan"), 1.0)}, InputError, "centroid must be 3 comma-separated values, each a number"),
 ])
 def test_bad_options(m67_table, kwargs, error, message):
     with pytest.raises(error, match=message):

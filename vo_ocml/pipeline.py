@@ -10,11 +10,9 @@ itself is never modified.
 from __future__ import annotations
 
 import datetime as _dt
-import inspect
 import logging
 import math
 from dataclasses import dataclass
-from importlib import import_module
 from typing import Any
 
 import numpy as np
@@ -27,17 +25,14 @@ from vo_ocml.errors import InputError
 from vo_ocml.io.columns import ColumnMap, resolve_columns
 from vo_ocml.io.tables import param
 from vo_ocml.membership import gaia_precision as precision
+from vo_ocml.membership import estimator_class
 from vo_ocml.membership.base import (ERROR_FEATURES, FEATURES, MEMBER_THRESHOLD, Centroid,
-                                     MembershipResult, check_threshold, step_param_name)
+                                     MembershipResult, step_param_name)
+from vo_ocml.options import RunOptions
 from vo_ocml.membership.gaia_precision import nominal_errors
 
 log = logging.getLogger(__name__)
 
-#: method name → "module:class" of its estimator
-METHODS = {
-    "mstgmm": "vo_ocml.membership.mstgmm:MSTGMM",
-    "dec": "vo_ocml.membership.dec:DEC",
-}
 
 OUTPUT_COLUMNS = {
     "prob": ("ocml_prob", "stat.probability", "membership probability (NaN: not scored)"),
@@ -81,14 +76,6 @@ class Annotated:
     def members(self) -> np.ndarray:
         """Boolean mask of member rows (row-aligned with the input table)."""
         return self.result.members(self.threshold)
-
-
-def estimator_class(method: str):
-    """The estimator class registered under ``method``."""
-    if method not in METHODS:
-        raise InputError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
-    module, name = METHODS[method].split(":")
-    return getattr(import_module(module), name)
 
 
 def resolve_centroid(cluster: str | None = None,
@@ -217,7 +204,8 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
     centroid : (pmra, pmdec, parallax), optional
         Explicit centroid in mas/yr and mas; wins over ``cluster``.
     threshold : float
-        Probability above which a star is a member (0 ≤ threshold < 1).
+        Probability above which a star is a member (0 ≤ threshold < 1; see
+        :func:`vo_ocml.membership.base.is_member`).
     columns : dict, optional
         Canonical quantity → column name overrides (e.g. ``{"parallax": "plx_corr"}``).
     random_state : int or None
@@ -236,16 +224,16 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
     ------
     InputError, NotFoundError
         Bad table, columns, options or cluster name, with a message saying what to change.
+        Options are checked by :class:`vo_ocml.options.RunOptions`, as in every shell.
     """
-    threshold = check_threshold(threshold)
+    options = RunOptions().updated({
+        "method": method, "cluster": cluster, "centroid": centroid, "threshold": threshold,
+        "columns": columns, "random_state": random_state, **method_params})
+    method, cluster, centroid = options.method, options.cluster, options.centroid
+    threshold, columns, random_state = options.threshold, options.columns, options.random_state
     if len(table) == 0:
         raise InputError("The table has no rows: there are no stars to classify.")
     cls = estimator_class(method)
-    accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "centroid", "random_state"}
-    unknown = set(method_params) - accepted
-    if unknown:
-        raise InputError(f"Unknown option(s) for method {method}: {', '.join(sorted(unknown))}. "
-                         f"Accepted: {', '.join(sorted(accepted))}.")
     cmap = resolve_columns(table, columns)
     arrays = cmap.arrays(table)
     X = np.column_stack([arrays[f] for f in FEATURES])
@@ -255,7 +243,7 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
     elif cmap.has("phot_g_mean_mag"):
         errors, error_source = nominal_errors(arrays["phot_g_mean_mag"]), precision.CITATION
     estimator = cls(centroid=resolve_centroid(cluster, centroid), random_state=random_state,
-                    **method_params)
+                    **options.params)
     estimator.fit(X, errors=errors)
     result: MembershipResult = estimator.result_
     out, names = annotate(table, result, threshold)

@@ -19,6 +19,7 @@ import pytest
 from sampkit import Peer, gaia_table, member_rows, table_from, wait_for, write_votable
 
 from vo_ocml.samp.hub import start_hub
+from vo_ocml.options import RunOptions
 from vo_ocml.samp.options import JobOptions
 
 pytestmark = pytest.mark.timeout(300)
@@ -180,7 +181,7 @@ def test_errors_are_answered_and_service_stays_up(make_service, peer, m67_vot, t
 
 
 def test_twenty_tables_at_once_all_answered(make_service, peer, tmp_path):
-    service = make_service(defaults=JobOptions(send="none", centroid=M67_CENTROID))
+    service = make_service(defaults=JobOptions(run=RunOptions(centroid=M67_CENTROID), send="none"))
     astrometry = gaia_table()[["source_id", "ra", "dec", "parallax", "pmra", "pmdec"]]
     urls = [write_votable(astrometry[: 400 + i], tmp_path / f"t{i}.vot").as_uri()
             for i in range(20)]
@@ -263,3 +264,21 @@ def test_an_annotated_table_sent_again_selects_its_new_members(service, peer, m6
     rows = peer.expect("table.select.rowList")
     assert rows["table-id"] == "m67-annotated"
     assert rows["row-list"] == [str(i) for i in members]
+
+
+def test_custom_mtype_passes_method_parameters(service, peer, m67_vot):
+    from urllib.parse import urlparse
+    from urllib.request import url2pathname
+
+    from vo_ocml.io.tables import read_table
+
+    result = _ok(peer.call(service.public_id, {"url": m67_vot.as_uri(), "send": "none",
+                                               "filter_nsigma": "2.5", "mst_rule": "code"},
+                           mtype="vo_ocml.membership.run"))
+    table = read_table(url2pathname(urlparse(result["url"]).path))
+    params = {p["name"]: p["value"] for p in table.meta["votable_params"]}
+    assert float(params["ocml_param_filter_nsigma"]) == 2.5
+    assert params["ocml_param_mst_rule"] == "code" and float(params["ocml_param_mst_k"]) == 1.0
+    text = _error(peer.call(service.public_id, {"url": m67_vot.as_uri(), "threshold": "1.0"},
+                            mtype="vo_ocml.membership.run"))
+    assert text == "threshold must be a number in [0, 1); got 1.0"

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vo_ocml.options.arguments import add_verbosity
+
 if TYPE_CHECKING:  # heavy modules are imported when an action runs
     from vo_ocml.chemtag.data import ChemDataset
     from vo_ocml.chemtag.representations import RepresentationOptions
@@ -59,7 +61,7 @@ def _common(p: argparse.ArgumentParser, *, cv: bool = True) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--jobs", type=int, default=1, help="threads for random forest / XGBoost")
     p.add_argument("--out", type=Path, help="directory for CSV tables and PNG figures")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    add_verbosity(p)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -134,7 +136,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("-m", "--model", type=Path, required=True, help="model from 'train'")
     p.add_argument("-o", "--output", help="output table (default: <input>_chemtag.vot)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    add_verbosity(p)
     p.set_defaults(func=_apply)
 
     p = sub.add_parser("simulate", formatter_class=fmt,
@@ -144,7 +146,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--n-stars", type=int, default=775)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    add_verbosity(p)
     p.set_defaults(func=_simulate)
     return parser
 

@@ -20,15 +20,9 @@ import numpy as np
 from astropy.table import Table
 
 from vo_ocml.errors import InputError
+from vo_ocml.io.formats import FORMATS
 from vo_ocml.io.votable import read_votable, write_votable
 
-#: format name → file suffixes that imply it
-FORMATS = {
-    "votable": (".vot", ".xml", ".votable", ".vo"),
-    "fits": (".fits", ".fit", ".fts", ".fits.gz"),
-    "csv": (".csv",),
-    "ecsv": (".ecsv",),
-}
 _ASTROPY_FORMAT = {"fits": "fits", "csv": "ascii.csv", "ecsv": "ascii.ecsv"}
 
 

@@ -99,10 +99,10 @@ def check_threshold(threshold: Any) -> float:
     try:
         value = float(threshold.strip() if isinstance(threshold, str) else threshold)
     except (TypeError, ValueError):
-        raise InputError(f"threshold must be a number in [0, 1); got {threshold!r:.100}") from None
+        raise InputError(f"threshold must be a number in [0, 1); got {str(threshold):.100}") from None
     low, high = THRESHOLD_RANGE
     if not (math.isfinite(value) and low <= value < high):
-        raise InputError(f"threshold must be a number in [0, 1); got {threshold!r:.100}")
+        raise InputError(f"threshold must be a number in [0, 1); got {str(threshold):.100}")
     return value
 
 

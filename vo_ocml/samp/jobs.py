@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlparse
 import numpy as np
 
 from vo_ocml.errors import InputError, NotFoundError
-from vo_ocml.samp.options import FORMATS, JobOptions, ServiceSettings
+from vo_ocml.samp.options import JobOptions, ServiceSettings, message_format
 from vo_ocml.samp.transfer import PrivateDir, fetch
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ class Outcome:
             "table-id": self.table_id,
             "name": self.name,
             "url": self.url,
-            "method": self.options.method,
+            "method": self.options.run.method,
             "nrows": str(self.nrows),
             "nmembers": str(len(self.members)),
             "summary": self.summary,
@@ -148,9 +148,7 @@ def process(job: Job, settings: ServiceSettings, workdir: PrivateDir) -> Outcome
     fmt: str | None = "fits" if job.mtype == "table.load.fits" else "votable"
     if job.mtype == RUN_MTYPE:
         options = options.updated(params)
-        fmt = params.get("format")
-        if fmt is not None and fmt not in FORMATS:
-            raise InputError(f"format must be one of {', '.join(FORMATS)}; got {fmt!r:.100}")
+        fmt = message_format(params)
     if "url" not in params:
         raise InputError("the message has no 'url' parameter")
     local = workdir.new_path("input", ".table")
@@ -173,15 +171,7 @@ def process(job: Job, settings: ServiceSettings, workdir: PrivateDir) -> Outcome
             f"{settings.row_limit:,} (start it with a larger --row-limit)"
         )
     t0 = time.perf_counter()
-    annotated = run(
-        table,
-        method=options.method,
-        cluster=options.cluster,
-        centroid=options.centroid,
-        threshold=options.threshold,
-        columns=dict(options.columns) or None,
-        random_state=settings.random_state,
-    )
+    annotated = run(table, **options.run.run_kwargs())
     summary = annotated.summary.format()
     if not annotated.result.found:
         raise NotFoundError(f"no cluster found in {table_name(params)!r}. {summary}")

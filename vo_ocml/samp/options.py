@@ -1,31 +1,55 @@
 """Options of the SAMP service: per-table options and service-wide settings.
 
-Per-table options (:class:`JobOptions`) come from the command line and may be overridden by
+Per-table options (:class:`JobOptions`) are the run options of :mod:`vo_ocml.options` (method,
+method parameters, threshold, cluster, centroid, columns, seed) plus where the answer goes
+(:data:`JOB_OPTIONS`). They come from ``vo-ocml listen``'s command line and may be overridden by
 the parameters of the custom MType ``vo_ocml.membership.run``; SAMP sends every scalar as a
-string, so :meth:`JobOptions.updated` parses and validates strings and reports any problem as
-an :class:`~vo_ocml.errors.InputError` whose message goes back in ``samp.error``.
+string, and :meth:`JobOptions.updated` parses and checks them with the same model as the CLI
+and :func:`vo_ocml.run`, so a value is accepted or refused with the same message everywhere.
+Service-wide settings (:data:`SERVICE_OPTIONS`, :class:`ServiceSettings`) are the command
+line's only.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vo_ocml.errors import InputError
-from vo_ocml.membership.base import MEMBER_THRESHOLD, check_threshold
+from vo_ocml.options import FORMAT_OPTION, OPTIONS, Option, RunOptions
+from vo_ocml.options.parse import boolean, choice, number
 
-#: membership methods the service accepts (names registered in vo_ocml.pipeline.METHODS)
-METHODS = ("mstgmm", "dec")
 #: what to send back: the annotated table, the member rowList, both, or only the reply
 SEND_MODES = ("broadcast", "select", "both", "none")
 #: who gets what is sent back
 RECIPIENTS = ("sender", "all")
-#: parameters of ``vo_ocml.membership.run`` besides the table's url, name and table-id
-RUN_PARAMS = ("format", "method", "threshold", "cluster", "centroid", "send", "to", "columns")
-#: table formats ``vo_ocml.membership.run`` accepts (default: recognised from the content)
-FORMATS = ("votable", "fits", "csv", "ecsv")
+#: parameters of ``vo_ocml.membership.run`` that say where the table is
+LOCATION_PARAMS = ("url", "name", "table-id")
+
+#: per-table options of the service besides the run options (CLI and MType alike)
+JOB_OPTIONS = (
+    Option("send", "send back the annotated table (broadcast), the member rowList (select), "
+           "both, or nothing but the reply", choice(SEND_MODES), default="both"),
+    Option("to", "send back to the sender only or to every subscribed client",
+           choice(RECIPIENTS), default="all"),
+)
+
+#: service-wide settings (``vo-ocml listen`` only)
+SERVICE_OPTIONS = (
+    Option("row_limit", "refuse tables with more rows", number(1, integer=True),
+           default=2_000_000, unit="rows", metavar="N"),
+    Option("max_bytes", "refuse tables larger than this", number(1, integer=True),
+           default=2 << 30, unit="bytes", metavar="N", default_text="2147483648 = 2 GiB"),
+    Option("allow_remote_urls", "also fetch table URLs on other hosts (otherwise file:// and "
+           "loopback http only)", boolean, default=False),
+    Option("threads", "threads for the numerical libraries while a table is processed (0: "
+           "their own default)", number(0, integer=True), default=1, metavar="N"),
+    Option("exit_with_hub", "exit when the hub shuts down (otherwise wait for a new hub and "
+           "register again)", boolean, default=False),
+)
+_SERVICE = {o.name: o for o in SERVICE_OPTIONS}
+_JOB = {o.name: o for o in JOB_OPTIONS}
 
 
 @dataclass(frozen=True)
@@ -34,35 +58,21 @@ class JobOptions:
 
     Parameters
     ----------
-    method : str
-        ``"mstgmm"`` or ``"dec"``.
-    threshold : float
-        Membership probability above which a row is a member (0-1).
-    cluster : str or None
-        Cluster name for the catalogue centroid; None lets the data decide.
-    centroid : tuple of float or None
-        ``(pmra, pmdec, parallax)`` in mas/yr, mas/yr, mas.
+    run : RunOptions
+        The run options (method and its parameters, threshold, cluster, centroid, columns).
     send : str
         One of :data:`SEND_MODES`.
     to : str
         One of :data:`RECIPIENTS`.
-    columns : dict
-        Canonical name -> column name overrides.
     """
 
-    method: str = "mstgmm"
-    threshold: float = MEMBER_THRESHOLD
-    cluster: str | None = None
-    centroid: tuple[float, float, float] | None = None
-    send: str = "both"
-    to: str = "all"
-    columns: Mapping[str, str] = field(default_factory=dict)
+    run: RunOptions = field(default_factory=RunOptions)
+    send: str = _JOB["send"].default
+    to: str = _JOB["to"].default
 
     def __post_init__(self) -> None:
-        _choice("method", self.method, METHODS)
-        _choice("send", self.send, SEND_MODES)
-        _choice("to", self.to, RECIPIENTS)
-        object.__setattr__(self, "threshold", check_threshold(self.threshold))
+        for option in JOB_OPTIONS:
+            option.parse(option.name, getattr(self, option.name))
 
     @property
     def broadcast(self) -> bool:
@@ -80,36 +90,31 @@ class JobOptions:
         Parameters
         ----------
         params : mapping
-            ``samp.params`` of the message; keys of :data:`RUN_PARAMS` are used, ``url``,
-            ``name`` and ``table-id`` are ignored here.
+            ``samp.params`` of the message: run options (:data:`vo_ocml.options.OPTIONS`),
+            ``format``, ``send`` and ``to``; ``url``, ``name`` and ``table-id`` are ignored here.
 
         Raises
         ------
         InputError
             On an unknown key or a value that does not parse.
         """
-        unknown = sorted(set(params) - set(RUN_PARAMS) - {"url", "name", "table-id"})
+        known = {*OPTIONS, *_JOB, FORMAT_OPTION.name, *LOCATION_PARAMS}
+        unknown = sorted(set(params) - known)
         if unknown:
             raise InputError(
-                f"unknown parameter(s) {', '.join(map(repr, unknown))}; accepted: url, name, "
-                f"table-id, {', '.join(RUN_PARAMS)}"
-            )
-        changes: dict[str, Any] = {}
-        for key in ("method", "send", "to", "cluster"):
-            if key in params:
-                changes[key] = _text(key, params[key])
-        if "threshold" in params:
-            changes["threshold"] = check_threshold(params["threshold"])
-        if "centroid" in params:
-            changes["centroid"] = parse_centroid(params["centroid"])
-        if "columns" in params:
-            columns = params["columns"]
-            if not isinstance(columns, Mapping) or not all(
-                isinstance(k, str) and isinstance(v, str) and v for k, v in columns.items()
-            ):
-                raise InputError("columns must be a map of canonical name -> column name")
-            changes["columns"] = dict(columns)
-        return replace(self, **changes)
+                f"unknown parameter(s) {', '.join(unknown)}; accepted: "
+                f"{', '.join(LOCATION_PARAMS)}, {FORMAT_OPTION.name}, {', '.join(_JOB)}, "
+                f"{', '.join(OPTIONS)}")
+        changes = {k: o.parse(k, params[k]) for k, o in _JOB.items() if k in params}
+        run = self.run.updated({k: v for k, v in params.items() if k in OPTIONS})
+        return replace(self, run=run, **changes)
+
+
+def message_format(params: Mapping[str, Any]) -> str | None:
+    """The ``format`` parameter of a ``vo_ocml.membership.run`` message, checked (None: absent)."""
+    if params.get("format") is None:
+        return None
+    return FORMAT_OPTION.parse(FORMAT_OPTION.name, params["format"])
 
 
 @dataclass(frozen=True)
@@ -134,8 +139,6 @@ class ServiceSettings:
         Longest wait between attempts to register with a missing hub.
     exit_on_hub_shutdown : bool
         Stop (instead of waiting for a new hub) when the hub announces its shutdown.
-    random_state : int
-        Seed handed to the pipeline.
     threads : int or None
         Threads the numerical libraries (BLAS, OpenMP) may use while a table is processed;
         None leaves their defaults. One thread was several times faster for tables of a few
@@ -143,48 +146,11 @@ class ServiceSettings:
     """
 
     defaults: JobOptions = field(default_factory=JobOptions)
-    row_limit: int = 2_000_000
-    max_bytes: int = 2 << 30
-    allow_remote_urls: bool = False
+    row_limit: int = _SERVICE["row_limit"].default
+    max_bytes: int = _SERVICE["max_bytes"].default
+    allow_remote_urls: bool = _SERVICE["allow_remote_urls"].default
     fetch_timeout: float = 60.0
     hub_check_interval: float = 2.0
     max_backoff: float = 10.0
-    exit_on_hub_shutdown: bool = False
-    random_state: int = 0
-    threads: int | None = 1
-
-
-def parse_centroid(value: Any) -> tuple[float, float, float]:
-    """Parse ``"pmra,pmdec,parallax"`` (or a list of three numbers) into floats.
-
-    Raises
-    ------
-    InputError
-        Unless there are exactly three finite numbers.
-    """
-    parts = value.split(",") if isinstance(value, str) else value
-    if not isinstance(parts, list | tuple) or len(parts) != 3:
-        raise InputError(f"centroid must be 'pmra,pmdec,parallax', got {value!r:.100}")
-    pmra, pmdec, parallax = (_number("centroid", p) for p in parts)
-    return (pmra, pmdec, parallax)
-
-
-def _choice(key: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise InputError(f"{key} must be one of {', '.join(allowed)}; got {value!r:.100}")
-
-
-def _text(key: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InputError(f"{key} must be a non-empty string, got {value!r:.100}")
-    return value.strip()
-
-
-def _number(key: str, value: Any) -> float:
-    try:
-        number = float(value.strip() if isinstance(value, str) else value)
-    except (TypeError, ValueError):
-        raise InputError(f"{key} must be a number, got {value!r:.100}") from None
-    if not math.isfinite(number):
-        raise InputError(f"{key} must be finite, got {value!r:.100}")
-    return number
+    exit_on_hub_shutdown: bool = _SERVICE["exit_with_hub"].default
+    threads: int | None = _SERVICE["threads"].default

@@ -348,11 +348,13 @@ class MembershipService:
         """Import the pipeline and the default method's estimator before the first table."""
         t0 = time.perf_counter()
         try:
-            from vo_ocml.pipeline import METHODS
+            from vo_ocml.membership import estimator_class
 
-            importlib.import_module(METHODS[self.settings.defaults.method].partition(":")[0])
+            importlib.import_module("vo_ocml.pipeline")
+
+            estimator_class(self.settings.defaults.run.method)
         except Exception as exc:  # the first table will report the problem
-            log.warning("could not preload the %s method: %s", self.settings.defaults.method,
+            log.warning("could not preload the %s method: %s", self.settings.defaults.run.method,
                         error_text(exc))
             return
         log.info("pipeline loaded in %.1f s", time.perf_counter() - t0)

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from vo_ocml.options.arguments import add_verbosity
 from vo_ocml.tap.defaults import DEFAULT_GAIA_TAP, GAIA_TABLE, HUNT_MEMBERS_TABLE, VIZIER_TAP
 
 __all__ = ["ProgressLine", "add_parser", "run_fetch"]
@@ -78,7 +79,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--cache-dir", metavar="DIR", help="cache directory "
                    "(default: $VO_OCML_CACHE or ~/.cache/vo_ocml/tap)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress or summary lines")
+    add_verbosity(p)
     p.set_defaults(func=run_fetch)
     return p
 
