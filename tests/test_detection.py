@@ -29,7 +29,8 @@ def _search(X, E):
 def _is(det, cluster: SimCluster) -> bool:
     return (np.all(np.abs(det.centre[:2] - [cluster.pmra, cluster.pmdec]) < PM_TOL)
             and abs(det.centre[2] - cluster.parallax) < PLX_TOL
-            and (det.sky_centre is None or np.all(np.abs(det.sky_centre - cluster.offset) < SKY_TOL)))
+            and (det.sky_centre is None
+                 or np.all(np.abs(det.sky_centre - cluster.offset) < SKY_TOL)))
 
 
 def test_poor_distant_cluster_found_blind():

@@ -172,6 +172,8 @@ def main(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"{name}: {len(table)} rows → {output}")
         print(annotated.summary.format())
+        if "detection" in annotated.result.details:
+            print(f"{'detection':<18} {annotated.result.details['detection']}")
         if validation is not None:
             print(validation.format())
         if report is not None:

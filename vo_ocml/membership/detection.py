@@ -38,8 +38,7 @@ from dataclasses import dataclass
 from itertools import product
 
 import numpy as np
-from scipy.special import ndtri_exp
-from scipy.stats import poisson
+from scipy.special import gammaln, ndtri_exp, pdtrc
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +79,8 @@ KIN_ONLY_CONTRAST = 3.0
 KIN_ONLY_MIN_INSIDE = 0.3
 #: kinematic-only test: the box and its two surrounding shells, in box half-widths
 SHELLS = (1.0, 2.0, 3.0)
+#: the mean shift only looks at stars within this many box half-widths of its start
+MEAN_SHIFT_REACH = 4.0
 #: points of the parallax stretch's lookup table
 _STRETCH_POINTS = 2048
 
@@ -145,10 +146,10 @@ def log_p_upper(count: np.ndarray, expected: np.ndarray,
     count = np.asarray(count, float)
     mu = np.maximum(np.asarray(expected, float), 1e-3) * (1.0 + FIELD_SYSTEMATIC + extra)
     with np.errstate(divide="ignore"):
-        out = poisson.logsf(count - 1, mu)
+        out = np.log(pdtrc(count - 1, mu))  # P(X ≥ count) = P(X > count − 1)
     bad = ~np.isfinite(out)
-    if bad.any():
-        out[bad] = poisson.logpmf(count[bad], mu[bad])
+    if bad.any():  # log pmf(count)
+        out[bad] = count[bad] * np.log(mu[bad]) - mu[bad] - gammaln(count[bad] + 1)
     return out
 
 
@@ -318,17 +319,23 @@ def _kinematic_only(X: np.ndarray, kin_label: np.ndarray, grid: "_KinematicGrid"
 
 
 def _mean_shift(points: np.ndarray, start: np.ndarray, half: np.ndarray,
-                iterations: int = 20) -> np.ndarray:
-    """Climb to the local mean of the stars within the box ``start ± half``."""
+                min_stars: int = 8, iterations: int = 20) -> np.ndarray:
+    """Climb to the local mean of the stars within the box ``start ± half``, then refine
+    with boxes half as wide while they hold ``min_stars`` (the field inside a wide box pulls
+    the mean toward the field's own density gradient; a narrower box sits on the peak).
+    """
     centre = start.copy()
-    for _ in range(iterations):
-        near = np.all(np.abs(points - centre) <= half, axis=1)
-        if not near.any():
-            break
-        new = points[near].mean(axis=0)
-        if np.all(np.abs(new - centre) <= 1e-3 * half):
-            break
-        centre = new
+    # the climb stays near its start: search only the stars within a few boxes of it
+    points = points[np.all(np.abs(points - start) <= MEAN_SHIFT_REACH * half, axis=1)]
+    for box in (half, 0.5 * half):
+        for _ in range(iterations):
+            near = np.all(np.abs(points - centre) <= box, axis=1)
+            if near.sum() < min_stars:
+                return centre
+            new = points[near].mean(axis=0)
+            if np.all(np.abs(new - centre) <= 1e-3 * box):
+                break
+            centre = new
     return centre
 
 
@@ -407,7 +414,8 @@ def detect(pm_plx: np.ndarray, errors: np.ndarray | None, sky: np.ndarray, *,
                 joint, count, expected, log_p, tested = _test_partition(
                     kin_label, plx_centre, sky_label, float(theta), min_stars)
                 n_trials += tested
-                best = np.argsort(log_p)[:MAX_CANDIDATES]
+                best = np.argpartition(log_p, MAX_CANDIDATES)[:MAX_CANDIDATES] \
+                    if len(log_p) > MAX_CANDIDATES else np.arange(len(log_p))
                 for j in best[log_p[best] < 0]:
                     members = np.flatnonzero(joint == j)
                     half = grid.half_width_at(float(np.median(plx_centre[members])))
@@ -415,26 +423,34 @@ def detect(pm_plx: np.ndarray, errors: np.ndarray | None, sky: np.ndarray, *,
                                        members, half, float(theta)))
     n_trials = max(n_trials, 1)
     cells.sort(key=lambda c: c.log_p)
+    points = np.hstack([sky, pm_plx])
     found: list[Detection] = []
     for cell in cells:
         if len(found) >= MAX_CANDIDATES or sigma_from_log_p(cell.log_p) < CANDIDATE_FLOOR:
             break
-        det = _refine(cell, pm_plx, sky, n_trials)
+        if any(_same_peak(_refine(cell, points, n_trials, climb=False), other)
+               for other in found):
+            continue  # a cell of a peak already found (another scale or shift)
+        det = _refine(cell, points, n_trials)
         if not any(_same_peak(det, other) for other in found):
             found.append(det)
     return found
 
 
-def _refine(cell: _Cell, X: np.ndarray, S: np.ndarray, n_trials: int) -> Detection:
-    """Mean-shift from the cell's stars with the cell's box and describe the peak."""
+def _refine(cell: _Cell, points: np.ndarray, n_trials: int, climb: bool = True) -> Detection:
+    """Mean-shift from the cell's stars with the cell's box and describe the peak.
+
+    Without ``climb`` the peak is the mean of the cell's stars (a quick look).
+    """
     log_global = min(0.0, cell.log_p + float(np.log(n_trials)))
     if np.isfinite(cell.theta):
         half = np.concatenate([[cell.theta, cell.theta], cell.half])
-        points = np.hstack([S, X])
-        centre = _mean_shift(points, points[cell.members].mean(axis=0), half)
+        centre = points[cell.members].mean(axis=0)
+        centre = _mean_shift(points, centre, half) if climb else centre
         kin, sky = centre[2:], centre[:2]
     else:
-        kin = _mean_shift(X, X[cell.members].mean(axis=0), cell.half)
+        kin = points[cell.members, 2:].mean(axis=0)
+        kin = _mean_shift(points[:, 2:], kin, cell.half) if climb else kin
         sky = None
     return Detection(centre=kin, scale=cell.half / KERNEL_HALF_WIDTH,
                      significance=float(sigma_from_log_p(log_global)), n_peak=cell.count,

@@ -174,7 +174,11 @@ def process(job: Job, settings: ServiceSettings, workdir: PrivateDir) -> Outcome
     annotated = run(table, **options.run.run_kwargs())
     summary = annotated.summary.format()
     if not annotated.result.found:
-        raise NotFoundError(f"no cluster found in {table_name(params)!r}. {summary}")
+        details = annotated.result.details
+        candidates = details.get("detection_candidates")
+        raise NotFoundError(f"no cluster found in {table_name(params)!r} "
+                            f"({details.get('no_cluster_reason', '')}). {summary}"
+                            + (f" Best candidates: {candidates}." if candidates else ""))
     log.debug("pipeline on %d rows took %.2f s", len(table), time.perf_counter() - t0)
     table_id = f"vo-ocml-{secrets.token_hex(6)}"
     out = workdir.new_path(table_id, ".vot")
