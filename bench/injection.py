@@ -105,6 +105,7 @@ def run_field(label: str, path: Path, args) -> list[dict]:
             t0 = time.perf_counter()
             annotated = run(t, method=args.method, centroid=inj.centroid if mode == "named" else None)
             rec[f"{mode}_time"] = time.perf_counter() - t0
+            rec[f"{mode}_found"] = bool(annotated.summary.found)
             prob = np.nan_to_num(np.asarray(annotated.result.probability, float))
             s = selection_scores(prob, truth, exclude=exclude)
             rec[f"{mode}_f1"], rec[f"{mode}_completeness"], rec[f"{mode}_purity"] = s.f1, s.completeness, s.purity
@@ -166,6 +167,12 @@ def report(records: list[dict], args, elapsed: float) -> str:
     lines.append("| purity of members at G 19–21 (pooled) | ≥ 0.8 | " + " | ".join(
         f"{_fmt(summary[m][4].purity)} ({summary[m][4].n_selected})" for m in ("named", "blind")) + " |")
     lines.append(f"| blind detection, N_true ≥ 100 | ≥ 95 % | | {sum(det)}/{len(det)} = {_fmt(100 * np.mean(det) if det else np.nan, 0)} % |")
+    for mode in ("named", "blind"):
+        lost = [r for r in scored if r["n_true"] >= 100 and not r.get(f"{mode}_found", True)]
+        if lost:
+            lines.append(f"| {mode}: 'no cluster' declared, N_true ≥ 100 | 0 | "
+                         f"{len(lost)}/{len(det)} | |" if mode == "named" else
+                         f"| {mode}: 'no cluster' declared, N_true ≥ 100 | 0 | | {len(lost)}/{len(det)} |")
     lines += ["", "Blind detection (detected / scored) by N_true (rows) and distance (columns):", "",
               "| N_true | " + " | ".join(f"{a}–{b} kpc" for a, b in D_CLASSES) + " |",
               "|---|" + "---|" * len(D_CLASSES)]
