@@ -12,13 +12,15 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from astropy.table import Column, Table
 
 from vo_ocml import __version__
+from vo_ocml.analysis.clusters import (ClusterSummary, add_cluster_columns, cluster_table,
+                                       name_clusters)
 from vo_ocml.analysis.summary import Summary, summarize
 from vo_ocml.catalog import lookup_cluster
 from vo_ocml.errors import InputError
@@ -55,6 +57,10 @@ class Annotated:
         The estimator's result (row-aligned with ``table``).
     summary : Summary
         The summary numbers.
+    clusters : list of ClusterSummary
+        Joint runs (``clusters="all"`` or N > 1): every cluster, named and summarised
+        (:mod:`vo_ocml.analysis.clusters`); the first is the one ``ocml_prob`` describes.
+        Empty for single-cluster runs.
     columns : ColumnMap
         Where the astrometry was found in the input.
     names : dict of str to str
@@ -71,6 +77,7 @@ class Annotated:
     columns: ColumnMap
     names: dict[str, str]
     threshold: float
+    clusters: list[ClusterSummary] = field(default_factory=list)
 
     @property
     def members(self) -> np.ndarray:
@@ -248,10 +255,14 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
     result: MembershipResult = estimator.result_
     out, names = annotate(table, result, threshold)
     summary = summarize(result, arrays, threshold)
+    clusters = name_clusters(result, arrays, threshold) if result.clusters else []
+    if clusters:
+        add_cluster_columns(out, result, clusters, threshold, _unique)
+        out.meta["ocml_clusters"] = cluster_table(clusters)
     out.meta["ocml_params"] = [
         *_provenance(method, threshold, result, cmap),
         param("ocml_errors", error_source, "meta.note", None,
                "where the pmra, pmdec, parallax errors used came from"),
         *summary.as_params()]
     return Annotated(table=out, result=result, summary=summary, columns=cmap, names=names,
-                     threshold=float(threshold))
+                     threshold=float(threshold), clusters=clusters)

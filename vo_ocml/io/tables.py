@@ -139,7 +139,7 @@ def write_table(table: Table, path: str | os.PathLike, format: str | None = None
         return path
     out = table.copy(copy_data=False)
     params = out.meta.pop("ocml_params", [])
-    for key in ("votable_params", "votable_infos"):
+    for key in ("votable_params", "votable_infos", "ocml_clusters"):  # VOTable only
         out.meta.pop(key, None)
     if format == "fits":
         out.meta.update({p["name"].upper(): _fits_value(p["value"]) for p in params})

@@ -753,7 +753,7 @@ def _unit_text(unit: u.UnitBase) -> str | None:
 
 def write_votable(table: Table, dest: str | os.PathLike | IO[bytes], *,
                   tabledata: bool = False) -> None:
-    """Write ``table`` as a single-table VOTable 1.4 document.
+    """Write ``table`` as a VOTable 1.4 document (one RESOURCE; a second TABLE for clusters).
 
     Parameters
     ----------
@@ -1093,8 +1093,23 @@ def _document(table: Table, specs: list[_ColumnSpec], tabledata: bool) -> tuple[
     else:
         lines.append('   <DATA><BINARY2><STREAM encoding="base64">\n')
         tail = "</STREAM></BINARY2></DATA>"
-    tail += "\n  </TABLE>\n </RESOURCE>\n</VOTABLE>\n"
+    tail += "\n  </TABLE>\n" + _extra_table_xml(table.meta.get("ocml_clusters"))
+    tail += " </RESOURCE>\n</VOTABLE>\n"
     return "\n".join(lines).encode("utf-8"), tail.encode("utf-8")
+
+
+def _extra_table_xml(extra: Table | None) -> str:
+    """A second, small TABLE of the same RESOURCE (TABLEDATA), e.g. the clusters' summary."""
+    if extra is None:
+        return ""
+    specs = [_column_spec(extra[name]) for name in extra.colnames]
+    lines = ["  <TABLE" + _attrs({"name": extra.meta.get("name")}) + ">"]
+    if extra.meta.get("description"):
+        lines.append(f"   <DESCRIPTION>{escape(str(extra.meta['description']))}</DESCRIPTION>")
+    lines += [_field_xml(extra[name], spec) for name, spec in zip(extra.colnames, specs)]
+    rows = b"".join(_tabledata_chunks(extra, specs)).decode("utf-8")
+    lines.append(f"   <DATA><TABLEDATA>\n{rows}</TABLEDATA></DATA>")
+    return "\n".join(lines) + "\n  </TABLE>\n"
 
 
 def _attrs(values: dict[str, Any]) -> str:

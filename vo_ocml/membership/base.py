@@ -27,14 +27,14 @@ from vo_ocml.errors import InputError
 from vo_ocml.membership.result import (
     ERROR_FEATURES, FEATURES, MEMBER_THRESHOLD, STAGE_DEC, STAGE_DESCRIPTION, STAGE_FILTER,
     STAGE_GMM, STAGE_INCOMPLETE, STAGE_MST, STAGE_NO_CLUSTER, STAGE_QUANTILE, STEP_COMPLETE,
-    STEP_CONE, Centroid, MembershipResult, check_threshold, is_member, probability_step,
+    STEP_CONE, Centroid, ClusterFound, MembershipResult, check_threshold, is_member, probability_step,
     step_param_name,
 )
 
 __all__ = [
     "ERROR_FEATURES", "FEATURES", "MEMBER_THRESHOLD", "STAGE_DEC", "STAGE_DESCRIPTION",
     "STAGE_FILTER", "STAGE_GMM", "STAGE_INCOMPLETE", "STAGE_MST", "STAGE_NO_CLUSTER",
-    "STAGE_QUANTILE", "Centroid", "MembershipEstimator", "MembershipResult", "Scores",
+    "STAGE_QUANTILE", "Centroid", "ClusterFound", "MembershipEstimator", "MembershipResult", "Scores",
     "as_centroid", "check_threshold", "complete_mask", "is_member", "probability_step",
     "step_param_name",
 ]
@@ -63,6 +63,10 @@ class Scores:
         Method-specific facts (see :class:`MembershipResult`).
     extra_columns : dict of str to (ndarray, fill)
         Per-row outputs of the scored rows and the value the other rows get.
+    clusters : list of ClusterFound
+        Joint runs: every cluster modelled (see :class:`MembershipResult`).
+    cluster_probability : ndarray, shape (m, K + 1), or None
+        Joint runs: per-cluster and field probabilities of the scored rows.
     """
 
     probability: np.ndarray
@@ -71,6 +75,8 @@ class Scores:
     centroid: Centroid | None
     details: dict[str, Any] = field(default_factory=dict)
     extra_columns: dict[str, tuple[np.ndarray, Any]] = field(default_factory=dict)
+    clusters: list[ClusterFound] = field(default_factory=list)
+    cluster_probability: np.ndarray | None = None
 
 
 def as_centroid(value: Any) -> Centroid | None:
@@ -238,10 +244,15 @@ class MembershipEstimator(BaseEstimator):
             column = np.full(n, fill, dtype=np.asarray(values).dtype)
             column[rows] = values
             extra[name] = column
+        matrix = None
+        if scores.cluster_probability is not None:
+            matrix = np.full((n, scores.cluster_probability.shape[1]), np.nan)
+            matrix[rows] = scores.cluster_probability
         return MembershipResult(
             probability=probability, stage=stage.astype(str), step_counts=steps,
             centroid=scores.centroid, method=self.method, parameters=self._parameters(),
-            details=scores.details, extra_columns=extra)
+            details=scores.details, extra_columns=extra, clusters=list(scores.clusters),
+            cluster_probability=matrix)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "result_"):

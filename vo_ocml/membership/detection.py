@@ -371,7 +371,7 @@ def search_subsample(pm_plx: np.ndarray, sky: np.ndarray | None) -> np.ndarray:
 
 
 def detect(pm_plx: np.ndarray, errors: np.ndarray | None, sky: np.ndarray, *,
-           min_stars: int = 8) -> list[Detection]:
+           min_stars: int = 8, max_candidates: int = MAX_CANDIDATES) -> list[Detection]:
     """The most significant distinct overdensities among the given stars, best first.
 
     Parameters
@@ -385,11 +385,13 @@ def detect(pm_plx: np.ndarray, errors: np.ndarray | None, sky: np.ndarray, *,
         Tangent-plane (ξ, η) in degrees.
     min_stars : int
         Fewest stars a cell must hold to be tested.
+    max_candidates : int
+        Most candidates returned (and kept per partition).
 
     Returns
     -------
     list of Detection
-        At most :data:`MAX_CANDIDATES`, most significant first (possibly empty).
+        At most ``max_candidates``, most significant first (possibly empty).
     """
     n = len(pm_plx)
     if n < 3 * min_stars:
@@ -414,8 +416,8 @@ def detect(pm_plx: np.ndarray, errors: np.ndarray | None, sky: np.ndarray, *,
                 joint, count, expected, log_p, tested = _test_partition(
                     kin_label, plx_centre, sky_label, float(theta), min_stars)
                 n_trials += tested
-                best = np.argpartition(log_p, MAX_CANDIDATES)[:MAX_CANDIDATES] \
-                    if len(log_p) > MAX_CANDIDATES else np.arange(len(log_p))
+                best = np.argpartition(log_p, max_candidates)[:max_candidates] \
+                    if len(log_p) > max_candidates else np.arange(len(log_p))
                 for j in best[log_p[best] < 0]:
                     members = np.flatnonzero(joint == j)
                     half = grid.half_width_at(float(np.median(plx_centre[members])))
@@ -426,7 +428,7 @@ def detect(pm_plx: np.ndarray, errors: np.ndarray | None, sky: np.ndarray, *,
     points = np.hstack([sky, pm_plx])
     found: list[Detection] = []
     for cell in cells:
-        if len(found) >= MAX_CANDIDATES or sigma_from_log_p(cell.log_p) < CANDIDATE_FLOOR:
+        if len(found) >= max_candidates or sigma_from_log_p(cell.log_p) < CANDIDATE_FLOOR:
             break
         if any(_same_peak(_refine(cell, points, n_trials, climb=False), other)
                for other in found):
@@ -460,7 +462,7 @@ def _refine(cell: _Cell, points: np.ndarray, n_trials: int, climb: bool = True) 
 
 def find_candidates(pm_plx: np.ndarray, errors: np.ndarray | None = None,
                     sky: np.ndarray | None = None, *, max_stars: int = 40000,
-                    min_stars: int = 8,
+                    min_stars: int = 8, max_candidates: int = MAX_CANDIDATES,
                     random_state: int | None = 0) -> list[Detection]:
     """The most significant distinct overdensities in a table, best first.
 
@@ -478,13 +480,15 @@ def find_candidates(pm_plx: np.ndarray, errors: np.ndarray | None = None,
         Size of the searched subsample (speed on cones of millions of stars).
     min_stars : int
         Fewest stars a peak's box must hold.
+    max_candidates : int
+        Most candidates returned.
     random_state : int or None
         Seed of the subsample when errors are unknown.
 
     Returns
     -------
     list of Detection
-        At most :data:`MAX_CANDIDATES`, most significant first; empty when there are too few
+        At most ``max_candidates``, most significant first; empty when there are too few
         stars to search.
     """
     from vo_ocml.membership.centroid import best_measured
@@ -495,7 +499,7 @@ def find_candidates(pm_plx: np.ndarray, errors: np.ndarray | None = None,
     usable = search_subsample(pm_plx[pick], sky[pick])
     pick = pick[usable]
     found = detect(pm_plx[pick], None if errors is None else errors[pick], sky[pick],
-                   min_stars=min_stars)
+                   min_stars=min_stars, max_candidates=max_candidates)
     for d in found:
         log.debug("candidate: %s", d.describe())
     return found

@@ -31,13 +31,13 @@ from scipy.special import erf, gammaincinv
 from sklearn.preprocessing import StandardScaler
 
 from vo_ocml.errors import InputError
-from vo_ocml.membership import mixture_step, mst
+from vo_ocml.membership import joint, mixture_step, mst
 from vo_ocml.membership.base import (
     STAGE_FILTER, STAGE_GMM, STAGE_MST, STAGE_NO_CLUSTER, Centroid, MembershipEstimator,
     Scores, as_centroid, probability_step,
 )
 from vo_ocml.membership.centroid import best_measured, measure_cluster
-from vo_ocml.membership.detection import find_candidates
+from vo_ocml.membership.detection import MAX_CANDIDATES, find_candidates
 from vo_ocml.membership.sky import from_tangent_plane, sky_centre, tangent_plane
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,14 @@ class MSTGMM(MembershipEstimator):
         km/s. A candidate whose intrinsic proper-motion dispersion exceeds this at its parallax
         (σ_pm > σ_v ϖ / 4.74, and > 0.5 mas/yr) is a feature of the field, not a bound cluster:
         no cluster is declared. Open clusters have σ_v ≲ 1–3 km/s.
+    clusters : int or "all"
+        How many clusters to model together with the field: 1 (default) models the named or
+        most significant cluster alone; N > 1 or "all" (up to ``max_clusters``) adds every
+        other significant cluster found in the table (:mod:`vo_ocml.membership.joint`), so
+        each star gets a probability per cluster and for the field ("radial" mixture only).
+    max_clusters : int
+        Most clusters a ``clusters="all"`` run models (the blind detection's candidates above
+        ``min_significance``, best first).
     max_fit_stars : int
         "radial" mixture: fit on a random sample of at most this many of the MST's survivors
         (speed on cones of millions of stars), then score every survivor with the fitted model.
@@ -133,7 +141,8 @@ class MSTGMM(MembershipEstimator):
                  n_components: int | str = 2, max_components: int = 4,
                  mixture: str = "radial", pm_gradient: bool | str = "auto",
                  min_significance: float = 3.0, min_members: int = 10,
-                 max_velocity_dispersion: float = 5.0, max_fit_stars: int = 20000,
+                 max_velocity_dispersion: float = 5.0, clusters: int | str = 1,
+                 max_clusters: int = 8, max_fit_stars: int = 20000,
                  random_state: int | None = 0) -> None:
         self.centroid = centroid
         self.filter = filter
@@ -151,6 +160,8 @@ class MSTGMM(MembershipEstimator):
         self.min_significance = min_significance
         self.min_members = min_members
         self.max_velocity_dispersion = max_velocity_dispersion
+        self.clusters = clusters
+        self.max_clusters = max_clusters
         self.max_fit_stars = max_fit_stars
         self.random_state = random_state
 
@@ -170,9 +181,20 @@ class MSTGMM(MembershipEstimator):
             raise InputError(f"pm_gradient must be 'auto', True or False, not {self.pm_gradient!r}.")
         if self.mixture not in ("radial", "gmm"):
             raise InputError(f"mixture must be 'radial' or 'gmm', not {self.mixture!r}.")
+        if not (self.clusters == "all" or (isinstance(self.clusters, (int, np.integer))
+                                           and not isinstance(self.clusters, bool)
+                                           and self.clusters >= 1)):
+            raise InputError(f"clusters must be 'all' or an integer ≥ 1, not {self.clusters!r}.")
+        if self.clusters != 1 and self.mixture != "radial":
+            raise InputError("clusters other than 1 needs mixture='radial' (the paper's "
+                             "'gmm' mode separates clusters with n_components='bic').")
         if self.filter_nsigma <= 0 or any(w <= 0 for w in self.fixed_widths):
             raise InputError("filter widths (filter_nsigma, fixed_widths) must be positive.")
         as_centroid(self.centroid)
+
+    def _n_clusters(self) -> int:
+        """Most clusters modelled together: 1 unless ``clusters`` asks for more."""
+        return self.max_clusters if self.clusters == "all" else int(self.clusters)
 
     def _mst_k(self) -> float:
         """The MST threshold's k in use: ``mst_k``, else the rule's own default."""
@@ -190,7 +212,10 @@ class MSTGMM(MembershipEstimator):
             if cen.spread is not None and np.all(np.isfinite(cen.spread)):
                 guess = np.maximum(np.asarray(cen.spread), 0.05)
             return cen.as_array(), guess, cen.source, cen.name, np.nan
-        self.candidates_ = find_candidates(kin, err, sky, random_state=self.random_state)
+        extra = {"max_candidates": max(MAX_CANDIDATES, self._n_clusters())} \
+            if self._n_clusters() > 1 else {}
+        self.candidates_ = find_candidates(kin, err, sky, random_state=self.random_state,
+                                           **extra)
         if not self.candidates_ or self.candidates_[0].significance < self.min_significance:
             return None
         det = self.candidates_[0]
@@ -256,6 +281,7 @@ class MSTGMM(MembershipEstimator):
         self.sky_origin_ = (ra0, dec0)
         self.centre_ = self.observed_spread_ = self.intrinsic_spread_ = None
         self.mixture_, self.scaler_, self.cluster_component_ = None, None, -1
+        self.clusters_ = []
 
         probability = np.zeros(len(X))
         stage = np.full(len(X), STAGE_FILTER, dtype=object)
@@ -311,6 +337,16 @@ class MSTGMM(MembershipEstimator):
         found_at = self._detected_sky() if source == "data" else None
         target = found_at[0] if found_at is not None else \
             self._sky_target(sky[i_m], kin[i_m], centre, observed)
+        if self._n_clusters() > 1:
+            primary = joint.Seed(centre, observed, intrinsic, target, significance, source,
+                                 name if name else (c.name if c is not None else None),
+                                 window=found_at[1] if found_at is not None else np.inf,
+                                 detection=self.candidates_[0] if source == "data" else None)
+            scores = joint.joint_result(self, kin, err, sky, primary, self._n_clusters(),
+                                        DETECTION_SKY_WINDOW)
+            return scores if scores is not None else no_cluster(
+                "the cluster was not confirmed by the joint mixture (too few members or too "
+                "hot for a bound cluster)")
         e_m = err[i_m] if err is not None else None
         try:
             post, mix_info, model, scaler = self._mixture(kin[i_m], e_m, sky[i_m], centre,
@@ -370,8 +406,8 @@ class MSTGMM(MembershipEstimator):
         sel = X[passed]
         sky = tangent_plane(sel[:, 0], sel[:, 1], *self.sky_origin_)
         if self.scaler_ is None:
-            p[passed] = self.mixture_.predict(sel[:, 2:5], None if err is None else err[passed],
-                                              sky)
+            q = self.mixture_.predict(sel[:, 2:5], None if err is None else err[passed], sky)
+            p[passed] = q[:, 0] if q.ndim == 2 else q  # joint model: the first cluster's
         else:
             Z = self.scaler_.transform(np.column_stack([sky, sel[:, 2:5]]))
             p[passed] = self.mixture_.predict_proba(Z)[:, self.cluster_component_]

@@ -150,6 +150,30 @@ def step_param_name(step: str) -> str:
 
 
 @dataclass
+class ClusterFound:
+    """One cluster of a joint (several-cluster) run.
+
+    Attributes
+    ----------
+    label : str
+        Provisional label, ``cluster_<k>`` in the estimator's order (the pipeline names it from
+        the catalogue: :mod:`vo_ocml.catalog.match`).
+    centroid : Centroid
+        Fitted (pmra, pmdec, parallax), sky centre, intrinsic spread, seed source and name
+        (the user's or catalogue's for the named cluster, else None).
+    significance : float
+        Blind-detection significance (global, Gaussian-equivalent σ); NaN for a named cluster.
+    details : dict
+        Facts worth reporting (detection, fitted intrinsic spread).
+    """
+
+    label: str
+    centroid: Centroid
+    significance: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class MembershipResult:
     """A membership estimator's outcome for every input row.
 
@@ -174,6 +198,13 @@ class MembershipResult:
         Method-specific facts worth reporting (which component/group is the cluster and why).
     extra_columns : dict of str to ndarray
         Method-specific per-row outputs, e.g. ``{"ocml_dec_group": ...}``.
+    clusters : list of ClusterFound
+        Joint runs (``MSTGMM(clusters="all")`` or N > 1) only: every cluster modelled, the
+        named or most significant first (its probability is ``probability``); empty otherwise.
+    cluster_probability : ndarray, shape (n, K + 1), or None
+        Joint runs only: each row's probability of belonging to each of the K clusters (columns
+        in the order of ``clusters``) and to the field (last column); rows sum to one, NaN for
+        rows not scored. Column 0 equals ``probability``.
     """
 
     probability: np.ndarray
@@ -184,6 +215,8 @@ class MembershipResult:
     parameters: dict[str, Any] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
     extra_columns: dict[str, np.ndarray] = field(default_factory=dict)
+    clusters: list[ClusterFound] = field(default_factory=list)
+    cluster_probability: np.ndarray | None = None
 
     @property
     def found(self) -> bool:

@@ -190,6 +190,13 @@ METHOD_OPTIONS = (
     Option("max_velocity_dispersion", "internal velocity dispersion above which a candidate "
            "is a feature of the field, not a bound cluster", _positive, FROM_ESTIMATOR,
            unit="km/s", method=_mst),
+    Option("clusters", "clusters modelled together with the field: 1 (the named or most "
+           "significant one), N, or all (every significant one, up to --max-clusters); each "
+           "gets an ocml_prob_<name> column, ocml_cluster names a member's cluster",
+           choice(("all",), also=number(1, integer=True)), FROM_ESTIMATOR, method=_mst,
+           metavar="all|N"),
+    Option("max_clusters", "most clusters modelled by --clusters all", _count, FROM_ESTIMATOR,
+           method=_mst),
     Option("max_fit_stars", "radial mixture: fitted on a sample of at most this many stars, "
            "then every star is scored", number(100, integer=True), FROM_ESTIMATOR,
            unit="stars", method=_mst),

@@ -1,0 +1,118 @@
+"""Joint membership of several clusters: a simulated pair, names, columns, the summary table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from astropy.io.votable import parse
+
+import vo_ocml
+from vo_ocml.catalog import lookup_cluster
+from vo_ocml.catalog.match import column_label, match_cluster
+from vo_ocml.errors import InputError
+from vo_ocml.io.tables import write_table
+from vo_ocml.membership.joint_mixture import JointSeed, fit_joint_mixture
+from vo_ocml.options import RunOptions
+from vo_ocml.simulate import SimCluster, simulate_cone
+
+NGC7790 = lookup_cluster("NGC 7790")
+
+
+@pytest.fixture(scope="module")
+def pair():
+    """NGC 7790 as catalogued, and an uncatalogued neighbour 0.25 deg away, 1 mas/yr apart."""
+    e = NGC7790
+    clusters = (SimCluster(250, e.pmra, e.pmdec, e.parallax, sd_pm=0.06, sd_parallax=0.02,
+                           plummer_radius=e.r50),
+                SimCluster(150, e.pmra + 1.0, e.pmdec - 0.6, e.parallax + 0.1, sd_pm=0.06,
+                           sd_parallax=0.02, plummer_radius=0.04, offset=(0.25, 0.05)))
+    table = simulate_cone(5000, clusters, ra=e.ra, dec=e.dec, radius=0.4, seed=3)
+    return table, vo_ocml.run(table, clusters="all")
+
+
+def _f1(member, truth):
+    tp = np.sum(member & truth)
+    return 2 * tp / (member.sum() + truth.sum())
+
+
+@pytest.mark.slow
+def test_pair_is_separated_and_named(pair):
+    table, run = pair
+    truth = np.asarray(table["true_cluster"])
+    assert [c.name for c in run.clusters] == ["NGC 7790", "candidate_1"]
+    P = run.result.cluster_probability
+    assert P.shape == (len(table), 3)
+    assert np.allclose(P.sum(axis=1), 1.0)
+    assert np.array_equal(P[:, 0], run.result.probability)
+    for k in (0, 1):
+        assert _f1(P[:, k] > 0.5, truth == k + 1) > 0.85
+    assert run.clusters[0].match.entry.name == "NGC 7790"
+    assert run.clusters[1].match is None and run.clusters[1].found.significance > 3
+
+
+@pytest.mark.slow
+def test_columns(pair):
+    table, run = pair
+    out = run.table
+    assert out.colnames[:len(table.colnames)] == table.colnames
+    for name in ("ocml_prob", "ocml_member", "ocml_cluster", "ocml_prob_NGC_7790",
+                 "ocml_prob_candidate_1"):
+        assert name in out.colnames
+    members = np.asarray(out["ocml_cluster"])
+    assert set(members) == {"", "NGC 7790", "candidate_1"}
+    assert np.all((members == "NGC 7790") == (np.asarray(out["ocml_prob_NGC_7790"]) > 0.5))
+    assert np.array_equal(np.asarray(out["ocml_member"]), members == "NGC 7790")
+
+
+@pytest.mark.slow
+def test_summary_table_round_trip(pair, tmp_path):
+    _, run = pair
+    path = write_table(run.table, tmp_path / "pair.vot")
+    vot = parse(str(path))
+    main, clusters = vot.get_table_by_index(0).to_table(), vot.get_table_by_index(1).to_table()
+    assert "ocml_prob_NGC_7790" in main.colnames
+    assert list(clusters["name"]) == ["NGC 7790", "candidate_1"]
+    assert list(clusters["match"]) == ["NGC 7790", ""]
+    assert clusters["pmra"].unit == "mas / yr"
+    assert clusters["n_members"][0] == int(np.sum(main["ocml_prob_NGC_7790"] > 0.5))
+    assert abs(clusters["pmra"][0] - NGC7790.pmra) < 0.05
+
+
+def test_single_cluster_default_unchanged():
+    table = simulate_cone(3000, seed=5)
+    default = vo_ocml.run(table)
+    one = vo_ocml.run(table, clusters=1)
+    assert default.clusters == [] and default.result.cluster_probability is None
+    assert np.array_equal(default.result.probability, one.result.probability)
+    assert "ocml_cluster" not in default.table.colnames
+
+
+def test_joint_mixture_with_one_cluster_is_the_single_model():
+    rng = np.random.default_rng(1)
+    kin = np.vstack([rng.normal([1, 1, 0.5], 0.1, (200, 3)), rng.normal(0, 3, (800, 3))])
+    sky = rng.uniform(-0.3, 0.3, (1000, 2))
+    sky[:200] *= 0.1
+    fit = fit_joint_mixture(kin, None, sky, [JointSeed([1, 1, 0.5], [0.1] * 3, [0, 0])])
+    assert np.allclose(fit.probability.sum(axis=1), 1.0)
+    assert np.mean(fit.probability[:200, 0] > 0.5) > 0.95
+    assert np.mean(fit.probability[200:, 0] > 0.5) < 0.02
+
+
+def test_catalogue_match_tolerances():
+    e = NGC7790
+    assert match_cluster(e.ra, e.dec, e.pmra, e.pmdec, e.parallax, e.r50).entry.name == e.name
+    assert match_cluster(e.ra, e.dec, e.pmra + 2.0, e.pmdec, e.parallax, e.r50) is None or \
+        match_cluster(e.ra, e.dec, e.pmra + 2.0, e.pmdec, e.parallax, e.r50).entry.name != e.name
+    assert column_label("NGC 7790") == "NGC_7790"
+    assert column_label("AH03 J0748-26.9") == "AH03_J0748_26_9"
+
+
+@pytest.mark.parametrize("value, expected", [("all", "all"), ("3", 3), (1, 1)])
+def test_clusters_option(value, expected):
+    assert RunOptions().updated({"clusters": value}).params["clusters"] == expected
+
+
+@pytest.mark.parametrize("value", ["0", "some", "1.5"])
+def test_clusters_option_refused(value):
+    with pytest.raises(InputError, match="clusters"):
+        RunOptions().updated({"clusters": value})

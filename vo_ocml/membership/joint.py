@@ -1,0 +1,245 @@
+"""Every cluster in the field: seeds from blind detection, one filter → MST per cluster, one joint
+mixture (:mod:`vo_ocml.membership.joint_mixture`) for all of them and the field.
+
+Used by :class:`~vo_ocml.membership.mstgmm.MSTGMM` when ``clusters`` is not 1. The first cluster
+is the named one (centroid given) or the most significant one found; the others are the blind
+detection's candidates (:func:`~vo_ocml.membership.detection.find_candidates`) at or above
+``min_significance``, each measured where it was found
+(:func:`~vo_ocml.membership.centroid.measure_cluster`), at most ``max_clusters`` in all. A
+candidate that is the named cluster again (kinematically within :data:`SAME_CLUSTER` combined
+spreads of it, and on the sky within its window when both positions are known) is dropped.
+Each cluster's filter and MST select its candidate stars; the joint mixture is fitted on the
+union. A cluster left with fewer than ``min_members`` stars at P > 0.5, or hotter than a bound
+cluster can be, is dropped and the mixture refitted without it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.preprocessing import StandardScaler
+
+from vo_ocml.membership import mst
+from vo_ocml.membership.centroid import best_measured, max_pm_dispersion, measure_cluster
+from vo_ocml.membership.detection import Detection
+from vo_ocml.membership.joint_mixture import JointMixtureFit, JointSeed, fit_joint_mixture
+
+#: two seeds closer than this many combined observed spreads on every kinematic axis (and on
+#: the sky within their detection windows) are one cluster
+SAME_CLUSTER = 2.0
+#: most refits after dropping clusters that fail the checks
+MAX_REFITS = 3
+
+
+@dataclass
+class Seed:
+    """One cluster to fit: kinematic centre, spreads, sky target, where it came from.
+
+    ``window`` is the half-size (deg) of the sky box it was found in (inf: unknown).
+    """
+
+    centre: np.ndarray
+    observed: np.ndarray
+    intrinsic: np.ndarray
+    sky: np.ndarray
+    significance: float
+    source: str
+    name: str | None = None
+    window: float = np.inf
+    detection: Detection | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _same(a: Seed, b: Seed) -> bool:
+    reach = SAME_CLUSTER * np.sqrt(a.observed**2 + b.observed**2)
+    if not np.all(np.abs(a.centre - b.centre) <= reach):
+        return False
+    window = min(a.window, b.window)
+    return not np.isfinite(window) or bool(np.all(np.abs(a.sky - b.sky) <= window))
+
+
+def measured_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, primary: Seed,
+                   candidates: list[Detection], *, max_clusters: int, min_significance: float,
+                   sky_window: float, velocity_dispersion: float,
+                   random_state: int | None) -> list[Seed]:
+    """The primary seed and the other significant candidates, measured, without duplicates."""
+    seeds = [primary]
+    good_all = best_measured(err, len(kin))
+    for det in candidates:
+        if len(seeds) >= max_clusters:
+            break
+        if det.significance < min_significance or det is primary.detection:
+            continue
+        good = good_all
+        window = np.inf
+        if det.sky_centre is not None:
+            window = sky_window * det.sky_scale
+            near = np.all(np.abs(sky[good] - det.sky_centre) <= window, axis=1)
+            if near.sum() >= 10:
+                good = good[near]
+        fit = measure_cluster(kin[good], None if err is None else err[good], det.centre,
+                              det.scale, random_state=random_state,
+                              velocity_dispersion=velocity_dispersion)
+        if fit is None:
+            continue
+        seed = Seed(fit.centre, fit.observed_spread, fit.intrinsic_spread,
+                    det.sky_centre if det.sky_centre is not None else primary.sky,
+                    det.significance, "data", window=window, detection=det)
+        if not any(_same(seed, s) for s in seeds):
+            seeds.append(seed)
+    return seeds
+
+
+def candidate_rows(kin: np.ndarray, sky: np.ndarray, passed: np.ndarray, *, rule: str,
+                   k_sigma: float, n_neighbors: int, min_group: int) -> np.ndarray:
+    """The rows of one cluster's filter that survive its MST."""
+    i_f = np.flatnonzero(passed)
+    if len(i_f) < 10:
+        return i_f[:0]
+    zf = StandardScaler().fit_transform(np.column_stack([sky[i_f], kin[i_f, 2]]))
+    keep = mst.prune(zf, rule=rule, k_sigma=k_sigma, n_neighbors=n_neighbors,
+                     min_group=min_group).keep
+    return i_f[keep]
+
+
+@dataclass
+class JointOutcome:
+    """The joint fit on the candidate rows: posteriors, the seeds kept, the model, facts."""
+
+    probability: np.ndarray
+    seeds: list[Seed]
+    model: JointMixtureFit
+    dropped: list[str]
+
+
+def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: list[Seed], *,
+              gradient, min_members: int, velocity_dispersion: float, max_fit_stars: int,
+              random_state: int | None) -> JointOutcome | None:
+    """Fit the joint mixture; drop failing non-primary clusters and refit. None: the primary fails.
+
+    ``gradient(centre) -> bool`` says whether a cluster's mean may vary across the sky.
+    """
+    fit_rows = np.arange(len(kin))
+    if len(kin) > max_fit_stars:
+        fit_rows = np.sort(np.random.default_rng(random_state).choice(
+            len(kin), max_fit_stars, replace=False))
+    e_fit = None if err is None else err[fit_rows]
+    dropped: list[str] = []
+    for _ in range(MAX_REFITS + 1):
+        model = fit_joint_mixture(
+            kin[fit_rows], e_fit, sky[fit_rows],
+            [JointSeed(s.centre, s.intrinsic, s.sky, gradient(s.centre)) for s in seeds])
+        P = model.probability if len(fit_rows) == len(kin) else model.predict(kin, err, sky)
+        failing = []
+        for k, s in enumerate(seeds):
+            n_members = int(np.sum(P[:, k] > 0.5))
+            sd = float(np.sqrt(np.mean(np.diag(model.covs[k])[:2])))
+            bound = max_pm_dispersion(model.means[k][2], velocity_dispersion)
+            if n_members < min_members or sd > bound:
+                failing.append((k, f"{n_members} members, intrinsic pm sd {sd:.2f} mas/yr "
+                                   f"(bound {bound:.2f})"))
+        if not failing:
+            return JointOutcome(P, seeds, model, dropped)
+        if failing[0][0] == 0:
+            return None
+        dropped += [f"candidate at pm ({seeds[k].centre[0]:.2f}, {seeds[k].centre[1]:.2f}), "
+                    f"parallax {seeds[k].centre[2]:.3f}: {why}" for k, why in failing]
+        seeds = [s for k, s in enumerate(seeds) if k not in {k for k, _ in failing}]
+    return None
+
+
+def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
+                 primary: Seed, max_clusters: int, sky_window: float) -> tuple[np.ndarray, np.ndarray, dict,
+                                                            JointOutcome] | None:
+    """Every cluster's filter → MST, then the joint mixture, for ``est`` (an MSTGMM).
+
+    Returns
+    -------
+    (probability (m, K + 1) on every row, stage per row, step counts, outcome), or None when
+    the primary cluster fails the checks (no cluster).
+    """
+    from vo_ocml.membership.base import STAGE_FILTER, STAGE_GMM, STAGE_MST
+    from vo_ocml.membership.detection import find_candidates
+
+    candidates = est.candidates_ or find_candidates(
+        kin, err, sky, max_candidates=max_clusters, random_state=est.random_state)
+    seeds = measured_seeds(
+        kin, err, sky, primary, candidates, max_clusters=max_clusters,
+        min_significance=est.min_significance, sky_window=sky_window,
+        velocity_dispersion=est.max_velocity_dispersion, random_state=est.random_state)
+    passed = np.zeros(len(kin), bool)
+    rows = []
+    for s in seeds:
+        p = est._filter(kin, err, s.centre, s.observed, s.intrinsic)
+        passed |= p
+        rows.append(candidate_rows(kin, sky, p, rule=est.mst_rule, k_sigma=est._mst_k(),
+                                   n_neighbors=est.mst_neighbors, min_group=est.mst_min_group))
+    i_m = np.unique(np.concatenate(rows))
+    stage = np.full(len(kin), STAGE_FILTER, dtype=object)
+    stage[passed] = STAGE_MST
+    counts = {"filter": int(passed.sum()), "mst": int(len(i_m))}
+    if len(i_m) < 20 * (len(seeds) + 1):
+        return None
+    outcome = fit_seeds(kin[i_m], None if err is None else err[i_m], sky[i_m], seeds,
+                        gradient=est._gradient, min_members=est.min_members,
+                        velocity_dispersion=est.max_velocity_dispersion,
+                        max_fit_stars=est.max_fit_stars, random_state=est.random_state)
+    if outcome is None:
+        return None
+    P = np.zeros((len(kin), len(outcome.seeds) + 1))
+    P[:, -1] = 1.0
+    P[i_m] = outcome.probability
+    stage[i_m] = STAGE_GMM
+    return P, stage.astype(str), counts, outcome
+
+
+def joint_result(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, primary: Seed,
+                 max_clusters: int, sky_window: float):
+    """The :class:`~vo_ocml.membership.base.Scores` of a joint run (None: no cluster).
+
+    Sets ``est``'s fitted attributes (``centre_``, spreads, ``mixture_``: the
+    :class:`JointMixtureFit`, ``clusters_``).
+    """
+    from vo_ocml.membership.base import Centroid, ClusterFound, Scores, probability_step
+    from vo_ocml.membership.sky import from_tangent_plane
+
+    found = joint_scores(est, kin, err, sky, primary, max_clusters, sky_window)
+    if found is None:
+        return None
+    P, stage, counts, outcome = found
+    model = outcome.model
+    clusters = []
+    for k, s in enumerate(outcome.seeds):
+        ra, dec = from_tangent_plane(*model.centres[k], *est.sky_origin_)
+        intrinsic = np.sqrt(np.diag(model.covs[k]))
+        centroid = Centroid(*map(float, model.means[k]), source=s.source, name=s.name,
+                            ra=float(ra), dec=float(dec), spread=tuple(map(float, intrinsic)))
+        details = {"seed": np.asarray(s.centre, float).tolist(),
+                   "intrinsic_spread": intrinsic.tolist()}
+        if s.detection is not None:
+            details["detection"] = s.detection.describe()
+        clusters.append(ClusterFound(f"cluster_{k + 1}", centroid, float(s.significance),
+                                     details))
+    counts["gmm"] = int(np.sum(P[:, 0] > 0.5))
+    counts[probability_step(0.8)] = int(np.sum(P[:, 0] > 0.8))
+    details = {
+        "detection_significance": primary.significance,
+        **({"detection": primary.detection.describe()} if primary.detection else {}),
+        "seed": np.asarray(primary.centre, float).tolist(),
+        "filter_centre": np.asarray(primary.centre, float).tolist(),
+        "observed_spread": primary.observed.tolist(),
+        "intrinsic_spread": primary.intrinsic.tolist(),
+        "cluster_component_reason": (
+            f"first of {len(clusters)} clusters of a joint mixture with the field, deconvolved "
+            f"with the stars' errors: {'yes' if err is not None else 'no'}"),
+        "n_clusters": len(clusters),
+        "n_members_p05": counts["gmm"],
+    }
+    if outcome.dropped:
+        details["clusters_dropped"] = "; ".join(outcome.dropped)
+    est.centre_, est.observed_spread_ = primary.centre, primary.observed
+    est.intrinsic_spread_, est.mixture_, est.clusters_ = primary.intrinsic, model, clusters
+    return Scores(P[:, 0], stage, counts, clusters[0].centroid, details,
+                  clusters=clusters, cluster_probability=P)
