@@ -9,6 +9,8 @@ model that puts P = 1 on everything that passes its filter fails them.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -19,7 +21,7 @@ from vo_ocml.injection import KNOWN_COLUMN, TRUTH_COLUMN, FieldModel
 from vo_ocml.injection import population as pop
 from vo_ocml.membership.base import STAGE_GMM, STAGE_MST
 
-from conftest import DATA
+DATA = Path(__file__).parent / "data"
 
 M67_CONE = DATA / "core" / "m67_dr3_pmbox.csv"
 NGC2477_CONE = DATA / "samp" / "ngc2477_cone_3000.csv"
