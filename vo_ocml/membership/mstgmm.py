@@ -33,8 +33,8 @@ from sklearn.preprocessing import StandardScaler
 from vo_ocml.errors import InputError
 from vo_ocml.membership import joint, mixture_step, mst
 from vo_ocml.membership.base import (
-    STAGE_FILTER, STAGE_GMM, STAGE_MST, STAGE_NO_CLUSTER, Centroid, MembershipEstimator,
-    Scores, as_centroid, probability_step,
+    STAGE_DTYPE, STAGE_FILTER, STAGE_GMM, STAGE_MST, STAGE_NO_CLUSTER, Centroid,
+    MembershipEstimator, Scores, as_centroid, probability_step,
 )
 from vo_ocml.membership.centroid import best_measured, measure_cluster
 from vo_ocml.membership.detection import MAX_CANDIDATES, find_candidates
@@ -284,7 +284,7 @@ class MSTGMM(MembershipEstimator):
         self.clusters_ = []
 
         probability = np.zeros(len(X))
-        stage = np.full(len(X), STAGE_FILTER, dtype=object)
+        stage = np.full(len(X), STAGE_FILTER, dtype=STAGE_DTYPE)
         counts: dict[str, int] = {}
 
         def no_cluster(reason: str) -> Scores:
@@ -296,7 +296,7 @@ class MSTGMM(MembershipEstimator):
                 details["detection_significance"] = self.candidates_[0].significance
                 details["detection_candidates"] = "; ".join(
                     f"{i + 1}. {d.describe()}" for i, d in enumerate(self.candidates_))
-            return Scores(probability, stage.astype(str), counts, None, details)
+            return Scores(probability, stage, counts, None, details)
 
         self.candidates_ = []
         seed = self._seed(kin, err, sky)
@@ -389,7 +389,7 @@ class MSTGMM(MembershipEstimator):
         self.centre_, self.observed_spread_, self.intrinsic_spread_ = centre, observed, intrinsic
         self.mixture_, self.scaler_ = model, scaler
         self.cluster_component_ = mix_info.get("cluster_component", -1)
-        return Scores(probability, stage.astype(str), counts, centroid, details)
+        return Scores(probability, stage, counts, centroid, details)
 
     def _predict_rows(self, X: np.ndarray, err: np.ndarray | None) -> np.ndarray:
         """New stars pass the fitted filter and get the cluster's posterior.
