@@ -36,8 +36,7 @@ __all__ = [
     "STAGE_FILTER", "STAGE_GMM", "STAGE_INCOMPLETE", "STAGE_MST", "STAGE_NO_CLUSTER",
     "STAGE_DTYPE", "STAGE_QUANTILE", "Centroid", "ClusterFound", "MembershipEstimator",
     "MembershipResult", "Scores", "as_centroid", "check_threshold", "complete_mask", "is_member",
-    "probability_step",
-    "step_param_name",
+    "probability_step", "step_param_name",
 ]
 
 #: fixed-width strings for stage codes (4× faster than Python objects on 2M rows)
