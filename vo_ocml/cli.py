@@ -1,4 +1,4 @@
-"""The ``vo-ocml`` command line: ``run``, ``listen``, ``hub``, ``fetch``, ``chemtag``.
+"""The ``vo-ocml`` command line: ``run``, ``listen``, ``hub``, ``fetch``, ``chemtag``, ``batch``.
 
 Each subcommand lives in its own module exposing ``add_parser(subparsers)``; those modules
 import their heavy dependencies (TensorFlow, SAMP, TAP) only when the command runs, so
@@ -25,6 +25,7 @@ SUBCOMMAND_MODULES = (
     "vo_ocml.samp.cli",
     "vo_ocml.tap.cli",
     "vo_ocml.chemtag.cli",
+    "vo_ocml.commands.batch",
 )
 
 EXIT_INPUT_ERROR = 2

@@ -1,0 +1,158 @@
+"""``vo-ocml batch``: membership for many clusters, one Dask task per cluster."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+#: where --where/--region/--catalogue targets come from
+CATALOGUE_HELP = ("the shipped catalogue (Hunt & Reffert 2023 > Cantat-Gaudin 2020 > Dias 2002 "
+                  "> UCC)")
+
+
+def _region(text: str) -> tuple[float, float, float]:
+    try:
+        ra, dec, radius = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected RA,DEC,RADIUS in degrees, got {text!r}") \
+            from None
+    return ra, dec, radius
+
+
+def _option(text: str) -> tuple[str, object]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    key, value = text.split("=", 1)
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        parsed = value
+    return key.strip(), parsed
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register ``batch``."""
+    p = subparsers.add_parser(
+        "batch", help="membership for many clusters on Dask (HATS, TAP or files)",
+        description="Find the members of many clusters, one Dask task per cluster: fetch its "
+        "cone from the source, run the pipeline (any method and options of `run`), keep the "
+        "members. Targets: cluster NAMEs, " + CATALOGUE_HELP + " filtered with --where/--region, "
+        "or a --targets file of positions. Writes OUTDIR/members.parquet, summary.parquet/.csv "
+        "(one row per cluster, with the comparison against the catalogue), overview.html and "
+        "provenance.json; per-cluster results in OUTDIR/clusters/ make the batch resumable "
+        "(run the same command again). Needs the batch extra: pip install \"vo_ocml[batch]\".",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("names", nargs="*", metavar="NAME", help="cluster names (catalogue look-up)")
+    p.add_argument("--source", required=True, metavar="KIND:WHERE",
+                   help="Gaia source: hats:PATH_OR_URL (LSDB), tap:URL (vo_ocml's TAP fetcher, "
+                   "cached) or dir:PATH (cone files named after the clusters)")
+    p.add_argument("-o", "--outdir", default="ocml_batch", help="output directory")
+    t = p.add_argument_group("targets")
+    t.add_argument("--catalogue", action="store_true",
+                   help="every cluster of " + CATALOGUE_HELP + " (with --where/--region)")
+    t.add_argument("--where", metavar="EXPR", help="filter on the catalogue's columns, e.g. "
+                   "'N > 50', 'hunt and abs(b) < 5' (columns: ra dec r50 rt pmra pmdec parallax "
+                   "s_pmra s_pmdec s_parallax n_members=N l b hunt catalogue name)")
+    t.add_argument("--region", type=_region, metavar="RA,DEC,RADIUS",
+                   help="catalogue clusters within RADIUS deg of (RA, DEC)")
+    t.add_argument("--targets", metavar="FILE", help="table of targets: name and/or ra, dec "
+                   "(deg); optional radius (deg), pmra, pmdec, parallax")
+    t.add_argument("--radius", type=float, help="cone radius in degrees for every cluster "
+                   "(default: 3 × the catalogue's r50 within 0.1–1.5°, as `vo-ocml fetch`)")
+    r = p.add_argument_group("membership (as `vo-ocml run`)")
+    r.add_argument("--method", choices=["mstgmm", "dec"], default="mstgmm")
+    r.add_argument("--threshold", type=float, default=0.5,
+                   help="membership probability threshold")
+    r.add_argument("--seed", type=int, default=0, help="random seed")
+    r.add_argument("--blind", action="store_true", help="find each cluster in the data "
+                   "instead of seeding with the catalogue's centroid")
+    r.add_argument("--option", action="append", type=_option, default=[], metavar="NAME=VALUE",
+                   help="a method parameter of vo_ocml.run (JSON value), e.g. mixture=\"gmm\", "
+                   "n_components=3, filter_nsigma=2.5; repeatable")
+    d = p.add_argument_group("Dask")
+    d.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler "
+                   "(tcp://host:8786) instead of a LocalCluster; OUTDIR must be shared")
+    d.add_argument("--workers", type=int, help="LocalCluster workers (default: the cores)")
+    d.add_argument("--memory-limit", default="auto", help="memory limit per LocalCluster worker "
+                   "('auto' = memory / workers, e.g. '4GiB')")
+    d.add_argument("--retries", type=int, default=2,
+                   help="retries of a task that raised an unexpected error")
+    o = p.add_argument_group("outputs and data")
+    o.add_argument("--columns", default="ra,dec,pmra,pmdec,parallax,phot_g_mean_mag,bp_rp",
+                   help="Gaia columns kept in the member catalogue (comma-separated)")
+    o.add_argument("--format", action="append", choices=["votable", "fits", "csv"], default=[],
+                   help="also write members/summary in this format (Parquet always); repeatable")
+    o.add_argument("--gmax", type=float, help="tap: faintest G (mag; default 20)")
+    o.add_argument("--tap-table", help="tap: the gaia_source-like table (default "
+                   "gaiadr3.gaia_source)")
+    o.add_argument("--cache-dir", help="tap: cache directory (default $VO_OCML_CACHE or "
+                   "~/.cache/vo_ocml/tap)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
+    p.set_defaults(func=main)
+    return p
+
+
+def targets_from_args(args: argparse.Namespace):
+    """The targets the command line names; returns (targets, outside) where ``outside`` is
+    "drop" for catalogue selections and "fail" for explicitly named targets."""
+    from vo_ocml.batch import targets as tg
+    from vo_ocml.errors import InputError
+
+    chosen = []
+    if args.names:
+        chosen += tg.from_names(args.names, radius=args.radius)
+    if args.targets:
+        chosen += tg.from_file(args.targets, radius=args.radius)
+    catalogue = args.catalogue or args.where or args.region
+    if catalogue:
+        chosen += tg.from_catalogue(args.where, args.region, radius=args.radius)
+    if not chosen:
+        raise InputError("No targets: give cluster NAMEs, --targets FILE, or --catalogue "
+                         "(with --where/--region).")
+    unique = list({t.name: t for t in chosen}.values())
+    return unique, "drop" if catalogue and not (args.names or args.targets) else "fail"
+
+
+def run_options(args: argparse.Namespace) -> dict:
+    """Keyword arguments of vo_ocml.run from the command line."""
+    options = {"method": args.method, "threshold": args.threshold, "random_state": args.seed}
+    options.update(dict(args.option))
+    return options
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the ``batch`` command; returns the exit status (0 also when some clusters failed)."""
+    import logging
+    from dataclasses import replace
+
+    from vo_ocml.batch import require_extra
+    require_extra()
+    if args.verbose < 2:  # Dask logs every worker start and stop at INFO
+        logging.getLogger("distributed").setLevel(logging.ERROR)
+    from vo_ocml.batch.driver import run_batch
+    from vo_ocml.batch.sources import parse_source
+
+    source = parse_source(args.source, gmax=args.gmax, tap_table=args.tap_table,
+                          cache_dir=args.cache_dir)
+    targets, outside = targets_from_args(args)
+    if args.blind:
+        targets = [replace(t, cluster=None, centroid=None) for t in targets]
+    result = run_batch(targets, source, args.outdir, options=run_options(args),
+                       columns=[c.strip() for c in args.columns.split(",") if c.strip()],
+                       workers=args.workers, memory_limit=args.memory_limit,
+                       scheduler=args.scheduler, retries=args.retries, outside=outside,
+                       formats=args.format, progress=not args.quiet)
+    if not args.quiet:
+        c = result.counts
+        print(f"{len(result.summary)} clusters: {c['found']} found, {c['not_found']} without a "
+              f"cluster, {c['failed']} failed ({c['run']} run now, {c['skipped']} already done) "
+              f"in {result.elapsed_s:.1f} s")
+        for key in ("members", "summary", "summary_csv", "overview"):
+            if key in result.files:
+                print(f"{key}: {result.files[key]}")
+        failed = [row for row in result.summary if row["status"] == "failed"]
+        for row in failed[:10]:
+            print(f"failed: {row['name']}: {row['reason']}", file=sys.stderr)
+    return 0
