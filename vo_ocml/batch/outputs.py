@@ -50,7 +50,8 @@ SUMMARY_COLUMNS = {
     "cone_radius": ("deg", "cone radius"), "radius_source": (None, "where the radius came from"),
     "catalogue_name": (None, "catalogue name passed to the run (its centroid seeds it)"),
     "fetch_time_s": ("s", "time to get the cone"), "run_time_s": ("s", "time of the run"),
-    "worker": (None, "host:pid of the worker"), "finished": (None, "when it finished (UTC)"),
+    "worker": (None, "host:pid of the worker"),
+    "peak_rss_mb": ("MiB", "the worker process's peak resident memory when the task ended"), "finished": (None, "when it finished (UTC)"),
     "options": (None, "vo_ocml.run options (JSON)"), "source": (None, "the Gaia source"),
 }
 

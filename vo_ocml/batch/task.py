@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import resource
 import socket
 import tempfile
 import time
@@ -98,6 +99,11 @@ def failure_record(target: Target, source_spec: str, reason: str, options: dict,
     return {**_base_record(target, source_spec), "status": "failed", "reason": reason,
             "run_time_s": seconds, "options": options, "worker": "",
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this worker process so far, MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _params(table) -> dict[str, Any]:
@@ -199,6 +205,7 @@ def process_target(target: Target, source, options: dict[str, Any], outdir: str,
         "centroid_source": s.centroid_source, "fetch_time_s": fetched - start,
         "run_time_s": ran - fetched, "options": options,
         "worker": socket.gethostname() + f":{os.getpid()}",
+        "peak_rss_mb": _peak_rss_mb(),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "provenance": params, "source_provenance": _params(table),
     }
