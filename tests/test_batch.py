@@ -128,3 +128,22 @@ def test_batch_help_lists_sources() -> None:
     text = build_parser()._subparsers._group_actions[0].choices["batch"].format_help()
     for word in ("hats:PATH_OR_URL", "tap:URL", "dir:PATH", "--scheduler", "--where"):
         assert word in text
+
+
+def test_run_options_come_from_the_options_model() -> None:
+    from vo_ocml.cli import build_parser
+    from vo_ocml.commands.batch import run_options, targets_from_args
+    parser = build_parser()
+    args = parser.parse_args(["batch", "M67", "--source", "dir:.", "--mixture", "gmm",
+                              "--n-components", "3", "--threshold", "0.6", "--seed", "7"])
+    assert run_options(args) == {"method": "mstgmm", "threshold": 0.6, "columns": None,
+                                 "random_state": 7, "mixture": "gmm", "n_components": 3}
+    targets, outside = targets_from_args(args)
+    assert [t.name for t in targets] == ["NGC 2682"] and outside == "fail"
+    with pytest.raises(InputError, match="must be"):
+        run_options(parser.parse_args(["batch", "M67", "--source", "dir:.", "--threshold", "2"]))
+    with pytest.raises(InputError, match="do not apply to a batch"):
+        run_options(parser.parse_args(["batch", "M67", "--source", "dir:.", "--cluster", "M67"]))
+    args = parser.parse_args(["batch", "--where", "N > 3000", "--source", "dir:."])
+    targets, outside = targets_from_args(args)
+    assert outside == "drop" and all(t.reference["n_members"] > 3000 for t in targets)

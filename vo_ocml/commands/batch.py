@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+
+from vo_ocml.options import HelpFormatter, add_run_options, add_verbosity, run_options_from_args
 
 #: where --where/--region/--catalogue targets come from
 CATALOGUE_HELP = ("the shipped catalogue (Hunt & Reffert 2023 > Cantat-Gaudin 2020 > Dias 2002 "
@@ -20,17 +21,6 @@ def _region(text: str) -> tuple[float, float, float]:
     return ra, dec, radius
 
 
-def _option(text: str) -> tuple[str, object]:
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
-    key, value = text.split("=", 1)
-    try:
-        parsed = json.loads(value)
-    except ValueError:
-        parsed = value
-    return key.strip(), parsed
-
-
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``batch``."""
     p = subparsers.add_parser(
@@ -42,7 +32,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "(one row per cluster, with the comparison against the catalogue), overview.html and "
         "provenance.json; per-cluster results in OUTDIR/clusters/ make the batch resumable "
         "(run the same command again). Needs the batch extra: pip install \"vo_ocml[batch]\".",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     p.add_argument("names", nargs="*", metavar="NAME", help="cluster names (catalogue look-up)")
     p.add_argument("--source", required=True, metavar="KIND:WHERE",
                    help="Gaia source: hats:PATH_OR_URL (LSDB), tap:URL (vo_ocml's TAP fetcher, "
@@ -60,16 +50,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    "(deg); optional radius (deg), pmra, pmdec, parallax")
     t.add_argument("--radius", type=float, help="cone radius in degrees for every cluster "
                    "(default: 3 × the catalogue's r50 within 0.1–1.5°, as `vo-ocml fetch`)")
-    r = p.add_argument_group("membership (as `vo-ocml run`)")
-    r.add_argument("--method", choices=["mstgmm", "dec"], default="mstgmm")
-    r.add_argument("--threshold", type=float, default=0.5,
-                   help="membership probability threshold")
-    r.add_argument("--seed", type=int, default=0, help="random seed")
-    r.add_argument("--blind", action="store_true", help="find each cluster in the data "
-                   "instead of seeding with the catalogue's centroid")
-    r.add_argument("--option", action="append", type=_option, default=[], metavar="NAME=VALUE",
-                   help="a method parameter of vo_ocml.run (JSON value), e.g. mixture=\"gmm\", "
-                   "n_components=3, filter_nsigma=2.5; repeatable")
+    t.add_argument("--blind", action="store_true", help="find each cluster in the data "
+                   "instead of seeding it with the catalogue's centroid")
+    add_run_options(p, input_format=False)
     d = p.add_argument_group("Dask")
     d.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler "
                    "(tcp://host:8786) instead of a LocalCluster; OUTDIR must be shared")
@@ -79,8 +62,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     d.add_argument("--retries", type=int, default=2,
                    help="retries of a task that raised an unexpected error")
     o = p.add_argument_group("outputs and data")
-    o.add_argument("--columns", default="ra,dec,pmra,pmdec,parallax,phot_g_mean_mag,bp_rp",
-                   help="Gaia columns kept in the member catalogue (comma-separated)")
+    o.add_argument("--member-columns", default="ra,dec,pmra,pmdec,parallax,phot_g_mean_mag,bp_rp",
+                   metavar="COLS", help="Gaia columns kept in the member catalogue "
+                   "(comma-separated)")
     o.add_argument("--format", action="append", choices=["votable", "fits", "csv"], default=[],
                    help="also write members/summary in this format (Parquet always); repeatable")
     o.add_argument("--gmax", type=float, help="tap: faintest G (mag; default 20)")
@@ -88,8 +72,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    "gaiadr3.gaia_source)")
     o.add_argument("--cache-dir", help="tap: cache directory (default $VO_OCML_CACHE or "
                    "~/.cache/vo_ocml/tap)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
+    add_verbosity(p)
+    for action in p._actions:
+        if action.dest in ("cluster", "centroid"):  # each target gives its own
+            action.help = argparse.SUPPRESS
+        elif action.default not in (None, False, argparse.SUPPRESS) \
+                and action.help != argparse.SUPPRESS and not hasattr(action, "option"):
+            action.default_text = str(action.default)
     p.set_defaults(func=main)
     return p
 
@@ -116,10 +105,19 @@ def targets_from_args(args: argparse.Namespace):
 
 
 def run_options(args: argparse.Namespace) -> dict:
-    """Keyword arguments of vo_ocml.run from the command line."""
-    options = {"method": args.method, "threshold": args.threshold, "random_state": args.seed}
-    options.update(dict(args.option))
-    return options
+    """Keyword arguments of vo_ocml.run from the command line (the options model), without the
+    cluster and centroid, which each target gives."""
+    from vo_ocml.errors import InputError
+
+    options = run_options_from_args(args)
+    if options.cluster is not None or options.centroid is not None:
+        raise InputError("--cluster and --centroid do not apply to a batch: each target "
+                         "gives its own (name them as NAME arguments, or in --targets).")
+    if options.method == "dec" and "verbose" not in options.params:
+        options = options.updated({"verbose": False})  # no progress bars from the workers
+    kwargs = options.run_kwargs()
+    del kwargs["cluster"], kwargs["centroid"]
+    return kwargs
 
 
 def main(args: argparse.Namespace) -> int:
@@ -140,7 +138,7 @@ def main(args: argparse.Namespace) -> int:
     if args.blind:
         targets = [replace(t, cluster=None, centroid=None) for t in targets]
     result = run_batch(targets, source, args.outdir, options=run_options(args),
-                       columns=[c.strip() for c in args.columns.split(",") if c.strip()],
+                       columns=[c.strip() for c in args.member_columns.split(",") if c.strip()],
                        workers=args.workers, memory_limit=args.memory_limit,
                        scheduler=args.scheduler, retries=args.retries, outside=outside,
                        formats=args.format, progress=not args.quiet)
