@@ -144,7 +144,7 @@ def test_dir_batch_matches_single_runs_and_records_failures(client, cone_dir: Pa
     row = result.summary[list(result.summary["name"]).index("NGC 2682")]
     assert row["n_members"] > 500 and np.isfinite(row["king_rc"]) and row["run_time_s"] > 0
     assert abs(row["d_parallax_sigma"]) < 10 and row["cat_catalogue"] == "Hunt & Reffert 2023"
-    assert json.loads(row["options"]) == OPTIONS
+    assert json.loads(row["options"]) == {**OPTIONS, "columns": None}
     assert "<img" in result.files["overview"].read_text(encoding="utf-8")
     members_vot = read_table(result.files["members_votable"])
     assert len(members_vot) == sum(result.summary["n_members"][result.summary["status"] == "found"])

@@ -96,6 +96,27 @@ def _client(scheduler: str | None, client, workers: int | None,
         yield c
 
 
+def normalise_options(options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` parsed and checked by the options model, in the canonical form of
+    :meth:`vo_ocml.options.RunOptions.run_kwargs` (so that equal options compare equal on
+    resume), without ``cluster`` and ``centroid``, which each target gives.
+
+    Raises
+    ------
+    InputError
+        An unknown option, a bad value, or a cluster/centroid.
+    """
+    from vo_ocml.options import RunOptions
+
+    if options.get("cluster") is not None or options.get("centroid") is not None:
+        raise InputError("cluster and centroid do not apply to a batch: each target gives its "
+                         "own.")
+    kwargs = RunOptions().updated({k: v for k, v in options.items()
+                                   if k not in ("cluster", "centroid")}).run_kwargs()
+    del kwargs["cluster"], kwargs["centroid"]
+    return kwargs
+
+
 def is_done(outdir: Path, target: Target, options: dict[str, Any]) -> bool:
     """Whether ``target`` has a finished result in ``outdir`` computed with ``options``."""
     record = read_record(outdir, target)
@@ -184,7 +205,7 @@ def run_batch(targets: Sequence[Target], source, outdir: str | Path, *,
     from vo_ocml.batch.outputs import assemble
 
     started = time.perf_counter()
-    options = dict(options or {})
+    options = normalise_options(options or {})
     if outside not in ("fail", "drop"):
         raise InputError(f"outside must be 'fail' or 'drop', not {outside!r}.")
     check_unique(targets)

@@ -107,17 +107,12 @@ def targets_from_args(args: argparse.Namespace):
 def run_options(args: argparse.Namespace) -> dict:
     """Keyword arguments of vo_ocml.run from the command line (the options model), without the
     cluster and centroid, which each target gives."""
-    from vo_ocml.errors import InputError
+    from vo_ocml.batch.driver import normalise_options
 
     options = run_options_from_args(args)
-    if options.cluster is not None or options.centroid is not None:
-        raise InputError("--cluster and --centroid do not apply to a batch: each target "
-                         "gives its own (name them as NAME arguments, or in --targets).")
     if options.method == "dec" and "verbose" not in options.params:
         options = options.updated({"verbose": False})  # no progress bars from the workers
-    kwargs = options.run_kwargs()
-    del kwargs["cluster"], kwargs["centroid"]
-    return kwargs
+    return normalise_options(options.run_kwargs())
 
 
 def main(args: argparse.Namespace) -> int:
