@@ -1,8 +1,10 @@
-"""DEC's feature space: the thesis's ratios (or raw astrometry), robust scaling, quantile filter.
+"""DEC's feature spaces, robust scaling, and the thesis's quantile filter.
 
-The DEC thesis (shared SCIENCE.md §2) clusters four features chosen by silhouette score:
-pmra/parallax, pmdec/parallax, parallax and the proper-motion modulus sqrt(pmra² + pmdec²).
-``features="raw"`` uses (pmra, pmdec, parallax) instead. Both are scaled robustly (median and
+``features="sky"`` (default): tangent-plane (ξ, η) beside the offsets from the cluster in pmra,
+pmdec, parallax in units of each star's expected scatter (:mod:`~vo_ocml.membership.dec_sky`). The DEC thesis
+(shared SCIENCE.md §2, ``features="thesis"``) clusters four features chosen by silhouette score:
+pmra/parallax, pmdec/parallax, parallax and the proper-motion modulus sqrt(pmra² + pmdec²);
+``features="raw"`` uses (pmra, pmdec, parallax) instead. All are scaled robustly (median and
 1.4826 × median absolute deviation) and compressed beyond ±:data:`COMPRESS` scale units with
 ``asinh``, so that the long tails of the ratios (small parallaxes) cannot dominate the
 autoencoder's loss while the cluster's core keeps its linear geometry.
@@ -18,7 +20,8 @@ from vo_ocml.errors import InputError
 
 #: feature sets, name → feature names (in column order)
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
-    "ratios": ("pmra/parallax", "pmdec/parallax", "parallax", "pm"),
+    "sky": ("xi", "eta", "z_pmra", "z_pmdec", "z_parallax"),
+    "thesis": ("pmra/parallax", "pmdec/parallax", "parallax", "pm"),
     "raw": ("pmra", "pmdec", "parallax"),
 }
 #: scaled values beyond ± this many robust standard deviations are compressed with asinh
@@ -43,13 +46,13 @@ def usable_mask(X: np.ndarray) -> np.ndarray:
 
 
 def raw_features(X: np.ndarray, features: str) -> np.ndarray:
-    """The unscaled DEC features of complete rows.
+    """The unscaled thesis-style DEC features of complete rows (``"sky"``: see :mod:`~vo_ocml.membership.dec_sky`).
 
     Parameters
     ----------
     X : ndarray, shape (m, 5)
         Complete rows (ra, dec, pmra, pmdec, parallax), parallax > 0.
-    features : {"ratios", "raw"}
+    features : {"thesis", "raw"}
         Which feature set (see :data:`FEATURE_SETS`).
 
     Returns
@@ -57,7 +60,7 @@ def raw_features(X: np.ndarray, features: str) -> np.ndarray:
     ndarray, shape (m, 4) or (m, 3)
     """
     pmra, pmdec, plx = X[:, 2], X[:, 3], X[:, 4]
-    if features == "ratios":
+    if features == "thesis":
         return np.column_stack([pmra / plx, pmdec / plx, plx, np.hypot(pmra, pmdec)])
     return np.column_stack([pmra, pmdec, plx])
 

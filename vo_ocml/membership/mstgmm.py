@@ -27,7 +27,6 @@ import logging
 from typing import Any
 
 import numpy as np
-from scipy.special import erf, gammaincinv
 from sklearn.preprocessing import StandardScaler
 
 from vo_ocml.errors import InputError
@@ -38,16 +37,13 @@ from vo_ocml.membership.base import (
 )
 from vo_ocml.membership.centroid import best_measured, measure_cluster
 from vo_ocml.membership.detection import MAX_CANDIDATES, find_candidates
+from vo_ocml.membership.scope import DEFAULT_SPREAD, DETECTION_SKY_WINDOW, adaptive_filter
 from vo_ocml.membership.sky import from_tangent_plane, sky_centre, tangent_plane
 
 log = logging.getLogger(__name__)
 
 #: parallax (mas) above which pm_gradient="auto" models the perspective gradient
 NEARBY_PARALLAX = 2.0
-#: a sky-detected cluster is measured within this many detection boxes of its centre
-DETECTION_SKY_WINDOW = 3.0
-#: fallback observed spread (pmra, pmdec, parallax) around a given centroid before refinement
-DEFAULT_SPREAD = np.array([0.5, 0.5, 0.15])
 #: the step counting the stars with P > 0.8
 STEP_P08 = probability_step(0.8)
 
@@ -240,10 +236,7 @@ class MSTGMM(MembershipEstimator):
                 observed: np.ndarray, intrinsic: np.ndarray) -> np.ndarray:
         if self.filter == "fixed":
             return np.all(np.abs(kin - centre) < np.asarray(self.fixed_widths), axis=1)
-        var = intrinsic**2 + err**2 if err is not None else np.broadcast_to(observed**2, kin.shape)
-        d2 = np.sum((kin - centre) ** 2 / var, axis=1)
-        level = erf(self.filter_nsigma / np.sqrt(2.0))
-        return d2 < 2.0 * gammaincinv(1.5, level)  # the χ² quantile for 3 degrees of freedom
+        return adaptive_filter(kin, err, centre, observed, intrinsic, self.filter_nsigma)
 
     def _gradient(self, centre: np.ndarray) -> bool:
         if self.pm_gradient == "auto":

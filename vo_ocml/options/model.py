@@ -203,15 +203,20 @@ METHOD_OPTIONS = (
     Option("n_clusters", "number of DEC groups k", number(2, integer=True, none="auto"),
            FROM_ESTIMATOR, method=_dec, aliases=("--dec-k",),
            default_text="auto: chosen by silhouette score in --dec-k-range"),
-    Option("features", "DEC features: ratios (pm/parallax, as in the thesis) or raw pm and "
-           "parallax (better for distant clusters)", choice(("ratios", "raw")), FROM_ESTIMATOR,
+    Option("features", "DEC features: sky (sky position and error-scaled pm/parallax offsets of "
+           "the stars passing the adaptive filter, calibrated probabilities), thesis (the thesis's "
+           "pm/parallax ratios of the whole cone, soft-assignment probabilities) or raw (the same "
+           "with raw pm and parallax)", choice(("sky", "thesis", "raw")), FROM_ESTIMATOR,
            method=_dec),
+    Option("backend", "DEC's training code: numpy (CPU, every seed at once) or tensorflow "
+           "(Keras; uses a GPU when TensorFlow sees one; needs vo_ocml[dec])",
+           choice(("numpy", "tensorflow")), FROM_ESTIMATOR, method=_dec),
     Option("hidden", "encoder hidden-layer widths", numbers(None, _count), FROM_ESTIMATOR,
            method=_dec, metavar="W1,W2,…"),
     Option("latent_dim", "latent-space width", _count, FROM_ESTIMATOR, method=_dec),
     Option("n_seeds", "DEC runs averaged in the ensemble", number(1, integer=True, none="auto"),
            FROM_ESTIMATOR, method=_dec, aliases=("--dec-seeds",),
-           default_text="auto: 32 up to 100,000 stars, else 16"),
+           default_text="auto: sky 8; thesis/raw 32 up to 100,000 stars, else 16"),
     Option("quantile_filter", "apply the thesis's quantile filter to DEC's members", boolean,
            FROM_ESTIMATOR, method=_dec),
     Option("quantiles", "the quantile filter's lower and upper quantiles",
@@ -219,7 +224,8 @@ METHOD_OPTIONS = (
     Option("k_range", "smallest and largest k tried when k is automatic",
            numbers(2, number(2, integer=True)), FROM_ESTIMATOR, method=_dec, metavar="LOW,HIGH"),
     Option("merge_distance", "groups this close to the core group join the cluster (0: none)",
-           number(0), FROM_ESTIMATOR, unit="core spreads", method=_dec),
+           number(0, none="auto"), FROM_ESTIMATOR, unit="core spreads", method=_dec,
+           default_text="auto: sky 0, thesis/raw 2"),
     Option("tol", "stop training when fewer than this fraction of assignments change",
            number(0, 1, low_open=True, high_open=True), FROM_ESTIMATOR, method=_dec),
     Option("max_iter", "most target refreshes while training", _count, FROM_ESTIMATOR,
