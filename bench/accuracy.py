@@ -13,7 +13,7 @@ and centroid from the cluster's name (shipped catalogue). References:
 Usage::
 
     python bench/accuracy.py [--shared ../shared/data] [--method mstgmm|dec]
-                             [--mixture radial|gmm] [--threshold 0.5]
+                             [--mixture radial|gmm] [--threshold 0.5] [--clusters all]
 
 Prints one row per cone and mode, then the medians the issue aims at.
 """
@@ -62,6 +62,9 @@ def main() -> None:
                         help="mstgmm's mixture step (default: the method's default, radial)")
     parser.add_argument("--threshold", type=float, default=0.5,
                         help="membership threshold for the scores")
+    parser.add_argument("--clusters", default=None,
+                        help="mstgmm: clusters modelled together (1, N or all; scored: the "
+                             "named or most significant one, ocml_prob)")
     args = parser.parse_args()
     print(f"{'cone':<12} {'centroid':<9} {'N_ref':>5} {'N_ours':>6} {'compl':>6} {'purity':>6} "
           f"{'F1':>5} {'pmra':>7} {'pmdec':>7} {'plx':>6} {'time':>5}")
@@ -72,6 +75,8 @@ def main() -> None:
                 continue
             t0 = time.perf_counter()
             extra = {"mixture": args.mixture} if args.mixture else {}
+            if args.clusters:
+                extra["clusters"] = args.clusters
             annotated = run(table, method=args.method, cluster=name if mode == "name" else None,
                             threshold=args.threshold, **extra)
             elapsed = time.perf_counter() - t0

@@ -178,3 +178,18 @@ def cluster_table(clusters: list[ClusterSummary]) -> Table:
     table.meta["name"] = "ocml_clusters"
     table.meta["description"] = "every cluster of the joint membership run, with its catalogue match"
     return table
+
+
+def format_clusters(clusters: list[ClusterSummary]) -> str:
+    """One line per cluster for the terminal: name, N, means, r50, significance, match."""
+    lines = [f"{'cluster':<16} {'N':>5} {'pmra':>7} {'pmdec':>7} {'plx':>6} {'r50′':>5} "
+             f"{'sigma':>5}  catalogue match (offsets)"]
+    for c in clusters:
+        s, m = c.summary, c.match
+        match = "—" if m is None else (
+            f"{m.entry.name}: {60 * m.separation:.1f}′, Δpm ({m.d_pmra:+.2f}, {m.d_pmdec:+.2f}) "
+            f"mas/yr, Δplx {m.d_parallax:+.3f} mas")
+        lines.append(f"{c.name:<16} {s.n_members:>5} {s.pmra:>7.3f} {s.pmdec:>7.3f} "
+                     f"{s.parallax:>6.3f} {60 * s.r50:>5.1f} {c.found.significance:>5.1f}  "
+                     f"{match}")
+    return "\n".join(lines)

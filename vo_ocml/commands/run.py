@@ -174,6 +174,9 @@ def main(args: argparse.Namespace) -> int:
         print(annotated.summary.format())
         if "detection" in annotated.result.details:
             print(f"{'detection':<18} {annotated.result.details['detection']}")
+        if annotated.clusters:
+            from vo_ocml.analysis.clusters import format_clusters
+            print(format_clusters(annotated.clusters))
         if validation is not None:
             print(validation.format())
         if report is not None:

@@ -139,12 +139,15 @@ def _mean_shift(points: np.ndarray, start: np.ndarray, half: np.ndarray,
     return centre
 
 
-def _same_peak(a: Detection, b: Detection) -> bool:
+def _same_peak(a: Detection, b: Detection, keep_sky: bool = False) -> bool:
     """Whether two detections are the same overdensity (within two cells of each other).
 
     A kinematic-only detection and a sky one are the same only when their kinematic centres
-    agree within the smaller cell (a broad kinematic peak may hold several sky clusters).
+    agree within the smaller cell (a broad kinematic peak may hold several sky clusters);
+    with ``keep_sky`` never (both are kept: :func:`find_candidates`).
     """
+    if (a.sky_centre is None) != (b.sky_centre is None) and keep_sky:
+        return False
     if a.sky_centre is None or b.sky_centre is None:
         reach = 2.0 * KERNEL_HALF_WIDTH * np.minimum(a.scale, b.scale)
         return bool(np.all(np.abs(a.centre - b.centre) <= reach))
@@ -171,7 +174,8 @@ def search_subsample(pm_plx: np.ndarray, sky: np.ndarray | None) -> np.ndarray:
 
 
 def detect(pm_plx: np.ndarray, errors: np.ndarray | None, sky: np.ndarray, *,
-           min_stars: int = 8, max_candidates: int = MAX_CANDIDATES) -> list[Detection]:
+           min_stars: int = 8, max_candidates: int = MAX_CANDIDATES,
+           keep_sky: bool = False) -> list[Detection]:
     """The most significant distinct overdensities among the given stars, best first.
 
     Parameters
@@ -187,6 +191,8 @@ def detect(pm_plx: np.ndarray, errors: np.ndarray | None, sky: np.ndarray, *,
         Fewest stars a cell must hold to be tested.
     max_candidates : int
         Most candidates returned (and kept per partition).
+    keep_sky : bool
+        Keep sky-resolved detections inside a kinematic-only one (see :func:`find_candidates`).
 
     Returns
     -------
@@ -230,11 +236,11 @@ def detect(pm_plx: np.ndarray, errors: np.ndarray | None, sky: np.ndarray, *,
     for cell in cells:
         if len(found) >= max_candidates or sigma_from_log_p(cell.log_p) < CANDIDATE_FLOOR:
             break
-        if any(_same_peak(_refine(cell, points, n_trials, climb=False), other)
+        if any(_same_peak(_refine(cell, points, n_trials, climb=False), other, keep_sky)
                for other in found):
             continue  # a cell of a peak already found (another scale or shift)
         det = _refine(cell, points, n_trials)
-        if not any(_same_peak(det, other) for other in found):
+        if not any(_same_peak(det, other, keep_sky) for other in found):
             found.append(det)
     return found
 
@@ -260,9 +266,23 @@ def _refine(cell: Cell, points: np.ndarray, n_trials: int, climb: bool = True) -
                      local_significance=float(sigma_from_log_p(cell.log_p)),
                      expected=cell.expected, n_trials=float(n_trials))
 
+def _resolved(found: list[Detection], min_significance: float) -> list[Detection]:
+    """Drop each kinematic-only detection that holds significant sky-resolved ones; dedupe."""
+    out: list[Detection] = []
+    for d in found:
+        if d.sky_centre is None and any(
+                o.sky_centre is not None and o.significance >= min_significance
+                and _same_peak(d, o) for o in found):
+            continue
+        if not any(_same_peak(d, o) for o in out):
+            out.append(d)
+    return out
+
+
 def find_candidates(pm_plx: np.ndarray, errors: np.ndarray | None = None,
                     sky: np.ndarray | None = None, *, max_stars: int = 40000,
                     min_stars: int = 8, max_candidates: int = MAX_CANDIDATES,
+                    resolve_sky: float | None = None,
                     random_state: int | None = 0) -> list[Detection]:
     """The most significant distinct overdensities in a table, best first.
 
@@ -282,6 +302,10 @@ def find_candidates(pm_plx: np.ndarray, errors: np.ndarray | None = None,
         Fewest stars a peak's box must hold.
     max_candidates : int
         Most candidates returned.
+    resolve_sky : float, optional
+        Several-cluster runs: a kinematic-only detection that contains sky-resolved ones
+        (kinematic twins side by side on the sky, such as NGC 7788 and NGC 7790) is replaced
+        by them when they reach this global significance.
     random_state : int or None
         Seed of the subsample when errors are unknown.
 
@@ -299,7 +323,10 @@ def find_candidates(pm_plx: np.ndarray, errors: np.ndarray | None = None,
     usable = search_subsample(pm_plx[pick], sky[pick])
     pick = pick[usable]
     found = detect(pm_plx[pick], None if errors is None else errors[pick], sky[pick],
-                   min_stars=min_stars, max_candidates=max_candidates)
+                   min_stars=min_stars, max_candidates=max_candidates,
+                   keep_sky=resolve_sky is not None)
+    if resolve_sky is not None:
+        found = _resolved(found, resolve_sky)
     for d in found:
         log.debug("candidate: %s", d.describe())
     return found

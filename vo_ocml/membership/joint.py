@@ -115,11 +115,13 @@ class JointOutcome:
 
 
 def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: list[Seed], *,
-              gradient, min_members: int, velocity_dispersion: float, max_fit_stars: int,
+              filters: np.ndarray, gradient, min_members: int, velocity_dispersion: float, max_fit_stars: int,
               random_state: int | None) -> JointOutcome | None:
     """Fit the joint mixture; drop failing non-primary clusters and refit. None: the primary fails.
 
-    ``gradient(centre) -> bool`` says whether a cluster's mean may vary across the sky.
+    ``filters`` (n, K) says which cluster's filter each star passed: the field is one Gaussian
+    per cluster's filter region (started from its stars). ``gradient(centre) -> bool`` says
+    whether a cluster's mean may vary across the sky.
     """
     fit_rows = np.arange(len(kin))
     if len(kin) > max_fit_stars:
@@ -130,7 +132,8 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
     for _ in range(MAX_REFITS + 1):
         model = fit_joint_mixture(
             kin[fit_rows], e_fit, sky[fit_rows],
-            [JointSeed(s.centre, s.intrinsic, s.sky, gradient(s.centre)) for s in seeds])
+            [JointSeed(s.centre, s.intrinsic, s.sky, gradient(s.centre)) for s in seeds],
+            field_groups=np.argmax(filters[fit_rows], axis=1))
         P = model.probability if len(fit_rows) == len(kin) else model.predict(kin, err, sky)
         failing = []
         for k, s in enumerate(seeds):
@@ -146,7 +149,8 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
             return None
         dropped += [f"candidate at pm ({seeds[k].centre[0]:.2f}, {seeds[k].centre[1]:.2f}), "
                     f"parallax {seeds[k].centre[2]:.3f}: {why}" for k, why in failing]
-        seeds = [s for k, s in enumerate(seeds) if k not in {k for k, _ in failing}]
+        kept = [k for k in range(len(seeds)) if k not in {k for k, _ in failing}]
+        seeds, filters = [seeds[k] for k in kept], filters[:, kept]
     return None
 
 
@@ -164,26 +168,27 @@ def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
     from vo_ocml.membership.detection import find_candidates
 
     candidates = est.candidates_ or find_candidates(
-        kin, err, sky, max_candidates=max_clusters, random_state=est.random_state)
+        kin, err, sky, max_candidates=max_clusters, resolve_sky=est.min_significance,
+        random_state=est.random_state)
     seeds = measured_seeds(
         kin, err, sky, primary, candidates, max_clusters=max_clusters,
         min_significance=est.min_significance, sky_window=sky_window,
         velocity_dispersion=est.max_velocity_dispersion, random_state=est.random_state)
-    passed = np.zeros(len(kin), bool)
+    filters = np.zeros((len(kin), len(seeds)), bool)
     rows = []
-    for s in seeds:
-        p = est._filter(kin, err, s.centre, s.observed, s.intrinsic)
-        passed |= p
+    for k, s in enumerate(seeds):
+        p = filters[:, k] = est._filter(kin, err, s.centre, s.observed, s.intrinsic)
         rows.append(candidate_rows(kin, sky, p, rule=est.mst_rule, k_sigma=est._mst_k(),
                                    n_neighbors=est.mst_neighbors, min_group=est.mst_min_group))
     i_m = np.unique(np.concatenate(rows))
     stage = np.full(len(kin), STAGE_FILTER, dtype=object)
+    passed = filters.any(axis=1)
     stage[passed] = STAGE_MST
     counts = {"filter": int(passed.sum()), "mst": int(len(i_m))}
     if len(i_m) < 20 * (len(seeds) + 1):
         return None
     outcome = fit_seeds(kin[i_m], None if err is None else err[i_m], sky[i_m], seeds,
-                        gradient=est._gradient, min_members=est.min_members,
+                        filters=filters[i_m], gradient=est._gradient, min_members=est.min_members,
                         velocity_dispersion=est.max_velocity_dispersion,
                         max_fit_stars=est.max_fit_stars, random_state=est.random_state)
     if outcome is None:

@@ -53,8 +53,8 @@ class JointMixtureFit:
         Sky centres on the tangent plane (deg).
     bin_edges, fractions : list of ndarray
         Each cluster's radial bin edges (deg) and member fraction per bin.
-    field_mean, field_cov : ndarray
-        The field's Gaussian.
+    field_weights, field_means, field_covs : ndarray, shapes (M,), (M, 3), (M, 3, 3)
+        The field's Gaussians.
     n_iter : int
         EM iterations run.
     log_likelihood : float
@@ -68,8 +68,9 @@ class JointMixtureFit:
     centres: np.ndarray
     bin_edges: list[np.ndarray]
     fractions: list[np.ndarray]
-    field_mean: np.ndarray
-    field_cov: np.ndarray
+    field_weights: np.ndarray
+    field_means: np.ndarray
+    field_covs: np.ndarray
     n_iter: int
     log_likelihood: float
 
@@ -79,7 +80,9 @@ class JointMixtureFit:
             mean = self.means[k] + (sky - self.centres[k]) @ self.gradients[k]
             f = self.fractions[k][_bin(self.bin_edges[k], sky, self.centres[k])]
             terms.append(np.log(f) - np.log1p(-f) + _log_normal(kin, mean, self.covs[k], S)[0])
-        terms.append(_log_normal(kin, self.field_mean, self.field_cov, S)[0])
+        terms.append(np.logaddexp.reduce(np.column_stack(
+            [np.log(w) + _log_normal(kin, m, c, S)[0]
+             for w, m, c in zip(self.field_weights, self.field_means, self.field_covs)]), axis=1))
         return np.column_stack(terms)
 
     def predict(self, kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarray) -> np.ndarray:
@@ -98,7 +101,8 @@ def _bin(edges: np.ndarray, sky: np.ndarray, centre: np.ndarray) -> np.ndarray:
 
 
 def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarray,
-                      seeds: list[JointSeed], *, n_bins: int | None = None,
+                      seeds: list[JointSeed], *, field_groups: np.ndarray | None = None,
+                      n_bins: int | None = None,
                       max_iter: int = 1000, tol: float = 2e-7,
                       p_tol: float = 5e-4) -> JointMixtureFit:
     """Fit K clusters and the field together by EM.
@@ -113,6 +117,10 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
         Tangent-plane positions (deg).
     seeds : list of JointSeed
         One per cluster (at least one).
+    field_groups : ndarray of int, shape (n,), optional
+        A starting group (0…M−1) for each star: the field is M Gaussians, each started from
+        its group's stars (e.g. the stars of each cluster's filter, so that the field near
+        each cluster is described where it is); default one Gaussian.
     n_bins : int, optional
         Radial bins per cluster (default: n/60 clipped to 4…12, as the single-cluster model).
     max_iter, tol, p_tol : int, float, float
@@ -137,8 +145,17 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
         e[-1] = np.inf
         edges.append(e)
     frac = [np.full(n_bins, 0.5 / K) for _ in range(K)]
-    mu_f = np.broadcast_to(kin.mean(axis=0), kin.shape)
-    cov_f = np.cov(kin.T) + np.diag(floor**2)
+    groups = np.zeros(n, int) if field_groups is None else np.asarray(field_groups)
+    M = int(groups.max()) + 1
+    pooled = np.cov(kin.T) + np.diag(floor**2)
+    mu_f, cov_f, w_f = [], [], np.empty(M)
+    for m in range(M):
+        g = groups == m
+        mu_f.append(np.broadcast_to(kin[g].mean(axis=0) if g.sum() > 3 else kin.mean(axis=0),
+                                    kin.shape))
+        cov_f.append(np.cov(kin[g].T) + np.diag(floor**2) if g.sum() > 3 else pooled)
+        w_f[m] = max(g.mean(), 1e-3)
+    w_f /= w_f.sum()
     previous, P_previous = -np.inf, np.zeros((n, K + 1))
     it, ll, P = 0, -np.inf, P_previous
     for it in range(1, max_iter + 1):
@@ -150,7 +167,12 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
             L[:, k] = log_odds[:, k] + lc
             T.append(Tk)
             bins.append(b)
-        L[:, K], Tf = _log_normal(kin, mu_f, cov_f, S)
+        parts, Tf = np.empty((n, M)), []
+        for m in range(M):
+            lm, Tm = _log_normal(kin, mu_f[m], cov_f[m], S)
+            parts[:, m] = np.log(w_f[m]) + lm
+            Tf.append(Tm)
+        L[:, K] = np.logaddexp.reduce(parts, axis=1)
         norm = np.logaddexp.reduce(L, axis=1)
         P = np.exp(L - norm[:, None])
         # the prior weights are odds / (1 + Σ odds) (the field's odds column is 0 = log 1)
@@ -166,7 +188,12 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
                 else None
             mu[k], cov[k], coef[k] = _xd_update(kin, S, P[:, k], mu[k], cov[k], T[k], floor,
                                                 design)
-        mu_f, cov_f, _ = _xd_update(kin, S, P[:, K], mu_f, cov_f, Tf, floor)
+        resp_f = P[:, K, None] * np.exp(parts - L[:, K, None])
+        for m in range(M):
+            mu_f[m], cov_f[m], _ = _xd_update(kin, S, resp_f[:, m], mu_f[m], cov_f[m], Tf[m],
+                                              floor)
+        w_f = np.maximum(resp_f.sum(axis=0), 1e-9)
+        w_f /= w_f.sum()
         if abs(ll - previous) < tol or np.max(np.abs(P - P_previous)) < p_tol:
             break
         previous, P_previous = ll, P
@@ -174,5 +201,6 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
     gradients = np.array([c[1:] if c is not None else np.zeros((2, 3)) for c in coef])
     return JointMixtureFit(probability=P, means=means, gradients=gradients,
                            covs=np.array(cov), centres=centres, bin_edges=edges,
-                           fractions=frac, field_mean=np.asarray(mu_f[0]), field_cov=cov_f,
+                           fractions=frac, field_weights=w_f,
+                           field_means=np.array([m[0] for m in mu_f]), field_covs=np.array(cov_f),
                            n_iter=it, log_likelihood=ll)

@@ -208,8 +208,8 @@ class MSTGMM(MembershipEstimator):
             if cen.spread is not None and np.all(np.isfinite(cen.spread)):
                 guess = np.maximum(np.asarray(cen.spread), 0.05)
             return cen.as_array(), guess, cen.source, cen.name, np.nan
-        extra = {"max_candidates": max(MAX_CANDIDATES, self._n_clusters())} \
-            if self._n_clusters() > 1 else {}
+        extra = {"max_candidates": max(MAX_CANDIDATES, self._n_clusters()),
+                 "resolve_sky": self.min_significance} if self._n_clusters() > 1 else {}
         self.candidates_ = find_candidates(kin, err, sky, random_state=self.random_state,
                                            **extra)
         if not self.candidates_ or self.candidates_[0].significance < self.min_significance:

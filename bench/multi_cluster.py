@@ -1,0 +1,225 @@
+"""Several clusters in one field: does ``--clusters all`` find, separate and name each of them?
+
+Three parts (each optional):
+
+``--pairs N``
+    N simulated pairs (and every fourth a triple), seeded: separations 0.05–1°, Δpm 0.2–3
+    mas/yr, Δparallax 0–0.3 mas, richness ratios 1:1 to 1:10, distances 0.5–5 kpc (intrinsic
+    dispersion 1 km/s, Plummer radius 2 pc). For each true cluster: completeness, purity and
+    F1 of the found cluster that holds most of it; "merged" when one found cluster is the best
+    for two true ones, "split" when a true cluster's recovered members are shared by two found
+    clusters (each ≥ 20 %). Rows are binned by how far apart the two nearest clusters are: the
+    largest of |Δpm| / σ_pm, |Δϖ| / σ_ϖ and separation / r50 in combined (intrinsic + median
+    error) spreads.
+``--real``
+    The real fields (shared data): every cluster found with its catalogue match, and the
+    catalogue's clusters (≥ 50 members) whose centres lie inside the footprint.
+``--speed``
+    A 2,000,000-row simulated cone with five clusters: wall time and peak memory.
+
+Usage::
+
+    nice -n 10 python bench/multi_cluster.py --pairs 24 --real --speed
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+from astropy.table import Table
+
+from vo_ocml.membership.gaia_precision import nominal_errors
+from vo_ocml.pipeline import run
+from vo_ocml.simulate import SimCluster, simulate_cone
+
+#: field stars per square degree of the simulated cones
+FIELD_DENSITY = 12000
+#: intrinsic velocity dispersion (km/s) and Plummer radius (pc) of the simulated clusters
+SIGMA_V, PLUMMER_PC = 1.0, 2.0
+#: richness of the first cluster
+N_FIRST = 250
+#: bins of "how far apart" (combined sigma) for the summary
+APART_BINS = (0, 3, 5, 10, np.inf)
+
+
+def _cluster(rng, distance: float, n: int, pm: tuple[float, float], offset) -> SimCluster:
+    plx = 1.0 / distance
+    return SimCluster(n, pm[0], pm[1], plx, sd_pm=SIGMA_V * plx / 4.74, sd_parallax=0.02,
+                      plummer_radius=np.degrees(PLUMMER_PC / (1000 * distance)),
+                      offset=tuple(offset))
+
+
+def _spread(c: SimCluster) -> tuple[float, float]:
+    """Observed pm and parallax spreads of a cluster's typical (G ≈ 17) member."""
+    e = nominal_errors(np.array([17.0]))[0]
+    return float(np.hypot(c.sd_pm, e[0])), float(np.hypot(c.sd_parallax, e[2]))
+
+
+def apart(a: SimCluster, b: SimCluster) -> float:
+    """How far apart two clusters are: the largest of the three combined-sigma separations."""
+    (pa, xa), (pb, xb) = _spread(a), _spread(b)
+    d_pm = np.hypot(a.pmra - b.pmra, a.pmdec - b.pmdec) / np.hypot(pa, pb)
+    d_plx = abs(a.parallax - b.parallax) / np.hypot(xa, xb)
+    d_sky = np.hypot(*np.subtract(a.offset, b.offset)) / np.hypot(a.plummer_radius,
+                                                                  b.plummer_radius)
+    return float(max(d_pm, d_plx, d_sky))
+
+
+def design(n: int, seed: int) -> list[tuple[SimCluster, ...]]:
+    """N random pairs (every fourth a triple) over the issue's ranges."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for i in range(n):
+        distance = float(np.exp(rng.uniform(np.log(0.5), np.log(5.0))))
+        members = [_cluster(rng, distance, N_FIRST, (-2.5, 1.0), (0.0, 0.0))]
+        for _ in range(2 if i % 4 == 3 else 1):
+            sep = float(np.exp(rng.uniform(np.log(0.05), np.log(1.0))))
+            phi = rng.uniform(0, 2 * np.pi)
+            dpm = float(np.exp(rng.uniform(np.log(0.2), np.log(3.0))))
+            psi = rng.uniform(0, 2 * np.pi)
+            dplx = float(rng.uniform(0.0, 0.3))
+            ratio = float(np.exp(rng.uniform(0.0, np.log(10.0))))
+            c = _cluster(rng, 1.0 / (1.0 / distance + dplx), int(N_FIRST / ratio),
+                         (-2.5 + dpm * np.cos(psi), 1.0 + dpm * np.sin(psi)),
+                         (sep * np.cos(phi) / 2, sep * np.sin(phi) / 2))
+            members.append(c)
+        first = members[0]
+        members[0] = SimCluster(first.n, first.pmra, first.pmdec, first.parallax, first.sd_pm,
+                                first.sd_parallax, first.plummer_radius,
+                                tuple(-np.asarray(members[1].offset)))
+        cases.append(tuple(members))
+    return cases
+
+
+def score(table: Table, annotated) -> list[dict]:
+    """Per true cluster: best found cluster, completeness, purity, F1, merged, split."""
+    truth = np.asarray(table["true_cluster"])
+    P = annotated.result.cluster_probability
+    found = np.zeros((len(table), 0), bool) if P is None else \
+        np.nan_to_num(P[:, :-1]) > 0.5
+    rows, best = [], []
+    for j in range(1, truth.max() + 1):
+        t = truth == j
+        overlap = (found & t[:, None]).sum(axis=0)
+        k = int(np.argmax(overlap)) if found.shape[1] and overlap.max() > 0 else -1
+        best.append(k)
+        if k < 0:
+            rows.append({"completeness": 0.0, "purity": np.nan, "f1": 0.0, "split": False})
+            continue
+        tp = overlap[k]
+        shares = overlap / max(overlap.sum(), 1)
+        rows.append({"completeness": tp / t.sum(), "purity": tp / found[:, k].sum(),
+                     "f1": 2 * tp / (t.sum() + found[:, k].sum()),
+                     "split": bool(np.sum(shares >= 0.2) >= 2)})
+    for j, r in enumerate(rows):
+        r["merged"] = best[j] >= 0 and best.count(best[j]) > 1
+        r["name"] = annotated.clusters[best[j]].name if best[j] >= 0 else "—"
+    return rows
+
+
+def pairs(n: int, seed: int) -> None:
+    print(f"{'case':>4} {'kpc':>4} {'N':>9} {'sep°':>5} {'Δpm':>5} {'Δplx':>5} {'apart':>6} "
+          f"{'F1 per cluster':>20} {'merged':>6} {'split':>5} {'found':>5} {'time':>5}")
+    summary = []
+    for i, clusters in enumerate(design(n, seed)):
+        a, b = clusters[0], clusters[1]
+        extent = max(np.hypot(*c.offset) + 4 * c.plummer_radius for c in clusters)
+        radius = float(max(0.4, extent))
+        n_field = int(FIELD_DENSITY * np.pi * radius**2)
+        table = simulate_cone(n_field, clusters, radius=radius, seed=seed + i)
+        t0 = time.perf_counter()
+        annotated = run(table, clusters="all", random_state=0)
+        elapsed = time.perf_counter() - t0
+        rows = score(table, annotated)
+        d = min(apart(x, y) for x in clusters for y in clusters if x is not y)
+        for r in rows:
+            summary.append((d, r))
+        sep = np.hypot(*np.subtract(a.offset, b.offset))
+        f1s = " ".join(f"{r['f1']:.2f}" for r in rows)
+        print(f"{i:>4} {1 / a.parallax:>4.1f} {'/'.join(str(c.n) for c in clusters):>9} "
+              f"{sep:>5.2f} {np.hypot(a.pmra - b.pmra, a.pmdec - b.pmdec):>5.2f} "
+              f"{abs(a.parallax - b.parallax):>5.2f} {d:>6.1f} "
+              f"{f1s:>20} "
+              f"{sum(r['merged'] for r in rows):>6} {sum(r['split'] for r in rows):>5} "
+              f"{len(annotated.clusters):>5} {elapsed:>5.1f}", flush=True)
+    print(f"\n{'apart (σ)':<10} {'clusters':>8} {'median F1':>9} {'F1≥0.9':>7} {'compl':>6} "
+          f"{'purity':>6} {'merged':>6} {'split':>5}")
+    for lo, hi in zip(APART_BINS[:-1], APART_BINS[1:]):
+        sel = [r for d, r in summary if lo <= d < hi]
+        if not sel:
+            continue
+        f1 = np.array([r["f1"] for r in sel])
+        print(f"{lo:>3g}–{hi:<6g} {len(sel):>8} {np.median(f1):>9.3f} {np.mean(f1 >= 0.9):>7.2f} "
+              f"{np.median([r['completeness'] for r in sel]):>6.3f} "
+              f"{np.nanmedian([r['purity'] for r in sel]):>6.3f} "
+              f"{np.mean([r['merged'] for r in sel]):>6.2f} "
+              f"{np.mean([r['split'] for r in sel]):>5.2f}")
+
+
+def real(shared: Path) -> None:
+    from vo_ocml.analysis.clusters import format_clusters
+    from vo_ocml.catalog import clusters_near
+    from vo_ocml.membership.sky import sky_centre, tangent_plane
+    for file in ("ubc482_edr3_plane_frame.csv", "ubc246_edr3_plane_frame.csv",
+                 "ngc7789_cone.csv", "oc345p67_edr3_cone40.csv"):
+        table = Table.read(shared / "gaia" / file, format="ascii.csv")
+        t0 = time.perf_counter()
+        annotated = run(table, clusters="all")
+        print(f"\n{file}: {len(table)} rows, {time.perf_counter() - t0:.1f} s")
+        print(format_clusters(annotated.clusters) if annotated.clusters else
+              f"no cluster: {annotated.result.details.get('no_cluster_reason')}")
+        ra, dec = np.asarray(table["ra"], float), np.asarray(table["dec"], float)
+        ra0, dec0 = sky_centre(ra, dec)
+        xy = tangent_plane(ra, dec, ra0, dec0)
+        lo, hi = xy.min(axis=0), xy.max(axis=0)
+        inside = []
+        for e in clusters_near(ra0, dec0, float(np.hypot(*(hi - lo)))):
+            p = tangent_plane(np.array([e.ra]), np.array([e.dec]), ra0, dec0)[0]
+            if np.all((p >= lo) & (p <= hi)) and np.nan_to_num(e.n_members) >= 50:
+                inside.append(e)
+        matched = {c.match.entry.name for c in annotated.clusters if c.match is not None}
+        for e in inside:
+            print(f"  catalogue: {e.name:<20} N={int(e.n_members):>5} pm ({e.pmra:.2f}, "
+                  f"{e.pmdec:.2f}) plx {e.parallax:.3f}: "
+                  f"{'found' if e.name in matched else 'not found'}")
+
+
+def speed(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    clusters = tuple(SimCluster(400, float(rng.uniform(-5, 2)), float(rng.uniform(-4, 3)),
+                                float(rng.uniform(0.3, 1.5)), plummer_radius=0.05,
+                                offset=tuple(rng.uniform(-0.8, 0.8, 2))) for _ in range(5))
+    table = simulate_cone(2_000_000, clusters, radius=1.5, seed=seed)
+    t0 = time.perf_counter()
+    annotated = run(table, clusters="all")
+    elapsed = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    rows = score(table, annotated)
+    print(f"\nspeed: {len(table)} rows, 5 clusters: {elapsed:.1f} s, peak RSS {peak:.2f} GB "
+          f"(whole process, table included); clusters found {len(annotated.clusters)}; F1 "
+          + " ".join(f"{r['f1']:.2f}" for r in rows))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pairs", type=int, default=0, help="simulated pairs/triples to run")
+    parser.add_argument("--real", action="store_true", help="the real fields")
+    parser.add_argument("--speed", action="store_true", help="2,000,000 rows, five clusters")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--shared", type=Path,
+                        default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    args = parser.parse_args()
+    if args.pairs:
+        pairs(args.pairs, args.seed)
+    if args.real:
+        real(args.shared)
+    if args.speed:
+        speed(args.seed)
+
+
+if __name__ == "__main__":
+    main()
