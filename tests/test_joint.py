@@ -116,3 +116,26 @@ def test_clusters_option(value, expected):
 def test_clusters_option_refused(value):
     with pytest.raises(InputError, match="clusters"):
         RunOptions().updated({"clusters": value})
+
+
+@pytest.mark.slow
+def test_report_has_a_section_per_cluster(pair, tmp_path):
+    from vo_ocml.analysis.report import write_report
+    _, run = pair
+    index = write_report(run, tmp_path / "report")
+    page = index.read_text(encoding="utf-8")
+    assert "<h2>Clusters</h2>" in page
+    assert "<h3>NGC 7790</h3>" in page and "<h3>candidate_1</h3>" in page
+    assert (tmp_path / "report" / "clusters.png").stat().st_size > 10_000
+
+
+def test_cli_lists_the_clusters(tmp_path, capsys):
+    from vo_ocml.cli import main
+    e = NGC7790
+    table = simulate_cone(2500, (SimCluster(200, e.pmra, e.pmdec, e.parallax, sd_pm=0.06,
+                                            plummer_radius=e.r50),), ra=e.ra, dec=e.dec,
+                          radius=0.3, seed=2)
+    path = write_table(table, tmp_path / "in.vot")
+    assert main(["run", str(path), "-o", str(tmp_path / "out.vot"), "--clusters", "all"]) == 0
+    out = capsys.readouterr().out
+    assert "NGC 7790" in out and "catalogue match" in out

@@ -89,6 +89,29 @@ def _figures(paths: dict[str, Path], directory: Path) -> str:
     return f'<div class="grid">{"".join(parts)}</div>'
 
 
+def _clusters_html(annotated: Any, directory: Path) -> str:
+    """The joint run's figure and one table per cluster (summary and catalogue match)."""
+    from vo_ocml.analysis.cluster_plots import save_cluster_plot
+
+    path = save_cluster_plot(annotated, directory)
+    parts = [f'<figure class="wide"><img src="{html.escape(path.name)}" alt="clusters plot">'
+             "<figcaption>Each cluster's members (P above the threshold for that cluster) in "
+             "the proper-motion plane and on the sky; field stars grey.</figcaption></figure>"]
+    for c in annotated.clusters:
+        rows = [row for row in c.summary.as_rows() if row[0] not in ("steps", "method",
+                                                                     "cluster found")]
+        rows.insert(0, ("probability column", c.column))
+        rows.append(("detection significance", f"{c.found.significance:.1f} σ"
+                     if c.found.significance == c.found.significance else "— (named)"))
+        m = c.match
+        rows.append(("catalogue match", "none within the tolerances" if m is None else
+                     f"{m.entry.name} ({m.entry.catalogue}): {60 * m.separation:.1f}′ away, "
+                     f"Δpm ({m.d_pmra:+.3f}, {m.d_pmdec:+.3f}) mas/yr, "
+                     f"Δparallax {m.d_parallax:+.3f} mas"))
+        parts.append(f"<div><h3>{html.escape(c.name)}</h3>{_rows_table(rows)}</div>")
+    return f'<div class="tables">{"".join(parts)}</div>'
+
+
 def _page(title: str, meta: str, sections: list[tuple[str, str]]) -> str:
     body = "".join(f"<h2>{html.escape(heading)}</h2>{content}" for heading, content in sections)
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -161,6 +184,9 @@ def write_report(
     if not result.found:
         sections.append(("No cluster", '<p class="note">No cluster was found in the data: every '
                                        "complete row has probability 0.</p>"))
+    clusters = getattr(annotated, "clusters", [])
+    if clusters:
+        sections.append(("Clusters", _clusters_html(annotated, directory)))
     king_html = _rows_table(king.as_rows()) if king is not None else \
         f'<p class="note">No King profile: {html.escape(king_note)}</p>'
     sections.append(("King profile", king_html))
