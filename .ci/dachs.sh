@@ -2,7 +2,8 @@
 # Local GAVO DaCHS TAP service for vo_ocml's TAP tests (tests/test_tap_dachs.py).
 #
 #   bash .ci/dachs.sh          # install + init + import + (re)start: idempotent
-#   bash .ci/dachs.sh stop     # stop the DaCHS server (PostgreSQL keeps running)
+#   bash .ci/dachs.sh stop     # stop the DaCHS server (PostgreSQL keeps running: .ci/run
+#                              # stops it when it was not running before CI)
 #
 # Serves http://127.0.0.1:${DACHS_PORT:-8080}/tap with one table, gaiadr3.gaia_source:
 # real Gaia DR3 rows (tests/data/tap/gaia_source.csv, see its README) under the Gaia
@@ -14,6 +15,23 @@ PORT=${DACHS_PORT:-8080}
 URL="http://127.0.0.1:$PORT"
 T0=$(date +%s%N)
 ts() { local d=$(( ($(date +%s%N) - T0) / 100000000 )); printf '[dachs %d.%d s] %s\n' $((d / 10)) $((d % 10)) "$*"; }
+
+PG_SPHERE_SQL=/usr/share/postgresql/15/extension/pg_sphere--1.2.0.sql
+PG_SPHERE_BACKUP=""
+patch_pg_sphere() {
+  grep -q '^-- a minimal set of backwards-compatible operators for GAVO DaCHS,' "$PG_SPHERE_SQL" \
+    || return 0
+  PG_SPHERE_BACKUP=$(mktemp -t pg_sphere_sql.XXXXXX)
+  cp -p "$PG_SPHERE_SQL" "$PG_SPHERE_BACKUP"
+  sed -i '/^-- a minimal set of backwards-compatible operators for GAVO DaCHS,/,/^-- debugging/{/^-- debugging/!d}' \
+      "$PG_SPHERE_SQL"
+}
+restore_pg_sphere() {
+  if [ -n "$PG_SPHERE_BACKUP" ]; then
+    cp -p "$PG_SPHERE_BACKUP" "$PG_SPHERE_SQL" && rm -f "$PG_SPHERE_BACKUP"
+    ts "restored $PG_SPHERE_SQL as packaged"
+  fi
+}
 
 install_packages() {
   export DEBIAN_FRONTEND=noninteractive
@@ -32,9 +50,9 @@ install_packages() {
   # PostgreSQL 15.20 rejects ("commutator operator @> is already the commutator of
   # operator <@"), which breaks CREATE EXTENSION pg_sphere and with it `dachs init`.
   # Upstream pgsphere dropped them (postgrespro/pgsphere PR #92); DaCHS 2.7 does not
-  # use them.  Deleting the block is a no-op once done.
-  sed -i '/^-- a minimal set of backwards-compatible operators for GAVO DaCHS,/,/^-- debugging/{/^-- debugging/!d}' \
-      /usr/share/postgresql/15/extension/pg_sphere--1.2.0.sql
+  # use them.  The block is deleted only while `dachs init` creates the extension: the
+  # packaged file is restored when this script exits (restore_pg_sphere, trap EXIT).
+  patch_pg_sphere
   if ! dpkg -s gavodachs2-server >/dev/null 2>&1; then
     # ~115 packages; invoke-rc.d's "policy-rc.d denied execution of start" is harmless
     apt-get install -y --no-install-recommends gavodachs2-server >/dev/null
@@ -82,7 +100,7 @@ start_server() {
 
 if [ "$(id -u)" != 0 ]; then echo "$0: needs root (apt-get, pg_ctlcluster, su)" >&2; exit 1; fi
 case "${1:-setup}" in
-  setup) install_packages; configure_and_import; start_server ;;
+  setup) trap restore_pg_sphere EXIT; install_packages; configure_and_import; start_server ;;
   stop)  (cd /var/gavo && dachs serve stop) || true; ts "stopped" ;;
   *) echo "usage: $0 [setup|stop]" >&2; exit 2 ;;
 esac
