@@ -32,6 +32,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 
 from vo_ocml.chemtag.names import CLASSIFIERS
 from vo_ocml.errors import InputError
+from vo_ocml.optional import require
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class EncodedXGBClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> EncodedXGBClassifier:
         """Encode the labels and fit the booster."""
-        from xgboost import XGBClassifier
+        XGBClassifier = require("xgboost", "The XGBoost classifier", "chemtag").XGBClassifier
 
         self.encoder_ = LabelEncoder().fit(y)
         self.classes_ = self.encoder_.classes_

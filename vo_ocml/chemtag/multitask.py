@@ -25,6 +25,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.preprocessing import LabelEncoder
 
+from vo_ocml.optional import require
+
 log = logging.getLogger(__name__)
 
 
@@ -78,8 +80,8 @@ class MultitaskAutoencoder(TransformerMixin, ClassifierMixin, BaseEstimator):
         -------
         self
         """
+        tf = require("tensorflow", "The multitask representation", "chemtag")
         import keras
-        import tensorflow as tf
 
         X = np.asarray(X, dtype="float32")
         sigma = np.zeros_like(X) if sigma is None else np.nan_to_num(
@@ -158,7 +160,7 @@ class MultitaskAutoencoder(TransformerMixin, ClassifierMixin, BaseEstimator):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         if isinstance(state.get("model_"), bytes):
-            import keras
+            keras = require("keras", "A saved model with the multitask representation", "chemtag")
 
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "multitask.keras"

@@ -44,6 +44,7 @@ from vo_ocml.errors import InputError
 from vo_ocml.membership.base import Centroid, MembershipEstimator, Scores, as_centroid
 from vo_ocml.membership.dec_features import FEATURE_SETS, usable_mask
 from vo_ocml.membership.dec_groups import ROWS_PER_GROUP, choose_k
+from vo_ocml.optional import require
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +184,8 @@ class DEC(MembershipEstimator):
             raise InputError(f"DEC features must be one of {sorted(FEATURE_SETS)}; got {self.features!r}.")
         if self.backend not in BACKENDS:
             raise InputError(f"DEC backend must be one of {list(BACKENDS)}; got {self.backend!r}.")
+        if self.backend == "tensorflow":  # fail before any work when TensorFlow is missing
+            require("tensorflow", "DEC's TensorFlow backend", "dec")
         if self.n_clusters is not None and (not isinstance(self.n_clusters, (int, np.integer)) or self.n_clusters < 2):
             raise InputError(f"DEC n_clusters must be an integer ≥ 2 or None (automatic); got {self.n_clusters!r}.")
         lo, hi = self.k_range

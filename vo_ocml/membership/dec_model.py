@@ -28,6 +28,8 @@ from typing import Any, Callable
 import numpy as np
 from sklearn.cluster import KMeans, kmeans_plusplus
 
+from vo_ocml.optional import require
+
 log = logging.getLogger(__name__)
 
 #: rows per chunk when encoding the whole table
@@ -75,7 +77,7 @@ def configure_tensorflow() -> Any:
         The ``tensorflow`` module.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    tf = require("tensorflow", "DEC's TensorFlow backend", "dec")
 
     try:
         tf.config.threading.set_inter_op_parallelism_threads(1)
@@ -121,9 +123,9 @@ class DecTrainer:
 
     def __init__(self, Z: np.ndarray, n_clusters: int, *, hidden: tuple[int, ...], latent_dim: int,
                  batch_size: int, learning_rate: float) -> None:
+        tf = configure_tensorflow()
         import keras
 
-        tf = configure_tensorflow()
         self.m, d = Z.shape
         self.k = n_clusters
         self.batch_size = batch_size
