@@ -76,14 +76,15 @@ def test_missing_columns_are_listed_with_what_is_accepted():
 def test_text_column_is_rejected():
     t = _vizier()
     t["Plx"] = ["a", "b"]
-    with pytest.raises(InputError, match="Plx.*number"):
+    with pytest.raises(InputError, match="'Plx' holds text, not numbers") as info:
         resolve_columns(t).arrays(t)
+    assert "<U" not in str(info.value)  # plain words, not numpy's dtype
 
 
 def test_boolean_column_is_rejected():
     t = _vizier()
     t["Plx"] = [True, False]
-    with pytest.raises(InputError, match="Plx.*bool"):
+    with pytest.raises(InputError, match="'Plx' holds true/false values, not numbers"):
         resolve_columns(t).arrays(t)
 
 

@@ -4,7 +4,9 @@ Each subcommand lives in its own module exposing ``add_parser(subparsers)``; tho
 import their heavy dependencies (TensorFlow, SAMP, TAP) only when the command runs, so
 ``vo-ocml --help`` stays fast. Errors: :class:`~vo_ocml.errors.InputError` and
 :class:`~vo_ocml.errors.NotFoundError` print a one-paragraph message and exit with status 2;
-:class:`~vo_ocml.errors.ServiceError` exits with status 3.
+:class:`~vo_ocml.errors.ServiceError` exits with status 3. Anything else is a bug: a last-resort
+handler prints one paragraph asking for a report and exits with status 1 (``-v`` adds the
+traceback).
 """
 
 from __future__ import annotations
@@ -14,10 +16,17 @@ import importlib
 import logging
 import sys
 import textwrap
+import traceback
 from collections.abc import Sequence
 
 from vo_ocml import __version__
-from vo_ocml.errors import InputError, NotFoundError, ServiceError, VoOcmlError
+from vo_ocml.errors import (
+    InputError,
+    NotFoundError,
+    ServiceError,
+    VoOcmlError,
+    describe_unexpected,
+)
 
 #: subcommand modules, each with ``add_parser(subparsers)``; imported in this order
 SUBCOMMAND_MODULES = (
@@ -28,6 +37,7 @@ SUBCOMMAND_MODULES = (
     "vo_ocml.commands.batch",
 )
 
+EXIT_UNEXPECTED = 1
 EXIT_INPUT_ERROR = 2
 EXIT_SERVICE_ERROR = 3
 
@@ -90,6 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vo-ocml: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # last resort: a paragraph and status 1, the traceback only with -v
+        if getattr(args, "verbose", 0):
+            traceback.print_exc(file=sys.stderr)
+        return _fail("error", RuntimeError(describe_unexpected(exc)), EXIT_UNEXPECTED)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -25,6 +25,7 @@ from vo_ocml.analysis.summary import Summary, summarize
 from vo_ocml.catalog import lookup_cluster
 from vo_ocml.errors import InputError
 from vo_ocml.io.columns import ColumnMap, resolve_columns
+from vo_ocml.io.limits import screen
 from vo_ocml.io.tables import param
 from vo_ocml.membership import gaia_precision as precision
 from vo_ocml.membership import estimator_class
@@ -32,6 +33,7 @@ from vo_ocml.membership.base import (ERROR_FEATURES, FEATURES, MEMBER_THRESHOLD,
                                      MembershipResult, step_param_name)
 from vo_ocml.options import RunOptions
 from vo_ocml.membership.gaia_precision import nominal_errors
+from vo_ocml.membership.sky import angular_distance, sky_extent
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +119,38 @@ def resolve_centroid(cluster: str | None = None,
     spread = (entry.s_pmra, entry.s_pmdec, entry.s_parallax)
     return Centroid(*values, source=f"catalogue:{entry.catalogue}", name=entry.name,
                     spread=spread if all(math.isfinite(s) for s in spread) else None, **sky)
+
+
+#: a named cluster whose centre lies this many half-member radii (r50) beyond the table's edge
+#: is not in the table (a cluster's members thin out well within 3 r50)
+OUTSIDE_R50 = 3.0
+#: the margin beyond the table's edge, in degrees, when the catalogue gives no r50
+OUTSIDE_MARGIN_DEG = 1.0
+
+
+def check_cluster_on_table(cluster: str | None, ra: np.ndarray, dec: np.ndarray) -> None:
+    """Refuse a named cluster whose catalogued position lies outside the table's sky.
+
+    Raises
+    ------
+    InputError
+        The cluster's centre is more than :data:`OUTSIDE_R50` × r50 beyond the edge of the
+        cone holding the table's positions; the message gives the angular distance.
+    """
+    entry = lookup_cluster(cluster) if cluster else None
+    if entry is None or not (math.isfinite(entry.ra) and math.isfinite(entry.dec)):
+        return
+    ra0, dec0, radius = sky_extent(ra, dec)
+    if not math.isfinite(radius):
+        return
+    margin = OUTSIDE_R50 * entry.r50 if math.isfinite(entry.r50) else OUTSIDE_MARGIN_DEG
+    distance = float(angular_distance(ra0, dec0, entry.ra, entry.dec))
+    if distance > radius + margin:
+        raise InputError(
+            f"{entry.name} is {distance:.1f}° from the table's centre (ra {ra0:.2f}°, dec "
+            f"{dec0:.2f}°); the table covers {radius:.2g}° around it, so the cluster is not in "
+            "this table. Check the cluster name or the table, or leave the name out to find "
+            "the cluster in the data.")
 
 
 def _unique(table: Table, name: str) -> str:
@@ -242,7 +276,11 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
         raise InputError("The table has no rows: there are no stars to classify.")
     cls = estimator_class(method)
     cmap = resolve_columns(table, columns)
-    arrays = cmap.arrays(table)
+    arrays, implausible = screen(cmap.arrays(table), len(table))
+    if implausible.count:
+        log.warning("%d row(s) hold physically impossible values (%s); they are treated as "
+                    "incomplete", implausible.count, implausible.describe())
+    check_cluster_on_table(cluster, arrays["ra"], arrays["dec"])
     X = np.column_stack([arrays[f] for f in FEATURES])
     errors, error_source = None, "none (no error columns, no G magnitude)"
     if all(cmap.has(e) for e in ERROR_FEATURES):
@@ -263,6 +301,8 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
         *_provenance(method, threshold, result, cmap),
         param("ocml_errors", error_source, "meta.note", None,
                "where the pmra, pmdec, parallax errors used came from"),
+        param("ocml_n_implausible", implausible.count, "meta.number", None,
+               "rows with a physically impossible value (vo_ocml.io.limits), kept as incomplete"),
         *summary.as_params()]
     return Annotated(table=out, result=result, summary=summary, columns=cmap, names=names,
                      threshold=float(threshold), clusters=clusters)

@@ -138,11 +138,29 @@ class ColumnMap:
         return ", ".join(f"{q}={c} ({self.how[q]})" for q, c in self.columns.items())
 
 
+#: numpy dtype kind → what a column of that kind holds, in plain words
+_KIND_WORDS = {"U": "text", "S": "text", "O": "mixed or variable-length values",
+               "b": "true/false values", "M": "dates", "m": "time spans",
+               "c": "complex numbers", "V": "structured values"}
+
+
+def describe_values(column) -> str:
+    """What a column holds, in plain words (e.g. ``"text"``), for error messages."""
+    return _KIND_WORDS.get(column.dtype.kind, f"{column.dtype} values")
+
+
+def _example(column) -> str:
+    value = column[0] if len(column) else ""
+    text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+    return repr(text if len(text) <= 30 else text[:27] + "...")
+
+
 def _as_float(column, name: str, unit: u.UnitBase | None) -> np.ndarray:
     if column.dtype.kind not in "iuf":
         raise InputError(
-            f"Column {name!r} holds {column.dtype} values; a number is expected there. "
-            "Point vo_ocml at the right column with an override (e.g. --col parallax=NAME)."
+            f"Column {name!r} holds {describe_values(column)}, not numbers (e.g. "
+            f"{_example(column)}). Point vo_ocml at the right column with an override (e.g. "
+            "--col parallax=NAME)."
         )
     if column.ndim != 1:
         raise InputError(f"Column {name!r} holds arrays of shape {column.shape[1:]}; one number "
@@ -153,7 +171,10 @@ def _as_float(column, name: str, unit: u.UnitBase | None) -> np.ndarray:
     else:
         values = np.asarray(data, dtype=np.float64)
     factor = _unit_factor(column.unit, unit, name)
-    return values if factor == 1.0 else values * factor
+    if factor == 1.0:
+        return values
+    with np.errstate(over="ignore"):  # a corrupt 1e308 becomes inf: a missing value
+        return values * factor
 
 
 def _unit_factor(have, want: u.UnitBase | None, name: str) -> float:
@@ -171,19 +192,37 @@ def _unit_factor(have, want: u.UnitBase | None, name: str) -> float:
         ) from None
 
 
+#: a Gaia source_id fits in a signed 64-bit integer
+_ID_MAX = np.iinfo(np.int64).max
+
+
 def _as_ids(column, name: str) -> np.ndarray:
+    """Source ids as int64; missing or out-of-range ids become -1."""
     if column.dtype.kind in "iu":
         data = column.filled(-1) if hasattr(column, "filled") else column
-        return np.asarray(data, dtype=np.int64)
+        values = np.asarray(data)
+        if values.dtype.kind == "u":
+            values = np.where(values > _ID_MAX, -1, np.minimum(values, _ID_MAX)).astype(np.int64)
+        return np.asarray(values, dtype=np.int64)
     if column.dtype.kind == "f":
-        data = column.filled(-1) if hasattr(column, "filled") else column
-        return np.nan_to_num(np.asarray(data, dtype=np.float64), nan=-1).astype(np.int64)
-    try:  # ids as text, e.g. "Gaia DR3 123456"
-        return np.array([int(str(v).split()[-1]) if str(v).split() else -1 for v in column],
-                        dtype=np.int64)
-    except ValueError:
-        raise InputError(f"Column {name!r} should hold Gaia source_id numbers; it holds "
-                         f"{column.dtype} values such as {column[0]!r}.") from None
+        data = column.filled(np.nan) if hasattr(column, "filled") else column
+        values = np.asarray(data, dtype=np.float64)
+        usable = np.isfinite(values) & (np.abs(values) < float(_ID_MAX))
+        return np.where(usable, values, -1).astype(np.int64)
+    ids = np.full(len(column), -1, dtype=np.int64)
+    for i, value in enumerate(column):  # ids as text, e.g. "Gaia DR3 123456"
+        text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+        words = text.split()
+        if not words or text == "--":
+            continue
+        try:
+            number = int(words[-1])
+        except ValueError:
+            raise InputError(f"Column {name!r} should hold Gaia source_id numbers; it holds "
+                             f"{describe_values(column)} such as {_example(column)}.") from None
+        if abs(number) <= _ID_MAX:
+            ids[i] = number
+    return ids
 
 
 def resolve_columns(table: Table, overrides: Mapping[str, str] | None = None,

@@ -33,3 +33,20 @@ def from_tangent_plane(xi: float, eta: float, ra0: float, dec0: float) -> tuple[
     dec = np.arcsin(np.cos(c) * np.sin(d0) + y * np.sin(c) * np.cos(d0) / rho)
     ra = np.radians(ra0) + np.arctan2(x * np.sin(c), rho * np.cos(d0) * np.cos(c) - y * np.sin(d0) * np.sin(c))
     return float(np.degrees(ra) % 360.0), float(np.degrees(dec))
+
+
+def angular_distance(ra1, dec1, ra2, dec2):
+    """Great-circle distance in degrees between positions in degrees (haversine; broadcasts)."""
+    r1, d1, r2, d2 = (np.radians(np.asarray(v, dtype=float)) for v in (ra1, dec1, ra2, dec2))
+    h = np.sin((d2 - d1) / 2) ** 2 + np.cos(d1) * np.cos(d2) * np.sin((r2 - r1) / 2) ** 2
+    return np.degrees(2 * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0))))
+
+
+def sky_extent(ra: np.ndarray, dec: np.ndarray) -> tuple[float, float, float]:
+    """Centre (ra, dec) and radius in degrees of the smallest cone about the mean direction
+    that holds every finite position; NaNs when there is none."""
+    ok = np.isfinite(ra) & np.isfinite(dec)
+    if not ok.any():
+        return np.nan, np.nan, np.nan
+    ra0, dec0 = sky_centre(ra[ok], dec[ok])
+    return ra0, dec0, float(np.max(angular_distance(ra0, dec0, ra[ok], dec[ok])))

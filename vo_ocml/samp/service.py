@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vo_ocml import __version__
-from vo_ocml.errors import VoOcmlError
+from vo_ocml.errors import VoOcmlError, describe_unexpected
 from vo_ocml.samp.hub import lockfile_signature, quiet_pyvo_samp
 from vo_ocml.samp.jobs import TABLE_MTYPES, Job, Outcome, process
 from vo_ocml.samp.options import ServiceSettings
@@ -71,7 +71,7 @@ def error_text(exc: BaseException) -> str:
     message = " ".join(str(exc).split())
     if isinstance(exc, VoOcmlError):
         return message or exc.__class__.__name__
-    return f"unexpected {exc.__class__.__name__}" + (f": {message}" if message else "")
+    return describe_unexpected(exc)
 
 
 #: ASCII stand-ins for characters the pipeline's texts use (SAMP strings are ASCII only)
@@ -376,7 +376,9 @@ class MembershipService:
                 outcome = process(job, self.settings, self.workdir)
         except Exception as exc:  # every failure is answered; the service stays up
             log.warning("%s from %s refused: %s", job.mtype, self._peer(job.sender), error_text(exc))
-            log.debug("details", exc_info=True)
+            # a bug's traceback is logged with -v; an expected refusal's with -vv
+            log.log(logging.DEBUG if isinstance(exc, VoOcmlError) else logging.INFO, "details",
+                    exc_info=True)
             self._answer_error(job, error_text(exc))
             return
         log.info(
