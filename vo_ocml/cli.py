@@ -83,6 +83,19 @@ def _fail(kind: str, exc: BaseException, status: int) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        print("vo-ocml: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # last resort: a paragraph and status 1, the traceback only with -v
+        if any(a == "--verbose" or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in argv):
+            traceback.print_exc(file=sys.stderr)
+        return _fail("error", RuntimeError(describe_unexpected(exc)), EXIT_UNEXPECTED)
+
+
+def _run(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -97,13 +110,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail("service error", exc, EXIT_SERVICE_ERROR)
     except VoOcmlError as exc:
         return _fail("error", exc, EXIT_INPUT_ERROR)
-    except KeyboardInterrupt:
-        print("vo-ocml: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # last resort: a paragraph and status 1, the traceback only with -v
-        if getattr(args, "verbose", 0):
-            traceback.print_exc(file=sys.stderr)
-        return _fail("error", RuntimeError(describe_unexpected(exc)), EXIT_UNEXPECTED)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -38,7 +38,7 @@ STAGE_QUANTILE = "quantile"
 STAGE_NO_CLUSTER = "no_cluster"
 
 STAGE_DESCRIPTION = {
-    STAGE_INCOMPLETE: "missing or non-finite astrometry; not scored",
+    STAGE_INCOMPLETE: "missing, non-finite or physically impossible astrometry; not scored",
     STAGE_FILTER: "rejected by the initial proper-motion/parallax filter",
     STAGE_MST: "pruned as isolated by the minimum spanning tree",
     STAGE_GMM: "scored by the Gaussian mixture",
