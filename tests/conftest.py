@@ -17,7 +17,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 #: executables the "peers" tests need; with VO_OCML_REQUIRE_PEERS=1 (CI) their absence fails
-PEER_EXECUTABLES = ("java", "jsamp", "stilts", "topcat", "Xvfb", "xdotool", "chromium")
+PEER_EXECUTABLES = ("java", "jsamp", "stilts", "topcat", "aladin", "Xvfb", "xdotool",
+                    "chromium")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

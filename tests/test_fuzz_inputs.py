@@ -105,6 +105,7 @@ def _cases(originals: dict[str, bytes], n: int, seed: int):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # ~40 s of CPU; far more wall time on a machine shared with others
 def test_mutated_inputs_never_crash_the_api(originals, tmp_path):
     outcomes: Counter[str] = Counter()
     crashes = []

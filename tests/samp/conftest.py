@@ -7,12 +7,15 @@ setup order) stops the service and the peer before the hub.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sampkit import Peer, gaia_table, write_votable
+from sampkit import Peer, Processes, gaia_table, write_votable
 
 from vo_ocml.samp.hub import start_hub
 from vo_ocml.samp.options import ServiceSettings
@@ -71,3 +74,32 @@ def peer(hub: Any) -> Iterator[Peer]:
 def m67_vot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The M67 Gaia DR3 fixture (1,494 rows) as a BINARY2 VOTable."""
     return write_votable(gaia_table(), tmp_path_factory.mktemp("tables") / "m67.vot")
+
+
+@pytest.fixture
+def display(monkeypatch: pytest.MonkeyPatch):
+    """A private Xvfb server on an unused high display number; DISPLAY points at it.
+
+    A high number keeps clear of the :0/:99 servers other jobs on a shared machine start.
+    """
+    for number in range(100 + os.getpid() % 700, 1000, 7):
+        if Path(f"/tmp/.X{number}-lock").exists() or Path(f"/tmp/.X11-unix/X{number}").exists():
+            continue
+        xvfb = subprocess.Popen(
+            ["Xvfb", f":{number}", "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        env = {**os.environ, "DISPLAY": f":{number}"}
+        for _ in range(100):
+            ready = subprocess.run(["xdotool", "getdisplaygeometry"], env=env,
+                                   capture_output=True).returncode == 0
+            if ready or xvfb.poll() is not None:
+                break
+            time.sleep(0.1)
+        if ready:
+            monkeypatch.setenv("DISPLAY", f":{number}")
+            yield f":{number}"
+            Processes.kill(xvfb)
+            return
+        Processes.kill(xvfb)
+    pytest.fail("could not start Xvfb")

@@ -150,6 +150,27 @@ def have_topcat() -> bool:
     )
 
 
+def have_aladin() -> bool:
+    """Whether Aladin (Debian ``aladin``), Xvfb and xdotool are installed."""
+    return (
+        shutil.which("java") is not None
+        and (JARS / "aladin.jar").exists()
+        and shutil.which("Xvfb") is not None
+        and shutil.which("xdotool") is not None
+    )
+
+
+def aladin(home: Path) -> list[str]:
+    """argv starting Aladin off the network, with ``home`` as its user.home.
+
+    Aladin ignores SAMP_HUB: it reads the hub's lockfile from ``<user.home>/.samp`` only (and
+    deletes that file, starting a hub of its own, when the hub it names cannot be reached).
+    """
+    return ["java", "-Xmx1024m", f"-Duser.home={home}", *JAVA_NO_NET, "-jar",
+            str(JARS / "aladin.jar"), "-local", "-nolog", "-noreleasetest", "-noplugin",
+            "-nobeta"]
+
+
 class Processes:
     """Background processes started in their own process groups, killed group-wise on close."""
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import re
 import subprocess
 import time
@@ -31,35 +30,6 @@ pytestmark = [
 BROADCAST_BUTTON = (115, 40)
 TABLE_LIST_ROW_1 = (50, 97)
 ROW_SUBSET_COMBO = (434, 217)
-
-
-@pytest.fixture
-def display(monkeypatch: pytest.MonkeyPatch):
-    """A private Xvfb server on an unused high display number; DISPLAY points at it.
-
-    A high number keeps clear of the :0/:99 servers other jobs on a shared machine start.
-    """
-    for number in range(100 + os.getpid() % 700, 1000, 7):
-        if Path(f"/tmp/.X{number}-lock").exists() or Path(f"/tmp/.X11-unix/X{number}").exists():
-            continue
-        xvfb = subprocess.Popen(
-            ["Xvfb", f":{number}", "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
-            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        env = {**os.environ, "DISPLAY": f":{number}"}
-        for _ in range(100):
-            ready = subprocess.run(["xdotool", "getdisplaygeometry"], env=env,
-                                   capture_output=True).returncode == 0
-            if ready or xvfb.poll() is not None:
-                break
-            time.sleep(0.1)
-        if ready:
-            monkeypatch.setenv("DISPLAY", f":{number}")
-            yield f":{number}"
-            Processes.kill(xvfb)
-            return
-        Processes.kill(xvfb)
-    pytest.fail("could not start Xvfb")
 
 
 def xdotool(*args: str) -> None:
