@@ -20,7 +20,8 @@ stars (P ≥ 0.05): reliability diagram (PNG in ``--out``) and ECE, Σ P / N_tru
 Usage::
 
     nice -n 10 python bench/injection.py [--quick] [--method mstgmm] [--seed 0]
-        [--fields ubc246,ngc2112] [--per-field 8] [--own mask|keep] [--jobs 1] [--out bench/out]
+        [--fields ubc246,ngc2112] [--per-field 8] [--n-range 30 2000] [--d-range 0.3 8]
+        [--own mask|keep] [--jobs 1] [--out bench/out]
 """
 
 from __future__ import annotations
@@ -72,13 +73,14 @@ def discover_fields(shared: Path) -> dict[str, Path]:
     return fields
 
 
-def design(field_label: str, seed: int, k: int, d_range: tuple[float, float]):
+def design(field_label: str, seed: int, k: int, d_range: tuple[float, float],
+           n_range: tuple[int, int] = N_RANGE):
     """k (n, distance, seed-sequence) draws, Latin hypercube in log N and log d, reproducible."""
     ss = np.random.SeedSequence([seed, zlib.crc32(field_label.encode())])
     rng = np.random.default_rng(ss)
     u_n = (rng.permutation(k) + rng.random(k)) / k
     u_d = (rng.permutation(k) + rng.random(k)) / k
-    n = np.exp(np.log(N_RANGE[0]) + u_n * np.log(N_RANGE[1] / N_RANGE[0])).round().astype(int)
+    n = np.exp(np.log(n_range[0]) + u_n * np.log(n_range[1] / n_range[0])).round().astype(int)
     d = np.exp(np.log(d_range[0]) + u_d * np.log(d_range[1] / d_range[0]))
     return list(zip(n.tolist(), d.tolist(), ss.spawn(k)))
 
@@ -90,7 +92,8 @@ def run_field(label: str, path: Path, args) -> list[dict]:
     table = read_table(path)
     model = FieldModel(table, own=args.own)
     records = []
-    for i, (n, d, ss) in enumerate(design(label, args.seed, args.per_field, model.distance_range(*D_RANGE))):
+    plan = design(label, args.seed, args.per_field, model.distance_range(*args.d_range), tuple(args.n_range))
+    for i, (n, d, ss) in enumerate(plan):
         rng = np.random.default_rng(ss)
         inj = model.inject(rng, n, d)
         rec = {"field": label, "i": i, **inj.truth, "rows": len(inj.table)}
@@ -140,7 +143,8 @@ def _in(x: float, bounds: tuple[float, float]) -> bool:
 def report(records: list[dict], args, elapsed: float) -> str:
     """The markdown tables."""
     scored = [r for r in records if "named_f1" in r]
-    lines = [f"Injection–recovery, method {args.method}, seed {args.seed}, own clusters {args.own}: "
+    lines = [f"Injection–recovery, method {args.method}, seed {args.seed}, own clusters {args.own}, "
+             f"N {args.n_range[0]}–{args.n_range[1]}, d {args.d_range[0]}–{args.d_range[1]} kpc: "
              f"{len(records)} injections into {len({r['field'] for r in records})} fields, "
              f"{len(scored)} scored (N_true ≥ {MIN_TRUE}); {elapsed:.0f} s.", ""]
     summary = {}
@@ -260,6 +264,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fields", help="comma-separated field names (substrings match)")
     parser.add_argument("--per-field", type=int, help=f"injections per field (default {PER_FIELD}; quick {QUICK_PER_FIELD})")
+    parser.add_argument("--n-range", type=int, nargs=2, default=N_RANGE, metavar=("LO", "HI"),
+                        help=f"members simulated, log-uniform (default {N_RANGE[0]} {N_RANGE[1]})")
+    parser.add_argument("--d-range", type=float, nargs=2, default=D_RANGE, metavar=("LO", "HI"),
+                        help=f"distance in kpc, log-uniform (default {D_RANGE[0]} {D_RANGE[1]})")
     parser.add_argument("--own", choices=["mask", "keep"], default="mask",
                         help="the field's catalogued clusters: removed, or kept and left out of the scores")
     parser.add_argument("--jobs", type=int, default=1, help="fields run in parallel (joblib)")
