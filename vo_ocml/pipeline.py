@@ -24,7 +24,7 @@ from vo_ocml.analysis.clusters import (ClusterSummary, add_cluster_columns, clus
 from vo_ocml.analysis.summary import Summary, summarize
 from vo_ocml.catalog import lookup_cluster
 from vo_ocml.errors import InputError
-from vo_ocml.io.columns import ColumnMap, resolve_columns
+from vo_ocml.io.columns import CORRELATIONS, ColumnMap, resolve_columns
 from vo_ocml.io.limits import screen
 from vo_ocml.io.tables import param
 from vo_ocml.membership import gaia_precision as precision
@@ -227,6 +227,17 @@ def annotate(table: Table, result: MembershipResult, threshold: float) -> tuple[
     return out, names
 
 
+def _photometry_and_correlations(cmap: ColumnMap, arrays: dict[str, np.ndarray],
+                                 errors: np.ndarray | None) -> dict[str, np.ndarray]:
+    """The G magnitudes, and Gaia's error correlations when the errors are the table's."""
+    extra = {}
+    if cmap.has("phot_g_mean_mag"):
+        extra["magnitude"] = arrays["phot_g_mean_mag"]
+    if errors is not None and all(cmap.has(c) for c in CORRELATIONS):
+        extra["correlations"] = np.column_stack([arrays[c] for c in CORRELATIONS])
+    return extra
+
+
 def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
         centroid: tuple[float, float, float] | None = None, threshold: float = MEMBER_THRESHOLD,
         columns: dict[str, str] | None = None, random_state: int | None = 0,
@@ -289,7 +300,8 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
         errors, error_source = nominal_errors(arrays["phot_g_mean_mag"]), precision.CITATION
     estimator = cls(centroid=resolve_centroid(cluster, centroid), random_state=random_state,
                     **options.params)
-    estimator.fit(X, errors=errors)
+    estimator.fit(X, errors=errors, **_photometry_and_correlations(
+        cmap, arrays, errors if error_source == "table" else None))
     result: MembershipResult = estimator.result_
     out, names = annotate(table, result, threshold)
     summary = summarize(result, arrays, threshold)

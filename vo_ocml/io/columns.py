@@ -61,7 +61,16 @@ QUANTITIES: dict[str, Quantity] = {
     "source_id": Quantity(("source_id", "Source", "GaiaDR3", "DR3Name", "SOURCE_ID"),
                           ("meta.id;meta.main",), None),
     "ruwe": Quantity(("ruwe", "RUWE"), (), None),
+    "pmra_pmdec_corr": Quantity(("pmra_pmdec_corr", "pmRApmDEcor"),
+                                ("stat.correlation;pos.pm;pos.eq.ra;pos.pm;pos.eq.dec",), None),
+    "parallax_pmra_corr": Quantity(("parallax_pmra_corr", "PlxpmRAcor"),
+                                   ("stat.correlation;pos.parallax.trig;pos.pm;pos.eq.ra",), None),
+    "parallax_pmdec_corr": Quantity(("parallax_pmdec_corr", "PlxpmDEcor"),
+                                    ("stat.correlation;pos.parallax.trig;pos.pm;pos.eq.dec",), None),
 }
+
+#: Gaia's correlation coefficients of (pmra, pmdec), (parallax, pmra), (parallax, pmdec)
+CORRELATIONS = ("pmra_pmdec_corr", "parallax_pmra_corr", "parallax_pmdec_corr")
 
 #: what every membership method needs
 REQUIRED = ("ra", "dec", "pmra", "pmdec", "parallax")

@@ -105,6 +105,39 @@ def as_centroid(value: Any) -> Centroid | None:
     return Centroid(*values.tolist(), source="user")
 
 
+@dataclass(frozen=True)
+class StarColumns:
+    """Optional per-star columns beyond the astrometry: G magnitudes and error correlations.
+
+    The estimator's :meth:`MembershipEstimator.fit` and ``predict_proba`` put them, in the
+    rows' canonical order, in ``self._stars`` before calling the subclass hooks.
+    """
+
+    magnitude: np.ndarray | None = None
+    correlations: np.ndarray | None = None
+
+    @classmethod
+    def checked(cls, n: int, magnitude: Any, correlations: Any) -> "StarColumns":
+        """Checked float arrays of shapes (n,) and (n, 3), or None."""
+        out = []
+        for name, values, shape in (("magnitude", magnitude, (n,)),
+                                    ("correlations", correlations, (n, 3))):
+            if values is not None:
+                try:
+                    values = np.asarray(values, dtype=np.float64)
+                except (TypeError, ValueError):
+                    raise InputError(f"{name} must be an array of numbers.") from None
+                if values.shape != shape:
+                    raise InputError(f"{name} must have shape {shape}; got {values.shape}.")
+            out.append(values)
+        return cls(*out)
+
+    def rows(self, rows: np.ndarray) -> "StarColumns":
+        """The same columns for ``rows`` only."""
+        return StarColumns(*(None if v is None else v[rows]
+                             for v in (self.magnitude, self.correlations)))
+
+
 class MembershipEstimator(BaseEstimator):
     """The contract of every membership estimator (a scikit-learn estimator).
 
@@ -197,7 +230,8 @@ class MembershipEstimator(BaseEstimator):
         return rows[order]
 
     # ------------------------------------------------------------------ API
-    def fit(self, X: Any, y: None = None, *, errors: Any = None) -> "MembershipEstimator":
+    def fit(self, X: Any, y: None = None, *, errors: Any = None, magnitude: Any = None,
+            correlations: Any = None) -> "MembershipEstimator":
         """Score every row of ``X``.
 
         Parameters
@@ -210,6 +244,11 @@ class MembershipEstimator(BaseEstimator):
             refused, so that ``fit(X, E)`` cannot silently drop the errors.
         errors : array-like, shape (n, 3), optional
             Standard errors of pmra, pmdec, parallax (mas/yr, mas/yr, mas).
+        magnitude : array-like, shape (n,), optional
+            G magnitudes (NaN: unknown), for estimators whose model uses them.
+        correlations : array-like, shape (n, 3), optional
+            Gaia's ``pmra_pmdec_corr``, ``parallax_pmra_corr``, ``parallax_pmdec_corr``
+            (NaN: 0), for estimators that deconvolve with full error covariances.
 
         Returns
         -------
@@ -229,6 +268,7 @@ class MembershipEstimator(BaseEstimator):
         if len(rows) == 0:
             raise InputError(f"None of the {len(X)} rows has complete astrometry "
                              f"({self.complete_rows}): there is nothing to classify.")
+        self._stars = StarColumns.checked(len(X), magnitude, correlations).rows(rows)
         scores = self._fit_rows(X[rows], None if errors is None else errors[rows])
         self.result_ = self._result(len(X), rows, scores)
         self.probability_ = self.result_.probability
@@ -261,7 +301,8 @@ class MembershipEstimator(BaseEstimator):
         if not hasattr(self, "result_"):
             raise InputError(f"This {type(self).__name__} is not fitted yet: call fit() first.")
 
-    def predict_proba(self, X: Any, *, errors: Any = None) -> np.ndarray:
+    def predict_proba(self, X: Any, *, errors: Any = None, magnitude: Any = None,
+                      correlations: Any = None) -> np.ndarray:
         """Membership probabilities of stars ``X`` under the fitted model.
 
         Parameters
@@ -270,6 +311,8 @@ class MembershipEstimator(BaseEstimator):
             Rows in :data:`FEATURES` order.
         errors : array-like, shape (n, 3), optional
             Their standard errors of pmra, pmdec, parallax.
+        magnitude, correlations : array-like, optional
+            As for :meth:`fit`.
 
         Returns
         -------
@@ -280,6 +323,7 @@ class MembershipEstimator(BaseEstimator):
         X, errors = self._check_input(X, errors)
         p = np.full(len(X), np.nan)
         rows = np.flatnonzero(self._scorable(X))
+        self._stars = StarColumns.checked(len(X), magnitude, correlations).rows(rows)
         if len(rows):
             p[rows] = self._predict_rows(X[rows], None if errors is None else errors[rows])
         return np.column_stack([1.0 - p, p])

@@ -3,9 +3,11 @@
 Two models (:class:`~vo_ocml.membership.mstgmm.MSTGMM` ``mixture=``):
 
 ``"radial"``
-    Cluster + field Gaussians in (pmra, pmdec, parallax), deconvolved with each star's errors,
-    with a member fraction falling with distance from the cluster's centre
-    (:mod:`vo_ocml.membership.radial_mixture`).
+    Cluster + field Gaussians in (pmra, pmdec, parallax), deconvolved with each star's errors
+    (full covariances when the table has Gaia's correlations), with a prior that depends on
+    position and magnitude: the cluster's profile and luminosity function against a field
+    uniform over the footprint with its own luminosity function
+    (:mod:`vo_ocml.membership.radial_mixture`, :mod:`vo_ocml.membership.sky_prior`).
 ``"gmm"``
     The paper's scikit-learn Gaussian mixture over standardised (ξ, η, pmra, pmdec, parallax);
     the cluster is the component with the highest density at the cluster's position.
@@ -23,7 +25,8 @@ import numpy as np
 from sklearn.mixture import GaussianMixture
 
 from vo_ocml.membership.centroid import max_pm_dispersion
-from vo_ocml.membership.radial_mixture import fit_radial_mixture
+from vo_ocml.membership.radial_mixture import error_covariance, fit_radial_mixture
+from vo_ocml.membership.sky_prior import Footprint
 
 #: the paper's mixture starts from the quarter of the stars nearest the cluster
 CORE_QUANTILE = 0.25
@@ -42,11 +45,15 @@ def field_choices(n_components: int | str, max_components: int) -> list[int]:
 
 def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.ndarray,
            intrinsic: np.ndarray, target: np.ndarray, *, n_field: list[int], gradient: bool,
-           max_fit_stars: int, random_state: int | None) -> tuple[np.ndarray, dict, Any]:
-    """Fit the radial cluster + field mixture(s), best by BIC; return probabilities, facts, model.
+           max_fit_stars: int, random_state: int | None, mag: np.ndarray | None = None,
+           corr: np.ndarray | None = None,
+           footprint: Footprint | None = None) -> tuple[np.ndarray, dict, Any]:
+    """Fit the cluster + field mixture(s), best by BIC; return probabilities, facts, model.
 
     The mixture is fitted on a random sample of at most ``max_fit_stars`` stars (speed on
-    cones of millions of stars), then every star is scored with it.
+    cones of millions of stars), then every star is scored with it. ``mag`` (G) makes the
+    prior depend on magnitude, ``corr`` (Gaia's three correlation coefficients) gives the
+    full error covariances, ``footprint`` is the table's (default: the stars' convex hull).
 
     Raises
     ------
@@ -57,31 +64,49 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
     if len(kin) > max_fit_stars:
         fit_rows = np.sort(np.random.default_rng(random_state).choice(
             len(kin), max_fit_stars, replace=False))
+    cov = error_covariance(err, corr)
     fits = {}
     for m in n_field:
         if len(fit_rows) >= 20 * (m + 1):
             fits[m] = fit_radial_mixture(
-                kin[fit_rows], None if err is None else err[fit_rows], sky[fit_rows], centre,
-                intrinsic, target, n_field=m, gradient=gradient, random_state=random_state)
+                kin[fit_rows], None if cov is None else cov[fit_rows], sky[fit_rows], centre,
+                intrinsic, target, mag=None if mag is None else mag[fit_rows],
+                footprint=footprint, n_field=m, gradient=gradient, random_state=random_state)
     if not fits:
         raise TooFewStars("too few stars for a mixture")
     bics = {m + 1: f.bic(len(fit_rows)) for m, f in fits.items()}
     best = fits[min(fits, key=lambda m: bics[m + 1])]
-    probability = best.probability if len(fit_rows) == len(kin) else best.predict(kin, err, sky)
-    info = {"model": "radial", "n_components": len(best.field_weights) + 1, "bic": bics,
+    probability = best.probability if len(fit_rows) == len(kin) else \
+        best.predict(kin, cov, sky, mag)
+    n_components = best.field_weights.shape[1] + 1
+    info = {"model": "radial", "n_components": n_components, "bic": bics,
             "pm_gradient_per_deg": best.cluster_gradient.tolist(),
-            "deconvolved": err is not None, "n_iter": best.n_iter,
+            "deconvolved": err is not None, "error_correlations": corr is not None,
+            "n_iter": best.n_iter,
             "cluster_mean": best.cluster_mean.tolist(),
             "cluster_intrinsic_sd": np.sqrt(np.diag(best.cluster_cov)).tolist(),
-            "radial_bin_edges_deg": best.bin_edges[:-1].tolist(),
-            "radial_member_fraction": best.fraction.tolist()}
+            "cluster_mean_cov": mean_covariance(best.cluster_cov, probability, cov).tolist(),
+            "profile_scale_deg": best.profile.scale, "profile_slope": best.profile.slope,
+            "magnitude_bin_edges": best.magnitude_bins.edges.tolist(),
+            "n_cluster_per_magnitude_bin": best.n_cluster.tolist(),
+            "n_field_per_magnitude_bin": best.n_field.tolist()}
     info["reason"] = (
-        f"cluster component of a {info['n_components']}-component mixture (1 cluster + "
-        f"{len(best.field_weights)} field), deconvolved with the stars' errors: "
+        f"cluster component of a {n_components}-component mixture (1 cluster + "
+        f"{n_components - 1} field), deconvolved with the stars' errors: "
         f"{'yes' if err is not None else 'no'}; intrinsic sd "
         f"{np.round(info['cluster_intrinsic_sd'], 3).tolist()} mas/yr, mas/yr, mas")
     info["n_fit_stars"] = int(len(fit_rows))
     return probability, info, best
+
+
+def mean_covariance(cluster_cov: np.ndarray, p: np.ndarray, S: np.ndarray | None) -> np.ndarray:
+    """Covariance of the fitted cluster mean, (Σ_i P_i (Σ_c + S_i)⁻¹)⁻¹.
+
+    Each member weighs as its errors and the cluster's intrinsic spread allow: faint members
+    with large errors add little, and the intrinsic spread bounds what bright ones add.
+    """
+    total = cluster_cov[None] + (S if S is not None else np.zeros((len(p), 3, 3)))
+    return np.linalg.inv(np.einsum("n,nij->ij", p, np.linalg.inv(total)))
 
 
 def gmm(Z: np.ndarray, target: np.ndarray, target_var: np.ndarray, *, n_components: int | str,

@@ -37,8 +37,10 @@ from vo_ocml.membership.base import (
 )
 from vo_ocml.membership.centroid import best_measured, measure_cluster
 from vo_ocml.membership.detection import MAX_CANDIDATES, find_candidates
+from vo_ocml.membership.radial_mixture import RadialMixtureFit, error_covariance
 from vo_ocml.membership.scope import DEFAULT_SPREAD, DETECTION_SKY_WINDOW, adaptive_filter
 from vo_ocml.membership.sky import from_tangent_plane, sky_centre, tangent_plane
+from vo_ocml.membership.sky_prior import Footprint
 
 log = logging.getLogger(__name__)
 
@@ -243,14 +245,16 @@ class MSTGMM(MembershipEstimator):
             return bool(centre[2] > NEARBY_PARALLAX)
         return bool(self.pm_gradient)
 
-    def _mixture(self, kin, err, sky, centre, observed, intrinsic, target):
+    def _mixture(self, kin, err, sky, centre, observed, intrinsic, target, rows, footprint):
         """The mixture step (:mod:`vo_ocml.membership.mixture_step`): posterior, facts, model, scaler."""
         if self.mixture == "radial":
+            stars = self._stars.rows(rows)
             post, info, model = mixture_step.radial(
                 kin, err, sky, centre, intrinsic, target,
                 n_field=mixture_step.field_choices(self.n_components, self.max_components),
                 gradient=self._gradient(centre), max_fit_stars=self.max_fit_stars,
-                random_state=self.random_state)
+                random_state=self.random_state, mag=stars.magnitude,
+                corr=None if err is None else stars.correlations, footprint=footprint)
             return post, info, model, None
         feats = np.column_stack([sky, kin])
         scaler = StandardScaler().fit(feats)
@@ -343,7 +347,8 @@ class MSTGMM(MembershipEstimator):
         e_m = err[i_m] if err is not None else None
         try:
             post, mix_info, model, scaler = self._mixture(kin[i_m], e_m, sky[i_m], centre,
-                                                          observed, intrinsic, target)
+                                                          observed, intrinsic, target, i_m,
+                                                          Footprint(sky))
         except ValueError:
             return no_cluster(f"only {len(i_m)} stars survive the MST")
         probability[i_m] = post
@@ -399,8 +404,13 @@ class MSTGMM(MembershipEstimator):
         sel = X[passed]
         sky = tangent_plane(sel[:, 0], sel[:, 1], *self.sky_origin_)
         if self.scaler_ is None:
-            q = self.mixture_.predict(sel[:, 2:5], None if err is None else err[passed], sky)
-            p[passed] = q[:, 0] if q.ndim == 2 else q  # joint model: the first cluster's
+            if isinstance(self.mixture_, RadialMixtureFit):
+                stars = self._stars.rows(np.flatnonzero(passed))
+                cov = None if err is None else error_covariance(err[passed], stars.correlations)
+                p[passed] = self.mixture_.predict(sel[:, 2:5], cov, sky, stars.magnitude)
+            else:  # the joint model of several clusters: the first cluster's posterior
+                p[passed] = self.mixture_.predict(sel[:, 2:5], None if err is None
+                                                  else err[passed], sky)[:, 0]
         else:
             Z = self.scaler_.transform(np.column_stack([sky, sel[:, 2:5]]))
             p[passed] = self.mixture_.predict_proba(Z)[:, self.cluster_component_]

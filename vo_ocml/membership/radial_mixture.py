@@ -22,7 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import isotonic_regression
+
+from vo_ocml.membership.sky_prior import (
+    PSEUDO_COUNT, ClusterProfile, Footprint, MagnitudeBins, ProfileFitter,
+)
 
 _LOG2PI = np.log(2.0 * np.pi)
 
@@ -46,17 +49,20 @@ def _inv3(T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _log_normal(V: np.ndarray, mean: np.ndarray, cov: np.ndarray,
                 S: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """log N(v_i; mean, cov + S_i), and the inverse covariances (n, 3, 3) when S is given."""
-    d = V - mean  # mean: (3,) or per star (n, 3)
-    if S is None:
+    """log N(v_i; mean, cov + S_i), and the inverse covariances (n, 3, 3) when S is given.
+
+    ``mean`` is (3,) or per star (n, 3); ``cov`` is (3, 3) or per star (n, 3, 3).
+    """
+    d = V - mean
+    if S is None and cov.ndim == 2:
         inv = np.linalg.inv(cov)
         logdet = np.linalg.slogdet(cov)[1]
         maha = np.sum((d @ inv) * d, axis=1)
         return -0.5 * (maha + logdet + V.shape[1] * _LOG2PI), None
-    Tinv, det = _inv3(cov[None] + S)
+    Tinv, det = _inv3((cov[None] if cov.ndim == 2 else cov) + (0.0 if S is None else S))
     logdet = np.log(det)
     maha = np.sum(d * np.sum(Tinv * d[:, None, :], axis=2), axis=1)
-    return -0.5 * (maha + logdet + V.shape[1] * _LOG2PI), Tinv
+    return -0.5 * (maha + logdet + V.shape[1] * _LOG2PI), None if S is None else Tinv
 
 
 def _xd_update(V: np.ndarray, S: np.ndarray | None, w: np.ndarray, mean: np.ndarray,
@@ -102,12 +108,19 @@ class RadialMixtureFit:
         μ_c at the centre and intrinsic Σ_c (mas/yr, mas).
     cluster_gradient : ndarray, shape (2, 3)
         d μ_c / d(ξ, η) per degree (zero without ``gradient``).
-    field_weights, field_means, field_covs : ndarray
-        The field's Gaussians (M of them): weights, means, intrinsic covariances.
-    centre : ndarray
-        Cluster centre on the tangent plane (deg).
-    bin_edges, fraction : ndarray
-        Radial bin edges (deg) and the member fraction per bin.
+    field_weights : ndarray, shape (n_bins, M)
+        Weights of the field's Gaussians in each magnitude bin.
+    field_means, field_covs : ndarray, shape (n_bins, M, 3) and (n_bins, M, 3, 3)
+        The field's Gaussians in each magnitude bin: means and intrinsic covariances (one
+        Gaussian per bin when M = 1; M shared by every bin otherwise).
+    profile : ClusterProfile
+        The cluster's surface-density profile (centre, scale, slope).
+    footprint : Footprint
+        The table's footprint (the field is uniform over it).
+    magnitude_bins : MagnitudeBins
+        The magnitude bins of the luminosity functions.
+    n_cluster, n_field : ndarray, shape (n_bins,)
+        Expected numbers of members and field stars per magnitude bin (the luminosity functions).
     n_iter : int
         EM iterations run.
     log_likelihood : float
@@ -121,59 +134,143 @@ class RadialMixtureFit:
     field_weights: np.ndarray
     field_means: np.ndarray
     field_covs: np.ndarray
-    centre: np.ndarray
-    bin_edges: np.ndarray
-    fraction: np.ndarray
+    profile: ClusterProfile
+    footprint: Footprint
+    magnitude_bins: MagnitudeBins
+    n_cluster: np.ndarray
+    n_field: np.ndarray
     n_iter: int
     log_likelihood: float
 
     @property
+    def centre(self) -> np.ndarray:
+        """Cluster centre on the tangent plane (deg)."""
+        return self.profile.centre
+
+    @property
     def n_parameters(self) -> int:
         """Free parameters (for BIC)."""
-        m = len(self.field_weights)
-        return 9 * (1 + m) + 6 + (m - 1) + len(self.fraction) + 2
+        n_bins, m = self.field_weights.shape
+        field = 9 * n_bins if m == 1 else 9 * m + n_bins * (m - 1)
+        return 9 + field + 6 + 4 + 2 * n_bins - 1
 
-    def predict(self, kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarray) -> np.ndarray:
-        """Membership probabilities of (new) stars under the fitted model."""
-        S = None if errors is None else np.einsum("ni,ij->nij", errors**2, np.eye(3))
-        r = np.hypot(*(sky - self.centre).T)
-        b = np.clip(np.searchsorted(self.bin_edges, r, side="right") - 1, 0, len(self.fraction) - 1)
+    def log_terms(self, kin: np.ndarray, S: np.ndarray | None, sky: np.ndarray,
+                  b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """log of the cluster's and the field's terms per star, and the field parts (n, M)."""
         mean = self.cluster_mean + (sky - self.centre) @ self.cluster_gradient
-        lc = _log_normal(kin, mean, self.cluster_cov, S)[0]
-        lf = np.logaddexp.reduce(np.column_stack(
-            [np.log(w) + _log_normal(kin, m, c, S)[0]
-             for w, m, c in zip(self.field_weights, self.field_means, self.field_covs)]), axis=1)
-        a = np.log(self.fraction[b]) + lc
-        return np.exp(a - np.logaddexp(a, np.log1p(-self.fraction[b]) + lf))
+        return _terms(kin, S, sky, b, mean, self.cluster_cov, self.field_weights,
+                      self.field_means, self.field_covs, self.profile, self.footprint,
+                      self.n_cluster, self.n_field)[:3]
+
+    def predict(self, kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarray,
+                mag: np.ndarray | None = None) -> np.ndarray:
+        """Membership probabilities of (new) stars under the fitted model.
+
+        ``errors`` are standard errors (n, 3) or covariances (n, 3, 3); ``mag`` G magnitudes.
+        """
+        b = self.magnitude_bins.index(mag, len(kin))
+        a, c, _ = self.log_terms(kin, error_covariance(errors), sky, b)
+        return np.exp(a - np.logaddexp(a, c))
 
     def bic(self, n: int) -> float:
         """Bayesian information criterion for ``n`` stars (lower is better)."""
         return -2.0 * self.log_likelihood * n + self.n_parameters * np.log(n)
 
 
-def _decreasing(fraction: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """The closest non-increasing profile (weighted isotonic regression), kept inside (0, 1)."""
-    fitted = isotonic_regression(fraction, weights=np.maximum(counts, 1).astype(float),
-                                 increasing=False).x
-    return np.clip(fitted, 1e-4, 1 - 1e-4)
+def _terms(kin, S, sky, b, mu_c, cov_c, w_f, mu_f, cov_f, profile, footprint, n_c, n_f):
+    """log[W_c(b) ρ_c(x) N_c(v)], log[W_f(b)/A · Σ_m w_m(b) N_m(v)], field parts, Tc, Tf."""
+    lc, Tc = _log_normal(kin, mu_c, cov_c, S)
+    n_field = w_f.shape[1]
+    field = [_log_normal(kin, mu_f[b, m], cov_f[b, m], S) for m in range(n_field)]
+    parts = np.column_stack([np.log(w_f[b, m]) + field[m][0] for m in range(n_field)])
+    lf = np.logaddexp.reduce(parts, axis=1) if parts.shape[1] > 1 else parts[:, 0]
+    a = np.log(n_c[b]) + profile.log_density(sky) + lc
+    c = np.log(n_f[b]) - np.log(footprint.area) + lf
+    return a, c, parts - lf[:, None], Tc, [f[1] for f in field]
 
 
-def _initial_field(kin: np.ndarray, n_field: int, floor: np.ndarray,
-                   random_state: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def error_covariance(errors: np.ndarray | None,
+                     correlations: np.ndarray | None = None) -> np.ndarray | None:
+    """Per-star error covariances (n, 3, 3) of (pmra, pmdec, parallax).
+
+    Parameters
+    ----------
+    errors : ndarray, shape (n, 3) or (n, 3, 3), or None
+        Standard errors, or covariances already (returned as they are).
+    correlations : ndarray, shape (n, 3), optional
+        Gaia's ``pmra_pmdec_corr``, ``parallax_pmra_corr``, ``parallax_pmdec_corr``
+        (non-finite → 0).
+    """
+    if errors is None or errors.ndim == 3:
+        return errors
+    S = np.einsum("ni,ij->nij", errors**2, np.eye(3))
+    if correlations is not None:
+        rho = np.clip(np.nan_to_num(np.asarray(correlations, float)), -0.999, 0.999)
+        for k, (i, j) in enumerate(CORRELATION_PAIRS):
+            S[:, i, j] = S[:, j, i] = rho[:, k] * errors[:, i] * errors[:, j]
+    return S
+
+
+#: the (row, column) in (pmra, pmdec, parallax) of each Gaia correlation column, in order
+CORRELATION_PAIRS = ((0, 1), (2, 0), (2, 1))
+
+
+def _initial_field(kin: np.ndarray, b: np.ndarray, n_bins: int, n_field: int,
+                   floor: np.ndarray, random_state: int | None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Starting field: per magnitude bin (one Gaussian) or k-means components shared by all."""
+    pooled = np.cov(kin.T) + np.diag(floor**2)
     if n_field == 1:
-        return np.ones(1), kin.mean(axis=0)[None], (np.cov(kin.T) + np.diag(floor**2))[None]
+        means = np.tile(kin.mean(axis=0), (n_bins, 1, 1))
+        covs = np.tile(pooled, (n_bins, 1, 1, 1))
+        for k in range(n_bins):
+            if np.sum(b == k) >= MIN_BIN_STARS:
+                means[k, 0] = kin[b == k].mean(axis=0)
+                covs[k, 0] = np.cov(kin[b == k].T) + np.diag(floor**2)
+        return np.ones((n_bins, 1)), means, covs
     from sklearn.cluster import KMeans
     labels = KMeans(n_field, n_init=3, random_state=random_state).fit_predict(kin)
     weights = np.bincount(labels, minlength=n_field) / len(kin)
     means = np.array([kin[labels == m].mean(axis=0) for m in range(n_field)])
     covs = np.array([np.cov(kin[labels == m].T) + np.diag(floor**2) if (labels == m).sum() > 3
-                     else np.cov(kin.T) for m in range(n_field)])
-    return weights, means, covs
+                     else pooled for m in range(n_field)])
+    return np.tile(weights, (n_bins, 1)), np.tile(means, (n_bins, 1, 1)), \
+        np.tile(covs, (n_bins, 1, 1, 1))
+
+
+def _field_update(kin, S, b, n_bins, resp_f, mu_f, cov_f, Tf, floor):
+    """M-step of the field: per magnitude bin (M = 1), or M Gaussians shared by every bin.
+
+    A bin with fewer than :data:`MIN_BIN_STARS` expected field stars keeps its parameters.
+    """
+    n_field = resp_f.shape[1]
+    for m in range(n_field):
+        if n_field > 1:
+            mean_m, cov_m, _ = _xd_update(kin, S, resp_f[:, m], mu_f[b, m], cov_f[0, m], Tf[m],
+                                          floor)
+            mu_f[:, m], cov_f[:, m] = mean_m[0], cov_m
+            continue
+        for k in range(n_bins):
+            rows = np.flatnonzero(b == k)
+            if resp_f[rows, m].sum() < MIN_BIN_STARS:
+                continue
+            mean_k, cov_k, _ = _xd_update(kin[rows], None if S is None else S[rows],
+                                          resp_f[rows, m], mu_f[b[rows], m], cov_f[k, m],
+                                          None if Tf[m] is None else Tf[m][rows], floor)
+            mu_f[k, m], cov_f[k, m] = mean_k[0], cov_k
+    per_bin = np.column_stack([np.bincount(b, resp_f[:, m], minlength=n_bins)
+                               for m in range(n_field)]) + PSEUDO_COUNT / n_field
+    return per_bin / per_bin.sum(axis=1, keepdims=True)
+
+
+#: fewest (expected) field stars for a magnitude bin to get its own field Gaussian
+MIN_BIN_STARS = 30
 
 
 def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarray,
                        cluster_mean: np.ndarray, cluster_sd: np.ndarray,
-                       centre: np.ndarray, *, n_field: int = 1, n_bins: int | None = None,
+                       centre: np.ndarray, *, mag: np.ndarray | None = None,
+                       footprint: Footprint | None = None, n_field: int = 1,
                        gradient: bool = True, max_iter: int = 1000, tol: float = 2e-7,
                        p_tol: float = 5e-4,
                        random_state: int | None = 0) -> RadialMixtureFit:
@@ -183,18 +280,21 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
     ----------
     kin : ndarray, shape (n, 3)
         (pmra, pmdec, parallax) in mas/yr and mas, in a fixed (canonical) order.
-    errors : ndarray, shape (n, 3) or None
-        Their standard errors (None: no deconvolution).
+    errors : ndarray, shape (n, 3) or (n, 3, 3), or None
+        Their standard errors, or full error covariances (see :func:`error_covariance`);
+        None: no deconvolution.
     sky : ndarray, shape (n, 2)
         Tangent-plane positions (deg).
     cluster_mean, cluster_sd : ndarray, shape (3,)
         Starting cluster centroid and intrinsic spread.
     centre : ndarray, shape (2,)
         Starting sky centre (deg).
+    mag : ndarray, shape (n,), optional
+        G magnitudes (NaN: unknown); without them the prior depends on position only.
+    footprint : Footprint, optional
+        The table's footprint (default: the convex hull of ``sky``).
     n_field : int
-        Gaussians describing the field (more than 1 when, e.g., a second cluster shares it).
-    n_bins : int, optional
-        Radial bins (default: n/60 clipped to 4…12).
+        Gaussians describing the field; their weights depend on magnitude.
     gradient : bool
         Let the cluster's mean (pmra, pmdec, parallax) vary linearly across the sky: the
         perspective effect of a nearby cluster's space motion (over 2° the Pleiades' mean
@@ -210,51 +310,45 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
     RadialMixtureFit
     """
     n = len(kin)
-    S = None if errors is None else np.einsum("ni,ij->nij", errors**2, np.eye(3))
-    n_bins = n_bins or int(np.clip(n // 60, 4, 12))
+    S = error_covariance(errors)
+    footprint = footprint or Footprint(sky)
+    bins = MagnitudeBins(mag)
+    b = bins.index(mag, n)
     floor = 1e-3 * np.maximum(np.std(kin, axis=0), 1e-6)
     mu_c = np.broadcast_to(np.asarray(cluster_mean, float), kin.shape)
     cov_c = np.diag(np.maximum(cluster_sd, floor) ** 2)
     coef = None
-    w_f, mu_f, cov_f = _initial_field(kin, n_field, floor, random_state)
+    w_f, mu_f, cov_f = _initial_field(kin, b, bins.n_bins, n_field, floor, random_state)
     centre = np.asarray(centre, float)
-    r = np.hypot(*(sky - centre).T)
-    edges = np.quantile(r, np.linspace(0, 1, n_bins + 1))
-    edges[-1] = np.inf
-    frac = np.full(n_bins, 0.5)
+    # start: the stars kinematically within 2σ of the cluster are its members, in every bin
+    var = np.diagonal(cov_c)[None] + (np.diagonal(S, axis1=1, axis2=2) if S is not None else 0.0)
+    near = np.sum((kin - mu_c) ** 2 / var, axis=1) < 2.0 ** 2 * 3
+    fitter = ProfileFitter(footprint)
+    profile = fitter.fit(sky, near.astype(float), centre)
+    n_c, n_f = bins.counts(b, near.astype(float)), bins.counts(b, (~near).astype(float))
     previous, p_previous = -np.inf, np.zeros(n)
     it, ll = 0, -np.inf
     for it in range(1, max_iter + 1):
-        r = np.hypot(*(sky - centre).T)
-        b = np.clip(np.searchsorted(edges, r, side="right") - 1, 0, n_bins - 1)
-        lc, Tc = _log_normal(kin, mu_c, cov_c, S)
-        field = [_log_normal(kin, mu_f[m], cov_f[m], S) for m in range(n_field)]
-        lf_parts = np.column_stack([np.log(w_f[m]) + field[m][0] for m in range(n_field)])
-        lf = np.logaddexp.reduce(lf_parts, axis=1)
-        a = np.log(frac[b]) + lc
-        c = np.log1p(-frac[b]) + lf
+        a, c, resp_parts, Tc, Tf = _terms(kin, S, sky, b, mu_c, cov_c, w_f, mu_f, cov_f,
+                                          profile, footprint, n_c, n_f)
         norm = np.logaddexp(a, c)
         p = np.exp(a - norm)
-        resp_f = (1.0 - p)[:, None] * np.exp(lf_parts - lf[:, None])
-        ll = float(norm.mean())
-        counts = np.bincount(b, minlength=n_bins)
-        frac = _decreasing(np.bincount(b, p, minlength=n_bins) / np.maximum(counts, 1), counts)
+        resp_f = (1.0 - p)[:, None] * np.exp(resp_parts)
+        ll = float(norm.mean() - np.log(n))
+        n_c, n_f = bins.counts(b, p), bins.counts(b, 1.0 - p)
         if p.sum() > 1:
             centre = (p[:, None] * sky).sum(axis=0) / p.sum()
+        profile = fitter.fit(sky, p, centre)
         design = np.column_stack([np.ones(n), sky - centre]) if gradient else None
         mu_c, cov_c, coef = _xd_update(kin, S, p, mu_c, cov_c, Tc, floor, design)
-        for m in range(n_field):
-            mean_m, cov_f[m], _ = _xd_update(kin, S, resp_f[:, m], mu_f[m], cov_f[m],
-                                             field[m][1], floor)
-            mu_f[m] = mean_m[0]
-        w_f = np.maximum(resp_f.sum(axis=0), 1e-9)
-        w_f = w_f / w_f.sum()
+        w_f = _field_update(kin, S, b, bins.n_bins, resp_f, mu_f, cov_f, Tf, floor)
         if abs(ll - previous) < tol or np.max(np.abs(p - p_previous)) < p_tol:
             break
         previous, p_previous = ll, p
     cluster_mean = coef[0] if coef is not None else mu_c[0]
     grad = coef[1:] if coef is not None else np.zeros((2, 3))
     return RadialMixtureFit(probability=p, cluster_mean=cluster_mean, cluster_gradient=grad,
-                            cluster_cov=cov_c,
-                            field_weights=w_f, field_means=mu_f, field_covs=cov_f, centre=centre,
-                            bin_edges=edges, fraction=frac, n_iter=it, log_likelihood=ll)
+                            cluster_cov=cov_c, field_weights=w_f, field_means=mu_f,
+                            field_covs=cov_f, profile=profile, footprint=footprint,
+                            magnitude_bins=bins, n_cluster=n_c, n_field=n_f, n_iter=it,
+                            log_likelihood=ll)

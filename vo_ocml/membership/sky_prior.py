@@ -1,0 +1,182 @@
+"""Where and how bright: the prior of the cluster + field mixture.
+
+A star's prior odds of membership are the ratio of the cluster's and the field's expected
+numbers of stars at its position ``x`` and in its magnitude bin ``b``::
+
+    odds(x, b) = W_c(b) ρ_c(x) / (W_f(b) / A)
+
+``W_c(b)`` and ``W_f(b)`` are the expected numbers of members and of field stars in magnitude
+bin ``b`` (the two luminosity functions, estimated within the EM from the probabilities), ``A``
+is the area of the table's footprint, over which the field is uniform, and ``ρ_c`` is the
+cluster's surface-density profile, normalised to one over the footprint. The profile is that of
+Elson, Fall & Freeman (1987, ApJ 323, 54), ρ ∝ (1 + r²/a²)^(−γ/2): a Plummer sphere for γ = 4,
+a King-like core with a power-law halo otherwise.
+
+The footprint is the convex hull of the table's stars; the part of each circle around the
+cluster's centre that lies inside it is measured on a grid of radii and angles, so clusters
+near the edge of a cone or a box are normalised correctly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import ConvexHull
+
+#: radii of the normalisation grid (log-spaced, from this fraction of the footprint's size)
+_N_RADII = 256
+_R_MIN_FRACTION = 1e-4
+#: angles per radius for the footprint coverage
+_N_ANGLES = 72
+#: profile scale radii (fractions of the footprint's size) and slopes the M-step chooses from
+_SCALES = np.logspace(np.log10(3e-3), np.log10(1.5), 48)
+_SLOPES = np.array([2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0])
+#: stars per magnitude bin aimed at, and the bounds on the number of bins
+_STARS_PER_BIN = 150
+_MAX_BINS = 16
+#: pseudo-count (stars) added to every bin of both luminosity functions
+PSEUDO_COUNT = 0.5
+#: the profile normalisations are recomputed when the centre moves by this fraction of the size
+_RECENTRE = 2e-3
+#: most stars used to build the footprint's hull
+_HULL_STARS = 50_000
+
+
+class Footprint:
+    """The table's footprint on the tangent plane: the convex hull of its stars.
+
+    Parameters
+    ----------
+    sky : ndarray, shape (n, 2)
+        Tangent-plane positions (deg) of the table's stars.
+    """
+
+    def __init__(self, sky: np.ndarray) -> None:
+        sky = np.asarray(sky, float)
+        if len(sky) > _HULL_STARS:  # the hull of an even sample; its vertices are kept below
+            sky = sky[:: int(np.ceil(len(sky) / _HULL_STARS))]
+        hull = ConvexHull(sky)
+        self.vertices = sky[hull.vertices]
+        self.area = float(hull.volume)
+        self._equations = hull.equations
+        self.size = float(np.sqrt(self.area / np.pi))  # radius of a disc of the same area
+
+    def contains(self, points: np.ndarray) -> np.ndarray:
+        """Whether each point (m, 2) is inside the footprint."""
+        side = points @ self._equations[:, :2].T + self._equations[:, 2]
+        return np.all(side <= 1e-12, axis=1)
+
+    def coverage(self, centre: np.ndarray, radii: np.ndarray) -> np.ndarray:
+        """Fraction of each circle of radius ``radii`` around ``centre`` inside the footprint."""
+        phi = np.linspace(0.0, 2 * np.pi, _N_ANGLES, endpoint=False)
+        ring = np.stack([np.cos(phi), np.sin(phi)], axis=1)
+        pts = centre + radii[:, None, None] * ring[None]
+        return self.contains(pts.reshape(-1, 2)).reshape(len(radii), _N_ANGLES).mean(axis=1)
+
+
+def eff_log_profile(r: np.ndarray, scale: float, slope: float) -> np.ndarray:
+    """Unnormalised log EFF surface density, −(γ/2) log(1 + r²/a²)."""
+    return -0.5 * slope * np.log1p((r / scale) ** 2)
+
+
+@dataclass
+class ClusterProfile:
+    """A fitted EFF profile: centre (deg), scale a (deg), slope γ and log normalisation."""
+
+    centre: np.ndarray
+    scale: float
+    slope: float
+    log_norm: float
+
+    def log_density(self, sky: np.ndarray) -> np.ndarray:
+        """log ρ_c at tangent-plane positions (normalised to one over the footprint)."""
+        r = np.hypot(*(sky - self.centre).T)
+        return eff_log_profile(r, self.scale, self.slope) - self.log_norm
+
+    @property
+    def r50_infinite(self) -> float:
+        """Half-number radius of the untruncated profile (deg; inf for γ ≤ 2)."""
+        if self.slope <= 2.0:
+            return float("inf")
+        return float(self.scale * np.sqrt(2.0 ** (2.0 / (self.slope - 2.0)) - 1.0))
+
+
+class ProfileFitter:
+    """Maximum-likelihood EFF profiles of stars weighted by their membership probabilities.
+
+    The scale and slope are chosen on a fixed grid (:data:`_SCALES` × the footprint's size,
+    :data:`_SLOPES`); the weighted likelihood is evaluated on a fine log-spaced radial
+    histogram, and each profile is normalised over the footprint (the normalisations are
+    recomputed only when the centre moves by more than :data:`_RECENTRE` of the size).
+
+    Parameters
+    ----------
+    footprint : Footprint
+        The table's footprint.
+    """
+
+    def __init__(self, footprint: Footprint) -> None:
+        self.footprint = footprint
+        size = footprint.size
+        span = float(np.max(np.hypot(*(footprint.vertices - footprint.vertices.mean(0)).T)))
+        self.edges = np.geomspace(size * _R_MIN_FRACTION, 2.0 * span, _N_RADII + 1)
+        self.mid = np.sqrt(self.edges[1:] * self.edges[:-1])
+        self.scales = _SCALES * size
+        self.logp = eff_log_profile(self.mid[None, None, :], self.scales[:, None, None],
+                                    _SLOPES[None, :, None])
+        self._centre: np.ndarray | None = None
+        self._norm = np.empty(0)
+
+    def _normalisation(self, centre: np.ndarray) -> np.ndarray:
+        if self._centre is None or np.hypot(*(centre - self._centre)) > \
+                _RECENTRE * self.footprint.size:
+            cover = self.footprint.coverage(centre, self.mid)
+            ring_area = np.pi * np.diff(self.edges**2) * cover
+            inner = np.pi * self.edges[0] ** 2  # the disc inside the first radius
+            self._norm = np.log(inner + np.sum(ring_area * np.exp(self.logp), axis=2))
+            self._centre = np.array(centre, float)
+        return self._norm
+
+    def fit(self, sky: np.ndarray, weights: np.ndarray, centre: np.ndarray) -> ClusterProfile:
+        """The best profile around ``centre`` for stars at ``sky`` with ``weights``."""
+        norm = self._normalisation(centre)
+        r = np.hypot(*(sky - centre).T)
+        hist = np.bincount(np.clip(np.searchsorted(self.edges, r) - 1, 0, _N_RADII - 1),
+                           weights, minlength=_N_RADII)
+        score = self.logp @ hist - weights.sum() * norm
+        i, j = np.unravel_index(np.argmax(score), score.shape)
+        return ClusterProfile(np.asarray(centre, float), float(self.scales[i]),
+                              float(_SLOPES[j]), float(norm[i, j]))
+
+
+class MagnitudeBins:
+    """Equal-count magnitude bins, plus one bin for stars without a magnitude.
+
+    Parameters
+    ----------
+    mag : ndarray, shape (n,) or None
+        G magnitudes of the stars the mixture is fitted on (NaN: unknown).
+    """
+
+    def __init__(self, mag: np.ndarray | None) -> None:
+        finite = np.asarray(mag, float)[np.isfinite(mag)] if mag is not None else np.empty(0)
+        n_bins = int(np.clip(len(finite) // _STARS_PER_BIN, 1, _MAX_BINS)) if len(finite) else 1
+        if len(finite) >= 2 * _STARS_PER_BIN:
+            edges = np.unique(np.quantile(finite, np.linspace(0, 1, n_bins + 1))[1:-1])
+        else:
+            edges = np.empty(0)
+        self.edges = edges
+        self.n_bins = len(edges) + 2  # the last bin: no magnitude
+
+    def index(self, mag: np.ndarray | None, n: int) -> np.ndarray:
+        """Bin of each star (``n`` stars; the last bin for unknown magnitudes)."""
+        if mag is None:
+            return np.full(n, self.n_bins - 1)
+        mag = np.asarray(mag, float)
+        b = np.searchsorted(self.edges, np.where(np.isfinite(mag), mag, 0.0), side="right")
+        return np.where(np.isfinite(mag), b, self.n_bins - 1)
+
+    def counts(self, b: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Expected numbers per bin (weighted counts plus :data:`PSEUDO_COUNT`)."""
+        return np.bincount(b, weights, minlength=self.n_bins) + PSEUDO_COUNT
