@@ -32,7 +32,7 @@ from vo_ocml.membership import estimator_class
 from vo_ocml.membership.base import (ERROR_FEATURES, FEATURES, MEMBER_THRESHOLD, Centroid,
                                      MembershipResult, step_param_name)
 from vo_ocml.options import RunOptions
-from vo_ocml.membership.gaia_precision import nominal_errors
+from vo_ocml.membership.gaia_precision import GLOBAL_ZERO_POINT, nominal_errors
 from vo_ocml.membership.sky import angular_distance, sky_extent
 
 log = logging.getLogger(__name__)
@@ -238,9 +238,15 @@ def _photometry_and_correlations(cmap: ColumnMap, arrays: dict[str, np.ndarray],
     return extra
 
 
+def _zero_point(value: float | str | None) -> float | None:
+    """The parallax zero-point to subtract (mas), or None ("global": Lindegren et al. 2021)."""
+    return GLOBAL_ZERO_POINT if value == "global" else value
+
+
 def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
         centroid: tuple[float, float, float] | None = None, threshold: float = MEMBER_THRESHOLD,
         columns: dict[str, str] | None = None, random_state: int | None = 0,
+        parallax_zero_point: float | str | None = None,
         **method_params: Any) -> Annotated:
     """Annotate a table of stars with membership probabilities.
 
@@ -262,6 +268,10 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
         Canonical quantity → column name overrides (e.g. ``{"parallax": "plx_corr"}``).
     random_state : int or None
         Seed for every random step.
+    parallax_zero_point : float or "global", optional
+        Subtract this Gaia parallax zero-point (mas) from every parallax before anything else
+        (the table itself is untouched); "global" is Lindegren et al. (2021)'s −0.017 mas.
+        Default: not applied (the provenance and summary say so).
     **method_params
         Passed to the estimator (see :class:`~vo_ocml.membership.mstgmm.MSTGMM`,
         :class:`~vo_ocml.membership.dec.DEC`). When the table has no pm/parallax error columns
@@ -280,7 +290,8 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
     """
     options = RunOptions().updated({
         "method": method, "cluster": cluster, "centroid": centroid, "threshold": threshold,
-        "columns": columns, "random_state": random_state, **method_params})
+        "columns": columns, "random_state": random_state,
+        "parallax_zero_point": parallax_zero_point, **method_params})
     method, cluster, centroid = options.method, options.cluster, options.centroid
     threshold, columns, random_state = options.threshold, options.columns, options.random_state
     if len(table) == 0:
@@ -292,6 +303,9 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
         log.warning("%d row(s) hold physically impossible values (%s); they are treated as "
                     "incomplete", implausible.count, implausible.describe())
     check_cluster_on_table(cluster, arrays["ra"], arrays["dec"])
+    zero_point = _zero_point(options.parallax_zero_point)
+    if zero_point is not None:
+        arrays["parallax"] = arrays["parallax"] - zero_point
     X = np.column_stack([arrays[f] for f in FEATURES])
     errors, error_source = None, "none (no error columns, no G magnitude)"
     if all(cmap.has(e) for e in ERROR_FEATURES):
@@ -304,13 +318,18 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
         cmap, arrays, errors if error_source == "table" else None))
     result: MembershipResult = estimator.result_
     out, names = annotate(table, result, threshold)
-    summary = summarize(result, arrays, threshold)
+    summary = summarize(result, arrays, threshold, parallax_zero_point=zero_point)
     clusters = name_clusters(result, arrays, threshold) if result.clusters else []
     if clusters:
         add_cluster_columns(out, result, clusters, threshold, _unique)
         out.meta["ocml_clusters"] = cluster_table(clusters)
     out.meta["ocml_params"] = [
         *_provenance(method, threshold, result, cmap),
+        param("ocml_parallax_zero_point", "not applied" if zero_point is None else zero_point,
+              "pos.parallax.trig;arith.zp", None if zero_point is None else "mas",
+              "Gaia parallax zero-point subtracted before fitting (Lindegren et al. 2021, "
+              f"A&A 649, A4; global {GLOBAL_ZERO_POINT} mas; the full recipe needs "
+              "nu_eff_used_in_astrometry, pseudocolour, ecl_lat, astrometric_params_solved)"),
         param("ocml_errors", error_source, "meta.note", None,
                "where the pmra, pmdec, parallax errors used came from"),
         param("ocml_n_implausible", implausible.count, "meta.number", None,

@@ -1,8 +1,14 @@
 """The numbers a membership run is judged by, like the source studies' tables.
 
-Members are the stars with probability above the threshold (default 0.5). Means are plain
-means over members with standard errors σ/√N; the centre is the members' mean direction and
-r50 the median angular distance of members from it.
+Members are the stars with probability above the threshold (default 0.5). The cluster's
+mean proper motion and parallax come from the fitted model when the method fits one (the
+mixture's deconvolved cluster mean, with the standard errors of that mean: every member
+weighs as 1 / (intrinsic spread² + its error²), times its probability); otherwise they are
+the members' means with those same weights, the intrinsic spread measured from the members
+(observed variance less the mean squared error). So neither is dominated by the many faint
+members with large errors. The centre is the members' mean direction and r50 the median
+angular distance of members from it. The parallax says whether the Gaia zero-point
+(Lindegren et al. 2021) was applied.
 """
 
 from __future__ import annotations
@@ -14,7 +20,12 @@ import numpy as np
 
 from vo_ocml.io.tables import param
 from vo_ocml.membership.base import MEMBER_THRESHOLD, MembershipResult
+from vo_ocml.membership.gaia_precision import GLOBAL_ZERO_POINT
 from vo_ocml.membership.sky import sky_centre, tangent_plane
+
+#: how the cluster's means were obtained
+FITTED = "fitted model (deconvolved cluster mean; SE from the fit)"
+WEIGHTED = "members weighted by P / (intrinsic spread² + error²)"
 
 
 @dataclass
@@ -43,6 +54,10 @@ class Summary:
         Where the filter's centroid came from ("data", "user", "catalogue:…").
     step_counts : dict
         Star counts per step.
+    means_from : str
+        How the means were computed ("fitted model" or "weighted members").
+    parallax_zero_point : float or None
+        The parallax zero-point subtracted from every parallax (mas; None: not applied).
     """
 
     found: bool
@@ -61,6 +76,8 @@ class Summary:
     r50: float
     centroid_source: str
     step_counts: dict[str, int] = field(default_factory=dict)
+    means_from: str = WEIGHTED
+    parallax_zero_point: float | None = None
 
     def as_rows(self) -> list[tuple[str, str]]:
         """(label, value) rows for printing or an HTML table."""
@@ -74,13 +91,21 @@ class Summary:
             ("members (P > 0.8)", str(self.n_p08)),
             ("pmra", pm(self.pmra, self.pmra_se, "mas/yr")),
             ("pmdec", pm(self.pmdec, self.pmdec_se, "mas/yr")),
-            ("parallax", pm(self.parallax, self.parallax_se, "mas")),
+            ("parallax", pm(self.parallax, self.parallax_se, "mas") + self._zero_point_note()),
+            ("means from", self.means_from),
             ("centre (ra, dec)", f"{self.ra:.5f}, {self.dec:.5f} deg" if np.isfinite(self.ra) else "—"),
             ("r50", f"{self.r50 * 60:.2f} arcmin" if np.isfinite(self.r50) else "—"),
         ]
         steps = " → ".join(f"{k} {v}" for k, v in self.step_counts.items())
         rows.append(("steps", steps))
         return rows
+
+    def _zero_point_note(self) -> str:
+        if not np.isfinite(self.parallax):
+            return ""
+        if self.parallax_zero_point is None:
+            return f" (Gaia zero-point not applied; Lindegren+2021 global: {GLOBAL_ZERO_POINT} mas)"
+        return f" (zero-point {self.parallax_zero_point:+.3f} mas subtracted)"
 
     def format(self) -> str:
         """A plain-text block for the terminal."""
@@ -106,7 +131,11 @@ class Summary:
             p("ocml_mean_pmdec_se", self.pmdec_se, "stat.error;pos.pm;pos.eq.dec", "mas/yr",
               "standard error of the members' mean pmdec"),
             p("ocml_mean_parallax", self.parallax, "pos.parallax.trig;stat.mean", "mas",
-              "members' mean parallax"),
+              "the cluster's mean parallax" + (
+                  " (Gaia zero-point not applied)" if self.parallax_zero_point is None else
+                  f" (zero-point {self.parallax_zero_point:+.3f} mas subtracted)")),
+            p("ocml_means_from", self.means_from, "meta.note", None,
+              "how the cluster's mean proper motion and parallax were computed"),
             p("ocml_mean_parallax_se", self.parallax_se, "stat.error;pos.parallax.trig", "mas",
               "standard error of the members' mean parallax"),
             p("ocml_centre_ra", self.ra, "pos.eq.ra", "deg", "members' centre, right ascension"),
@@ -116,16 +145,55 @@ class Summary:
         ]
 
 
-def _mean_se(x: np.ndarray) -> tuple[float, float]:
-    x = x[np.isfinite(x)]
-    if len(x) == 0:
-        return np.nan, np.nan
-    se = float(np.std(x, ddof=1) / np.sqrt(len(x))) if len(x) > 1 else np.nan
-    return float(np.mean(x)), se
+def _weighted_means(x: np.ndarray, err: np.ndarray | None,
+                    p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Means and standard errors of members' (n, 3) values, weighted P / (s² + e²).
+
+    The intrinsic variance s² is the members' observed variance less their mean squared error
+    (method of moments); without errors the weights are the probabilities and the standard
+    errors σ / √N_eff.
+    """
+    ok = np.all(np.isfinite(x), axis=1) & (p > 0)
+    x, p = x[ok], p[ok]
+    if len(x) < 2:
+        return (x[0] if len(x) else np.full(3, np.nan)), np.full(3, np.nan)
+    e2 = err[ok] ** 2 if err is not None else np.zeros_like(x)
+    mean0 = np.average(x, axis=0, weights=p)
+    s2 = np.maximum(np.average((x - mean0) ** 2 - e2, axis=0, weights=p), 0.0)
+    var = s2 + e2
+    if not np.all(var > 0):
+        n_eff = p.sum() ** 2 / np.sum(p**2)
+        return mean0, np.sqrt(s2 / max(n_eff - 1.0, 1.0))
+    w = p[:, None] / var
+    return np.sum(w * x, axis=0) / w.sum(axis=0), 1.0 / np.sqrt(w.sum(axis=0))
+
+
+def cluster_means(result: MembershipResult, astrometry: dict[str, np.ndarray],
+                  threshold: float = MEMBER_THRESHOLD) -> tuple[np.ndarray, np.ndarray, str]:
+    """The cluster's (pmra, pmdec, parallax) means, their standard errors, and how obtained.
+
+    From the fitted model when the result carries its cluster mean and that mean's covariance
+    (the radial mixture); otherwise from the members, weighted as in :func:`_weighted_means`.
+    """
+    mixture = result.details.get("mixture", {}) if result.details else {}
+    if "cluster_mean" in mixture and "cluster_mean_cov" in mixture:
+        cov = np.asarray(mixture["cluster_mean_cov"], float)
+        return np.asarray(mixture["cluster_mean"], float), np.sqrt(np.diag(cov)), FITTED
+    members = result.members(threshold)
+    x = np.column_stack([astrometry[k][members] for k in ("pmra", "pmdec", "parallax")])
+    keys = ("pmra_error", "pmdec_error", "parallax_error")
+    err = np.column_stack([astrometry[k][members] for k in keys]) \
+        if all(k in astrometry for k in keys) else None
+    if err is not None:
+        err = np.where(np.isfinite(err), err, np.nan)
+        err = None if np.isnan(err).all() else np.where(np.isnan(err), np.nanmedian(err, 0), err)
+    p = np.nan_to_num(result.probability[members])
+    return (*_weighted_means(x, err, p), WEIGHTED)
 
 
 def summarize(result: MembershipResult, astrometry: dict[str, np.ndarray],
-              threshold: float = MEMBER_THRESHOLD) -> Summary:
+              threshold: float = MEMBER_THRESHOLD,
+              parallax_zero_point: float | None = None) -> Summary:
     """Summarise a membership result.
 
     Parameters
@@ -137,6 +205,8 @@ def summarize(result: MembershipResult, astrometry: dict[str, np.ndarray],
         as from :meth:`vo_ocml.io.columns.ColumnMap.arrays`.
     threshold : float
         Membership threshold.
+    parallax_zero_point : float, optional
+        The zero-point already subtracted from the parallaxes (mas), to be stated.
 
     Returns
     -------
@@ -144,9 +214,10 @@ def summarize(result: MembershipResult, astrometry: dict[str, np.ndarray],
     """
     members = result.members(threshold)
     n08 = int(np.sum(result.members(0.8)))
-    pmra, pmra_se = _mean_se(astrometry["pmra"][members])
-    pmdec, pmdec_se = _mean_se(astrometry["pmdec"][members])
-    plx, plx_se = _mean_se(astrometry["parallax"][members])
+    (pmra, pmdec, plx), (pmra_se, pmdec_se, plx_se), how = cluster_means(
+        result, astrometry, threshold)
+    if not members.any():
+        pmra = pmdec = plx = pmra_se = pmdec_se = plx_se = np.nan
     ra = dec = r50 = np.nan
     if members.any():
         ra, dec = sky_centre(astrometry["ra"][members], astrometry["dec"][members])
@@ -157,4 +228,5 @@ def summarize(result: MembershipResult, astrometry: dict[str, np.ndarray],
                    n_members=int(members.sum()), n_p08=n08, pmra=pmra, pmra_se=pmra_se,
                    pmdec=pmdec, pmdec_se=pmdec_se, parallax=plx, parallax_se=plx_se,
                    ra=ra, dec=dec, r50=r50, centroid_source=source,
-                   step_counts=dict(result.step_counts))
+                   step_counts=dict(result.step_counts), means_from=how,
+                   parallax_zero_point=parallax_zero_point)

@@ -16,6 +16,8 @@ _G = np.array([12.0, 15.0, 17.0, 20.0, 21.0])
 _PARALLAX = np.array([0.02, 0.025, 0.07, 0.5, 1.3])
 _PM = np.array([0.02, 0.025, 0.07, 0.5, 1.4])
 
+#: Lindegren et al. (2021, A&A 649, A4): the global offset of Gaia EDR3/DR3 parallaxes (mas)
+GLOBAL_ZERO_POINT = -0.017
 #: what the provenance says when errors were estimated
 CITATION = "estimated from G: Gaia EDR3 nominal precision (Lindegren et al. 2021)"
 

@@ -28,6 +28,12 @@ from vo_ocml.membership.centroid import max_pm_dispersion
 from vo_ocml.membership.radial_mixture import error_covariance, fit_radial_mixture
 from vo_ocml.membership.sky_prior import Footprint
 
+#: the largest scale radius (pc) of a cluster's surface-density profile: open clusters' King
+#: core radii are ~0.5–5 pc (e.g. Kharchenko et al. 2013; Hunt & Reffert 2023), so 10 pc
+#: bounds them without constraining any real cluster
+MAX_CORE_RADIUS_PC = 10.0
+#: parallaxes below this (mas) count as this for the bound above (20 kpc)
+MIN_PARALLAX = 0.05
 #: the paper's mixture starts from the quarter of the stars nearest the cluster
 CORE_QUANTILE = 0.25
 
@@ -71,7 +77,8 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
             fits[m] = fit_radial_mixture(
                 kin[fit_rows], None if cov is None else cov[fit_rows], sky[fit_rows], centre,
                 intrinsic, target, mag=None if mag is None else mag[fit_rows],
-                footprint=footprint, n_field=m, gradient=gradient, random_state=random_state)
+                footprint=footprint, max_scale=max_profile_scale(centre[2]), n_field=m,
+                gradient=gradient, random_state=random_state)
     if not fits:
         raise TooFewStars("too few stars for a mixture")
     bics = {m + 1: f.bic(len(fit_rows)) for m, f in fits.items()}
@@ -97,6 +104,12 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
         f"{np.round(info['cluster_intrinsic_sd'], 3).tolist()} mas/yr, mas/yr, mas")
     info["n_fit_stars"] = int(len(fit_rows))
     return probability, info, best
+
+
+def max_profile_scale(parallax: float) -> float:
+    """Largest profile scale radius (deg) at a parallax (mas): :data:`MAX_CORE_RADIUS_PC`."""
+    distance_pc = 1000.0 / max(parallax, MIN_PARALLAX)
+    return float(np.degrees(MAX_CORE_RADIUS_PC / distance_pc))
 
 
 def mean_covariance(cluster_cov: np.ndarray, p: np.ndarray, S: np.ndarray | None) -> np.ndarray:

@@ -1,20 +1,20 @@
-"""Cluster + field mixture in (pmra, pmdec, parallax) with a radial member fraction.
+"""Cluster + field mixture in (pmra, pmdec, parallax) with a prior in position and magnitude.
 
-The model for each star i, at distance r_i from the cluster's centre on the sky::
+For star i at tangent-plane position x_i, in magnitude bin b_i, with (pmra, pmdec, parallax)
+v_i and error covariance S_i (Gaia's correlations included when the table has them)::
 
-    p(v_i) = f(r_i) · N(v_i; μ_c, Σ_c + S_i) + (1 − f(r_i)) · N(v_i; μ_f, Σ_f + S_i)
+    p(v_i, x_i, b_i) =  W_c(b_i) ρ_c(x_i) N(v_i; μ_c(x_i), Σ_c + S_i)
+                      + W_f(b_i) / A   Σ_m w_m(b_i) N(v_i; μ_m, Σ_m + S_i)
 
-with v = (pmra, pmdec, parallax), S_i the star's error covariance (zero when errors are
-unknown), Σ_c and Σ_f intrinsic (deconvolved) covariances, and f(r) the member fraction in
-radial bins of equal star counts -- no parametric shape, only that it does not increase
-outwards (the cluster's density falls with radius, the field's does not), so a cluster's
-extended halo, a compact distant cluster and a proper-motion box that is mostly members are
-all described, and the fraction cannot drift into unphysical profiles. EM: the
-E-step gives each star's membership probability; the M-step updates f per bin (the mean
-probability there, made non-increasing by isotonic regression), the cluster's sky centre (probability-weighted), and both Gaussians by
-extreme deconvolution (Bovy, Hogg & Roweis 2011). This is a Gaussian mixture over
-(ra, dec, pmra, pmdec, parallax) whose mixing weight depends on the position, instead of a
-Gaussian in position: a cone's field is uniform on the sky and cluster halos are not Gaussian.
+W_c(b) and W_f(b) are the expected numbers of members and field stars per magnitude bin (the
+two luminosity functions: at G 20 the field outnumbers a cluster far more than at G 15), ρ_c an
+EFF/Plummer-like surface-density profile normalised over the footprint, A the footprint's area
+(the field is uniform over it), Σ_c, Σ_m intrinsic (deconvolved) covariances, and μ_c(x) the
+cluster's mean, linear across the sky for nearby clusters (perspective). The prior is
+:mod:`vo_ocml.membership.sky_prior`. EM: the E-step gives each star's membership probability;
+the M-step updates the luminosity functions (probability-weighted counts per bin), the
+cluster's centre and profile, and the Gaussians by extreme deconvolution (Bovy, Hogg & Roweis
+2011).
 """
 
 from __future__ import annotations
@@ -110,9 +110,8 @@ class RadialMixtureFit:
         d μ_c / d(ξ, η) per degree (zero without ``gradient``).
     field_weights : ndarray, shape (n_bins, M)
         Weights of the field's Gaussians in each magnitude bin.
-    field_means, field_covs : ndarray, shape (n_bins, M, 3) and (n_bins, M, 3, 3)
-        The field's Gaussians in each magnitude bin: means and intrinsic covariances (one
-        Gaussian per bin when M = 1; M shared by every bin otherwise).
+    field_means, field_covs : ndarray, shape (M, 3) and (M, 3, 3)
+        The field's Gaussians: means and intrinsic covariances.
     profile : ClusterProfile
         The cluster's surface-density profile (centre, scale, slope).
     footprint : Footprint
@@ -151,8 +150,7 @@ class RadialMixtureFit:
     def n_parameters(self) -> int:
         """Free parameters (for BIC)."""
         n_bins, m = self.field_weights.shape
-        field = 9 * n_bins if m == 1 else 9 * m + n_bins * (m - 1)
-        return 9 + field + 6 + 4 + 2 * n_bins - 1
+        return 9 * (1 + m) + n_bins * (m - 1) + 6 + 4 + 2 * n_bins - 1
 
     def log_terms(self, kin: np.ndarray, S: np.ndarray | None, sky: np.ndarray,
                   b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -181,11 +179,12 @@ def _terms(kin, S, sky, b, mu_c, cov_c, w_f, mu_f, cov_f, profile, footprint, n_
     """log[W_c(b) ρ_c(x) N_c(v)], log[W_f(b)/A · Σ_m w_m(b) N_m(v)], field parts, Tc, Tf."""
     lc, Tc = _log_normal(kin, mu_c, cov_c, S)
     n_field = w_f.shape[1]
-    field = [_log_normal(kin, mu_f[b, m], cov_f[b, m], S) for m in range(n_field)]
+    field = [_log_normal(kin, mu_f[m], cov_f[m], S) for m in range(n_field)]
     parts = np.column_stack([np.log(w_f[b, m]) + field[m][0] for m in range(n_field)])
     lf = np.logaddexp.reduce(parts, axis=1) if parts.shape[1] > 1 else parts[:, 0]
-    a = np.log(n_c[b]) + profile.log_density(sky) + lc
-    c = np.log(n_f[b]) - np.log(footprint.area) + lf
+    s_c, s_f = profile.log_terms(sky, n_c.sum(), n_f.sum())
+    a = np.log(n_c[b]) + s_c + lc
+    c = np.log(n_f[b]) + s_f + lf
     return a, c, parts - lf[:, None], Tc, [f[1] for f in field]
 
 
@@ -206,71 +205,56 @@ def error_covariance(errors: np.ndarray | None,
     S = np.einsum("ni,ij->nij", errors**2, np.eye(3))
     if correlations is not None:
         rho = np.clip(np.nan_to_num(np.asarray(correlations, float)), -0.999, 0.999)
+        for _ in range(_PD_STEPS):  # shrink the few inconsistent triples until positive definite
+            a, b_, c = rho.T
+            bad = 1 + 2 * a * b_ * c - a**2 - b_**2 - c**2 < _MIN_CORRELATION_DET
+            if not bad.any():
+                break
+            rho[bad] *= 0.8
         for k, (i, j) in enumerate(CORRELATION_PAIRS):
             S[:, i, j] = S[:, j, i] = rho[:, k] * errors[:, i] * errors[:, j]
     return S
 
 
+#: a correlation matrix with a smaller determinant is shrunk towards the identity (at most
+#: _PD_STEPS times by 0.8: real Gaia triples are always positive definite)
+_MIN_CORRELATION_DET, _PD_STEPS = 1e-3, 30
 #: the (row, column) in (pmra, pmdec, parallax) of each Gaia correlation column, in order
 CORRELATION_PAIRS = ((0, 1), (2, 0), (2, 1))
 
 
-def _initial_field(kin: np.ndarray, b: np.ndarray, n_bins: int, n_field: int,
-                   floor: np.ndarray, random_state: int | None
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Starting field: per magnitude bin (one Gaussian) or k-means components shared by all."""
-    pooled = np.cov(kin.T) + np.diag(floor**2)
+def _initial_field(kin: np.ndarray, n_bins: int, n_field: int, floor: np.ndarray,
+                   random_state: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Starting field: one Gaussian, or ``n_field`` k-means components (weights per bin)."""
     if n_field == 1:
-        means = np.tile(kin.mean(axis=0), (n_bins, 1, 1))
-        covs = np.tile(pooled, (n_bins, 1, 1, 1))
-        for k in range(n_bins):
-            if np.sum(b == k) >= MIN_BIN_STARS:
-                means[k, 0] = kin[b == k].mean(axis=0)
-                covs[k, 0] = np.cov(kin[b == k].T) + np.diag(floor**2)
-        return np.ones((n_bins, 1)), means, covs
-    from sklearn.cluster import KMeans
-    labels = KMeans(n_field, n_init=3, random_state=random_state).fit_predict(kin)
-    weights = np.bincount(labels, minlength=n_field) / len(kin)
-    means = np.array([kin[labels == m].mean(axis=0) for m in range(n_field)])
-    covs = np.array([np.cov(kin[labels == m].T) + np.diag(floor**2) if (labels == m).sum() > 3
-                     else pooled for m in range(n_field)])
-    return np.tile(weights, (n_bins, 1)), np.tile(means, (n_bins, 1, 1)), \
-        np.tile(covs, (n_bins, 1, 1, 1))
+        weights, means = np.ones(1), kin.mean(axis=0)[None]
+        covs = (np.cov(kin.T) + np.diag(floor**2))[None]
+    else:
+        from sklearn.cluster import KMeans
+        labels = KMeans(n_field, n_init=3, random_state=random_state).fit_predict(kin)
+        weights = np.bincount(labels, minlength=n_field) / len(kin)
+        means = np.array([kin[labels == m].mean(axis=0) for m in range(n_field)])
+        covs = np.array([np.cov(kin[labels == m].T) + np.diag(floor**2)
+                         if (labels == m).sum() > 3 else np.cov(kin.T) for m in range(n_field)])
+    return np.tile(weights, (n_bins, 1)), means, covs
 
 
-def _field_update(kin, S, b, n_bins, resp_f, mu_f, cov_f, Tf, floor):
-    """M-step of the field: per magnitude bin (M = 1), or M Gaussians shared by every bin.
-
-    A bin with fewer than :data:`MIN_BIN_STARS` expected field stars keeps its parameters.
-    """
+def _field_update(kin, S, b, n_bins, resp_f, mu_f, cov_f, Tf, floor) -> np.ndarray:
+    """M-step of the field's Gaussians (in place); returns their weights per magnitude bin."""
     n_field = resp_f.shape[1]
     for m in range(n_field):
-        if n_field > 1:
-            mean_m, cov_m, _ = _xd_update(kin, S, resp_f[:, m], mu_f[b, m], cov_f[0, m], Tf[m],
-                                          floor)
-            mu_f[:, m], cov_f[:, m] = mean_m[0], cov_m
-            continue
-        for k in range(n_bins):
-            rows = np.flatnonzero(b == k)
-            if resp_f[rows, m].sum() < MIN_BIN_STARS:
-                continue
-            mean_k, cov_k, _ = _xd_update(kin[rows], None if S is None else S[rows],
-                                          resp_f[rows, m], mu_f[b[rows], m], cov_f[k, m],
-                                          None if Tf[m] is None else Tf[m][rows], floor)
-            mu_f[k, m], cov_f[k, m] = mean_k[0], cov_k
+        mean_m, cov_f[m], _ = _xd_update(kin, S, resp_f[:, m], mu_f[m], cov_f[m], Tf[m], floor)
+        mu_f[m] = mean_m[0]
     per_bin = np.column_stack([np.bincount(b, resp_f[:, m], minlength=n_bins)
                                for m in range(n_field)]) + PSEUDO_COUNT / n_field
     return per_bin / per_bin.sum(axis=1, keepdims=True)
 
 
-#: fewest (expected) field stars for a magnitude bin to get its own field Gaussian
-MIN_BIN_STARS = 30
-
-
 def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarray,
                        cluster_mean: np.ndarray, cluster_sd: np.ndarray,
                        centre: np.ndarray, *, mag: np.ndarray | None = None,
-                       footprint: Footprint | None = None, n_field: int = 1,
+                       footprint: Footprint | None = None, max_scale: float | None = None,
+                       n_field: int = 1,
                        gradient: bool = True, max_iter: int = 1000, tol: float = 2e-7,
                        p_tol: float = 5e-4,
                        random_state: int | None = 0) -> RadialMixtureFit:
@@ -293,6 +277,8 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
         G magnitudes (NaN: unknown); without them the prior depends on position only.
     footprint : Footprint, optional
         The table's footprint (default: the convex hull of ``sky``).
+    max_scale : float, optional
+        Largest scale radius of the cluster's profile (deg).
     n_field : int
         Gaussians describing the field; their weights depend on magnitude.
     gradient : bool
@@ -318,12 +304,12 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
     mu_c = np.broadcast_to(np.asarray(cluster_mean, float), kin.shape)
     cov_c = np.diag(np.maximum(cluster_sd, floor) ** 2)
     coef = None
-    w_f, mu_f, cov_f = _initial_field(kin, b, bins.n_bins, n_field, floor, random_state)
+    w_f, mu_f, cov_f = _initial_field(kin, bins.n_bins, n_field, floor, random_state)
     centre = np.asarray(centre, float)
     # start: the stars kinematically within 2σ of the cluster are its members, in every bin
     var = np.diagonal(cov_c)[None] + (np.diagonal(S, axis1=1, axis2=2) if S is not None else 0.0)
     near = np.sum((kin - mu_c) ** 2 / var, axis=1) < 2.0 ** 2 * 3
-    fitter = ProfileFitter(footprint)
+    fitter = ProfileFitter(footprint, max_scale)
     profile = fitter.fit(sky, near.astype(float), centre)
     n_c, n_f = bins.counts(b, near.astype(float)), bins.counts(b, (~near).astype(float))
     previous, p_previous = -np.inf, np.zeros(n)

@@ -88,11 +88,17 @@ class ClusterProfile:
     scale: float
     slope: float
     log_norm: float
+    log_area: float = 0.0
 
     def log_density(self, sky: np.ndarray) -> np.ndarray:
         """log ρ_c at tangent-plane positions (normalised to one over the footprint)."""
         r = np.hypot(*(sky - self.centre).T)
         return eff_log_profile(r, self.scale, self.slope) - self.log_norm
+
+    def log_terms(self, sky: np.ndarray, n_cluster: float, n_field: float
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """Spatial log-terms of the cluster (log ρ_c) and the field (−log A) per star."""
+        return self.log_density(sky), np.full(len(sky), -self.log_area)
 
     @property
     def r50_infinite(self) -> float:
@@ -114,15 +120,21 @@ class ProfileFitter:
     ----------
     footprint : Footprint
         The table's footprint.
+    max_scale : float, optional
+        Largest scale radius a allowed (deg): a cluster is a concentrated overdensity, and a
+        profile as flat as the footprint would let the cluster's Gaussian take over a
+        kinematic feature of the field.
     """
 
-    def __init__(self, footprint: Footprint) -> None:
+    def __init__(self, footprint: Footprint, max_scale: float | None = None) -> None:
         self.footprint = footprint
         size = footprint.size
         span = float(np.max(np.hypot(*(footprint.vertices - footprint.vertices.mean(0)).T)))
         self.edges = np.geomspace(size * _R_MIN_FRACTION, 2.0 * span, _N_RADII + 1)
         self.mid = np.sqrt(self.edges[1:] * self.edges[:-1])
         self.scales = _SCALES * size
+        if max_scale is not None:
+            self.scales = self.scales[self.scales <= max(max_scale, self.scales[0])]
         self.logp = eff_log_profile(self.mid[None, None, :], self.scales[:, None, None],
                                     _SLOPES[None, :, None])
         self._centre: np.ndarray | None = None
@@ -147,7 +159,8 @@ class ProfileFitter:
         score = self.logp @ hist - weights.sum() * norm
         i, j = np.unravel_index(np.argmax(score), score.shape)
         return ClusterProfile(np.asarray(centre, float), float(self.scales[i]),
-                              float(_SLOPES[j]), float(norm[i, j]))
+                              float(_SLOPES[j]), float(norm[i, j]),
+                              float(np.log(self.footprint.area)))
 
 
 class MagnitudeBins:
@@ -180,3 +193,5 @@ class MagnitudeBins:
     def counts(self, b: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Expected numbers per bin (weighted counts plus :data:`PSEUDO_COUNT`)."""
         return np.bincount(b, weights, minlength=self.n_bins) + PSEUDO_COUNT
+
+

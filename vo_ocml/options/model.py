@@ -142,6 +142,10 @@ RUN_OPTIONS = (
            default_text="found by name or UCD"),
     Option("random_state", "seed of every random step", number(0, integer=True, none="none"),
            default=0, flag="--seed", metavar="N"),
+    Option("parallax_zero_point", "Gaia parallax zero-point subtracted from every parallax "
+           "before fitting: a value, or 'global' for Lindegren et al. (2021)'s −0.017 mas",
+           choice(("global",), also=number(-1.0, 1.0, none="none")), unit="mas",
+           metavar="ZP|global", default_text="not applied (the output says so)"),
 )
 
 #: how the input table is read (CLI run/batch, SAMP vo_ocml.membership.run)
@@ -245,7 +249,7 @@ METHOD_OPTIONS = (
 
 OPTIONS = {o.name: o for o in (*RUN_OPTIONS, *METHOD_OPTIONS)}
 #: run options whose None means "not given"
-NULLABLE = ("cluster", "centroid")
+NULLABLE = ("cluster", "centroid", "parallax_zero_point")
 
 
 def method_options(method: str) -> tuple[Option, ...]:
@@ -263,7 +267,7 @@ class RunOptions:
 
     Attributes
     ----------
-    method, cluster, centroid, threshold, columns, random_state
+    method, cluster, centroid, threshold, columns, random_state, parallax_zero_point
         See :data:`RUN_OPTIONS`.
     params : mapping
         The method parameters given (the estimator's defaults apply to the others).
@@ -275,6 +279,7 @@ class RunOptions:
     threshold: float = MEMBER_THRESHOLD
     columns: Mapping[str, str] = field(default_factory=dict)
     random_state: int | None = 0
+    parallax_zero_point: float | str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
 
     def updated(self, values: Mapping[str, Any]) -> RunOptions:
@@ -314,4 +319,5 @@ class RunOptions:
         """Keyword arguments of :func:`vo_ocml.run`."""
         return {"method": self.method, "cluster": self.cluster, "centroid": self.centroid,
                 "threshold": self.threshold, "columns": dict(self.columns) or None,
-                "random_state": self.random_state, **self.params}
+                "random_state": self.random_state,
+                "parallax_zero_point": self.parallax_zero_point, **self.params}

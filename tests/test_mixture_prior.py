@@ -1,0 +1,112 @@
+"""The mixture's prior, error covariances and the summary a user can quote."""
+
+from importlib import resources
+
+import numpy as np
+import pytest
+
+from vo_ocml.analysis.summary import _weighted_means
+from vo_ocml.errors import InputError
+from vo_ocml.io.tables import read_table
+from vo_ocml.membership.radial_mixture import _log_normal, error_covariance
+from vo_ocml.membership.sky_prior import Footprint, ProfileFitter
+from vo_ocml.pipeline import run
+from vo_ocml.simulate import SimCluster, simulate_cone
+
+
+@pytest.fixture(scope="module")
+def default_run():
+    table = read_table(resources.files("vo_ocml.data") / "ngc2477_cone.vot")
+    return table, run(table)
+
+
+def test_correlations_change_the_likelihood():
+    rng = np.random.default_rng(0)
+    n = 500
+    err = rng.uniform(0.1, 0.5, (n, 3))
+    corr = np.column_stack([np.full(n, 0.6), np.full(n, -0.5), np.full(n, 0.4)])
+    v = rng.normal(0, 0.5, (n, 3))
+    full, diag = error_covariance(err, corr), error_covariance(err)
+    assert full[0, 0, 1] == pytest.approx(0.6 * err[0, 0] * err[0, 1])  # pmra–pmdec
+    assert full[0, 2, 0] == pytest.approx(-0.5 * err[0, 2] * err[0, 0])  # parallax–pmra
+    assert full[0, 2, 1] == pytest.approx(0.4 * err[0, 2] * err[0, 1])  # parallax–pmdec
+    cov = np.diag([0.05, 0.05, 0.01])
+    l_full = _log_normal(v, np.zeros(3), cov, full)[0]
+    l_diag = _log_normal(v, np.zeros(3), cov, diag)[0]
+    assert np.mean(np.abs(l_full - l_diag)) > 0.1
+    # NaN correlations count as zero
+    assert np.array_equal(error_covariance(err, np.full((n, 3), np.nan)), diag)
+
+
+def test_correlation_columns_reach_the_mixture():
+    table = simulate_cone(3000, (SimCluster(300, -2.5, 1.0, 0.7),), radius=0.3, seed=4)
+    rng = np.random.default_rng(1)
+    for name in ("pmra_pmdec_corr", "parallax_pmra_corr", "parallax_pmdec_corr"):
+        table[name] = rng.uniform(-0.4, 0.4, len(table))
+    with_corr = run(table, centroid=(-2.5, 1.0, 0.7))
+    without = run(table[[c for c in table.colnames if not c.endswith("_corr")]],
+                  centroid=(-2.5, 1.0, 0.7))
+    assert with_corr.result.details["mixture"]["error_correlations"] is True
+    assert without.result.details["mixture"]["error_correlations"] is False
+    assert np.nanmax(np.abs(with_corr.result.probability - without.result.probability)) > 0.05
+
+
+def test_profile_recovers_a_plummer_cluster_in_a_box():
+    rng = np.random.default_rng(2)
+    field = rng.uniform(-0.5, 0.5, (4000, 2))  # a square footprint
+    a = 0.05
+    u = rng.random(1000) * 0.99
+    r = a * np.sqrt(u / (1 - u))
+    phi = rng.random(1000) * 2 * np.pi
+    cluster = np.column_stack([r * np.cos(phi), r * np.sin(phi)]) + [0.35, 0.0]  # near an edge
+    cluster = cluster[np.all(np.abs(cluster) < 0.5, axis=1)]
+    fp = Footprint(np.vstack([field, cluster]))
+    assert fp.area == pytest.approx(1.0, rel=0.02)
+    assert fp.coverage(np.array([0.35, 0.0]), np.array([0.1, 0.3]))[0] == 1.0
+    assert fp.coverage(np.array([0.35, 0.0]), np.array([0.1, 0.3]))[1] < 0.75
+    prof = ProfileFitter(fp).fit(cluster, np.ones(len(cluster)), np.array([0.35, 0.0]))
+    assert prof.scale == pytest.approx(a, rel=0.3)
+    assert prof.slope == pytest.approx(4.0, abs=1.0)
+    # normalised over the footprint: ∫ ρ dA = 1 (Monte Carlo over the square)
+    pts = rng.uniform(-0.5, 0.5, (200000, 2))
+    assert np.mean(np.exp(prof.log_density(pts))) == pytest.approx(1.0, rel=0.05)
+
+
+def test_weighted_means_are_not_dominated_by_faint_members():
+    rng = np.random.default_rng(3)
+    bright = np.column_stack([rng.normal(0, 0.05, (200, 2)), rng.normal(0.70, 0.02, 200)])
+    faint = np.column_stack([rng.normal(0, 0.5, (900, 2)), rng.normal(0.55, 0.4, 900)])
+    x = np.vstack([bright, faint])
+    err = np.vstack([np.full((200, 3), 0.02), np.full((900, 3), 0.4)])
+    mean, se = _weighted_means(x, err, np.ones(len(x)))
+    assert abs(x[:, 2].mean() - 0.70) > 0.1  # the plain mean is biased
+    assert mean[2] == pytest.approx(0.70, abs=3 * se[2] + 0.01)
+    assert 0 < se[2] < 0.01
+
+
+def test_embedded_default_summary_agrees_with_the_fit(default_run):
+    """Regression: the summary parallax was 0.624 ± 0.010 with the fitted centroid at 0.692."""
+    table, annotated = default_run
+    s, c = annotated.summary, annotated.result.centroid
+    assert abs(s.parallax - c.parallax) <= s.parallax_se
+    assert abs(s.pmra - c.pmra) <= s.pmra_se and abs(s.pmdec - c.pmdec) <= s.pmdec_se
+    g = np.asarray(table["phot_g_mean_mag"], float)
+    p = annotated.result.probability
+    bright = (g < 17) & (p > 0.8)
+    assert s.parallax == pytest.approx(np.median(np.asarray(table["parallax"])[bright]), abs=0.01)
+    # the member fraction does not rise again at the faint end
+    frac = [np.mean(p[(g >= lo) & (g < lo + 1)] > 0.5) for lo in (18, 20)]
+    assert frac[1] < frac[0]
+
+
+def test_parallax_zero_point(default_run):
+    table, annotated = default_run
+    corrected = run(table, parallax_zero_point="global")
+    assert corrected.summary.parallax - annotated.summary.parallax == pytest.approx(0.017, abs=0.002)
+    params = {p["name"]: p["value"] for p in corrected.table.meta["ocml_params"]}
+    assert params["ocml_parallax_zero_point"] == -0.017
+    plain = {p["name"]: p["value"] for p in annotated.table.meta["ocml_params"]}
+    assert plain["ocml_parallax_zero_point"] == "not applied"
+    assert np.array_equal(np.asarray(corrected.table["parallax"]), np.asarray(table["parallax"]))
+    with pytest.raises(InputError, match="parallax_zero_point"):
+        run(table, parallax_zero_point="big")
