@@ -149,23 +149,31 @@ def _weighted_means(x: np.ndarray, err: np.ndarray | None,
                     p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Means and standard errors of members' (n, 3) values, weighted P / (s² + e²).
 
-    The intrinsic variance s² is the members' observed variance less their mean squared error
-    (method of moments); without errors the weights are the probabilities and the standard
-    errors σ / √N_eff.
+    The intrinsic variance s² and the mean are the maximum-likelihood pair of a Gaussian
+    convolved with each star's error (fixed-point iterations from the unweighted moments), so
+    the best-measured members set s² and many faint ones cannot inflate it. Without errors the
+    weights are the probabilities and the standard errors σ / √N_eff.
     """
     ok = np.all(np.isfinite(x), axis=1) & (p > 0)
     x, p = x[ok], p[ok]
     if len(x) < 2:
         return (x[0] if len(x) else np.full(3, np.nan)), np.full(3, np.nan)
-    e2 = err[ok] ** 2 if err is not None else np.zeros_like(x)
-    mean0 = np.average(x, axis=0, weights=p)
-    s2 = np.maximum(np.average((x - mean0) ** 2 - e2, axis=0, weights=p), 0.0)
-    var = s2 + e2
-    if not np.all(var > 0):
+    mean = np.average(x, axis=0, weights=p)
+    s2 = np.average((x - mean) ** 2, axis=0, weights=p)
+    if err is None:
         n_eff = p.sum() ** 2 / np.sum(p**2)
-        return mean0, np.sqrt(s2 / max(n_eff - 1.0, 1.0))
-    w = p[:, None] / var
+        return mean, np.sqrt(s2 / max(n_eff - 1.0, 1.0))
+    e2 = err[ok] ** 2
+    for _ in range(_ML_ITERATIONS):
+        w = p[:, None] / np.maximum(s2 + e2, 1e-12)
+        mean = np.sum(w * x, axis=0) / w.sum(axis=0)
+        s2 = np.maximum(np.sum(w**2 * ((x - mean) ** 2 - e2), axis=0) / np.sum(w**2, axis=0), 0.0)
+    w = p[:, None] / np.maximum(s2 + e2, 1e-12)
     return np.sum(w * x, axis=0) / w.sum(axis=0), 1.0 / np.sqrt(w.sum(axis=0))
+
+
+#: fixed-point iterations of the members' mean and intrinsic spread
+_ML_ITERATIONS = 50
 
 
 def cluster_means(result: MembershipResult, astrometry: dict[str, np.ndarray],
