@@ -11,7 +11,6 @@ import logging
 import re
 import subprocess
 import time
-from pathlib import Path
 from urllib.request import urlopen
 
 import pytest

@@ -76,6 +76,12 @@ class Outcome:
         0-based indices of the member rows.
     summary : str
         The pipeline's text summary.
+    extra_tables : list of (path, table-id, name)
+        Several-cluster runs (``clusters``): one table per cluster holding its members (every
+        column of the annotated table), then the clusters' summary table; each is sent with
+        ``table.load.votable`` after the annotated table, so that a TOPCAT user sees each
+        cluster's members as a table of its own (TOPCAT has one row subset per sender, which
+        a second ``table.select.rowList`` would replace).
     """
 
     options: JobOptions
@@ -85,6 +91,7 @@ class Outcome:
     nrows: int
     members: np.ndarray
     summary: str
+    extra_tables: list[tuple[Path, str, str]] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -101,6 +108,8 @@ class Outcome:
             "nrows": str(self.nrows),
             "nmembers": str(len(self.members)),
             "summary": self.summary,
+            **({"clusters": ", ".join(name for _, _, name in self.extra_tables)}
+               if self.extra_tables else {}),
         }
 
 
@@ -182,9 +191,22 @@ def process(job: Job, settings: ServiceSettings, workdir: PrivateDir) -> Outcome
     log.debug("pipeline on %d rows took %.2f s", len(table), time.perf_counter() - t0)
     table_id = f"vo-ocml-{secrets.token_hex(6)}"
     out = workdir.new_path(table_id, ".vot")
-    write_table(annotated.table, out)
+    main = annotated.table.copy(copy_data=False)
+    clusters_table = main.meta.pop("ocml_clusters", None)  # one table per message: sent apart
+    write_table(main, out)
     workdir.protect(out)
     members = np.flatnonzero(annotated.members)
+    extra = []
+    if annotated.clusters:
+        label = np.asarray(main["ocml_cluster"])
+        parts = [(main[label == c.name], c.name) for c in annotated.clusters]
+        parts.append((clusters_table, "clusters"))
+        for part, name in parts:
+            part_id = f"{table_id}-{len(extra) + 1}"
+            path = workdir.new_path(part_id, ".vot")
+            write_table(part, path)
+            workdir.protect(path)
+            extra.append((path, part_id, f"{table_name(params)} - {name}"))
     return Outcome(
         options=options,
         path=out,
@@ -193,4 +215,5 @@ def process(job: Job, settings: ServiceSettings, workdir: PrivateDir) -> Outcome
         nrows=len(annotated.table),
         members=members,
         summary=summary,
+        extra_tables=extra,
     )

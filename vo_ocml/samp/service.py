@@ -8,7 +8,9 @@ Threads and their duties:
   STILTS and TOPCAT serve a table only until they get the reply), run the pipeline
   (:func:`vo_ocml.samp.jobs.process`), reply ``samp.ok`` (naming the new table) or
   ``samp.error`` (with the reason), then send ``table.load.votable`` with the annotated table
-  and ``table.select.rowList`` with the member rows, as the job's options ask.
+  and ``table.select.rowList`` with the member rows, as the job's options ask (several-cluster
+  runs: then one table per cluster and the clusters' summary table, see
+  :class:`vo_ocml.samp.jobs.Outcome`).
 * A watcher thread registers with the hub, checks now and then that the registration still
   holds, and after ``samp.hub.event.shutdown``, ``samp.hub.disconnect`` or a vanished hub,
   registers again with exponential backoff (retrying at once when the lockfile changes).
@@ -458,6 +460,9 @@ class MembershipService:
     def _send_table(self, job: Job, outcome: Outcome) -> None:
         params = {"url": outcome.url, "table-id": outcome.table_id, "name": outcome.name}
         self._send(job, outcome, "table.load.votable", params)
+        for path, table_id, name in outcome.extra_tables:  # several-cluster runs
+            params = {"url": path.as_uri(), "table-id": table_id, "name": name}
+            self._send(job, outcome, "table.load.votable", params)
 
     def _send_rows(self, job: Job, outcome: Outcome) -> None:
         if len(outcome.members) == 0:
