@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import http.server
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -119,8 +120,10 @@ def file_cases(d: Path) -> list[tuple[str, dict[str, Any]]]:
     binary2 = write_votable(gaia_table(rows=300), d / "b2.vot").read_bytes()
     for i, cut in enumerate(np.linspace(1, len(binary2) - 20, 30).astype(int)):
         add(f"truncated_b2_{i}.vot", binary2[:cut])
-    add("b2_bad_base64.vot", binary2.replace(b"<STREAM encoding='base64'>",
-                                             b"<STREAM encoding='base64'>!!@@##"))
+    # Characters outside the base64 alphabet are skipped by every decoder (as whitespace is),
+    # so the stream is replaced by one whose length cannot be base64: it must be refused.
+    add("b2_bad_base64.vot", re.sub(rb"(<STREAM[^>]*>).*?(</STREAM>)",
+                                    rb"\1!!@@##QUJ\2", binary2, flags=re.S))
     for col in ("ra", "dec", "pmra", "pmdec", "parallax"):
         keep = [i for i, (n, _) in enumerate(fields) if n != col]
         add(f"missing_{col}.vot",
