@@ -99,11 +99,23 @@ class Detection:
     expected: float = np.nan
     n_trials: float = 1.0
 
-    def describe(self) -> str:
-        """One line (ASCII, for PARAMs and messages): where, how significant, how many stars."""
-        where = "" if self.sky_centre is None else \
-            f" at (xi, eta) = ({self.sky_centre[0]:+.3f}, {self.sky_centre[1]:+.3f}) deg, box " \
-            f"+-{60 * self.sky_scale:.0f} arcmin"
+    def describe(self, origin: tuple[float, float] | None = None) -> str:
+        """One line (ASCII, for PARAMs and messages): where, how significant, how many stars.
+
+        With the tangent plane's ``origin`` (ra, dec in degrees) the sky centre is given in
+        (ra, dec); otherwise in tangent-plane (xi, eta).
+        """
+        where = ""
+        if self.sky_centre is not None:
+            if origin is not None:
+                from vo_ocml.membership.sky import from_tangent_plane
+
+                ra, dec = from_tangent_plane(*self.sky_centre, *origin)
+                where = f" at (ra, dec) = ({float(ra):.3f}, {float(dec):+.3f}) deg"
+            else:
+                where = f" at (xi, eta) = ({self.sky_centre[0]:+.3f}, " \
+                        f"{self.sky_centre[1]:+.3f}) deg"
+            where += f", box +-{60 * self.sky_scale:.0f} arcmin"
         return (f"pm ({self.centre[0]:.2f}, {self.centre[1]:.2f}) mas/yr, parallax "
                 f"{self.centre[2]:.3f} mas{where}: {self.significance:.1f} sigma global "
                 f"({self.local_significance:.1f} sigma local; {self.n_peak} stars where the field "

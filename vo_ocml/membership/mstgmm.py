@@ -292,7 +292,8 @@ class MSTGMM(MembershipEstimator):
             if self.candidates_:
                 details["detection_significance"] = self.candidates_[0].significance
                 details["detection_candidates"] = "; ".join(
-                    f"{i + 1}. {d.describe()}" for i, d in enumerate(self.candidates_))
+                    f"{i + 1}. {d.describe(self.sky_origin_)}"
+                    for i, d in enumerate(self.candidates_))
             return Scores(probability, stage, counts, None, details)
 
         self.candidates_ = []
@@ -373,7 +374,8 @@ class MSTGMM(MembershipEstimator):
                             ra=ra_c, dec=dec_c, spread=tuple(map(float, intrinsic)))
         details = {
             "detection_significance": significance,
-            **({"detection": self.candidates_[0].describe()} if source == "data" else {}),
+            **({"detection": self.candidates_[0].describe(self.sky_origin_)}
+               if source == "data" else {}),
             "seed": np.asarray(seed[0], float).tolist(),
             "filter_centre": centre.tolist(),
             "observed_spread": observed.tolist(),
