@@ -29,7 +29,12 @@ def best_measured(errors: np.ndarray | None, n: int, max_stars: int = 40000,
     if n <= max_stars:
         return np.arange(n)
     if errors is not None and np.all(np.isfinite(errors)):
-        return np.sort(np.argsort(np.sqrt(np.sum(errors**2, axis=1)), kind="stable")[:max_stars])
+        total = np.sum(errors**2, axis=1)
+        # the max_stars smallest (a partial sort; ties at the cut go to the earlier row)
+        cut = np.partition(total, max_stars - 1)[max_stars - 1]
+        below = np.flatnonzero(total < cut)
+        at = np.flatnonzero(total == cut)[:max_stars - len(below)]
+        return np.sort(np.concatenate([below, at]))
     return np.sort(np.random.default_rng(random_state).choice(n, max_stars, replace=False))
 
 
