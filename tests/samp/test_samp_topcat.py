@@ -42,9 +42,12 @@ def click(x: int, y: int) -> None:
 
 def topcat_table(probe: Peer, topcat: str, index: int) -> Table:
     """Table ``index`` as TOPCAT holds it (current subset applied), via its table.get.stil."""
-    response = probe.call(topcat, {"format": "votable", "index": str(index)},
-                          mtype="table.get.stil", timeout=60)
-    assert response["samp.status"] == "samp.ok", response
+    def fetched() -> dict | None:  # TOPCAT answers a load before the table is in its list
+        response = probe.call(topcat, {"format": "votable", "index": str(index)},
+                              mtype="table.get.stil", timeout=60)
+        return response if response["samp.status"] == "samp.ok" else None
+
+    response = wait_for(fetched, 60, step=1.0)
     with urlopen(response["samp.result"]["url"], timeout=60) as stream:
         return Table.read(io.BytesIO(stream.read()), format="votable")
 
