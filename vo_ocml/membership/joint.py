@@ -25,6 +25,9 @@ from vo_ocml.membership import mst
 from vo_ocml.membership.centroid import best_measured, max_pm_dispersion, measure_cluster
 from vo_ocml.membership.detection import Detection
 from vo_ocml.membership.joint_mixture import JointMixtureFit, JointSeed, fit_joint_mixture
+from vo_ocml.membership.mixture_step import max_profile_scale
+from vo_ocml.membership.radial_mixture import error_covariance
+from vo_ocml.membership.sky_prior import Footprint
 
 #: two seeds closer than this many combined observed spreads on every kinematic axis (and on
 #: the sky within their detection windows) are one cluster
@@ -115,13 +118,16 @@ class JointOutcome:
 
 
 def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: list[Seed], *,
-              filters: np.ndarray, gradient, min_members: int, velocity_dispersion: float, max_fit_stars: int,
-              random_state: int | None) -> JointOutcome | None:
+              filters: np.ndarray, gradient, min_members: int, velocity_dispersion: float,
+              max_fit_stars: int, random_state: int | None, mag: np.ndarray | None = None,
+              footprint: Footprint | None = None) -> JointOutcome | None:
     """Fit the joint mixture; drop failing non-primary clusters and refit. None: the primary fails.
 
-    ``filters`` (n, K) says which cluster's filter each star passed: the field is one Gaussian
-    per cluster's filter region (started from its stars). ``gradient(centre) -> bool`` says
-    whether a cluster's mean may vary across the sky.
+    ``err``: standard errors (n, 3) or covariances (n, 3, 3); ``filters`` (n, K) says which
+    cluster's filter each star passed: the field is one Gaussian per cluster's filter region
+    (started from its stars). ``gradient(centre) -> bool`` says whether a cluster's mean may
+    vary across the sky; ``mag`` (G) makes the prior depend on magnitude; ``footprint`` is the
+    table's.
     """
     fit_rows = np.arange(len(kin))
     if len(kin) > max_fit_stars:
@@ -132,9 +138,12 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
     for _ in range(MAX_REFITS + 1):
         model = fit_joint_mixture(
             kin[fit_rows], e_fit, sky[fit_rows],
-            [JointSeed(s.centre, s.intrinsic, s.sky, gradient(s.centre)) for s in seeds],
+            [JointSeed(s.centre, s.intrinsic, s.sky, gradient(s.centre),
+                       max_profile_scale(s.centre[2])) for s in seeds],
+            mag=None if mag is None else mag[fit_rows], footprint=footprint,
             field_groups=np.argmax(filters[fit_rows], axis=1))
-        P = model.probability if len(fit_rows) == len(kin) else model.predict(kin, err, sky)
+        P = model.probability if len(fit_rows) == len(kin) else \
+            model.predict(kin, err, sky, mag)
         failing = []
         for k, s in enumerate(seeds):
             n_members = int(np.sum(P[:, k] > 0.5))
@@ -164,7 +173,7 @@ def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
     (probability (m, K + 1) on every row, stage per row, step counts, outcome), or None when
     the primary cluster fails the checks (no cluster).
     """
-    from vo_ocml.membership.base import STAGE_FILTER, STAGE_GMM, STAGE_MST
+    from vo_ocml.membership.base import STAGE_DTYPE, STAGE_FILTER, STAGE_GMM, STAGE_MST
     from vo_ocml.membership.detection import find_candidates
 
     candidates = est.candidates_ or find_candidates(
@@ -181,14 +190,16 @@ def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
         rows.append(candidate_rows(kin, sky, p, rule=est.mst_rule, k_sigma=est._mst_k(),
                                    n_neighbors=est.mst_neighbors, min_group=est.mst_min_group))
     i_m = np.unique(np.concatenate(rows))
-    stage = np.full(len(kin), STAGE_FILTER, dtype=object)
+    stage = np.full(len(kin), STAGE_FILTER, dtype=STAGE_DTYPE)
     passed = filters.any(axis=1)
     stage[passed] = STAGE_MST
     counts = {"filter": int(passed.sum()), "mst": int(len(i_m))}
     if len(i_m) < 20 * (len(seeds) + 1):
         return None
-    outcome = fit_seeds(kin[i_m], None if err is None else err[i_m], sky[i_m], seeds,
-                        filters=filters[i_m], gradient=est._gradient, min_members=est.min_members,
+    stars = est._stars.rows(i_m)
+    cov = None if err is None else error_covariance(err[i_m], stars.correlations)
+    outcome = fit_seeds(kin[i_m], cov, sky[i_m], seeds, mag=stars.magnitude,
+                        footprint=Footprint(sky), filters=filters[i_m], gradient=est._gradient, min_members=est.min_members,
                         velocity_dispersion=est.max_velocity_dispersion,
                         max_fit_stars=est.max_fit_stars, random_state=est.random_state)
     if outcome is None:
@@ -197,7 +208,7 @@ def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
     P[:, -1] = 1.0
     P[i_m] = outcome.probability
     stage[i_m] = STAGE_GMM
-    return P, stage.astype(str), counts, outcome
+    return P, stage, counts, outcome
 
 
 def joint_result(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, primary: Seed,

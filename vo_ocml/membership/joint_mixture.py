@@ -1,19 +1,15 @@
-"""K clusters + field in (pmra, pmdec, parallax): the radial mixture generalised to several clusters.
+"""K clusters + field in (pmra, pmdec, parallax): the single-cluster mixture generalised to K.
 
-For each star i the model is::
-
-    p(v_i) ∝ Σ_k odds_k(r_ik) · N(v_i; μ_k, Σ_k + S_i) + N(v_i; μ_f, Σ_f + S_i)
-
-where r_ik is the star's distance from cluster k's sky centre and odds_k(r) = f_k(r) / (1 − f_k(r))
-are cluster k's prior odds against the field at that radius. Each f_k is the single-cluster
-model's member fraction (:mod:`vo_ocml.membership.radial_mixture`): radial bins of equal star
-counts around the cluster, non-increasing outwards (isotonic), estimated in the M-step as the
-mean of P_k / (P_k + P_field) in each bin -- the share of cluster k against the field alone,
-so that a neighbouring cluster's stars count for neither. With one cluster this is exactly the
-single-cluster model. The Gaussians are the same deconvolved ones (extreme deconvolution,
-:func:`~vo_ocml.membership.radial_mixture._xd_update`), one per cluster (with the perspective
-gradient where asked) and one for the field. The posterior is a probability per cluster and
-for the field, summing to one.
+The single-cluster model (:mod:`vo_ocml.membership.radial_mixture`, prior from
+:mod:`vo_ocml.membership.sky_prior`) gives each star in magnitude bin b at position x the
+terms ``W_c(b) ρ_c(x) N(v; μ_c, Σ_c + S)`` (cluster) and ``W_f(b)/A Σ_m w_m(b) N(v; μ_m, Σ_m +
+S)`` (field: uniform over the footprint of area A). Here every cluster k has its own term,
+``W_k(b) ρ_k(x) N(v; μ_k, Σ_k + S)``, with its own luminosity function W_k, EFF profile ρ_k
+(its own :class:`~vo_ocml.membership.sky_prior.ProfileFitter` around its own centre) and
+deconvolved Gaussian (with the perspective gradient where asked), and the posterior of each
+cluster and of the field is its term over their sum. The E- and M-steps are the single model's
+(the same ``_log_normal``, ``_xd_update``, ``_field_update``, ``MagnitudeBins``,
+``ProfileFitter``), applied to each component; with K = 1 it is the single-cluster model.
 """
 
 from __future__ import annotations
@@ -22,20 +18,27 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vo_ocml.membership.radial_mixture import _decreasing, _log_normal, _xd_update
+from vo_ocml.membership.radial_mixture import (_field_update, _log_normal, _xd_update,
+                                               error_covariance)
+from vo_ocml.membership.sky_prior import ClusterProfile, Footprint, MagnitudeBins, ProfileFitter
+
+#: a star starts in a cluster when its χ² (3 dof) to the cluster's centroid is below this (2σ)
+START_CHI2 = 3 * 2.0**2
 
 
 @dataclass
 class JointSeed:
     """Where one cluster starts: centroid (pmra, pmdec, parallax), intrinsic spread, sky centre.
 
-    ``gradient``: whether its mean may vary linearly across the sky (nearby clusters).
+    ``gradient``: whether its mean may vary linearly across the sky (nearby clusters);
+    ``max_scale``: largest scale radius (deg) of its profile (None: the footprint's).
     """
 
     mean: np.ndarray
     intrinsic: np.ndarray
     centre: np.ndarray
     gradient: bool = False
+    max_scale: float | None = None
 
 
 @dataclass
@@ -49,12 +52,14 @@ class JointMixtureFit:
         (last column); rows sum to one.
     means, gradients, covs : ndarray, shapes (K, 3), (K, 2, 3), (K, 3, 3)
         Each cluster's mean at its centre, its gradient per degree and intrinsic covariance.
-    centres : ndarray, shape (K, 2)
-        Sky centres on the tangent plane (deg).
-    bin_edges, fractions : list of ndarray
-        Each cluster's radial bin edges (deg) and member fraction per bin.
-    field_weights, field_means, field_covs : ndarray, shapes (M,), (M, 3), (M, 3, 3)
-        The field's Gaussians.
+    profiles : list of ClusterProfile
+        Each cluster's EFF profile (its ``centre`` is the cluster's sky centre).
+    n_cluster : ndarray, shape (K, n_bins)
+        Each cluster's expected members per magnitude bin; ``n_field`` the field's.
+    field_weights, field_means, field_covs : ndarray, shapes (n_bins, M), (M, 3), (M, 3, 3)
+        The field's Gaussians (weights per magnitude bin).
+    footprint : Footprint
+        The table's footprint; ``magnitude_bins`` the luminosity functions' bins.
     n_iter : int
         EM iterations run.
     log_likelihood : float
@@ -65,64 +70,78 @@ class JointMixtureFit:
     means: np.ndarray
     gradients: np.ndarray
     covs: np.ndarray
-    centres: np.ndarray
-    bin_edges: list[np.ndarray]
-    fractions: list[np.ndarray]
+    profiles: list[ClusterProfile]
+    n_cluster: np.ndarray
+    n_field: np.ndarray
     field_weights: np.ndarray
     field_means: np.ndarray
     field_covs: np.ndarray
+    footprint: Footprint
+    magnitude_bins: MagnitudeBins
     n_iter: int
     log_likelihood: float
 
-    def _log_terms(self, kin: np.ndarray, S: np.ndarray | None, sky: np.ndarray) -> np.ndarray:
-        terms = []
-        for k in range(len(self.means)):
-            mean = self.means[k] + (sky - self.centres[k]) @ self.gradients[k]
-            f = self.fractions[k][_bin(self.bin_edges[k], sky, self.centres[k])]
-            terms.append(np.log(f) - np.log1p(-f) + _log_normal(kin, mean, self.covs[k], S)[0])
-        terms.append(np.logaddexp.reduce(np.column_stack(
-            [np.log(w) + _log_normal(kin, m, c, S)[0]
-             for w, m, c in zip(self.field_weights, self.field_means, self.field_covs)]), axis=1))
-        return np.column_stack(terms)
+    @property
+    def centres(self) -> np.ndarray:
+        """Sky centres (K, 2) on the tangent plane (deg)."""
+        return np.array([p.centre for p in self.profiles])
 
-    def predict(self, kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarray) -> np.ndarray:
-        """Posteriors (n, K + 1) of (new) stars under the fitted model."""
-        L = self._log_terms(kin, _covariance(errors), sky)
+    def predict(self, kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarray,
+                mag: np.ndarray | None = None) -> np.ndarray:
+        """Posteriors (n, K + 1) of (new) stars; ``errors`` (n, 3) or covariances (n, 3, 3)."""
+        b = self.magnitude_bins.index(mag, len(kin))
+        mu = [self.means[k] + (sky - self.profiles[k].centre) @ self.gradients[k]
+              for k in range(len(self.means))]
+        L = _terms(kin, error_covariance(errors), sky, b, mu, list(self.covs), self.profiles,
+                   self.n_cluster, self.field_weights, list(self.field_means),
+                   list(self.field_covs), self.n_field, self.footprint)[0]
         return np.exp(L - np.logaddexp.reduce(L, axis=1)[:, None])
 
 
-def _covariance(errors: np.ndarray | None) -> np.ndarray | None:
-    return None if errors is None else np.einsum("ni,ij->nij", errors**2, np.eye(3))
-
-
-def _bin(edges: np.ndarray, sky: np.ndarray, centre: np.ndarray) -> np.ndarray:
-    r = np.hypot(*(sky - centre).T)
-    return np.clip(np.searchsorted(edges, r, side="right") - 1, 0, len(edges) - 2)
+def _terms(kin, S, sky, b, mu, cov, profiles, n_c, w_f, mu_f, cov_f, n_f, footprint):
+    """log terms (n, K + 1), the field's parts (n, M, normalised), Tc per cluster, Tf."""
+    n, K, M = len(kin), len(mu), w_f.shape[1]
+    L = np.empty((n, K + 1))
+    Tc = []
+    for k in range(K):
+        lc, T = _log_normal(kin, mu[k], cov[k], S)
+        L[:, k] = np.log(n_c[k][b]) + profiles[k].log_density(sky) + lc
+        Tc.append(T)
+    parts, Tf = np.empty((n, M)), []
+    for m in range(M):
+        lm, T = _log_normal(kin, mu_f[m], cov_f[m], S)
+        parts[:, m] = np.log(w_f[b, m]) + lm
+        Tf.append(T)
+    lf = np.logaddexp.reduce(parts, axis=1)
+    L[:, K] = np.log(n_f[b]) - np.log(footprint.area) + lf
+    return L, parts - lf[:, None], Tc, Tf
 
 
 def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarray,
-                      seeds: list[JointSeed], *, field_groups: np.ndarray | None = None,
-                      n_bins: int | None = None,
-                      max_iter: int = 1000, tol: float = 2e-7,
-                      p_tol: float = 5e-4) -> JointMixtureFit:
+                      seeds: list[JointSeed], *, mag: np.ndarray | None = None,
+                      footprint: Footprint | None = None,
+                      field_groups: np.ndarray | None = None, max_iter: int = 1000,
+                      tol: float = 2e-7, p_tol: float = 5e-4) -> JointMixtureFit:
     """Fit K clusters and the field together by EM.
 
     Parameters
     ----------
     kin : ndarray, shape (n, 3)
         (pmra, pmdec, parallax) in mas/yr and mas, in a fixed (canonical) order.
-    errors : ndarray, shape (n, 3) or None
-        Their standard errors (None: no deconvolution).
+    errors : ndarray, shape (n, 3) or (n, 3, 3), or None
+        Standard errors or full error covariances (None: no deconvolution).
     sky : ndarray, shape (n, 2)
         Tangent-plane positions (deg).
     seeds : list of JointSeed
         One per cluster (at least one).
+    mag : ndarray, shape (n,), optional
+        G magnitudes (NaN: unknown); without them the prior depends on position only.
+    footprint : Footprint, optional
+        The table's footprint (default: the convex hull of ``sky``).
     field_groups : ndarray of int, shape (n,), optional
         A starting group (0…M−1) for each star: the field is M Gaussians, each started from
         its group's stars (e.g. the stars of each cluster's filter, so that the field near
         each cluster is described where it is); default one Gaussian.
-    n_bins : int, optional
-        Radial bins per cluster (default: n/60 clipped to 4…12, as the single-cluster model).
     max_iter, tol, p_tol : int, float, float
         EM stops after ``max_iter`` iterations, or when the mean log-likelihood changes by less
         than ``tol``, or when no posterior changes by more than ``p_tol``.
@@ -132,75 +151,59 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
     JointMixtureFit
     """
     n, K = len(kin), len(seeds)
-    S = _covariance(errors)
-    n_bins = n_bins or int(np.clip(n // 60, 4, 12))
+    S = error_covariance(errors)
+    footprint = footprint or Footprint(sky)
+    bins = MagnitudeBins(mag)
+    b = bins.index(mag, n)
     floor = 1e-3 * np.maximum(np.std(kin, axis=0), 1e-6)
     mu = [np.broadcast_to(np.asarray(s.mean, float), kin.shape) for s in seeds]
     cov = [np.diag(np.maximum(np.asarray(s.intrinsic, float), floor) ** 2) for s in seeds]
     coef: list[np.ndarray | None] = [None] * K
-    centres = np.array([np.asarray(s.centre, float) for s in seeds])
-    edges = []
-    for k in range(K):
-        e = np.quantile(np.hypot(*(sky - centres[k]).T), np.linspace(0, 1, n_bins + 1))
-        e[-1] = np.inf
-        edges.append(e)
-    frac = [np.full(n_bins, 0.5 / K) for _ in range(K)]
     groups = np.zeros(n, int) if field_groups is None else np.asarray(field_groups)
     M = int(groups.max()) + 1
     pooled = np.cov(kin.T) + np.diag(floor**2)
-    mu_f, cov_f, w_f = [], [], np.empty(M)
-    for m in range(M):
-        g = groups == m
-        mu_f.append(np.broadcast_to(kin[g].mean(axis=0) if g.sum() > 3 else kin.mean(axis=0),
-                                    kin.shape))
-        cov_f.append(np.cov(kin[g].T) + np.diag(floor**2) if g.sum() > 3 else pooled)
-        w_f[m] = max(g.mean(), 1e-3)
-    w_f /= w_f.sum()
+    mu_f = [kin[groups == m].mean(axis=0) if np.sum(groups == m) > 3 else kin.mean(axis=0)
+            for m in range(M)]
+    cov_f = [np.cov(kin[groups == m].T) + np.diag(floor**2) if np.sum(groups == m) > 3
+             else pooled for m in range(M)]
+    w_f = np.tile(np.maximum(np.bincount(groups, minlength=M) / n, 1e-3), (bins.n_bins, 1))
+    w_f /= w_f.sum(axis=1, keepdims=True)
+    fitters = [ProfileFitter(footprint, s.max_scale) for s in seeds]
+    var = np.diagonal(S, axis1=1, axis2=2) if S is not None else 0.0
+    near = np.column_stack([np.sum((kin - mu[k]) ** 2 / (np.diagonal(cov[k])[None] + var),
+                                   axis=1) < START_CHI2 for k in range(K)])
+    profiles = [fitters[k].fit(sky, near[:, k].astype(float), np.asarray(s.centre, float))
+                for k, s in enumerate(seeds)]
+    n_c = np.array([bins.counts(b, near[:, k].astype(float)) for k in range(K)])
+    n_f = bins.counts(b, (~near.any(axis=1)).astype(float))
     previous, P_previous = -np.inf, np.zeros((n, K + 1))
     it, ll, P = 0, -np.inf, P_previous
     for it in range(1, max_iter + 1):
-        L, log_odds, T, bins = np.empty((n, K + 1)), np.zeros((n, K + 1)), [], []
-        for k in range(K):
-            b = _bin(edges[k], sky, centres[k])
-            lc, Tk = _log_normal(kin, mu[k], cov[k], S)
-            log_odds[:, k] = np.log(frac[k][b]) - np.log1p(-frac[k][b])
-            L[:, k] = log_odds[:, k] + lc
-            T.append(Tk)
-            bins.append(b)
-        parts, Tf = np.empty((n, M)), []
-        for m in range(M):
-            lm, Tm = _log_normal(kin, mu_f[m], cov_f[m], S)
-            parts[:, m] = np.log(w_f[m]) + lm
-            Tf.append(Tm)
-        L[:, K] = np.logaddexp.reduce(parts, axis=1)
+        L, parts, Tc, Tf = _terms(kin, S, sky, b, mu, cov, profiles, n_c, w_f, mu_f, cov_f,
+                                  n_f, footprint)
         norm = np.logaddexp.reduce(L, axis=1)
         P = np.exp(L - norm[:, None])
-        # the prior weights are odds / (1 + Σ odds) (the field's odds column is 0 = log 1)
-        ll = float(np.mean(norm - np.logaddexp.reduce(log_odds, axis=1)))
+        ll = float(norm.mean() - np.log(n))
         for k in range(K):
-            share = P[:, k] / np.maximum(P[:, k] + P[:, K], 1e-300)
-            counts = np.bincount(bins[k], minlength=n_bins)
-            frac[k] = _decreasing(np.bincount(bins[k], share, minlength=n_bins)
-                                  / np.maximum(counts, 1), counts)
+            n_c[k] = bins.counts(b, P[:, k])
+            centre = profiles[k].centre
             if P[:, k].sum() > 1:
-                centres[k] = (P[:, k, None] * sky).sum(axis=0) / P[:, k].sum()
-            design = np.column_stack([np.ones(n), sky - centres[k]]) if seeds[k].gradient \
+                centre = (P[:, k, None] * sky).sum(axis=0) / P[:, k].sum()
+            profiles[k] = fitters[k].fit(sky, P[:, k], centre)
+            design = np.column_stack([np.ones(n), sky - centre]) if seeds[k].gradient \
                 else None
-            mu[k], cov[k], coef[k] = _xd_update(kin, S, P[:, k], mu[k], cov[k], T[k], floor,
+            mu[k], cov[k], coef[k] = _xd_update(kin, S, P[:, k], mu[k], cov[k], Tc[k], floor,
                                                 design)
-        resp_f = P[:, K, None] * np.exp(parts - L[:, K, None])
-        for m in range(M):
-            mu_f[m], cov_f[m], _ = _xd_update(kin, S, resp_f[:, m], mu_f[m], cov_f[m], Tf[m],
-                                              floor)
-        w_f = np.maximum(resp_f.sum(axis=0), 1e-9)
-        w_f /= w_f.sum()
+        n_f = bins.counts(b, P[:, K])
+        w_f = _field_update(kin, S, b, bins.n_bins, P[:, K, None] * np.exp(parts), mu_f, cov_f,
+                            Tf, floor)
         if abs(ll - previous) < tol or np.max(np.abs(P - P_previous)) < p_tol:
             break
         previous, P_previous = ll, P
     means = np.array([c[0] if c is not None else m[0] for c, m in zip(coef, mu)])
     gradients = np.array([c[1:] if c is not None else np.zeros((2, 3)) for c in coef])
-    return JointMixtureFit(probability=P, means=means, gradients=gradients,
-                           covs=np.array(cov), centres=centres, bin_edges=edges,
-                           fractions=frac, field_weights=w_f,
-                           field_means=np.array([m[0] for m in mu_f]), field_covs=np.array(cov_f),
-                           n_iter=it, log_likelihood=ll)
+    return JointMixtureFit(probability=P, means=means, gradients=gradients, covs=np.array(cov),
+                           profiles=profiles, n_cluster=n_c, n_field=n_f, field_weights=w_f,
+                           field_means=np.array(mu_f), field_covs=np.array(cov_f),
+                           footprint=footprint, magnitude_bins=bins, n_iter=it,
+                           log_likelihood=ll)

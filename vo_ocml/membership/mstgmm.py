@@ -406,13 +406,12 @@ class MSTGMM(MembershipEstimator):
         sel = X[passed]
         sky = tangent_plane(sel[:, 0], sel[:, 1], *self.sky_origin_)
         if self.scaler_ is None:
+            stars = self._stars.rows(np.flatnonzero(passed))
+            cov = None if err is None else error_covariance(err[passed], stars.correlations)
             if isinstance(self.mixture_, RadialMixtureFit):
-                stars = self._stars.rows(np.flatnonzero(passed))
-                cov = None if err is None else error_covariance(err[passed], stars.correlations)
                 p[passed] = self.mixture_.predict(sel[:, 2:5], cov, sky, stars.magnitude)
             else:  # the joint model of several clusters: the first cluster's posterior
-                p[passed] = self.mixture_.predict(sel[:, 2:5], None if err is None
-                                                  else err[passed], sky)[:, 0]
+                p[passed] = self.mixture_.predict(sel[:, 2:5], cov, sky, stars.magnitude)[:, 0]
         else:
             Z = self.scaler_.transform(np.column_stack([sky, sel[:, 2:5]]))
             p[passed] = self.mixture_.predict_proba(Z)[:, self.cluster_component_]

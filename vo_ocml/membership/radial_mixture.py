@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import isotonic_regression
 
 from vo_ocml.membership.sky_prior import (
     PSEUDO_COUNT, ClusterProfile, Footprint, MagnitudeBins, ProfileFitter,
@@ -187,16 +186,6 @@ def _terms(kin, S, sky, b, mu_c, cov_c, w_f, mu_f, cov_f, profile, footprint, n_
     a = np.log(n_c[b]) + s_c + lc
     c = np.log(n_f[b]) + s_f + lf
     return a, c, parts - lf[:, None], Tc, [f[1] for f in field]
-
-
-def _decreasing(fraction: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """The closest non-increasing profile (weighted isotonic regression), kept inside (0, 1).
-
-    Used by the joint model of several clusters (:mod:`vo_ocml.membership.joint_mixture`).
-    """
-    fitted = isotonic_regression(fraction, weights=np.maximum(counts, 1).astype(float),
-                                 increasing=False).x
-    return np.clip(fitted, 1e-4, 1 - 1e-4)
 
 
 def error_covariance(errors: np.ndarray | None,
