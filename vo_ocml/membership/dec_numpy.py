@@ -22,12 +22,16 @@ The KL gradient is the DEC paper's (its eqs. 4–5 with α = 1):
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Callable
 
 import numpy as np
 from sklearn.cluster import KMeans, kmeans_plusplus
 
 from vo_ocml.membership.dec_model import KMEANS_ROWS, DecRun, target_distribution
+
+log = logging.getLogger(__name__)
 
 #: rows per chunk when encoding the whole table
 ENCODE_CHUNK = 65536
@@ -176,6 +180,7 @@ class NumpyDecTrainer:
         """
         S, k, m = len(seeds), self.k, self.m
         tick = progress or (lambda steps: None)
+        started = time.perf_counter()
         rngs = [np.random.default_rng(s) for s in seeds]
         ae = _Stack([s for fan in self.shapes for s in (fan, (1, fan[1]))], S, self.learning_rate)
         for i, rng in enumerate(rngs):  # seeded Glorot-uniform weights, zero biases (Keras defaults)
@@ -194,6 +199,8 @@ class NumpyDecTrainer:
             if step == pretrain_steps:
                 loss = np.mean(residual**2, axis=(1, 2))
         tick(pretrain_steps % update_interval)
+        log.info("DEC: %d autoencoders pretrained on %d stars (%d batches, %.1f s)", S, m, pretrain_steps,
+                 time.perf_counter() - started)
 
         n_enc = 2 * self.n_encoder
         kl = _Stack([*(v.shape[1:] for v in ae.views[:n_enc]), (k, self.latent_dim)], S, self.learning_rate)
@@ -238,6 +245,8 @@ class NumpyDecTrainer:
             for i in np.flatnonzero(~done & (changed < tol)):
                 done[i], n_iter[i] = True, it
                 snapshot[i] = kl.flat.copy()
+            log.info("DEC: KL refresh %d/%d: %d of %d seeds converged (%.1f s)", it, max_iter, int(done.sum()), S,
+                     time.perf_counter() - started)
             if done.all():
                 break
         runs = []
