@@ -1,16 +1,15 @@
-"""DEC end to end on a simulated Melotte 25 (Hyades) field of 434,000 stars, timed on the CPU.
+"""DEC's wall-clock time end to end on the CPU: tables of 900–30,000 rows, and 434,000 rows.
 
-The simulated field: stars uniformly spread over a 10°-radius cone around the Hyades
-(ra 66.75°, dec +15.87°), parallaxes log-normal (median 0.6 mas, a tail to tens of mas) plus
-Gaia-like errors, proper motions from tangential velocities drawn from a Galactic-disc-like
-distribution (mean reflex motion and 35 km/s dispersion per axis) scaled by the parallax. The
-cluster: ``--members`` stars (default 700) at pm (104.92, −28.00) mas/yr with a 6 × 4 mas/yr
-projected spread and parallax 21.05 ± 1.1 mas, concentrated within a few degrees of the centre.
+Each table goes through ``vo_ocml.pipeline.run(table, method="dec")`` (columns, errors, DEC,
+annotation, summary: what ``vo-ocml run --method dec`` does after reading the file), timed
+with the machine's load average (other work on the machine slows it; say so with the numbers).
 
-Prints the wall-clock time of ``DEC().fit(X)`` (TensorFlow import included), the step counts,
-completeness and purity against the simulated truth, the machine's load average and CPU count.
+Tables: the shared real cones and boxes of 1,110–15,643 rows (shared/data/gaia), a simulated
+30,000-row cone (:func:`vo_ocml.simulate.simulate_cone`, 29,500 field stars and a 500-star
+cluster), and with ``--large`` a simulated 434,000-row Hyades field (as in
+``bench/dec_thesis.py``), blind and named.
 
-Run: ``python bench/dec_speed.py [--rows 434000] [--members 700] [--seed 0] [--named] [--dec-param k=v ...]``
+Run: ``nice -n 10 python bench/dec_speed.py [--data DIR] [--large] [--only NAME ...] [--dec-param k=v ...]``
 """
 
 from __future__ import annotations
@@ -19,84 +18,59 @@ import argparse
 import ast
 import os
 import time
+from pathlib import Path
 
 import numpy as np
+from astropy.table import Table
 
-#: Hyades: sky centre (deg), proper motion (mas/yr), parallax (mas) — SIMBAD, SCIENCE.md §2
-HYADES = {"ra": 66.75, "dec": 15.87, "pmra": 104.92, "pmdec": -28.00, "parallax": 21.052}
+DATA = Path("/work/shared/data")
+#: the shared tables timed (file names in shared/data/gaia)
+TABLES = ("pleiades_dr3_pmbox.csv", "m67_dr3_pmbox.csv", "distant_ber26_edr3_box.csv", "ngc2477_cone.csv",
+          "oc345p67_edr3_cone40.csv", "ngc7789_cone.csv", "ubc482_edr3_plane_frame.csv")
+#: rows of the simulated cone at the top of the range
+SIMULATED_ROWS, SIMULATED_MEMBERS = 30_000, 500
 
 
-def simulate(rows: int, members: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A Hyades-like cone: ``rows`` stars of which ``members`` belong to the cluster.
+def timed(name: str, table: Table, params: dict, **run_args) -> None:
+    """Run DEC through the pipeline and print one line."""
+    from vo_ocml.pipeline import run
 
-    Returns
-    -------
-    X : ndarray, shape (rows, 5)
-        ra, dec (deg), pmra, pmdec (mas/yr), parallax (mas).
-    truth : ndarray of bool, shape (rows,)
-    """
-    rng = np.random.default_rng(seed)
-    n_field = rows - members
-    r = 10.0 * np.sqrt(rng.uniform(0, 1, n_field))
-    theta = rng.uniform(0, 2 * np.pi, n_field)
-    dec = HYADES["dec"] + r * np.sin(theta)
-    ra = HYADES["ra"] + r * np.cos(theta) / np.cos(np.radians(dec))
-    plx_true = rng.lognormal(np.log(0.6), 0.9, n_field)
-    err = rng.lognormal(np.log(0.15), 0.7, n_field)  # parallax error, mas; pm errors ~1.2×
-    v_ra = rng.normal(-15.0, 35.0, n_field)
-    v_dec = rng.normal(-10.0, 35.0, n_field)
-    pmra = v_ra * plx_true / 4.74 + rng.normal(0, 1.2 * err)
-    pmdec = v_dec * plx_true / 4.74 + rng.normal(0, 1.2 * err)
-    field = np.column_stack([ra, dec, pmra, pmdec, plx_true + rng.normal(0, err)])
-
-    rc = np.abs(rng.normal(0, 2.5, members))
-    phi = rng.uniform(0, 2 * np.pi, members)
-    cdec = HYADES["dec"] + rc * np.sin(phi)
-    cra = HYADES["ra"] + rc * np.cos(phi) / np.cos(np.radians(cdec))
-    cluster = np.column_stack([
-        cra, cdec,
-        rng.normal(HYADES["pmra"], 6.0, members), rng.normal(HYADES["pmdec"], 4.0, members),
-        rng.normal(HYADES["parallax"], 1.1, members),
-    ])
-    X = np.vstack([field, cluster])
-    truth = np.r_[np.zeros(n_field, bool), np.ones(members, bool)]
-    order = rng.permutation(rows)
-    return X[order], truth[order]
+    load = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    result = run(table, method="dec", **run_args, **params).result
+    seconds = time.perf_counter() - t0
+    n = result.step_counts
+    print(f"{name:34s} {len(table):8,d} rows  {seconds:6.1f} s  load {load:5.1f}→{os.getloadavg()[0]:5.1f}  "
+          f"candidates {n.get('filter', n.get('complete'))}  members {int(result.members(0.5).sum())}", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=434_000, help="stars in the table")
-    parser.add_argument("--members", type=int, default=700, help="cluster stars among them")
-    parser.add_argument("--seed", type=int, default=0, help="simulation seed")
-    parser.add_argument("--named", action="store_true",
-                        help="pass the Hyades centroid, as the pipeline does for --cluster 'Melotte 25'")
+    parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder")
+    parser.add_argument("--large", action="store_true", help="also the simulated 434,000-row Hyades field")
+    parser.add_argument("--only", nargs="*", default=None, help="substrings of the table names to run")
     parser.add_argument("--dec-param", nargs="*", default=[], help="DEC parameters as name=python-literal")
     args = parser.parse_args()
     params = {k: ast.literal_eval(v) for k, v in (p.split("=", 1) for p in args.dec_param)}
+    print(f"cpus {os.cpu_count()}  load average {os.getloadavg()[0]:.1f}  DEC parameters {params or 'default'}")
 
-    X, truth = simulate(args.rows, args.members, args.seed)
-    load_before = os.getloadavg()
-    t0 = time.perf_counter()
-    from vo_ocml.membership.dec import DEC
+    def wanted(name: str) -> bool:
+        return args.only is None or any(s in name for s in args.only)
 
-    if args.named:
-        params["centroid"] = (HYADES["pmra"], HYADES["pmdec"], HYADES["parallax"])
-    dec = DEC(**params).fit(X)
-    seconds = time.perf_counter() - t0
-    r = dec.result_
-    found = r.members(0.5)
-    tp = np.count_nonzero(found & truth)
-    print(f"rows {len(X):,}  cluster members {truth.sum():,}  cpus {os.cpu_count()}")
-    print(f"load average before {load_before[0]:.2f}  after {os.getloadavg()[0]:.2f}")
-    print(f"DEC fit, end to end (TensorFlow import included): {seconds:.1f} s")
-    print(f"k = {dec.n_clusters_}  silhouette {r.details['silhouette']}")
-    print(f"steps {r.step_counts}")
-    print(f"KL refreshes per seed {r.details['kl_refreshes']}  seed agreement {r.details['seed_agreement_jaccard']}")
-    print(f"completeness {tp / truth.sum():.3f}  purity {tp / max(found.sum(), 1):.3f}")
-    print(f"cluster group choice: {r.details['group_choice']['rule']}; detection {r.details['detection']}")
-    print(f"member centroid {r.details['member_centroid']}  (simulated {HYADES['pmra']}, {HYADES['pmdec']}, "
-          f"{HYADES['parallax']})")
+    for fname in TABLES:
+        if wanted(fname) and (args.data / "gaia" / fname).exists():
+            timed(fname, Table.read(args.data / "gaia" / fname, format="ascii.csv"), params)
+    from vo_ocml.simulate import simulate_cone
+
+    if wanted("simulated"):
+        table = simulate_cone(SIMULATED_ROWS - SIMULATED_MEMBERS, seed=0)
+        timed(f"simulated {SIMULATED_ROWS:,}-row cone", table, params)
+    if args.large:
+        from dec_thesis import hyades_table
+
+        table, _ = hyades_table(434_000, 0)
+        timed("simulated Hyades, blind", table, params)
+        timed("simulated Hyades, named Melotte 25", table, params, cluster="Melotte 25")
 
 
 if __name__ == "__main__":

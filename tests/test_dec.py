@@ -110,6 +110,17 @@ def test_sky_no_cluster_in_a_pure_field() -> None:
     assert "no_cluster_reason" in r.details
 
 
+def test_sky_front_end_uses_the_default_methods_settings() -> None:
+    import inspect
+
+    from vo_ocml.membership import scope
+    from vo_ocml.membership.mstgmm import MSTGMM
+
+    defaults = {k: p.default for k, p in inspect.signature(MSTGMM).parameters.items()}
+    assert (scope.FILTER_NSIGMA, scope.MIN_SIGNIFICANCE, scope.VELOCITY_DISPERSION) == (
+        defaults["filter_nsigma"], defaults["min_significance"], defaults["max_velocity_dispersion"])
+
+
 def test_numpy_seeds_are_independent() -> None:
     """A seed trained alone or beside others in the stack gives the same run."""
     Z = np.random.default_rng(0).normal(size=(300, 5))

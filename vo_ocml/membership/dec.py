@@ -1,7 +1,7 @@
 """DEC: Deep Embedded Clustering membership (the DEC thesis, shared SCIENCE.md §2), made to compete.
 
-Rows with complete astrometry and parallax > 0 are used (others: stage ``incomplete``,
-probability NaN).
+Rows with complete astrometry are used (others: stage ``incomplete``, probability NaN); the
+thesis's features also need parallax > 0.
 
 ``features="sky"`` (default):
 
@@ -41,7 +41,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from vo_ocml.errors import InputError
-from vo_ocml.membership.base import Centroid, MembershipEstimator, Scores, as_centroid
+from vo_ocml.membership.base import Centroid, MembershipEstimator, Scores, as_centroid, complete_mask
 from vo_ocml.membership.dec_features import FEATURE_SETS, usable_mask
 from vo_ocml.membership.dec_groups import ROWS_PER_GROUP, choose_k
 from vo_ocml.optional import require
@@ -176,7 +176,7 @@ class DEC(MembershipEstimator):
         self.verbose = verbose
 
     method = "dec"
-    complete_rows = "finite ra, dec, pmra, pmdec and parallax > 0"
+    complete_rows = "finite ra, dec, pmra, pmdec and parallax; > 0 for the thesis's features"
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
@@ -199,7 +199,10 @@ class DEC(MembershipEstimator):
         as_centroid(self.centroid)
 
     def _scorable(self, X: np.ndarray) -> np.ndarray:
-        return usable_mask(X)
+        # the thesis's ratios need parallax > 0; the sky features take every complete row, as the
+        # default method does (dropping the negative parallaxes of a distant field skews its
+        # parallax distribution, and the detection's field model with it)
+        return complete_mask(X) if self.features == "sky" else usable_mask(X)
 
     @property
     def labels_(self) -> np.ndarray:

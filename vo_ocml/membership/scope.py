@@ -26,9 +26,11 @@ DEFAULT_SPREAD = np.array([0.5, 0.5, 0.15])
 MIN_GUESS = 0.05
 #: a sky-detected cluster is measured within this many detection boxes of its centre
 DETECTION_SKY_WINDOW = 3.0
-#: the core's defaults: filter half-width (σ), detection threshold (σ), hottest bound cluster (km/s)
+#: the default method's defaults (MSTGMM's filter_nsigma, min_significance,
+#: max_velocity_dispersion; tests/test_dec.py checks they agree): filter half-width (σ),
+#: detection threshold (σ, trials-corrected), hottest bound cluster (km/s)
 FILTER_NSIGMA = 3.0
-MIN_SIGNIFICANCE = 5.0
+MIN_SIGNIFICANCE = 3.0
 VELOCITY_DISPERSION = 5.0
 
 
