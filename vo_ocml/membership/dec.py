@@ -253,7 +253,7 @@ class DEC(MembershipEstimator):
         # one BLAS/OpenMP thread: DEC's matrices are small, and on a loaded machine K-Means'
         # spinning thread pool made a 1,700-star fit take a minute
         with threadpool_limits(limits=1):
-            out = fit(self, Xc, err, centroid)
+            out = fit(self, Xc, err, centroid, self._stars)
         self.n_clusters_ = out.n_clusters
         self.cluster_groups_ = out.cluster_groups
         self.model_ = out.model
@@ -262,4 +262,4 @@ class DEC(MembershipEstimator):
     def _predict_rows(self, X: np.ndarray, err: np.ndarray | None) -> np.ndarray:
         """Membership of usable new rows under the fitted model."""
         with threadpool_limits(limits=1):
-            return self.model_.predict(X, err)
+            return self.model_.predict(X, err, self._stars)

@@ -10,12 +10,11 @@
    to the cluster as a bright one, and the field of the same cell is still spread over the sky.
    Each run's cluster is its densest group in the five features, and DEC's score is the seed
    ensemble's soft assignment to it.
-3. DEC's soft assignments are a ranking, not probabilities. The probability is a deconvolved
-   cluster + field likelihood ratio in (pmra, pmdec, parallax) with a member fraction that does
-   not increase with distance from the cluster's centre
-   (:func:`vo_ocml.membership.radial_mixture.fit_radial_mixture`, the model the default
-   method's calibration is checked for), fitted by EM on the candidates; its radial profile is
-   centred where DEC's cluster groups lie on the sky. (A prior that rose with DEC's score
+3. DEC's soft assignments are a ranking, not probabilities. The probability is the default
+   method's deconvolved cluster + field likelihood ratio
+   (:func:`vo_ocml.membership.mixture_step.radial`: the model whose calibration the injection
+   benchmark checks), fitted by EM on the candidates from the core's centroid and spreads, its
+   sky profile started where DEC's cluster groups lie on the sky. (A prior that rose with DEC's score
    instead failed where DEC splits a cluster that fills its table into several groups:
    Pleiades completeness 0.34.)
 """
@@ -31,9 +30,12 @@ import numpy as np
 from vo_ocml.membership.base import STAGE_DEC, STAGE_FILTER, STAGE_NO_CLUSTER, Centroid
 from vo_ocml.membership.dec_features import FEATURE_SETS, RobustScaler
 from vo_ocml.membership.dec_groups import Ensemble, Outcome, ensemble_details, run_ensemble, scores
-from vo_ocml.membership.radial_mixture import RadialMixtureFit, fit_radial_mixture
+from vo_ocml.membership import mixture_step
+from vo_ocml.membership.base import StarColumns
+from vo_ocml.membership.radial_mixture import RadialMixtureFit, error_covariance
 from vo_ocml.membership.scope import FILTER_NSIGMA, Scope, adaptive_filter, candidates
 from vo_ocml.membership.sky import from_tangent_plane, sky_centre, tangent_plane
+from vo_ocml.membership.sky_prior import Footprint
 
 if TYPE_CHECKING:
     from vo_ocml.membership.dec import DEC
@@ -66,7 +68,7 @@ class SkyModel:
     ensemble: Ensemble
     mixture: RadialMixtureFit
 
-    def predict(self, X: np.ndarray, errors: np.ndarray | None = None) -> np.ndarray:
+    def predict(self, X: np.ndarray, errors: np.ndarray | None, stars: StarColumns) -> np.ndarray:
         """Probability of complete rows ``X`` (ra, dec, pmra, pmdec, parallax); 0 outside the filter."""
         kin = X[:, 2:]
         s = self.scope
@@ -74,7 +76,9 @@ class SkyModel:
         p = np.zeros(len(X))
         if passed.any():
             sky = tangent_plane(X[passed, 0], X[passed, 1], *self.origin)
-            p[passed] = self.mixture.predict(kin[passed], None if errors is None else errors[passed], sky)
+            sel = stars.rows(np.flatnonzero(passed))
+            cov = None if errors is None else error_covariance(errors[passed], sel.correlations)
+            p[passed] = self.mixture.predict(kin[passed], cov, sky, sel.magnitude)
         return p
 
 
@@ -82,7 +86,7 @@ class SkyModel:
 class NoClusterModel:
     """What a fit that found no cluster predicts: probability 0."""
 
-    def predict(self, X: np.ndarray, errors: np.ndarray | None = None) -> np.ndarray:
+    def predict(self, X: np.ndarray, errors: np.ndarray | None, stars: StarColumns) -> np.ndarray:
         """Zeros for every row."""
         return np.zeros(len(X))
 
@@ -102,24 +106,28 @@ def _no_cluster(m: int, counts: dict[str, int], reason: str, details: dict | Non
 
 
 def _likelihood_ratio(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, start: np.ndarray,
-                      scope: Scope, random_state: int) -> tuple[RadialMixtureFit, np.ndarray]:
-    """Fit the cluster + field likelihood ratio; return it and every candidate's probability.
+                      scope: Scope, stars: StarColumns, footprint: Footprint,
+                      random_state: int) -> tuple[np.ndarray, dict, RadialMixtureFit]:
+    """Fit the default method's cluster + field likelihood ratio on the candidates.
 
     The cluster starts from the core's measurement (centroid and intrinsic spread) at the sky
     position of DEC's members ``start``. (Started from the DEC members' own median and spread
     instead, M67's fit settled on a fragment of the cluster: completeness 0.46 against 0.88.)
+    Returns every candidate's probability, the fit's facts and the model.
     """
-    rows = np.arange(len(kin))
-    if len(kin) > MAX_FIT_STARS:
-        rows = np.sort(np.random.default_rng(random_state).choice(len(kin), MAX_FIT_STARS, replace=False))
-    mix = fit_radial_mixture(kin[rows], None if err is None else err[rows], sky[rows], scope.centre,
-                             scope.intrinsic_spread, np.median(sky[start], axis=0), n_field=1,
-                             gradient=bool(scope.centre[2] > NEARBY_PARALLAX), random_state=random_state)
-    post = mix.predict(kin, err, sky)  # the fitted model scores every candidate (as predict_proba does)
-    return mix, post
+    corr = None if err is None else stars.correlations
+    _, info, model = mixture_step.radial(kin, err, sky, scope.centre, scope.intrinsic_spread,
+                                         np.median(sky[start], axis=0), n_field=[1],
+                                         gradient=bool(scope.centre[2] > NEARBY_PARALLAX),
+                                         max_fit_stars=MAX_FIT_STARS, random_state=random_state,
+                                         mag=stars.magnitude, corr=corr, footprint=footprint)
+    # every candidate scored by the fitted model, exactly as predict_proba scores new rows
+    post = model.predict(kin, None if err is None else error_covariance(err, corr), sky, stars.magnitude)
+    return post, info, model
 
 
-def fit_sky(est: "DEC", Xc: np.ndarray, err: np.ndarray | None, centroid: Centroid | None) -> Outcome:
+def fit_sky(est: "DEC", Xc: np.ndarray, err: np.ndarray | None, centroid: Centroid | None,
+            stars: StarColumns) -> Outcome:
     """DEC on (ξ, η, pmra, pmdec, parallax) of the filtered stars of ``Xc`` (canonical order)."""
     m = len(Xc)
     if centroid is not None and centroid.ra is not None and centroid.dec is not None:
@@ -156,19 +164,15 @@ def fit_sky(est: "DEC", Xc: np.ndarray, err: np.ndarray | None, centroid: Centro
     if start.sum() < MIN_SIDE:
         return _no_cluster(m, counts, f"DEC's cluster groups hold {int(start.sum())} of {len(cand)} candidates",
                            details, k)
-    mix, post = _likelihood_ratio(kin[cand], e_c, sky[cand], start, scope, est.random_state)
+    post, info, mix = _likelihood_ratio(kin[cand], e_c, sky[cand], start, scope, stars.rows(cand), Footprint(sky),
+                                        est.random_state)
     probability = np.zeros(m)
     probability[cand] = post
     members = post > 0.5
-    details |= {"likelihood_ratio": {
+    info.pop("reason", None)
+    details |= {"likelihood_ratio": info | {
         "start": "the core's centroid and intrinsic spread, at the median sky position of DEC's "
-                 "cluster group(s)",
-        "cluster_mean": mix.cluster_mean.round(4).tolist(),
-        "cluster_intrinsic_sd": np.sqrt(np.diag(mix.cluster_cov)).round(4).tolist(),
-        "pm_gradient_per_deg": mix.cluster_gradient.round(4).tolist(),
-        "radial_bin_edges_deg": mix.bin_edges[:-1].round(4).tolist(),
-        "radial_member_fraction": mix.fraction.round(4).tolist(),
-        "deconvolved": err is not None, "n_iter": mix.n_iter}}
+                 "cluster group(s)"}}
     if members.sum() < MIN_MEMBERS:
         return _no_cluster(m, counts, f"the cluster holds only {int(members.sum())} stars with P > 0.5 "
                            f"(fewer than {MIN_MEMBERS})", details, k)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vo_ocml.membership.base import STAGE_DEC, STAGE_QUANTILE, Centroid
+from vo_ocml.membership.base import STAGE_DEC, STAGE_QUANTILE, Centroid, StarColumns
 from vo_ocml.membership.detection import find_centroid
 from vo_ocml.membership.sky import sky_centre, tangent_plane
 from vo_ocml.membership.dec_features import FEATURE_SETS, RobustScaler, inside, quantile_bounds, raw_features
@@ -44,7 +44,7 @@ class ThesisModel:
     bounds: np.ndarray | None
     quantile_filter: bool
 
-    def predict(self, X: np.ndarray, errors: np.ndarray | None = None) -> np.ndarray:
+    def predict(self, X: np.ndarray, errors: np.ndarray | None, stars: StarColumns) -> np.ndarray:
         """Probability of complete rows ``X`` (ra, dec, pmra, pmdec, parallax); errors unused."""
         F = raw_features(X, self.features)
         p = ensemble_score(self.ensemble, self.scaler.transform(F))
@@ -65,7 +65,8 @@ def detect(Xc: np.ndarray, err: np.ndarray | None, random_state: int) -> tuple[C
                     spread=tuple(float(v) for v in found.scale)), info
 
 
-def fit_thesis(est: "DEC", Xc: np.ndarray, err: np.ndarray | None, centroid: Centroid | None) -> Outcome:
+def fit_thesis(est: "DEC", Xc: np.ndarray, err: np.ndarray | None, centroid: Centroid | None,
+               stars: StarColumns) -> Outcome:
     """DEC on the thesis's features of every complete row ``Xc`` (canonical order)."""
     names = FEATURE_SETS[est.features]
     F = raw_features(Xc, est.features)
