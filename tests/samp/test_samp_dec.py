@@ -19,7 +19,7 @@ from urllib.request import url2pathname
 import pytest
 from sampkit import Peer, Processes, have_topcat, java, wait_for
 from vo_ocml.io.tables import read_table
-from test_samp_topcat import BROADCAST_BUTTON, click, display, topcat_table  # noqa: F401 (fixture)
+from test_samp_topcat import BROADCAST_BUTTON, click, topcat_table
 
 pytestmark = [
     pytest.mark.slow,
