@@ -141,7 +141,8 @@ def assemble(targets: Sequence[Target], source, outdir: str | Path, *,
     files: dict[str, Path] = {}
     summary.meta["ocml_params"] = _params(provenance)
     files["summary"] = outdir / "summary.parquet"
-    atomic_write(files["summary"], lambda p: _write_parquet_table(summary, p, provenance))
+    atomic_write(files["summary"],
+                 lambda p: summary.write(p, format="parquet", overwrite=True))
     files["summary_csv"] = outdir / "summary.csv"
     atomic_write(files["summary_csv"],
                  lambda p: summary.write(p, format="ascii.csv", overwrite=True))
@@ -175,11 +176,3 @@ def assemble(targets: Sequence[Target], source, outdir: str | Path, *,
         write_overview(summary, files["overview"], provenance)
     return BatchResult(outdir=outdir, summary=summary, files=files)
 
-
-def _write_parquet_table(table: Table, path: str, provenance: dict[str, Any]) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    arrow = pa.table({name: pa.array(np.asarray(table[name])) for name in table.colnames})
-    pq.write_table(arrow.replace_schema_metadata(
-        {"ocml_params": json.dumps(provenance, default=str)}), path)

@@ -153,7 +153,7 @@ class HatsSource:
         cat = self.catalog()
         with dask.config.set(scheduler="synchronous"):
             frame = cat.cone_search(target.ra, target.dec,
-                                    target.radius * ARCSEC_PER_DEG).compute()
+                                    target.radius * ARCSEC_PER_DEG).compute(progress_bar=False)
         if len(frame) == 0:
             raise NotFoundError(f"the cone of {target.name} ({target.ra:.4f}, {target.dec:+.4f}, "
                                 f"r = {target.radius:.3f} deg) is empty in {self.path}")

@@ -207,6 +207,7 @@ def process_target(target: Target, source, options: dict[str, Any], outdir: str,
         "worker": socket.gethostname() + f":{os.getpid()}",
         "peak_rss_mb": _peak_rss_mb(),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "finished_unix": time.time(),
         "provenance": params, "source_provenance": _params(table),
     }
     write_record(outdir, target, record)
