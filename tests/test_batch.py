@@ -136,8 +136,11 @@ def test_run_options_come_from_the_options_model() -> None:
     parser = build_parser()
     args = parser.parse_args(["batch", "M67", "--source", "dir:.", "--mixture", "gmm",
                               "--n-components", "3", "--threshold", "0.6", "--seed", "7"])
-    assert run_options(args) == {"method": "mstgmm", "threshold": 0.6, "columns": None,
-                                 "random_state": 7, "mixture": "gmm", "n_components": 3}
+    given = {"method": "mstgmm", "threshold": 0.6, "random_state": 7, "mixture": "gmm",
+             "n_components": 3}
+    options = run_options(args)
+    assert {k: options[k] for k in given} == given
+    assert "cluster" not in options and "centroid" not in options
     targets, outside = targets_from_args(args)
     assert [t.name for t in targets] == ["NGC 2682"] and outside == "fail"
     with pytest.raises(InputError, match="must be"):
