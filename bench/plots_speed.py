@@ -20,11 +20,16 @@ from astropy.table import Table
 from vo_ocml.analysis.king import fit_members
 from vo_ocml.analysis.plots import PlotData, save_plots
 from vo_ocml.analysis.report import write_report
+from vo_ocml.annotated import Annotated
+from vo_ocml.io.columns import resolve_columns
 from vo_ocml.membership.base import Centroid, MembershipResult
 
+#: the output columns of a first run
+OUTPUT_NAMES = {"prob": "ocml_prob", "member": "ocml_member", "stage": "ocml_stage"}
 
-def synthetic_run(n_rows: int, n_cluster: int = 3000, seed: int = 0) -> SimpleNamespace:
-    """A run-shaped object (table, result, summary) with ``n_rows`` Gaia-like stars."""
+
+def synthetic_run(n_rows: int, n_cluster: int = 3000, seed: int = 0) -> Annotated:
+    """A run (table, result, summary) with ``n_rows`` Gaia-like stars."""
     rng = np.random.default_rng(seed)
     n_field = n_rows - n_cluster
     r = np.concatenate([1.5 * np.sqrt(rng.random(n_field)), np.abs(rng.normal(0, 0.08, n_cluster))])
@@ -51,7 +56,8 @@ def synthetic_run(n_rows: int, n_cluster: int = 3000, seed: int = 0) -> SimpleNa
         centroid=Centroid(-11, -3, 1.15, source="user", name="synthetic"), method="mstgmm",
         details={"mst_edge_weights": rng.gamma(2, 0.1, int((stage == "gmm").sum())), "mst_threshold": 0.6})
     summary = SimpleNamespace(as_rows=lambda: [("rows", f"{n_rows:,}")])
-    return SimpleNamespace(table=table, result=result, summary=summary)
+    return Annotated(table=table, result=result, summary=summary, columns=resolve_columns(table),
+                     names=OUTPUT_NAMES, threshold=0.5)
 
 
 def main() -> None:

@@ -142,3 +142,21 @@ def test_choices_are_the_estimators(name):
         cls(**{name: option.parse(name, value)})._check_params()
     with pytest.raises(InputError):
         cls(**{name: "no-such-choice"})._check_params()
+
+
+def test_library_errors_are_neutral_and_each_shell_spells_the_fix(capsys, tmp_path, m67_table):
+    from vo_ocml.errors import samp_spelling
+    from vo_ocml.io.tables import write_table
+    from vo_ocml.samp.service import error_text
+
+    table = m67_table.copy()
+    table.remove_column("parallax")
+    with pytest.raises(InputError) as python:
+        run(table)
+    assert "--" not in str(python.value) and "(columns=…)" in str(python.value)
+    assert "(parameter columns)" in error_text(python.value)
+    assert python.value.render(samp_spelling) == error_text(python.value)
+    path = tmp_path / "no_parallax.csv"
+    write_table(table, path)
+    assert "(--col QUANTITY=COLUMN)" in _cli_message(capsys, ["run", str(path), "-o",
+                                                              str(tmp_path / "out.vot")])

@@ -14,13 +14,18 @@ from astropy.table import Table
 from matplotlib.image import imread
 
 from vo_ocml.analysis.report import write_report
+from vo_ocml.annotated import Annotated
+from vo_ocml.io.columns import resolve_columns
 from vo_ocml.membership.base import Centroid, MembershipResult
 
 DATA = Path(__file__).parent / "data" / "analysis"
 
+#: the output columns of a first run
+OUTPUT_NAMES = {"prob": "ocml_prob", "member": "ocml_member", "stage": "ocml_stage"}
 
-def tiny_run(n: int = 200) -> SimpleNamespace:
-    """A run-shaped object (table, result, summary) on the first ``n`` rows of the M67 fixture."""
+
+def tiny_run(n: int = 200) -> Annotated:
+    """A run (table, result, summary) on the first ``n`` rows of the M67 fixture."""
     table = Table.read(DATA / "m67_dr3_subset.csv")[:n]
     distance = np.hypot(table["pmra"] + 10.97, table["pmdec"] + 2.91)
     prob = np.clip(1.3 - distance / 0.5, 0.0, 1.0)
@@ -44,7 +49,8 @@ def tiny_run(n: int = 200) -> SimpleNamespace:
                  "cluster_component_reason": "component 1 is the densest", "detection_significance": 12.345},
     )
     summary = SimpleNamespace(as_rows=lambda: [("N (P > 0.5)", str(int((prob > 0.5).sum())))])
-    return SimpleNamespace(table=table, result=result, summary=summary)
+    return Annotated(table=table, result=result, summary=summary, columns=resolve_columns(table),
+                     names=OUTPUT_NAMES, threshold=0.5)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,8 @@ import io
 import pytest
 
 from vo_ocml.cli import build_parser
-from vo_ocml.tap.cli import ProgressLine, _default_output
+from vo_ocml.commands.fetch import _default_output
+from vo_ocml.commands.progress import ProgressLine
 
 
 class _Terminal(io.StringIO):

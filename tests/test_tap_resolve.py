@@ -30,16 +30,16 @@ def test_default_radius_is_clipped() -> None:
 def test_explicit_values_win_and_keep_catalogue_metadata() -> None:
     target = resolve_target("NGC 2682", ra=133.0, dec=12.0, radius=0.3)
     assert (target.ra, target.dec, target.radius) == (133.0, 12.0, 0.3)
-    assert target.hunt_name == "NGC_2682" and target.radius_source == "--radius"
+    assert target.hunt_name == "NGC_2682" and target.radius_source == "given radius"
     coords = resolve_target(ra=10.0, dec=-5.0, radius=0.2)
-    assert coords.name is None and coords.position_source == "--ra/--dec"
+    assert coords.name is None and coords.position_source == "given ra/dec"
 
 
 @pytest.mark.parametrize("kwargs, match", [
     ({}, "cluster name"),
-    ({"ra": 10.0}, "both --ra and --dec"),
-    ({"ra": 10.0, "dec": 10.0}, "--radius"),
-    ({"name": "NGC 7833"}, "--radius"),  # Dias et al. 2002: no r50, no rt
+    ({"ra": 10.0}, "both ra=… and dec=…"),
+    ({"ra": 10.0, "dec": 10.0}, "radius="),
+    ({"name": "NGC 7833"}, "radius="),  # Dias et al. 2002: no r50, no rt
 ])
 def test_missing_information_is_an_input_error(kwargs: dict, match: str) -> None:
     with pytest.raises(InputError, match=match):
@@ -47,7 +47,7 @@ def test_missing_information_is_an_input_error(kwargs: dict, match: str) -> None
 
 
 def test_unknown_name_offline_suggests_close_names() -> None:
-    with pytest.raises(NotFoundError, match=r"NGC 2628x.*--offline.*Did you mean: NGC"):
+    with pytest.raises(NotFoundError, match=r"NGC 2628x.*offline=.*Did you mean: NGC"):
         resolve_target("NGC 2628x", offline=True)
 
 

@@ -14,7 +14,7 @@ from astropy.io import votable
 from astropy.table import Column, MaskedColumn, Table
 
 from vo_ocml.errors import InputError
-from vo_ocml.io import votable as vio
+from vo_ocml.io.votable import reader as vio
 from vo_ocml.io.votable import read_votable, write_votable
 
 DATA = Path(__file__).parent / "data"

@@ -17,7 +17,7 @@ _LAZY = {
     "read_table": "vo_ocml.io.tables",
     "write_table": "vo_ocml.io.tables",
     "run": "vo_ocml.pipeline",
-    "Annotated": "vo_ocml.pipeline",
+    "Annotated": "vo_ocml.annotated",
     "MSTGMM": "vo_ocml.membership.mstgmm",
     "DEC": "vo_ocml.membership.dec",
     "summarize": "vo_ocml.analysis.summary",

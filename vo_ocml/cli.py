@@ -27,13 +27,15 @@ from vo_ocml.errors import (
     VoOcmlError,
     describe_unexpected,
 )
+from vo_ocml.options.arguments import cli_spelling
 
 #: subcommand modules, each with ``add_parser(subparsers)``; imported in this order
 SUBCOMMAND_MODULES = (
     "vo_ocml.commands.run",
-    "vo_ocml.samp.cli",
-    "vo_ocml.tap.cli",
-    "vo_ocml.chemtag.cli",
+    "vo_ocml.commands.listen",
+    "vo_ocml.commands.hub",
+    "vo_ocml.commands.fetch",
+    "vo_ocml.commands.chemtag",
     "vo_ocml.commands.batch",
 )
 
@@ -76,7 +78,8 @@ def _configure_logging(args: argparse.Namespace) -> None:
 
 
 def _fail(kind: str, exc: BaseException, status: int) -> int:
-    message = " ".join(str(exc).split()) or exc.__class__.__name__
+    text = exc.render(cli_spelling) if isinstance(exc, VoOcmlError) else str(exc)
+    message = " ".join(text.split()) or exc.__class__.__name__
     print(textwrap.fill(f"vo-ocml: {kind}: {message}", width=100), file=sys.stderr)
     return status
 

@@ -12,16 +12,16 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from astropy.table import Column, Table
 
 from vo_ocml import __version__
-from vo_ocml.analysis.clusters import (ClusterSummary, add_cluster_columns, cluster_table,
+from vo_ocml.analysis.clusters import (add_cluster_columns, cluster_table,
                                        name_clusters)
-from vo_ocml.analysis.summary import Summary, summarize
+from vo_ocml.analysis.summary import summarize
+from vo_ocml.annotated import Annotated
 from vo_ocml.catalog import lookup_cluster
 from vo_ocml.errors import InputError
 from vo_ocml.io.columns import CORRELATIONS, ColumnMap, resolve_columns
@@ -45,46 +45,6 @@ OUTPUT_COLUMNS = {
               "processing stage reached or rejected at: incomplete, filter, mst, gmm, dec, "
               "quantile, no_cluster"),
 }
-
-
-@dataclass
-class Annotated:
-    """The outcome of :func:`run`.
-
-    Attributes
-    ----------
-    table : astropy.table.Table
-        The input plus the output columns and ``meta["ocml_params"]``.
-    result : MembershipResult
-        The estimator's result (row-aligned with ``table``).
-    summary : Summary
-        The summary numbers.
-    clusters : list of ClusterSummary
-        Joint runs (``clusters="all"`` or N > 1): every cluster, named and summarised
-        (:mod:`vo_ocml.analysis.clusters`); the first is the one ``ocml_prob`` describes.
-        Empty for single-cluster runs.
-    columns : ColumnMap
-        Where the astrometry was found in the input.
-    names : dict of str to str
-        The output columns' names: keys "prob", "member", "stage" (normally ``ocml_prob``,
-        ``ocml_member``, ``ocml_stage``; suffixed ``_2``, ``_3``… when the input already has
-        columns of those names, which are never overwritten).
-    threshold : float
-        The membership threshold used.
-    """
-
-    table: Table
-    result: MembershipResult
-    summary: Summary
-    columns: ColumnMap
-    names: dict[str, str]
-    threshold: float
-    clusters: list[ClusterSummary] = field(default_factory=list)
-
-    @property
-    def members(self) -> np.ndarray:
-        """Boolean mask of member rows (row-aligned with the input table)."""
-        return self.result.members(self.threshold)
 
 
 def resolve_centroid(cluster: str | None = None,

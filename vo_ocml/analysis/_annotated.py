@@ -1,4 +1,4 @@
-"""One view of a membership run, from a :class:`vo_ocml.pipeline.Annotated` or an annotated table.
+"""One view of a membership run, from a :class:`vo_ocml.annotated.Annotated` or an annotated table.
 
 The analysis functions accept either. From an ``Annotated`` the view takes the run's own column
 mapping (user overrides included), probabilities, stages, DEC groups, threshold and details;
@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from astropy.table import Table
 
+from vo_ocml.annotated import Annotated
 from vo_ocml.errors import InputError
 from vo_ocml.io.columns import resolve_columns
 from vo_ocml.membership.base import MEMBER_THRESHOLD, is_member
@@ -66,8 +67,8 @@ def _filled(column: Any, fill: Any) -> np.ndarray:
 
 
 def run_view(source: Any, threshold: float | None = None) -> RunView:
-    """Build a :class:`RunView` from an ``Annotated`` (anything with ``.table`` and ``.result``)
-    or an annotated astropy Table.
+    """Build a :class:`RunView` from an :class:`~vo_ocml.annotated.Annotated` or an annotated
+    astropy Table.
 
     Parameters
     ----------
@@ -81,14 +82,13 @@ def run_view(source: Any, threshold: float | None = None) -> RunView:
     InputError
         A table without ``ocml_prob`` (not annotated by vo_ocml).
     """
-    if hasattr(source, "table") and hasattr(source, "result"):
+    if isinstance(source, Annotated):
         table, result = source.table, source.result
-        columns = getattr(source, "columns", None) or resolve_columns(table)
         group = result.extra_columns.get("ocml_dec_group")
         if threshold is None:
-            threshold = getattr(source, "threshold", MEMBER_THRESHOLD)
+            threshold = source.threshold
         return RunView(
-            table=table, arrays=columns.arrays(table), probability=np.asarray(result.probability, float),
+            table=table, arrays=source.columns.arrays(table), probability=np.asarray(result.probability, float),
             threshold=float(threshold),
             stage=np.asarray(result.stage).astype(str),
             dec_group=None if group is None else np.asarray(group, dtype=int),

@@ -407,7 +407,7 @@ def fit_members(run: Any, *, threshold: float | None = None) -> KingFit:
 
     Parameters
     ----------
-    run : vo_ocml.pipeline.Annotated or astropy.table.Table
+    run : vo_ocml.annotated.Annotated or astropy.table.Table
         The run, or a table annotated by vo_ocml (``ocml_prob``).
     threshold : float, optional
         Members are the rows with probability above it; by default the run's threshold.

@@ -99,7 +99,7 @@ class PlotData:
 
         Parameters
         ----------
-        run : vo_ocml.pipeline.Annotated or astropy.table.Table
+        run : vo_ocml.annotated.Annotated or astropy.table.Table
             The run, or a table annotated by vo_ocml.
         threshold : float, optional
             Membership threshold; by default the run's.

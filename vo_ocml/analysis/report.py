@@ -132,7 +132,7 @@ def write_report(
 
     Parameters
     ----------
-    annotated : vo_ocml.pipeline.Annotated
+    annotated : vo_ocml.annotated.Annotated
         The run: ``.table`` (annotated table), ``.result`` (MembershipResult) and ``.summary``
         (with ``as_rows()``).
     directory : str or path

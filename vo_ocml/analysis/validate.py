@@ -275,7 +275,7 @@ def validate(
 
     Parameters
     ----------
-    run : vo_ocml.pipeline.Annotated or astropy.table.Table
+    run : vo_ocml.annotated.Annotated or astropy.table.Table
         The run, or a table annotated by vo_ocml (``ocml_prob`` column).
     reference : Table, str, path or collection of int
         - str naming a column of ``annotated_table``: boolean flag or probability (> 0.5);

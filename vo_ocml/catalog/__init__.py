@@ -104,7 +104,7 @@ def lookup_cluster(name: str) -> ClusterEntry:
     raise NotFoundError(
         f"Unknown cluster name {name!r}: it is not in the shipped catalogue (Hunt & Reffert "
         f"2023, Cantat-Gaudin et al. 2020, Dias et al. 2002, UCC; {len(entries)} clusters).{hint} "
-        "Give the centroid instead (--pmra, --pmdec, --parallax) or omit the name to find the "
+        "Give the centroid instead ({@centroid}) or omit the name to find the "
         "cluster in the data."
     )
 

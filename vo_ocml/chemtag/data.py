@@ -268,7 +268,7 @@ def prepare(
         wanted = label or " / ".join(LABEL_CANDIDATES)
         raise InputError(
             f"no label column {wanted} in the table (columns: {', '.join(names[:20])}); "
-            "name the cluster-label column with --label"
+            "name the cluster-label column with {@label}"
         )
     features = _choose_abundances(table, abundances, label_col)
     y = label_values(table, label_col)
@@ -315,7 +315,7 @@ def prepare(
     if len(keep) == 0:
         raise InputError(
             "no stars left after the selection cuts:\n" + report.format()
-            + "\nrelax the cuts (e.g. --min-members) or check the columns"
+            + "\nrelax the cuts (e.g. {@min_members}) or check the columns"
         )
     return ChemDataset(
         X=X[keep], y=y[keep], features=features, sigma=sigma[keep],
@@ -346,7 +346,7 @@ def _choose_abundances(table: Table, abundances: Sequence[str] | None, label: st
         detail = f" ({', '.join(skipped)} are all NaN/-9999)" if skipped else ""
         raise InputError(
             "no usable abundance columns named like X_FE or X_H" + detail
-            + "; name them with --abundances"
+            + "; name them with {@abundances}"
         )
     return usable
 

@@ -143,7 +143,7 @@ def check_stratifiable(y: np.ndarray, n_splits: int) -> None:
         raise InputError(
             f"stratified {n_splits}-fold cross-validation needs at least {n_splits} stars per "
             f"cluster; too few in: {', '.join(small)}. Raise the minimum cluster size "
-            "(--min-members) or drop these clusters"
+            "({@min_members}) or drop these clusters"
         )
 
 

@@ -104,7 +104,7 @@ def _load(args: argparse.Namespace, options: RunOptions, settings: dict):
             raise InputError("--fetch downloads the cone around --cluster NAME; give the "
                              "cluster's name and no INPUT file.")
         from vo_ocml.tap import fetch_cone
-        from vo_ocml.tap.cli import ProgressLine
+        from vo_ocml.commands.progress import ProgressLine
         progress = None if args.quiet else ProgressLine(sys.stderr)
         try:
             table = fetch_cone(name=options.cluster, radius=settings["radius"],

@@ -168,8 +168,8 @@ def _as_float(column, name: str, unit: u.UnitBase | None) -> np.ndarray:
     if column.dtype.kind not in "iuf":
         raise InputError(
             f"Column {name!r} holds {describe_values(column)}, not numbers (e.g. "
-            f"{_example(column)}). Point vo_ocml at the right column with an override (e.g. "
-            "--col parallax=NAME)."
+            f"{_example(column)}). Point vo_ocml at the right column with an override "
+            "({@columns})."
         )
     if column.ndim != 1:
         raise InputError(f"Column {name!r} holds arrays of shape {column.shape[1:]}; one number "
@@ -283,6 +283,6 @@ def resolve_columns(table: Table, overrides: Mapping[str, str] | None = None,
         raise InputError(
             f"The table lacks the column(s) {', '.join(missing)} needed for membership. "
             f"Accepted: {lines}. Its columns are: {', '.join(table.colnames) or '(none)'}. "
-            "Name a column explicitly with --col QUANTITY=COLUMN."
+            "Name a column explicitly ({@columns})."
         )
     return result

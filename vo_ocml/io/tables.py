@@ -96,7 +96,7 @@ def read_table(source: str | os.PathLike | bytes | IO[bytes], format: str | None
         raise InputError(
             f"Could not read {label} as {format.upper()}: {detail}. vo_ocml reads VOTable "
             "(TABLEDATA, BINARY, BINARY2), FITS binary tables, CSV with a header line and ECSV; "
-            "name the format explicitly if it was guessed wrongly (--format, or format=)."
+            "name the format explicitly if it was guessed wrongly ({@format})."
         ) from None
 
 
@@ -133,7 +133,7 @@ def write_table(table: Table, path: str | os.PathLike, format: str | None = None
         raise InputError(f"Unknown output format {format!r}; use one of {', '.join(FORMATS)}.")
     if path.exists() and not overwrite:
         raise InputError(f"{path} exists already; vo_ocml does not overwrite files unless "
-                         "asked (--overwrite).")
+                         "asked ({@overwrite}).")
     if format == "votable":
         write_votable(table, path, tabledata=tabledata)
         return path

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from vo_ocml.errors import InputError
-from vo_ocml.options.model import (FORMAT_OPTION, METHOD_OPTIONS, RUN_OPTIONS, Option,
+from vo_ocml.options.model import (FORMAT_OPTION, METHOD_OPTIONS, OPTIONS, RUN_OPTIONS, Option,
                                    RunOptions, method_options)
 from vo_ocml.membership import METHODS
 
@@ -98,6 +98,16 @@ def add_run_options(parser: argparse.ArgumentParser, *, input_format: bool = Tru
     for method in METHODS:
         add_options(parser, [o for o in method_options(method) if o.cli],
                     titles.get(method, f"{method} parameters"))
+
+
+def cli_spelling(name: str) -> str:
+    """An option as the command line spells it: its flag and value (for error messages)."""
+    option = OPTIONS.get(name) or (FORMAT_OPTION if name == FORMAT_OPTION.name else None)
+    if option is None:
+        return "--" + name.replace("_", "-")
+    if option.is_flag:
+        return option.cli_flag
+    return f"{option.cli_flag} {option.metavar or getattr(option.parse, 'metavar', 'VALUE')}"
 
 
 def add_verbosity(parser: argparse.ArgumentParser,

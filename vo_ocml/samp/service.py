@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vo_ocml import __version__
-from vo_ocml.errors import VoOcmlError, describe_unexpected
+from vo_ocml.errors import VoOcmlError, describe_unexpected, samp_spelling
 from vo_ocml.samp.hub import lockfile_signature, quiet_pyvo_samp
 from vo_ocml.samp.jobs import TABLE_MTYPES, Job, Outcome, process
 from vo_ocml.samp.options import ServiceSettings
@@ -70,9 +70,8 @@ def documentation_url() -> str | None:
 
 def error_text(exc: BaseException) -> str:
     """The ``samp.errortxt`` for an exception: its message, naming unexpected types."""
-    message = " ".join(str(exc).split())
     if isinstance(exc, VoOcmlError):
-        return message or exc.__class__.__name__
+        return " ".join(exc.render(samp_spelling).split()) or exc.__class__.__name__
     return describe_unexpected(exc)
 
 

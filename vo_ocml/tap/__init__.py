@@ -3,9 +3,9 @@
 ``fetch_cone`` builds the cone ADQL (:mod:`vo_ocml.tap.adql`), resolves the cluster
 (:mod:`vo_ocml.tap.resolve`), runs the query sync or async (:mod:`vo_ocml.tap.service`) and
 keeps the result in an on-disk cache (:mod:`vo_ocml.tap.cache`); ``vo-ocml fetch`` is
-:mod:`vo_ocml.tap.cli`. See docs/tap.md.
+:mod:`vo_ocml.commands.fetch`. See docs/tap.md.
 
-The names below are loaded on first use, so that importing :mod:`vo_ocml.tap.cli` (which
+The names below are loaded on first use, so that importing :mod:`vo_ocml.commands.fetch` (which
 ``vo-ocml --help`` does) does not import pyvo or astropy.
 """
 

@@ -46,7 +46,7 @@ def _query(adql: str, *, service: str, mode: Literal["sync", "async"], maxrec: i
            progress: Progress | None) -> tuple[Table, str]:
     """Answer a query from the cache or the service; returns (table, fetch date)."""
     if refresh and offline:
-        raise InputError("--refresh and --offline exclude each other.")
+        raise InputError("{@refresh} and {@offline} exclude each other.")
     cache = QueryCache(cache_dir)
     if not refresh:
         hit = cache.get(service, adql, maxrec)
@@ -57,8 +57,8 @@ def _query(adql: str, *, service: str, mode: Literal["sync", "async"], maxrec: i
             return hit.table, hit.fetched
     if offline:
         raise NotFoundError(
-            f"--offline: no cached result of this query on {service} in {cache.directory}. "
-            "Run the same command once without --offline (or point --cache-dir at the cache)."
+            f"Offline ({{@offline}}): no cached result of this query on {service} in {cache.directory}. "
+            "Run the same query once online (or point {@cache_dir} at the cache)."
         )
     table = run_query(adql, service=service, mode=mode, maxrec=maxrec, progress=progress)
     entry = cache.put(service, adql, maxrec, table)
@@ -141,7 +141,7 @@ def fetch_cone(*, name: str | None = None, ra: float | None = None, dec: float |
         raise NotFoundError(
             f"No sources in {table} on {service} within {where} that pass the cuts "
             f"(G <= {cone.gmax:g}, parallax > 0, complete astrometry, BP-RP). Check the "
-            "position, --radius, --gmax and --table."
+            "position, {@radius}, {@gmax} and {@table}."
         )
     result.meta["ocml_params"] = [
         _param("ocml_tap_service", service, "TAP service the rows came from", ucd="meta.ref.url"),

@@ -32,7 +32,7 @@ class Target:
     ra, dec, radius : float
         Cone centre (ICRS) and radius, in degrees.
     position_source, radius_source : str
-        E.g. "Hunt & Reffert 2023", "Sesame", "--ra/--dec", "3 × r50 (Hunt & Reffert 2023)".
+        E.g. "Hunt & Reffert 2023", "Sesame", "given ra/dec", "3 × r50 (Hunt & Reffert 2023)".
     hunt_name : str or None
         The Hunt & Reffert (2023) designation ("NGC_2682"), if the catalogue knows one.
     """
@@ -79,7 +79,7 @@ def _sesame(name: str) -> tuple[float, float]:
         if "All Sesame queries failed" in str(exc):
             raise ServiceError(
                 f"Cannot reach the Sesame name resolver ({', '.join(sesame_url.get())}) to "
-                f"resolve {name!r}. Give --ra/--dec, or a name from the shipped catalogue."
+                f"resolve {name!r}. Give {{@ra}} and {{@dec}}, or a name from the shipped catalogue."
             ) from exc
         raise NotFoundError(str(exc)) from exc
     return float(coord.ra.deg), float(coord.dec.deg)
@@ -124,10 +124,10 @@ def resolve_target(name: str | None = None, *, ra: float | None = None,
         Sesame needed but unreachable.
     """
     if (ra is None) != (dec is None):
-        raise InputError("Give both --ra and --dec (degrees), or neither.")
+        raise InputError("Give both {@ra} and {@dec} (degrees), or neither.")
     entry: ClusterEntry | None = None
     if ra is not None and dec is not None:
-        position = "--ra/--dec"
+        position = "given ra/dec"
         if name is not None:  # only for the default radius and the Hunt & Reffert name
             try:
                 entry = lookup_cluster(name)
@@ -136,16 +136,16 @@ def resolve_target(name: str | None = None, *, ra: float | None = None,
     elif name is not None:
         entry, ra, dec, position = _locate(name, offline)
     else:
-        raise InputError("Give a cluster name, or --ra, --dec and --radius (degrees).")
+        raise InputError("Give a cluster name, or {@ra}, {@dec} and {@radius} (degrees).")
     if radius is not None:
-        radius_source = "--radius"
+        radius_source = "given radius"
     elif entry is not None and (radius := default_radius(entry)) is not None:
         radius_source = (f"{R50_FACTOR:g} × r50 of {entry.catalogue}, within "
                          f"[{RADIUS_MIN:g}, {RADIUS_MAX:g}] deg")
     else:
         raise InputError(
             f"No default radius for {name or 'these coordinates'}: the shipped catalogue "
-            "gives none. Give --radius (degrees)."
+            "gives none. Give {@radius} (degrees)."
         )
     return Target(name=entry.name if entry else name, ra=float(ra), dec=float(dec),
                   radius=float(radius), position_source=position, radius_source=radius_source,
@@ -160,7 +160,7 @@ def _locate(name: str, offline: bool) -> tuple[ClusterEntry | None, float, float
         if offline:
             raise NotFoundError(
                 f"Unknown cluster name {name!r}: not in the shipped catalogue, and Sesame "
-                f"was not asked (--offline).{_suggestions(exc)} Give --ra/--dec instead."
+                f"was not asked ({{@offline}}).{_suggestions(exc)} Give {{@ra}} and {{@dec}} instead."
             ) from exc
         try:
             ra, dec = _sesame(name)

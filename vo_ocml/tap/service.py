@@ -48,8 +48,8 @@ class _Session(requests.Session):
 
 def _unreachable(service: str, cause: BaseException | str) -> ServiceError:
     return ServiceError(
-        f"Cannot reach the TAP service at {service} ({cause}). Check the URL (--service) and "
-        "the network, or use --offline to read a result of the same query from the cache."
+        f"Cannot reach the TAP service at {service} ({cause}). Check the URL ({{@service}}) and "
+        "the network, or read a result of the same query from the cache ({@offline})."
     )
 
 
@@ -82,14 +82,14 @@ def _check_complete(result: pyvo.dal.TAPResults, service: str, requested: int | 
     if (result.status[0] or "").upper() == "OVERFLOW":
         if requested:
             cause, advice = (f"the requested limit of {requested}",
-                             "raise --maxrec (up to the service's hard limit), ")
+                             "raise {@maxrec} (up to the service's hard limit), ")
         else:
             cause = "the service's row limit" + (f" ({sent}, its hard limit)" if sent else "")
             advice = ""
         raise ServiceError(
             f"The result from {service} was truncated at {len(result)} rows by {cause} "
             "(QUERY_STATUS=OVERFLOW): the cone holds more sources. A truncated cone would bias "
-            f"the membership, so nothing was written. Reduce --radius or --gmax, {advice}or "
+            f"the membership, so nothing was written. Reduce {{@radius}} or {{@gmax}}, {advice}or "
             "use a service with higher limits."
         )
     return result.to_table()

@@ -10,8 +10,6 @@ embedded real APOGEE DR17 × OCCAM analogue; ``--simulated`` uses the simulator 
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -364,15 +362,3 @@ def _simulate(args: argparse.Namespace) -> int:
     print(f"wrote {len(table)} SIMULATED stars in {len(set(table['CLUSTER']))} clusters "
           f"to {args.output}")
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``chemtag`` on its own (``python -m vo_ocml.chemtag.cli``); the package CLI is
-    ``vo-ocml chemtag``."""
-    from vo_ocml.cli import main as package_main
-
-    return package_main(["chemtag", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""``vo-ocml listen`` (the SAMP membership service) and ``vo-ocml hub`` (a standalone hub).
+"""``vo-ocml listen``: the SAMP membership service.
 
 pyvo and the pipeline are imported only when a command runs, so ``vo-ocml --help`` stays fast.
 """
@@ -19,7 +19,7 @@ SERVICE = {o.name: o for o in SERVICE_OPTIONS}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Register the ``listen`` and ``hub`` subcommands."""
+    """Register ``listen``."""
     listen = subparsers.add_parser(
         "listen",
         help="answer tables sent over SAMP (TOPCAT, Aladin, STILTS) with their cluster members",
@@ -37,20 +37,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_options(listen, SERVICE_OPTIONS, "service")
     add_verbosity(listen, "log every SAMP message received and sent (-vv: debug details)")
     listen.set_defaults(func=listen_command)
-
-    hub = subparsers.add_parser(
-        "hub",
-        help="run a standalone SAMP hub (lockfile: $SAMP_HUB or ~/.samp)",
-        description="Run pyvo's SAMP hub on 127.0.0.1 until Ctrl-C or SIGTERM, then remove "
-        "its lockfile. Set SAMP_HUB=std-lockurl:file:///path/to/lockfile for a private hub.",
-        formatter_class=HelpFormatter,
-    )
-    hub.add_argument(
-        "--web-profile", action="store_true",
-        help="also serve the SAMP Web Profile for browser clients (default: off)",
-    )
-    add_verbosity(hub, "log the hub's start and stop")
-    hub.set_defaults(func=hub_command)
 
 
 def listen_command(args: argparse.Namespace) -> int:
@@ -84,20 +70,6 @@ def listen_command(args: argparse.Namespace) -> int:
         service.wait()
     finally:
         service.stop()
-    return 0
-
-
-def hub_command(args: argparse.Namespace) -> int:
-    """Run a standalone SAMP hub until Ctrl-C or SIGTERM."""
-    from vo_ocml.samp.hub import lockfile_path, run_hub
-
-    if not args.quiet:
-        print(
-            f"vo-ocml: SAMP hub starting; clients find it with "
-            f"SAMP_HUB=std-lockurl:{lockfile_path().as_uri()}; Ctrl-C to stop",
-            file=sys.stderr,
-        )
-    run_hub(web_profile=args.web_profile)
     return 0
 
 

@@ -9,12 +9,12 @@ import argparse
 import re
 import sys
 from pathlib import Path
-from typing import TextIO
 
+from vo_ocml.commands.progress import ProgressLine
 from vo_ocml.options.arguments import add_verbosity
 from vo_ocml.tap.defaults import DEFAULT_GAIA_TAP, GAIA_TABLE, HUNT_MEMBERS_TABLE, VIZIER_TAP
 
-__all__ = ["ProgressLine", "add_parser", "run_fetch"]
+__all__ = ["add_parser", "run_fetch"]
 
 _EPILOG = """\
 examples:
@@ -82,35 +82,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     add_verbosity(p)
     p.set_defaults(func=run_fetch)
     return p
-
-
-class ProgressLine:
-    """Progress lines on a stream: rewritten in place on a terminal, else one line per
-    change (repeated job polls collapse)."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
-        self._last = ""
-        self._width = 0
-
-    def __call__(self, message: str) -> None:
-        if self.tty:
-            self.stream.write("\r" + message.ljust(self._width))
-            self._width = len(message)
-        else:
-            key = re.sub(r"\(\d+ s\)", "", message)
-            if key == self._last:
-                return
-            self._last = key
-            self.stream.write(message + "\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        """End an in-place line."""
-        if self.tty and self._width:
-            self.stream.write("\n")
-            self.stream.flush()
 
 
 def _slug(text: str) -> str:
