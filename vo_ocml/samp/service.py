@@ -21,20 +21,18 @@ Every message received and sent is logged at INFO level (``vo-ocml listen -v``).
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import logging
 import queue
 import threading
 import time
-import unicodedata
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vo_ocml import __version__
 from vo_ocml.errors import VoOcmlError, describe_unexpected, samp_spelling
 from vo_ocml.samp.hub import lockfile_signature, quiet_pyvo_samp
 from vo_ocml.samp.jobs import TABLE_MTYPES, Job, Outcome, process
+from vo_ocml.samp.messages import brief, documentation_url, samp_value
 from vo_ocml.samp.options import ServiceSettings
 from vo_ocml.samp.transfer import PrivateDir
 
@@ -51,53 +49,11 @@ HUB_EVENTS = ("samp.hub.event.shutdown", "samp.hub.disconnect")
 FIRST_BACKOFF = 0.25
 
 
-def documentation_url() -> str | None:
-    """The documentation URL for ``samp.documentation.url``.
-
-    The ``Documentation`` project URL of the installed distribution, else ``docs/samp.md`` of
-    a source checkout as a ``file://`` URL, else None.
-    """
-    try:
-        for entry in importlib.metadata.metadata("vo_ocml").get_all("Project-URL") or []:
-            label, _, url = entry.partition(",")
-            if label.strip().lower() == "documentation":
-                return url.strip()
-    except importlib.metadata.PackageNotFoundError:
-        pass
-    doc = Path(__file__).resolve().parents[2] / "docs" / "samp.md"
-    return doc.as_uri() if doc.exists() else None
-
-
 def error_text(exc: BaseException) -> str:
     """The ``samp.errortxt`` for an exception: its message, naming unexpected types."""
     if isinstance(exc, VoOcmlError):
         return " ".join(exc.render(samp_spelling).split()) or exc.__class__.__name__
     return describe_unexpected(exc)
-
-
-#: ASCII stand-ins for characters the pipeline's texts use (SAMP strings are ASCII only)
-_ASCII = str.maketrans({"±": "+/-", "—": "-", "–": "-", "→": "->", "·": "-", "×": "x",
-                        "≥": ">=", "≤": "<=", "°": " deg", "′": "'", "″": '"', "…": "..."})
-
-
-def samp_value(value: Any) -> Any:
-    """Make a value legal in a SAMP message: strings become printable ASCII.
-
-    The SAMP standard restricts strings to ASCII (JSAMP, hence TOPCAT's hub, refuses the
-    whole message otherwise); maps and lists are converted recursively.
-    """
-    if isinstance(value, Mapping):
-        return {samp_value(k): samp_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [samp_value(v) for v in value]
-    text = str(value).translate(_ASCII)
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    return "".join(c if c.isprintable() or c in "\t\n\r" else " " for c in text)
-
-
-def _brief(params: Mapping[str, Any], limit: int = 300) -> str:
-    text = repr(dict(params)) if isinstance(params, Mapping) else repr(params)
-    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} chars)"
 
 
 class MembershipService:
@@ -323,13 +279,13 @@ class MembershipService:
     def _on_call(
         self, private_key: str, sender: str, msg_id: str, mtype: str, params: Any, extra: Any
     ) -> None:
-        log.info("received call %s from %s, msg-id %s: %s", mtype, sender, msg_id, _brief(params))
+        log.info("received call %s from %s, msg-id %s: %s", mtype, sender, msg_id, brief(params))
         self._enqueue(Job(mtype, sender, params if isinstance(params, Mapping) else {}, msg_id))
 
     def _on_notification(
         self, private_key: str, sender: str, mtype: str, params: Any, extra: Any
     ) -> None:
-        log.info("received notification %s from %s: %s", mtype, sender, _brief(params))
+        log.info("received notification %s from %s: %s", mtype, sender, brief(params))
         self._enqueue(Job(mtype, sender, params if isinstance(params, Mapping) else {}))
 
     def _on_ping(
@@ -341,7 +297,7 @@ class MembershipService:
     def _on_hub_event(
         self, private_key: str, sender: str, mtype: str, params: Any, extra: Any
     ) -> None:
-        log.info("received notification %s from the hub: %s", mtype, _brief(params))
+        log.info("received notification %s from the hub: %s", mtype, brief(params))
         self._hub_lost.set()
 
     # ------------------------------------------------------------------ worker
@@ -410,7 +366,7 @@ class MembershipService:
             if client is None:
                 raise ConnectionError("not registered with a hub")
             client.reply(job.msg_id, samp_value(response))
-            log.info("sent reply to %s, msg-id %s: %s", job.sender, job.msg_id, _brief(response))
+            log.info("sent reply to %s, msg-id %s: %s", job.sender, job.msg_id, brief(response))
         except Exception as exc:
             log.warning("could not reply to %s: %s", job.sender, error_text(exc))
 
@@ -432,7 +388,7 @@ class MembershipService:
         client.call(recipient, tag, samp_value(message))
         log.info(
             "sent call %s to %s: %s", message["samp.mtype"], self._peer(recipient),
-            _brief(message["samp.params"]),
+            brief(message["samp.params"]),
         )
 
     def _on_response(self, private_key: str, responder: str, tag: str, response: Any) -> None:

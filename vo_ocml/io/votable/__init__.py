@@ -42,6 +42,7 @@ astropy reads it, with a warning asking for the file, or rejects it with its own
 
 Modules: :mod:`.reader` (the fast path and the astropy fallback), :mod:`.binary` and
 :mod:`.tabledata` (decoding), :mod:`.writer`, :mod:`.params` (PARAM/INFO conventions),
+:mod:`.columns` (how each column is written), :mod:`.fields` (how each FIELD is read),
 :mod:`.common`.
 """
 
