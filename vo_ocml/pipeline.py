@@ -31,7 +31,7 @@ from vo_ocml.membership import gaia_precision as precision
 from vo_ocml.membership import estimator_class
 from vo_ocml.membership.base import (ERROR_FEATURES, FEATURES, MEMBER_THRESHOLD, Centroid,
                                      MembershipResult, step_param_name)
-from vo_ocml.options import RunOptions
+from vo_ocml.options import OPTIONS, RunOptions
 from vo_ocml.membership.gaia_precision import GLOBAL_ZERO_POINT, nominal_errors
 from vo_ocml.membership.sky import angular_distance, sky_extent
 
@@ -64,10 +64,7 @@ def resolve_centroid(cluster: str | None = None,
     sky = {"ra": entry.ra, "dec": entry.dec} if entry is not None and \
         math.isfinite(entry.ra) and math.isfinite(entry.dec) else {}
     if centroid is not None:
-        values = tuple(float(v) for v in centroid)
-        if len(values) != 3 or not all(math.isfinite(v) for v in values):
-            raise InputError(f"The centroid must be three finite numbers (pmra, pmdec in mas/yr, "
-                             f"parallax in mas); got {centroid!r}.")
+        values = OPTIONS["centroid"].parse("centroid", centroid)
         return Centroid(*values, source="user", name=entry.name if entry else cluster, **sky)
     if entry is None:
         return None

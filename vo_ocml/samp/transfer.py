@@ -185,9 +185,9 @@ def fetch(
     url: str,
     dest: Path,
     *,
-    allow_remote: bool = False,
-    max_bytes: int = 2 << 30,
-    timeout: float = 60.0,
+    allow_remote: bool,
+    max_bytes: int,
+    timeout: float,
 ) -> Path:
     """Copy the table at ``url`` into ``dest`` (created 0600, must not exist).
 
