@@ -189,6 +189,8 @@ def _fast_read(data: bytes) -> Table:
             decoded = _decode_tabledata(split.content, specs)
         else:
             decoded = _decode_binary(split.content, specs, split.serialization == "BINARY2")
+    except InputError:  # the decoders' own diagnosis (InputError is also a ValueError)
+        raise
     except (ValueError, IndexError, struct.error) as exc:  # cells that do not decode
         raise _Undecodable(f"{split.serialization}: {_describe(exc)}") from exc
     table = Table(
