@@ -76,3 +76,13 @@ def test_one_default_threshold():
                 inspect.signature(run).parameters["threshold"].default,
                 inspect.signature(summarize).parameters["threshold"].default}
     assert defaults == {MEMBER_THRESHOLD}
+
+
+def test_no_command_help_prints_none_reprs_or_doubled_defaults():
+    import re
+
+    for parser in list(_parsers(build_parser()))[1:]:
+        text = parser.format_help()
+        for bad in ("default: None", "['", "[]", "(default: )", "%(default)"):
+            assert bad not in text, (parser.prog, bad)
+        assert not re.search(r"\(default:[^()]*(\([^()]*\))?[^()]*\)\s*\(default:", text), parser.prog

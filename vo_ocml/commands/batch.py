@@ -76,9 +76,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     for action in p._actions:
         if action.dest in ("cluster", "centroid"):  # each target gives its own
             action.help = argparse.SUPPRESS
-        elif action.default not in (None, False, argparse.SUPPRESS) \
-                and action.help != argparse.SUPPRESS and not hasattr(action, "option"):
-            action.default_text = str(action.default)
     p.set_defaults(func=main)
     return p
 

@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vo_ocml.options.arguments import add_verbosity
+from vo_ocml.options.arguments import HelpFormatter, add_verbosity
 
 if TYPE_CHECKING:  # heavy modules are imported when an action runs
     from vo_ocml.chemtag.data import ChemDataset
@@ -73,7 +73,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "DR17 x OCCAM analogue (6 abundances, 477 stars, 19 clusters); --simulated uses the "
         "SIMULATED 19-element set seeded from OCCAM DR16 cluster means.")
     sub = parser.add_subparsers(dest="chemtag_command", metavar="ACTION", required=True)
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = HelpFormatter
 
     p = sub.add_parser("baseline", formatter_class=fmt,
                        help="cross-validate the eight classifiers (the study's Table 2)")
@@ -90,7 +90,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     _common(p)
     p.add_argument("--representations", type=_csv, default=list(REPRESENTATIONS),
                    help="comma-separated: " + ", ".join(REPRESENTATIONS))
-    p.add_argument("--classifier", default="rbf_svm", choices=CLASSIFIERS)
+    p.add_argument("--classifier", default="rbf_svm", choices=CLASSIFIERS, help="classifier")
     _repr_options(p)
     p.set_defaults(func=_representations)
 
@@ -102,7 +102,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    "(default: the embedded real APOGEE DR17 field pool)")
     p.add_argument("--ratios", type=_floats, default=[0, 0.5, 1, 2, 3, 5, 10],
                    help="field stars per member, comma-separated")
-    p.add_argument("--classifier", default="rbf_svm", choices=CLASSIFIERS)
+    p.add_argument("--classifier", default="rbf_svm", choices=CLASSIFIERS, help="classifier")
     p.add_argument("--track", type=_csv, default=["NGC 6791"],
                    help="clusters whose recall is reported, comma-separated")
     p.set_defaults(func=_field)
@@ -110,19 +110,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p = sub.add_parser("analyse", aliases=["analyze"], formatter_class=fmt,
                        help="per-cluster recall/precision and their Spearman correlations")
     _common(p)
-    p.add_argument("--classifier", default="rbf_svm", choices=CLASSIFIERS)
+    p.add_argument("--classifier", default="rbf_svm", choices=CLASSIFIERS, help="classifier")
     p.set_defaults(func=_analyse)
 
     p = sub.add_parser("tune", formatter_class=fmt, help="grid-search a classifier")
     _common(p, cv=False)
-    p.add_argument("--classifier", default="rbf_svm", choices=CLASSIFIERS)
+    p.add_argument("--classifier", default="rbf_svm", choices=CLASSIFIERS, help="classifier")
     p.add_argument("--folds", type=int, default=3, help="k of the stratified k-fold")
     p.set_defaults(func=_tune)
 
     p = sub.add_parser("train", formatter_class=fmt, help="train and save a classifier")
     _common(p, cv=False)
-    p.add_argument("--classifier", default="rbf_svm", choices=CLASSIFIERS)
-    p.add_argument("--representation", default="all", choices=REPRESENTATIONS)
+    p.add_argument("--classifier", default="rbf_svm", choices=CLASSIFIERS, help="classifier")
+    p.add_argument("--representation", default="all", choices=REPRESENTATIONS,
+                   help="abundance representation")
     _repr_options(p)
     p.add_argument("-m", "--model", type=Path, required=True, help="model file to write "
                    "(joblib)")
@@ -140,9 +141,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p = sub.add_parser("simulate", formatter_class=fmt,
                        help="write the SIMULATED 19-element member table")
     p.add_argument("-o", "--output", required=True, help="output table")
-    p.add_argument("--n-clusters", type=int, default=27)
-    p.add_argument("--n-stars", type=int, default=775)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-clusters", type=int, default=27, help="simulated clusters")
+    p.add_argument("--n-stars", type=int, default=775, help="simulated stars in all")
+    p.add_argument("--seed", type=int, default=0, help="seed of the simulator")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     add_verbosity(p)
     p.set_defaults(func=_simulate)

@@ -27,13 +27,19 @@ from vo_ocml.errors import InputError
 from vo_ocml.options.model import (FORMAT_OPTION, METHOD_OPTIONS, OPTIONS, RUN_OPTIONS, Option,
                                    RunOptions, method_options)
 from vo_ocml.membership import METHODS
+from vo_ocml.options.parse import show
 
 #: old spellings of the centroid, mapped onto --centroid
 CENTROID_ALIASES = ("pmra", "pmdec", "parallax")
 
 
 class HelpFormatter(argparse.HelpFormatter):
-    """Help like STILTS: each option's one line, then its unit and its real default, once."""
+    """Help like STILTS: each option's one line, then its unit and its real default, once.
+
+    Options of the model print their unit and real default; others their ``default_text``
+    attribute, else their argparse default written as a user types it (no ``None``, no Python
+    reprs), unless the help already says its default.
+    """
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
@@ -44,7 +50,21 @@ class HelpFormatter(argparse.HelpFormatter):
             text += f" (default: {option.describe_default()})"
         elif getattr(action, "default_text", None):
             text += f" (default: {action.default_text})"
+        elif "default" not in text and _plain_default(action) is not None:
+            text += f" (default: {_plain_default(action)})"
         return text.replace("%", "%%")
+
+
+def _plain_default(action: argparse.Action) -> str | None:
+    """An argparse default as the user would type it; None when there is nothing to say."""
+    value = action.default
+    if value is None or value is argparse.SUPPRESS or isinstance(action, argparse._HelpAction):
+        return None
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(action, argparse._CountAction):
+        return None
+    return show(value) or None
 
 
 def add_option(parser: Any, option: Option) -> argparse.Action:
