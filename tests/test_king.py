@@ -7,10 +7,11 @@ import pytest
 from astropy.table import Table
 
 from vo_ocml.analysis.king import (
-    angular_distance, annulus_coverage, fit_king, fit_members, footprint_radius, king_profile,
+    annulus_coverage, fit_king, fit_members, footprint_radius, king_profile,
     sector_reach, value_error,
 )
 from vo_ocml.errors import InputError
+from vo_ocml.membership.sky import angular_distance
 
 RA0, DEC0 = 150.0, 30.0
 

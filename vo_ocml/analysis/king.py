@@ -29,6 +29,7 @@ import numpy as np
 from scipy.optimize import curve_fit
 
 from vo_ocml.analysis._annotated import run_view
+from vo_ocml.membership.sky import angular_distance
 from vo_ocml.errors import InputError
 from vo_ocml.io.tables import param
 from vo_ocml.membership.sky import sky_centre
@@ -62,27 +63,6 @@ def king_profile(r: np.ndarray, sigma_bg: float, sigma0: float, r_c: float) -> n
     """
     r = np.asarray(r, dtype=float)
     return sigma_bg + sigma0 / (1.0 + (r / r_c) ** 2)
-
-
-def angular_distance(ra: np.ndarray, dec: np.ndarray, ra0: float, dec0: float) -> np.ndarray:
-    """Great-circle distance (haversine) from ``(ra0, dec0)``, all in degrees.
-
-    Parameters
-    ----------
-    ra, dec : array_like
-        Positions in degrees.
-    ra0, dec0 : float
-        Reference position in degrees.
-
-    Returns
-    -------
-    ndarray
-        Distance in degrees.
-    """
-    ra1, dec1 = np.radians(np.asarray(ra, dtype=float)), np.radians(np.asarray(dec, dtype=float))
-    ra0r, dec0r = np.radians(ra0), np.radians(dec0)
-    h = np.sin((dec1 - dec0r) / 2) ** 2 + np.cos(dec1) * np.cos(dec0r) * np.sin((ra1 - ra0r) / 2) ** 2
-    return np.degrees(2 * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0))))
 
 
 def sector_reach(ra: np.ndarray, dec: np.ndarray, centre: tuple[float, float],

@@ -30,7 +30,7 @@ import numpy as np
 from astropy.table import Table
 
 from vo_ocml.analysis._annotated import run_view
-from vo_ocml.analysis.king import angular_distance
+from vo_ocml.membership.sky import angular_distance
 from vo_ocml.errors import InputError
 from vo_ocml.io.columns import resolve_columns
 from vo_ocml.io.tables import param

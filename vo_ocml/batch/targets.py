@@ -22,6 +22,7 @@ import numpy as np
 
 from vo_ocml.catalog import ClusterEntry, lookup_cluster
 from vo_ocml.errors import InputError, NotFoundError
+from vo_ocml.membership.sky import angular_distance
 from vo_ocml.tap.resolve import default_radius
 
 log = logging.getLogger(__name__)
@@ -138,12 +139,6 @@ def catalogue_columns(rows: Sequence[dict[str, str]]) -> dict[str, np.ndarray]:
     return cols
 
 
-def _separation(ra: np.ndarray, dec: np.ndarray, ra0: float, dec0: float) -> np.ndarray:
-    ra, dec, ra0, dec0 = map(np.radians, (ra, dec, ra0, dec0))
-    cos = np.sin(dec) * np.sin(dec0) + np.cos(dec) * np.cos(dec0) * np.cos(ra - ra0)
-    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
-
-
 def from_catalogue(where: str | None = None, region: tuple[float, float, float] | None = None,
                    radius: float | None = None) -> list[Target]:
     """Targets for the shipped catalogue's clusters that pass a filter and lie in a region.
@@ -175,7 +170,7 @@ def from_catalogue(where: str | None = None, region: tuple[float, float, float] 
         if not (0 < r <= 180 and -90 <= dec0 <= 90):
             raise InputError(f"--region needs RA,DEC,RADIUS in degrees (0 < RADIUS ≤ 180); "
                              f"got {region}.")
-        keep &= _separation(cols["ra"], cols["dec"], ra0, dec0) <= r
+        keep &= angular_distance(cols["ra"], cols["dec"], ra0, dec0) <= r
     keep &= np.isfinite(cols["ra"]) & np.isfinite(cols["dec"])
     targets, seen, no_radius = [], set(), 0
     for i in np.flatnonzero(keep):

@@ -19,6 +19,7 @@ import numpy as np
 
 from vo_ocml.catalog.names import normalize_name
 from vo_ocml.errors import NotFoundError
+from vo_ocml.membership.sky import angular_distance
 
 __all__ = ["ClusterEntry", "clusters_near", "lookup_cluster", "normalize_name"]
 
@@ -122,10 +123,6 @@ def clusters_near(ra: float, dec: float, radius: float) -> list[ClusterEntry]:
     list of ClusterEntry
     """
     entries, _ = _catalogue()
-    ra_c = np.radians([e.ra for e in entries])
-    dec_c = np.radians([e.dec for e in entries])
-    r0, d0 = np.radians(ra), np.radians(dec)
-    h = np.sin((dec_c - d0) / 2) ** 2 + np.cos(dec_c) * np.cos(d0) * np.sin((ra_c - r0) / 2) ** 2
-    separation = np.degrees(2 * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0))))
+    separation = angular_distance([e.ra for e in entries], [e.dec for e in entries], ra, dec)
     near = np.flatnonzero(np.nan_to_num(separation, nan=np.inf) <= radius)
     return [entries[i] for i in near[np.argsort(separation[near])]]

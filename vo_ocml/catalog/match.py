@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vo_ocml.catalog import ClusterEntry, clusters_near
+from vo_ocml.membership.sky import angular_distance
 
 #: position tolerance, in units of the larger of the two r50
 POSITION_TOLERANCE = 2.0
@@ -56,12 +57,6 @@ class CatalogueMatch:
         return self.z_position**2 + self.z_pm**2 + self.z_parallax**2
 
 
-def _separation(ra: float, dec: float, ra2: float, dec2: float) -> float:
-    r1, d1, r2, d2 = map(math.radians, (ra, dec, ra2, dec2))
-    h = math.sin((d2 - d1) / 2) ** 2 + math.cos(d1) * math.cos(d2) * math.sin((r2 - r1) / 2) ** 2
-    return math.degrees(2 * math.asin(math.sqrt(min(max(h, 0.0), 1.0))))
-
-
 def _nan0(x: float) -> float:
     return 0.0 if not math.isfinite(x) else float(x)
 
@@ -90,7 +85,7 @@ def match_cluster(ra: float, dec: float, pmra: float, pmdec: float, parallax: fl
     for e in clusters_near(ra, dec, SEARCH_RADIUS):
         if e.name in exclude or not all(math.isfinite(v) for v in (e.pmra, e.pmdec, e.parallax)):
             continue
-        sep = _separation(ra, dec, e.ra, e.dec)
+        sep = float(angular_distance(ra, dec, e.ra, e.dec))
         size = max(_nan0(e.r50), _nan0(r50), 1e-3)
         s_pm = np.hypot(_nan0(e.s_pmra), _nan0(e.s_pmdec)) / math.sqrt(2.0)
         z_pm = max(abs(pmra - e.pmra) / math.sqrt(s_pm**2 + _nan0(se[0]) ** 2 + PM_FLOOR**2),

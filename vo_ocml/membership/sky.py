@@ -1,6 +1,8 @@
-"""Sky coordinates for membership: a gnomonic (tangent-plane) projection."""
+"""Sky geometry, in one place: mean direction, gnomonic projection, angular distance, extent."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -35,8 +37,11 @@ def from_tangent_plane(xi: float, eta: float, ra0: float, dec0: float) -> tuple[
     return float(np.degrees(ra) % 360.0), float(np.degrees(dec))
 
 
-def angular_distance(ra1, dec1, ra2, dec2):
-    """Great-circle distance in degrees between positions in degrees (haversine; broadcasts)."""
+def angular_distance(ra1: Any, dec1: Any, ra2: Any, dec2: Any) -> np.ndarray:
+    """Great-circle distance in degrees between positions in degrees (haversine; broadcasts).
+
+    The one angular distance of vo_ocml (the pipeline's sky check, King profiles, validation).
+    """
     r1, d1, r2, d2 = (np.radians(np.asarray(v, dtype=float)) for v in (ra1, dec1, ra2, dec2))
     h = np.sin((d2 - d1) / 2) ** 2 + np.cos(d1) * np.cos(d2) * np.sin((r2 - r1) / 2) ** 2
     return np.degrees(2 * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0))))
