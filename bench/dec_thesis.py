@@ -15,7 +15,7 @@ Hyades, 0.2 % members at the SIMBAD centroid, Plummer radius 3°, intrinsic spre
 1 mas, Gaia EDR3 errors per G), scored against its truth, blind and named (the catalogue's
 centroid), through ``vo_ocml.pipeline.run`` end to end, timed.
 
-Run: ``nice -n 10 python bench/dec_thesis.py [--data DIR] [--only m22 m67 m25] [--rows 434000]``
+Run: ``nice -n 10 python bench/dec_thesis.py [--data DIR] [--only m22 m67 m25] [--rows 434000] [--configs sky]``
 """
 
 from __future__ import annotations
@@ -154,7 +154,13 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=["m22", "m67", "m25"], help="m22, m67, m25")
     parser.add_argument("--rows", type=int, default=434_000, help="rows of the simulated Hyades field")
     parser.add_argument("--seed", type=int, default=0, help="simulation seed")
+    parser.add_argument("--configs", nargs="*", default=None,
+                        help="DEC configurations to run: substrings of their labels (default: all)")
     args = parser.parse_args()
+    if args.configs:
+        for label in list(CONFIGS):
+            if not any(c in label for c in args.configs):
+                del CONFIGS[label]
     print(f"cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}; times include everything but "
           "reading the table")
     for name in args.only:

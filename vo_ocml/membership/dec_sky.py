@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 MIN_CANDIDATES = 30
 #: fewest members (P > 0.5) of a cluster declared found (as the default method's min_members)
 MIN_MEMBERS = 10
-#: fewest stars in DEC's cluster groups to place the likelihood ratio's radial profile
+#: fewest consensus members (ensemble score > 0.5) to place the likelihood ratio's sky profile
 MIN_SIDE = 4
 #: parallax (mas) above which the likelihood ratio models the perspective gradient of the
 #: cluster's mean proper motion across the field (as the default method does)
@@ -162,8 +162,10 @@ def fit_sky(est: "DEC", Xc: np.ndarray, err: np.ndarray | None, centroid: Centro
     counts["dec_group"] = int(start.sum())
     details = front | ensemble_details(ens, seeds, k, silhouettes, est.n_clusters is not None)
     if start.sum() < MIN_SIDE:
-        return _no_cluster(m, counts, f"DEC's cluster groups hold {int(start.sum())} of {len(cand)} candidates",
-                           details, k)
+        # the seeds picked different groups (no consensus): place the profile with the
+        # representative run's cluster groups (each holds at least MIN_GROUP stars)
+        start = np.isin(ens.runs[ens.representative].labels, ens.groups[ens.representative])
+        details["sky_start"] = "the representative run's cluster groups (the seeds did not agree)"
     post, info, mix = _likelihood_ratio(kin[cand], e_c, sky[cand], start, scope, stars.rows(cand), Footprint(sky),
                                         est.random_state)
     probability = np.zeros(m)
