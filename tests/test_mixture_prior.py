@@ -1,12 +1,14 @@
 """The mixture's prior, error covariances and the summary a user can quote."""
 
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from vo_ocml.analysis.summary import _weighted_means
 from vo_ocml.errors import InputError
+from vo_ocml.injection import TRUTH_COLUMN, FieldModel
 from vo_ocml.io.tables import read_table
 from vo_ocml.membership.radial_mixture import _log_normal, error_covariance
 from vo_ocml.membership.sky_prior import Footprint, ProfileFitter
@@ -114,3 +116,18 @@ def test_parallax_zero_point(default_run):
                           np.asarray(table["parallax"].filled(np.nan)), equal_nan=True)
     with pytest.raises(InputError, match="parallax_zero_point"):
         run(table, parallax_zero_point="big")
+
+
+
+def test_cluster_injected_in_a_pre_cut_plane_frame_is_not_inflated():
+    """A frame pre-cut to a pm/parallax box holds a flat field the cluster must not absorb.
+
+    Before the field's uniform component, Σ P was 10× the injected members here.
+    """
+    frame = read_table(Path(__file__).parent / "data" / "core" / "ubc246_edr3_plane_frame.csv")
+    inj = FieldModel(frame).inject(np.random.default_rng(0), 700, 1.6)
+    truth = np.asarray(inj.table[TRUTH_COLUMN], bool)
+    p = np.nan_to_num(run(inj.table, centroid=inj.centroid).result.probability)
+    assert truth.sum() > 100
+    assert 0.8 < p.sum() / truth.sum() < 1.2
+    assert np.mean(truth[p > 0.5]) > 0.85

@@ -31,9 +31,17 @@ def _scores(p, truth, k=1):
     return tp / true.sum(), tp / max(members.sum(), 1)
 
 
-def test_finds_the_cluster_without_being_told(scene):
+@pytest.fixture(scope="module")
+def scene_g():
+    """The scene's G magnitudes (the pipeline passes them whenever a table has G)."""
+    table = simulate_cone(6000, (SimCluster(300, -2.5, 1.0, 0.7, plummer_radius=0.04),),
+                          radius=0.4, missing_fraction=0.05, seed=3)
+    return np.asarray(table["phot_g_mean_mag"], float)
+
+
+def test_finds_the_cluster_without_being_told(scene, scene_g):
     X, E, truth = scene
-    est = MSTGMM().fit(X, errors=E)
+    est = MSTGMM().fit(X, errors=E, magnitude=scene_g)
     completeness, purity = _scores(est.probability_, truth)
     assert completeness > 0.85 and purity > 0.85
     assert est.result_.centroid.source == "data"

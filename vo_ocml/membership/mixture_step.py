@@ -52,14 +52,18 @@ def field_choices(n_components: int | str, max_components: int) -> list[int]:
 def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.ndarray,
            intrinsic: np.ndarray, target: np.ndarray, *, n_field: list[int], gradient: bool,
            max_fit_stars: int, random_state: int | None, mag: np.ndarray | None = None,
-           corr: np.ndarray | None = None,
-           footprint: Footprint | None = None) -> tuple[np.ndarray, dict, Any]:
+           corr: np.ndarray | None = None, footprint: Footprint | None = None,
+           log_window: np.ndarray | None = None,
+           max_pm_sd: float | None = None) -> tuple[np.ndarray, dict, Any]:
     """Fit the cluster + field mixture(s), best by BIC; return probabilities, facts, model.
 
     The mixture is fitted on a random sample of at most ``max_fit_stars`` stars (speed on
     cones of millions of stars), then every star is scored with it. ``mag`` (G) makes the
     prior depend on magnitude, ``corr`` (Gaia's three correlation coefficients) gives the
-    full error covariances, ``footprint`` is the table's (default: the stars' convex hull).
+    full error covariances, ``footprint`` is the table's (default: the stars' convex hull),
+    ``log_window`` the log-volume of each star's filter window in (pmra, pmdec, parallax):
+    the field then has a component uniform over it (the field the filter let through);
+    ``max_pm_sd`` bounds the cluster's intrinsic proper-motion dispersion (mas/yr).
 
     Raises
     ------
@@ -77,6 +81,8 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
             fits[m] = fit_radial_mixture(
                 kin[fit_rows], None if cov is None else cov[fit_rows], sky[fit_rows], centre,
                 intrinsic, target, mag=None if mag is None else mag[fit_rows],
+                log_window=None if log_window is None else log_window[fit_rows],
+                max_pm_sd=max_pm_sd,
                 footprint=footprint, max_scale=max_profile_scale(centre[2]), n_field=m,
                 gradient=gradient, random_state=random_state)
     if not fits:
@@ -84,8 +90,11 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
     bics = {m + 1: f.bic(len(fit_rows)) for m, f in fits.items()}
     best = fits[min(fits, key=lambda m: bics[m + 1])]
     probability = best.probability if len(fit_rows) == len(kin) else \
-        best.predict(kin, cov, sky, mag)
-    n_components = best.field_weights.shape[1] + 1
+        best.predict(kin, cov, sky, mag, log_window)
+    n_components = len(best.field_means) + 1
+    uniform = best.field_weights.shape[1] > len(best.field_means)
+    gain = best.profile.log_density(sky) + np.log(best.footprint.area)
+    concentration = float(np.sum(probability * gain) / max(probability.sum(), 1e-9))
     info = {"model": "radial", "n_components": n_components, "bic": bics,
             "pm_gradient_per_deg": best.cluster_gradient.tolist(),
             "deconvolved": err is not None, "error_correlations": corr is not None,
@@ -94,12 +103,14 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
             "cluster_intrinsic_sd": np.sqrt(np.diag(best.cluster_cov)).tolist(),
             "cluster_mean_cov": mean_covariance(best.cluster_cov, probability, cov).tolist(),
             "profile_scale_deg": best.profile.scale, "profile_slope": best.profile.slope,
+            "concentration": concentration, "field_uniform_component": uniform,
             "magnitude_bin_edges": best.magnitude_bins.edges.tolist(),
             "n_cluster_per_magnitude_bin": best.n_cluster.tolist(),
             "n_field_per_magnitude_bin": best.n_field.tolist()}
     info["reason"] = (
         f"cluster component of a {n_components}-component mixture (1 cluster + "
-        f"{n_components - 1} field), deconvolved with the stars' errors: "
+        f"{n_components - 1} field{' + uniform over the filter window' if uniform else ''}), "
+        f"deconvolved with the stars' errors: "
         f"{'yes' if err is not None else 'no'}; intrinsic sd "
         f"{np.round(info['cluster_intrinsic_sd'], 3).tolist()} mas/yr, mas/yr, mas")
     info["n_fit_stars"] = int(len(fit_rows))

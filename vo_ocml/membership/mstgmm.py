@@ -27,6 +27,7 @@ import logging
 from typing import Any
 
 import numpy as np
+from scipy.special import erf, gammaincinv
 from sklearn.preprocessing import StandardScaler
 
 from vo_ocml.errors import InputError
@@ -43,6 +44,11 @@ from vo_ocml.membership.sky import from_tangent_plane, sky_centre, tangent_plane
 from vo_ocml.membership.sky_prior import Footprint
 
 log = logging.getLogger(__name__)
+
+#: km/s per (mas/yr × kpc): σ_pm = σ_v ϖ / 4.74
+KMS_PER_MASYR_KPC = 4.74
+#: parallaxes below this (mas) count as this for the cluster's largest dispersion (20 kpc)
+MIN_PARALLAX = 0.05
 
 #: parallax (mas) above which pm_gradient="auto" models the perspective gradient
 NEARBY_PARALLAX = 2.0
@@ -240,6 +246,23 @@ class MSTGMM(MembershipEstimator):
             return np.all(np.abs(kin - centre) < np.asarray(self.fixed_widths), axis=1)
         return adaptive_filter(kin, err, centre, observed, intrinsic, self.filter_nsigma)
 
+    def _window_log_volume(self, kin: np.ndarray, err: np.ndarray | None) -> np.ndarray:
+        """log of the volume of (pmra, pmdec, parallax) each star could occupy and pass the filter.
+
+        The filter's window around the centroid (an ellipsoid of the star's σ_int² + σ_i², or
+        the fixed box), clipped per axis by the table's own range (tables pre-cut to a box).
+        The field's uniform component spreads over it.
+        """
+        span = self.kinematic_range_
+        if self.filter == "fixed":
+            width = np.minimum(2 * np.asarray(self.fixed_widths, float), span)
+            return np.full(len(kin), np.sum(np.log(width)))
+        var = self.intrinsic_spread_**2 + (err**2 if err is not None
+                                           else self.observed_spread_**2 - self.intrinsic_spread_**2)
+        q = 2.0 * gammaincinv(1.5, erf(self.filter_nsigma / np.sqrt(2.0)))
+        half = np.minimum(np.sqrt(q * np.maximum(var, 1e-12)), span / 2)
+        return np.log(4.0 / 3.0 * np.pi) + np.sum(np.log(half), axis=1)
+
     def _gradient(self, centre: np.ndarray) -> bool:
         if self.pm_gradient == "auto":
             return bool(centre[2] > NEARBY_PARALLAX)
@@ -254,7 +277,10 @@ class MSTGMM(MembershipEstimator):
                 n_field=mixture_step.field_choices(self.n_components, self.max_components),
                 gradient=self._gradient(centre), max_fit_stars=self.max_fit_stars,
                 random_state=self.random_state, mag=stars.magnitude,
-                corr=None if err is None else stars.correlations, footprint=footprint)
+                corr=None if err is None else stars.correlations, footprint=footprint,
+                log_window=self._window_log_volume(kin, err),
+                max_pm_sd=self.max_velocity_dispersion * max(float(centre[2]), MIN_PARALLAX)
+                / KMS_PER_MASYR_KPC)
             return post, info, model, None
         feats = np.column_stack([sky, kin])
         scaler = StandardScaler().fit(feats)
@@ -347,6 +373,8 @@ class MSTGMM(MembershipEstimator):
                 "hot for a bound cluster)")
         e_m = err[i_m] if err is not None else None
         try:
+            self.centre_, self.observed_spread_, self.intrinsic_spread_ = centre, observed, intrinsic
+            self.kinematic_range_ = np.ptp(kin, axis=0)
             post, mix_info, model, scaler = self._mixture(kin[i_m], e_m, sky[i_m], centre,
                                                           observed, intrinsic, target, i_m,
                                                           Footprint(sky))
@@ -409,7 +437,9 @@ class MSTGMM(MembershipEstimator):
             stars = self._stars.rows(np.flatnonzero(passed))
             cov = None if err is None else error_covariance(err[passed], stars.correlations)
             if isinstance(self.mixture_, RadialMixtureFit):
-                p[passed] = self.mixture_.predict(sel[:, 2:5], cov, sky, stars.magnitude)
+                p[passed] = self.mixture_.predict(
+                    sel[:, 2:5], cov, sky, stars.magnitude,
+                    self._window_log_volume(sel[:, 2:5], None if err is None else err[passed]))
             else:  # the joint model of several clusters: the first cluster's posterior
                 p[passed] = self.mixture_.predict(sel[:, 2:5], cov, sky, stars.magnitude)[:, 0]
         else:

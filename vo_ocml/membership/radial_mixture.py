@@ -108,8 +108,9 @@ class RadialMixtureFit:
         μ_c at the centre and intrinsic Σ_c (mas/yr, mas).
     cluster_gradient : ndarray, shape (2, 3)
         d μ_c / d(ξ, η) per degree (zero without ``gradient``).
-    field_weights : ndarray, shape (n_bins, M)
-        Weights of the field's Gaussians in each magnitude bin.
+    field_weights : ndarray, shape (n_bins, M) or (n_bins, M + 1)
+        Weights of the field's Gaussians in each magnitude bin (and, last, of its component
+        uniform over each star's filter window, when the fit had the windows).
     field_means, field_covs : ndarray, shape (M, 3) and (M, 3, 3)
         The field's Gaussians: means and intrinsic covariances.
     profile : ClusterProfile
@@ -149,25 +150,28 @@ class RadialMixtureFit:
     @property
     def n_parameters(self) -> int:
         """Free parameters (for BIC)."""
-        n_bins, m = self.field_weights.shape
-        return 9 * (1 + m) + n_bins * (m - 1) + 6 + 4 + 2 * n_bins - 1
+        n_bins, k = self.field_weights.shape
+        return 9 * (1 + len(self.field_means)) + n_bins * (k - 1) + 6 + 4 + 2 * n_bins - 1
 
     def log_terms(self, kin: np.ndarray, S: np.ndarray | None, sky: np.ndarray,
-                  b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """log of the cluster's and the field's terms per star, and the field parts (n, M)."""
+                  b: np.ndarray, log_window: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """log of the cluster's and the field's terms per star, and the field parts."""
         mean = self.cluster_mean + (sky - self.centre) @ self.cluster_gradient
         return _terms(kin, S, sky, b, mean, self.cluster_cov, self.field_weights,
                       self.field_means, self.field_covs, self.profile, self.footprint,
-                      self.n_cluster, self.n_field)[:3]
+                      self.n_cluster, self.n_field, log_window)[:3]
 
     def predict(self, kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarray,
-                mag: np.ndarray | None = None) -> np.ndarray:
+                mag: np.ndarray | None = None,
+                log_window: np.ndarray | None = None) -> np.ndarray:
         """Membership probabilities of (new) stars under the fitted model.
 
-        ``errors`` are standard errors (n, 3) or covariances (n, 3, 3); ``mag`` G magnitudes.
+        ``errors`` are standard errors (n, 3) or covariances (n, 3, 3); ``mag`` G magnitudes;
+        ``log_window`` the log-volumes of their filter windows (needed when the fit had them).
         """
         b = self.magnitude_bins.index(mag, len(kin))
-        a, c, _ = self.log_terms(kin, error_covariance(errors), sky, b)
+        a, c, _ = self.log_terms(kin, error_covariance(errors), sky, b, log_window)
         return np.exp(a - np.logaddexp(a, c))
 
     def bic(self, n: int) -> float:
@@ -175,17 +179,33 @@ class RadialMixtureFit:
         return -2.0 * self.log_likelihood * n + self.n_parameters * np.log(n)
 
 
-def _terms(kin, S, sky, b, mu_c, cov_c, w_f, mu_f, cov_f, profile, footprint, n_c, n_f):
-    """log[W_c(b) ρ_c(x) N_c(v)], log[W_f(b)/A · Σ_m w_m(b) N_m(v)], field parts, Tc, Tf."""
+def _terms(kin, S, sky, b, mu_c, cov_c, w_f, mu_f, cov_f, profile, footprint, n_c, n_f,
+           log_window=None):
+    """log[W_c(b) ρ_c(x) N_c(v)], log[W_f(b)/A · Σ_m w_m(b) N_m(v)], field parts, Tc, Tf.
+
+    With ``log_window`` the field's last component is uniform over each star's window.
+    """
     lc, Tc = _log_normal(kin, mu_c, cov_c, S)
-    n_field = w_f.shape[1]
+    n_field = len(mu_f)
     field = [_log_normal(kin, mu_f[m], cov_f[m], S) for m in range(n_field)]
-    parts = np.column_stack([np.log(w_f[b, m]) + field[m][0] for m in range(n_field)])
+    parts = [np.log(w_f[b, m]) + field[m][0] for m in range(n_field)]
+    if w_f.shape[1] > n_field:
+        if log_window is None:
+            raise ValueError("this model has a uniform field component: give log_window")
+        parts.append(np.log(w_f[b, n_field]) - log_window)
+    parts = np.column_stack(parts)
     lf = np.logaddexp.reduce(parts, axis=1) if parts.shape[1] > 1 else parts[:, 0]
     s_c, s_f = profile.log_terms(sky, n_c.sum(), n_f.sum())
     a = np.log(n_c[b]) + s_c + lc
     c = np.log(n_f[b]) + s_f + lf
     return a, c, parts - lf[:, None], Tc, [f[1] for f in field]
+
+
+def _cap_pm(cov: np.ndarray, max_sd: float) -> np.ndarray:
+    """``cov`` with each proper-motion axis scaled down to at most ``max_sd`` (correlations kept)."""
+    scale = np.ones(3)
+    scale[:2] = np.minimum(1.0, max_sd / np.sqrt(np.maximum(np.diag(cov)[:2], 1e-300)))
+    return cov * np.outer(scale, scale)
 
 
 def error_covariance(errors: np.ndarray | None,
@@ -216,6 +236,8 @@ def error_covariance(errors: np.ndarray | None,
     return S
 
 
+#: the field's uniform component's starting weight in every magnitude bin
+UNIFORM_START = 0.5
 #: a correlation matrix with a smaller determinant is shrunk towards the identity (at most
 #: _PD_STEPS times by 0.8: real Gaia triples are always positive definite)
 _MIN_CORRELATION_DET, _PD_STEPS = 1e-3, 30
@@ -241,12 +263,12 @@ def _initial_field(kin: np.ndarray, n_bins: int, n_field: int, floor: np.ndarray
 
 def _field_update(kin, S, b, n_bins, resp_f, mu_f, cov_f, Tf, floor) -> np.ndarray:
     """M-step of the field's Gaussians (in place); returns their weights per magnitude bin."""
-    n_field = resp_f.shape[1]
-    for m in range(n_field):
+    for m in range(len(mu_f)):
         mean_m, cov_f[m], _ = _xd_update(kin, S, resp_f[:, m], mu_f[m], cov_f[m], Tf[m], floor)
         mu_f[m] = mean_m[0]
+    n_parts = resp_f.shape[1]
     per_bin = np.column_stack([np.bincount(b, resp_f[:, m], minlength=n_bins)
-                               for m in range(n_field)]) + PSEUDO_COUNT / n_field
+                               for m in range(n_parts)]) + PSEUDO_COUNT / n_parts
     return per_bin / per_bin.sum(axis=1, keepdims=True)
 
 
@@ -254,6 +276,7 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
                        cluster_mean: np.ndarray, cluster_sd: np.ndarray,
                        centre: np.ndarray, *, mag: np.ndarray | None = None,
                        footprint: Footprint | None = None, max_scale: float | None = None,
+                       log_window: np.ndarray | None = None, max_pm_sd: float | None = None,
                        n_field: int = 1,
                        gradient: bool = True, max_iter: int = 1000, tol: float = 2e-7,
                        p_tol: float = 5e-4,
@@ -279,6 +302,15 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
         The table's footprint (default: the convex hull of ``sky``).
     max_scale : float, optional
         Largest scale radius of the cluster's profile (deg).
+    log_window : ndarray, shape (n,), optional
+        log-volume of each star's filter window in (pmra, pmdec, parallax): the field gets a
+        component uniform over it -- the field that a kinematic pre-selection lets through is
+        flat across the window, which no Gaussian describes (tables pre-cut to a box; faint
+        stars, whose window is wide).
+    max_pm_sd : float, optional
+        Largest intrinsic proper-motion dispersion of the cluster (mas/yr), a bound cluster's
+        (:func:`~vo_ocml.membership.centroid.max_pm_dispersion`): the cluster's Gaussian cannot
+        grow into a kinematic feature of the field.
     n_field : int
         Gaussians describing the field; their weights depend on magnitude.
     gradient : bool
@@ -305,6 +337,8 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
     cov_c = np.diag(np.maximum(cluster_sd, floor) ** 2)
     coef = None
     w_f, mu_f, cov_f = _initial_field(kin, bins.n_bins, n_field, floor, random_state)
+    if log_window is not None:  # the uniform component starts with a share of every bin
+        w_f = np.column_stack([w_f * (1 - UNIFORM_START), np.full(len(w_f), UNIFORM_START)])
     centre = np.asarray(centre, float)
     # start: the stars kinematically within 2σ of the cluster are its members, in every bin
     var = np.diagonal(cov_c)[None] + (np.diagonal(S, axis1=1, axis2=2) if S is not None else 0.0)
@@ -316,7 +350,7 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
     it, ll = 0, -np.inf
     for it in range(1, max_iter + 1):
         a, c, resp_parts, Tc, Tf = _terms(kin, S, sky, b, mu_c, cov_c, w_f, mu_f, cov_f,
-                                          profile, footprint, n_c, n_f)
+                                          profile, footprint, n_c, n_f, log_window)
         norm = np.logaddexp(a, c)
         p = np.exp(a - norm)
         resp_f = (1.0 - p)[:, None] * np.exp(resp_parts)
@@ -327,6 +361,8 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
         profile = fitter.fit(sky, p, centre)
         design = np.column_stack([np.ones(n), sky - centre]) if gradient else None
         mu_c, cov_c, coef = _xd_update(kin, S, p, mu_c, cov_c, Tc, floor, design)
+        if max_pm_sd is not None:
+            cov_c = _cap_pm(cov_c, max_pm_sd)
         w_f = _field_update(kin, S, b, bins.n_bins, resp_f, mu_f, cov_f, Tf, floor)
         if abs(ll - previous) < tol or np.max(np.abs(p - p_previous)) < p_tol:
             break
