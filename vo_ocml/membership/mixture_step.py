@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy.special import erf, gammaincinv
 from sklearn.mixture import GaussianMixture
 
 from vo_ocml.membership.centroid import max_pm_dispersion
@@ -115,6 +116,24 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
         f"{np.round(info['cluster_intrinsic_sd'], 3).tolist()} mas/yr, mas/yr, mas")
     info["n_fit_stars"] = int(len(fit_rows))
     return probability, info, best
+
+
+def window_log_volume(kin: np.ndarray, err: np.ndarray | None, observed: np.ndarray,
+                      intrinsic: np.ndarray, span: np.ndarray, nsigma: float,
+                      fixed_widths: tuple[float, float, float] | None = None) -> np.ndarray:
+    """log of the volume of (pmra, pmdec, parallax) each star could occupy and pass the filter.
+
+    The filter's window around the centroid -- the ellipsoid of the star's σ_int² + σ_i² (the
+    observed spread² without errors), or the fixed box -- clipped per axis by the table's own
+    range ``span`` (tables pre-cut to a box). The field's uniform component spreads over it.
+    """
+    if fixed_widths is not None:
+        width = np.minimum(2 * np.asarray(fixed_widths, float), span)
+        return np.full(len(kin), np.sum(np.log(width)))
+    var = intrinsic**2 + err**2 if err is not None else np.broadcast_to(observed**2, kin.shape)
+    q = 2.0 * gammaincinv(1.5, erf(nsigma / np.sqrt(2.0)))  # the filter's χ²₃ quantile
+    half = np.minimum(np.sqrt(q * np.maximum(var, 1e-12)), span / 2)
+    return np.log(4.0 / 3.0 * np.pi) + np.sum(np.log(half), axis=1)
 
 
 def max_profile_scale(parallax: float) -> float:

@@ -27,7 +27,6 @@ import logging
 from typing import Any
 
 import numpy as np
-from scipy.special import erf, gammaincinv
 from sklearn.preprocessing import StandardScaler
 
 from vo_ocml.errors import InputError
@@ -247,21 +246,10 @@ class MSTGMM(MembershipEstimator):
         return adaptive_filter(kin, err, centre, observed, intrinsic, self.filter_nsigma)
 
     def _window_log_volume(self, kin: np.ndarray, err: np.ndarray | None) -> np.ndarray:
-        """log of the volume of (pmra, pmdec, parallax) each star could occupy and pass the filter.
-
-        The filter's window around the centroid (an ellipsoid of the star's σ_int² + σ_i², or
-        the fixed box), clipped per axis by the table's own range (tables pre-cut to a box).
-        The field's uniform component spreads over it.
-        """
-        span = self.kinematic_range_
-        if self.filter == "fixed":
-            width = np.minimum(2 * np.asarray(self.fixed_widths, float), span)
-            return np.full(len(kin), np.sum(np.log(width)))
-        var = self.intrinsic_spread_**2 + (err**2 if err is not None
-                                           else self.observed_spread_**2 - self.intrinsic_spread_**2)
-        q = 2.0 * gammaincinv(1.5, erf(self.filter_nsigma / np.sqrt(2.0)))
-        half = np.minimum(np.sqrt(q * np.maximum(var, 1e-12)), span / 2)
-        return np.log(4.0 / 3.0 * np.pi) + np.sum(np.log(half), axis=1)
+        """log-volume of each star's filter window (:func:`mixture_step.window_log_volume`)."""
+        return mixture_step.window_log_volume(
+            kin, err, self.observed_spread_, self.intrinsic_spread_, self.kinematic_range_,
+            self.filter_nsigma, None if self.filter != "fixed" else self.fixed_widths)
 
     def _gradient(self, centre: np.ndarray) -> bool:
         if self.pm_gradient == "auto":
