@@ -51,7 +51,7 @@ def test_output_columns_and_provenance(m67_run):
     params = {p["name"]: p["value"] for p in out.meta["ocml_params"]}
     for key in ("ocml_version", "ocml_method", "ocml_date", "ocml_centroid_pmra",
                 "ocml_centroid_source", "ocml_n_cone", "ocml_n_filter", "ocml_n_mst",
-                "ocml_n_gmm", "ocml_param_filter", "ocml_errors", "ocml_mean_parallax"):
+                "ocml_n_members", "ocml_param_filter", "ocml_errors", "ocml_mean_parallax"):
         assert key in params
     assert params["ocml_centroid_source"] == "data" and params["ocml_errors"] == "table"
 

@@ -48,8 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     """Build the top-level argument parser with every available subcommand."""
     parser = argparse.ArgumentParser(
         prog="vo-ocml",
-        description="Open-cluster membership for the Virtual Observatory (Gaia DR3 tables in, "
-        "membership probabilities out).",
+        description="Open-cluster membership for the Virtual Observatory: Gaia tables in, "
+        "membership probabilities out.",
+        epilog="'vo-ocml COMMAND --help' lists a command's options, each with its unit and "
+        "default. Exit status: 0 done (also when no cluster is found), 1 a bug (please report "
+        "it), 2 bad input or options, 3 a remote service failed.",
     )
     parser.add_argument("--version", action="version", version=f"vo_ocml {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

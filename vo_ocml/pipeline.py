@@ -30,7 +30,8 @@ from vo_ocml.io.tables import param
 from vo_ocml.membership import gaia_precision as precision
 from vo_ocml.membership import estimator_class
 from vo_ocml.membership.base import (ERROR_FEATURES, FEATURES, MEMBER_THRESHOLD, Centroid,
-                                     MembershipResult, step_param_name)
+                                     MembershipResult, probability_step,
+                                     step_param_name)
 from vo_ocml.options import OPTIONS, RunOptions
 from vo_ocml.membership.gaia_precision import GLOBAL_ZERO_POINT, nominal_errors
 from vo_ocml.membership.sky import angular_distance, sky_extent
@@ -120,6 +121,11 @@ def _unique(table: Table, name: str) -> str:
     return f"{name}_{i}"
 
 
+#: steps that count stars above a probability: the summary's ocml_n_members (threshold) and
+#: ocml_n_p08 report them, so they get no ocml_n_<step> PARAM of their own
+SUMMARY_STEPS = frozenset({"gmm", probability_step(0.5), probability_step(0.8)})
+
+
 def _provenance(method: str, threshold: float, result: MembershipResult,
                 cmap: ColumnMap) -> list[dict[str, Any]]:
     now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
@@ -154,12 +160,16 @@ def _provenance(method: str, threshold: float, result: MembershipResult,
                                  "meta.note", None, f"{key.replace('_', ' ')} "
                                  "(pmra, pmdec in mas/yr; parallax in mas)"))
     for step, count in result.step_counts.items():
-        params.append(param(step_param_name(step), int(count),
-                             "meta.number", None, f"stars after step {step}"))
+        if step not in SUMMARY_STEPS:
+            params.append(param(step_param_name(step), int(count),
+                                 "meta.number", None, f"stars after step {step}"))
     for key, value in result.details.items():
         if isinstance(value, str):
             params.append(param(f"ocml_{key}", value, "meta.note", None, key.replace("_", " ")))
-        elif isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        elif isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            params.append(param(f"ocml_{key}", int(value), "meta.number", None,
+                                 key.replace("_", " ")))
+        elif isinstance(value, (float, np.floating)):
             params.append(param(f"ocml_{key}", float(value), "meta.number", None,
                                  key.replace("_", " ")))
     return params

@@ -70,6 +70,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--hunt-members", action="store_true",
                    help="fetch the cluster's Hunt & Reffert (2023) member list instead of a cone")
     p.add_argument("--mode", choices=("auto", "sync", "async"), default="auto",
+                   metavar="auto|sync|async",
                    help="TAP mode: auto = async job unless radius < 0.05 deg (default: auto)")
     p.add_argument("--maxrec", type=int, metavar="N",
                    help="row limit to request (default: the service's); truncation is an error")

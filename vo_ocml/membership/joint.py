@@ -251,7 +251,6 @@ def joint_result(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, 
             f"first of {len(clusters)} clusters of a joint mixture with the field, deconvolved "
             f"with the stars' errors: {'yes' if err is not None else 'no'}"),
         "n_clusters": len(clusters),
-        "n_members_p05": counts["gmm"],
     }
     if outcome.dropped:
         details["clusters_dropped"] = "; ".join(outcome.dropped)

@@ -400,7 +400,6 @@ class MSTGMM(MembershipEstimator):
             "mixture": mix_info,
             "mst_edge_weights": pruning.edge_weights,
             "mst_threshold": pruning.threshold,
-            "n_members_p05": int(np.sum(post > 0.5)),
         }
         self.centre_, self.observed_spread_, self.intrinsic_spread_ = centre, observed, intrinsic
         self.mixture_, self.scaler_ = model, scaler
