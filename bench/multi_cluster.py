@@ -172,7 +172,8 @@ def real(shared: Path) -> None:
         print(f"\n{file}: {len(table)} rows, {time.perf_counter() - t0:.1f} s")
         print(format_clusters(annotated.clusters) if annotated.clusters else
               f"no cluster: {annotated.result.details.get('no_cluster_reason')}")
-        ra, dec = np.asarray(table["ra"], float), np.asarray(table["dec"], float)
+        arrays = annotated.columns.arrays(table)
+        ra, dec = arrays["ra"], arrays["dec"]
         ra0, dec0 = sky_centre(ra, dec)
         xy = tangent_plane(ra, dec, ra0, dec0)
         lo, hi = xy.min(axis=0), xy.max(axis=0)
