@@ -24,7 +24,8 @@ from astropy.table import Table
 
 from vo_ocml import __version__
 from vo_ocml.batch.targets import Target
-from vo_ocml.batch.task import atomic_write, members_path, read_record
+from vo_ocml.batch.task import members_path, read_record
+from vo_ocml.io.atomic import atomic_write
 
 __all__ = ["assemble", "SUMMARY_COLUMNS"]
 

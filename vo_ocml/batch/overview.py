@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from astropy.table import Table
 
-from vo_ocml.batch.task import atomic_write
+from vo_ocml.io.atomic import atomic_write
 
 __all__ = ["write_overview", "plots"]
 

@@ -15,9 +15,8 @@ import math
 import os
 import resource
 import socket
-import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import numpy as np
 
 from vo_ocml.batch.targets import Target
 from vo_ocml.errors import InputError, NotFoundError
+from vo_ocml.io.atomic import atomic_write
 
 __all__ = ["DEFAULT_COLUMNS", "STATUS_DONE", "failure_record", "process_target", "read_record",
            "record_path", "members_path", "write_record"]
@@ -45,19 +45,6 @@ def record_path(outdir: str | Path, target: Target) -> Path:
 def members_path(outdir: str | Path, target: Target) -> Path:
     """Where a target's members live."""
     return Path(outdir) / "clusters" / f"{target.slug}.parquet"
-
-
-def atomic_write(path: Path, write: Callable[[str], object]) -> None:
-    """Write ``path`` through a temporary file in the same directory and :func:`os.replace`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def write_record(outdir: str | Path, target: Target, record: dict[str, Any]) -> None:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from astropy.table import Table
+
+from vo_ocml.io.atomic import atomic_write
 
 __all__ = ["CacheEntry", "QueryCache", "default_cache_dir"]
 
@@ -123,21 +123,10 @@ class QueryCache:
         fetched = datetime.now(timezone.utc).isoformat(timespec="seconds")
         plain = table.copy(copy_data=False)
         plain.meta.clear()
-        _atomic_write(table_path, lambda p: plain.write(p, format="votable", overwrite=True,
+        atomic_write(table_path, lambda p: plain.write(p, format="votable", overwrite=True,
                                                          tabledata_format="binary2"))
         meta = {"service": _normalise_url(service), "query": query, "maxrec": maxrec,
                 "rows": len(table), "fetched": fetched}
-        _atomic_write(meta_path, lambda p: Path(p).write_text(json.dumps(meta, indent=1),
+        atomic_write(meta_path, lambda p: Path(p).write_text(json.dumps(meta, indent=1),
                                                                encoding="utf-8"))
         return CacheEntry(table, meta["service"], query, fetched, table_path)
-
-
-def _atomic_write(path: Path, write: Callable[[str], object]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
