@@ -12,6 +12,7 @@ from astropy.table import Table
 from vo_ocml.batch.sources import DirSource, parse_source
 from vo_ocml.batch.targets import Target, from_catalogue, from_file, from_names
 from vo_ocml.batch.where import evaluate_where
+from vo_ocml.cli import main
 from vo_ocml.errors import InputError, NotFoundError
 
 COLS = {"N": np.array([10.0, 60.0, np.nan, 200.0]), "b": np.array([-3.0, 12.0, 1.0, 0.5]),
@@ -82,6 +83,9 @@ def test_targets_file(tmp_path: Path) -> None:
     assert m67.cluster == "NGC 2682" and math.isclose(m67.ra, 132.85, abs_tol=0.1)
     assert m67.reference["catalogue"] == "Hunt & Reffert 2023"
     assert anon.name == "10.5000-20.2500" and anon.reference == {}
+    assert (sim.radius_source, anon.radius_source) == ("file", "file")
+    assert m67.radius_source == "3 × r50 clipped to 0.1–1.5 deg (Hunt & Reffert 2023)"
+    assert from_file(path, radius=0.5)[1].radius_source == "given"
     path.write_text("name,ra,dec\nX,1,2\n", encoding="utf-8")
     with pytest.raises(InputError, match="radius"):
         from_file(path)
@@ -150,3 +154,38 @@ def test_run_options_come_from_the_options_model() -> None:
     args = parser.parse_args(["batch", "--where", "N > 3000", "--source", "dir:."])
     targets, outside = targets_from_args(args)
     assert outside == "drop" and all(t.reference["n_members"] > 3000 for t in targets)
+
+
+#: batch inputs that the library refuses, each with the option that fixes it: its command-line
+#: arguments and its Python call (both named by the option's Python name)
+REFUSED = {
+    "source": (["M67", "--source", "ftp:x"], lambda tmp: parse_source("ftp:x")),
+    "radius": (["NGC 7833", "--source", "dir:."],  # Dias et al. 2002: no r50, no rt
+               lambda tmp: from_names(["NGC 7833"])),
+    "region": (["--region", "10,100,1", "--source", "dir:."],
+               lambda tmp: from_catalogue(region=(10.0, 100.0, 1.0))),
+}
+
+
+@pytest.mark.parametrize("option", sorted(REFUSED))
+def test_cli_message_spells_the_flag(option: str, tmp_path: Path, capsys) -> None:
+    pytest.importorskip("distributed")  # vo-ocml batch asks for the batch extra first
+    argv, _ = REFUSED[option]
+    assert main(["batch", *argv, "-o", str(tmp_path / "out")]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"--{option}" in err and f"{option}=…" not in err and "{@" not in err, err
+
+
+@pytest.mark.parametrize("option", sorted(REFUSED))
+def test_python_message_names_the_parameter(option: str, tmp_path: Path) -> None:
+    _, call = REFUSED[option]
+    with pytest.raises(InputError) as info:
+        call(tmp_path)
+    assert f"{option}=…" in str(info.value) and "--" not in str(info.value)
+
+
+def test_run_batch_names_its_source_parameter(tmp_path: Path) -> None:
+    from vo_ocml.batch.driver import run_batch
+    with pytest.raises(InputError, match="no such directory") as info:
+        run_batch(from_names(["M67"]), DirSource(str(tmp_path / "nope")), tmp_path / "out")
+    assert "source=…" in str(info.value) and "--" not in str(info.value)

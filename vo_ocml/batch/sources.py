@@ -63,14 +63,14 @@ class DirSource:
 
     @property
     def spec(self) -> str:
-        """The ``--source`` text."""
+        """The source as :func:`parse_source` reads it."""
         return f"dir:{self.path}"
 
     def files(self) -> list[Path]:
         """The table files in the directory, sorted by name."""
         root = Path(self.path)
         if not root.is_dir():
-            raise InputError(f"--source dir:{self.path}: no such directory.")
+            raise InputError(f"dir:{self.path}: no such directory ({{@source}}).")
         return list(_listing(str(root), root.stat().st_mtime_ns))
 
     def match(self, target: Target) -> Path | None:
@@ -126,7 +126,7 @@ class HatsSource:
 
     @property
     def spec(self) -> str:
-        """The ``--source`` text."""
+        """The source as :func:`parse_source` reads it."""
         return f"hats:{self.path}"
 
     def catalog(self):
@@ -136,8 +136,8 @@ class HatsSource:
         try:
             return _hats_catalog(self.path, self.columns)
         except (FileNotFoundError, ValueError) as exc:
-            raise InputError(f"--source hats:{self.path}: not a readable HATS catalogue "
-                             f"({exc})") from None
+            raise InputError(f"hats:{self.path}: not a readable HATS catalogue ({exc}); "
+                             "check {@source}.") from None
 
     def covers(self, target: Target) -> bool:
         """Whether the cone's centre lies inside the catalogue's coverage (its MOC)."""
@@ -191,7 +191,7 @@ class TapSource:
 
     @property
     def spec(self) -> str:
-        """The ``--source`` text."""
+        """The source as :func:`parse_source` reads it."""
         return f"tap:{self.url}"
 
     def covers(self, target: Target) -> bool:
@@ -209,22 +209,32 @@ class TapSource:
                           cache_dir=self.cache_dir, extra_columns=self.extra_columns)
 
 
-def parse_source(text: str, *, gmax: float | None = None, tap_table: str | None = None,
+def parse_source(source: str, *, gmax: float | None = None, tap_table: str | None = None,
                  cache_dir: str | None = None):
-    """A source from its ``--source`` text: ``hats:PATH_OR_URL``, ``tap:URL`` or ``dir:PATH``.
+    """A source from its text: ``hats:PATH_OR_URL``, ``tap:URL`` or ``dir:PATH``.
+
+    Parameters
+    ----------
+    source : str
+        ``KIND:WHERE`` (the batch command's ``--source``).
+    gmax, tap_table, cache_dir : optional
+        ``tap:`` only: the faintest G (mag), the ``gaia_source``-like table, the cache
+        directory (defaults as :func:`vo_ocml.tap.fetch_cone`).
 
     Raises
     ------
     InputError
         Unknown kind or empty location.
     """
-    kind, _, where = text.partition(":")
+    kind, _, where = source.partition(":")
     if not where:
-        raise InputError(f"--source {text!r}: give hats:PATH_OR_URL, tap:URL or dir:PATH.")
+        raise InputError(f"Source {source!r} ({{@source}}): give hats:PATH_OR_URL, tap:URL or "
+                         "dir:PATH.")
     if kind == "hats":
         return HatsSource(where)
     if kind == "tap":
         return TapSource(where, table=tap_table, gmax=gmax, cache_dir=cache_dir)
     if kind == "dir":
         return DirSource(where)
-    raise InputError(f"--source {text!r}: unknown kind {kind!r}; use hats:, tap: or dir:.")
+    raise InputError(f"Source {source!r} ({{@source}}): unknown kind {kind!r}; use hats:, tap: "
+                     "or dir:.")

@@ -34,6 +34,8 @@ REFERENCE_FIELDS = ("pmra", "pmdec", "parallax", "s_pmra", "s_pmdec", "s_paralla
                     "r50", "ra", "dec")
 #: extra names a ``--where`` filter may use for catalogue columns
 ALIASES = {"N": "n_members", "plx": "parallax"}
+#: ``Target.radius_source`` of a radius from the catalogue (``{}``: the catalogue's name)
+CATALOGUE_RADIUS = "3 × r50 clipped to 0.1–1.5 deg ({})"
 
 
 @dataclass(frozen=True)
@@ -88,8 +90,8 @@ def _from_entry(entry: ClusterEntry, radius: float | None) -> Target:
         radius = default_radius(entry)
         if radius is None:
             raise InputError(f"{entry.name} has neither r50 nor a tidal radius in the catalogue; "
-                             "give the cone radius (--radius).")
-        source = f"3 × r50 clipped to 0.1–1.5 deg ({entry.catalogue})"
+                             "give the cone radius ({@radius}).")
+        source = CATALOGUE_RADIUS.format(entry.catalogue)
     else:
         source = "given"
     if not (math.isfinite(entry.ra) and math.isfinite(entry.dec)):
@@ -168,8 +170,8 @@ def from_catalogue(where: str | None = None, region: tuple[float, float, float] 
     if region is not None:
         ra0, dec0, r = region
         if not (0 < r <= 180 and -90 <= dec0 <= 90):
-            raise InputError(f"--region needs RA,DEC,RADIUS in degrees (0 < RADIUS ≤ 180); "
-                             f"got {region}.")
+            raise InputError(f"{{@region}} needs RA, DEC, RADIUS in degrees (0 < RADIUS ≤ 180, "
+                             f"-90 ≤ DEC ≤ 90); got {region}.")
         keep &= angular_distance(cols["ra"], cols["dec"], ra0, dec0) <= r
     keep &= np.isfinite(cols["ra"]) & np.isfinite(cols["dec"])
     targets, seen, no_radius = [], set(), 0
@@ -185,7 +187,7 @@ def from_catalogue(where: str | None = None, region: tuple[float, float, float] 
         targets.append(_from_entry(entry, radius))
     if no_radius:
         log.warning("%d selected clusters have no r50 or tidal radius in the catalogue and were "
-                    "left out (give --radius to include them)", no_radius)
+                    "left out (a cone radius given for every cluster includes them)", no_radius)
     return targets
 
 
@@ -235,8 +237,11 @@ def from_file(path: str | Path, radius: float | None = None) -> list[Target]:
             except NotFoundError:
                 entry = None
         ra, dec, r = _value(table, c_ra, i), _value(table, c_dec, i), _value(table, c_r, i)
-        if not math.isfinite(r):
-            r = radius if radius is not None else (default_radius(entry) if entry else None)
+        r_source = "file"
+        if not math.isfinite(r) and radius is not None:
+            r, r_source = radius, "given"
+        elif not math.isfinite(r) and entry is not None:
+            r, r_source = default_radius(entry), CATALOGUE_RADIUS.format(entry.catalogue)
         if not (math.isfinite(ra) and math.isfinite(dec)):
             if entry is None:
                 raise InputError(f"{path}, row {i + 1}: no ra/dec and {name!r} is not a "
@@ -244,12 +249,11 @@ def from_file(path: str | Path, radius: float | None = None) -> list[Target]:
             ra, dec = entry.ra, entry.dec
         if r is None or not math.isfinite(r) or r <= 0:
             raise InputError(f"{path}, row {i + 1}: no cone radius; add a 'radius' column (deg) "
-                             "or give --radius.")
+                             "or give {@radius}.")
         pm = tuple(_value(table, c, i) for c in c_pm)
         centroid = pm if all(math.isfinite(v) for v in pm) else None
         name = name or f"{ra:.4f}{dec:+.4f}"
-        targets.append(Target(name, float(ra), float(dec), float(r),
-                              "file" if c_r is not None else "catalogue/--radius",
+        targets.append(Target(name, float(ra), float(dec), float(r), r_source,
                               cluster=entry.name if entry and centroid is None else None,
                               centroid=centroid,
                               reference=_reference(entry) if entry else {}))
