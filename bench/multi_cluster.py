@@ -20,6 +20,7 @@ Three parts (each optional):
 Usage::
 
     nice -n 10 python bench/multi_cluster.py --pairs 24 --real --speed
+    nice -n 10 python bench/multi_cluster.py --pairs 24 --real --method dec
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ def score(table: Table, annotated) -> list[dict]:
     return rows
 
 
-def pairs(n: int, seed: int) -> None:
+def pairs(n: int, seed: int, method: str) -> None:
     print(f"{'case':>4} {'kpc':>4} {'N':>9} {'sep°':>5} {'Δpm':>5} {'Δplx':>5} {'apart':>6} "
           f"{'F1 per cluster':>20} {'merged':>6} {'split':>5} {'found':>5} {'time':>5}")
     summary = []
@@ -132,7 +133,7 @@ def pairs(n: int, seed: int) -> None:
         n_field = int(FIELD_DENSITY * np.pi * radius**2)
         table = simulate_cone(n_field, clusters, radius=radius, seed=seed + i)
         t0 = time.perf_counter()
-        annotated = run(table, clusters="all", random_state=0)
+        annotated = run(table, method=method, clusters="all", random_state=0)
         elapsed = time.perf_counter() - t0
         rows = score(table, annotated)
         d = min(apart(x, y) for x in clusters for y in clusters if x is not y)
@@ -160,7 +161,7 @@ def pairs(n: int, seed: int) -> None:
               f"{np.mean([r['split'] for r in sel]):>5.2f}")
 
 
-def real(shared: Path) -> None:
+def real(shared: Path, method: str) -> None:
     from vo_ocml.analysis.clusters import format_clusters
     from vo_ocml.catalog import clusters_near
     from vo_ocml.membership.sky import sky_centre, tangent_plane
@@ -168,7 +169,7 @@ def real(shared: Path) -> None:
                  "ngc7789_cone.csv", "oc345p67_edr3_cone40.csv"):
         table = Table.read(shared / "gaia" / file, format="ascii.csv")
         t0 = time.perf_counter()
-        annotated = run(table, clusters="all")
+        annotated = run(table, method=method, clusters="all")
         print(f"\n{file}: {len(table)} rows, {time.perf_counter() - t0:.1f} s")
         print(format_clusters(annotated.clusters) if annotated.clusters else
               f"no cluster: {annotated.result.details.get('no_cluster_reason')}")
@@ -189,14 +190,14 @@ def real(shared: Path) -> None:
                   f"{'found' if e.name in matched else 'not found'}")
 
 
-def speed(seed: int) -> None:
+def speed(seed: int, method: str) -> None:
     rng = np.random.default_rng(seed)
     clusters = tuple(SimCluster(400, float(rng.uniform(-5, 2)), float(rng.uniform(-4, 3)),
                                 float(rng.uniform(0.3, 1.5)), plummer_radius=0.05,
                                 offset=tuple(rng.uniform(-0.8, 0.8, 2))) for _ in range(5))
     table = simulate_cone(2_000_000, clusters, radius=1.5, seed=seed)
     t0 = time.perf_counter()
-    annotated = run(table, clusters="all")
+    annotated = run(table, method=method, clusters="all")
     elapsed = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     rows = score(table, annotated)
@@ -211,15 +212,16 @@ def main() -> None:
     parser.add_argument("--real", action="store_true", help="the real fields")
     parser.add_argument("--speed", action="store_true", help="2,000,000 rows, five clusters")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--method", default="mstgmm", choices=("mstgmm", "dec"))
     parser.add_argument("--shared", type=Path,
                         default=Path(__file__).resolve().parents[2] / "shared" / "data")
     args = parser.parse_args()
     if args.pairs:
-        pairs(args.pairs, args.seed)
+        pairs(args.pairs, args.seed, args.method)
     if args.real:
-        real(args.shared)
+        real(args.shared, args.method)
     if args.speed:
-        speed(args.seed)
+        speed(args.seed, args.method)
 
 
 if __name__ == "__main__":

@@ -123,7 +123,7 @@ def test_a_third_shell_adds_the_run_options_with_one_call():
 def test_method_defaults_live_in_the_estimator(method):
     signature = inspect.signature(estimator_class(method))
     parameters = set(signature.parameters) - {"centroid", "random_state"}
-    modelled = {o.name for o in METHOD_OPTIONS if o.method == method}
+    modelled = {o.name for o in METHOD_OPTIONS if method in o.methods}
     assert modelled == parameters
     defaults = method_defaults(method)
     for name in modelled:

@@ -34,15 +34,22 @@ def pair_vot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_votable(table, tmp_path_factory.mktemp("tables") / "pair.vot")
 
 
-def _run(peer: Peer, service, url: str) -> dict:
-    response = peer.call(service.public_id, {"url": url, "clusters": "all", "send": "broadcast"},
+#: DEC, small (2 seeds, few batches), as SAMP parameters
+SMALL_DEC = {"method": "dec", "n_seeds": "2", "pretrain_steps": "150", "max_iter": "5",
+             "batch_size": "256"}
+
+
+def _run(peer: Peer, service, url: str, **params: str) -> dict:
+    response = peer.call(service.public_id, {"url": url, "clusters": "all", "send": "broadcast",
+                                             **params},
                          mtype="vo_ocml.membership.run", timeout=240)
     assert response["samp.status"] == "samp.ok", response
     return response["samp.result"]
 
 
-def test_one_table_per_cluster(service, peer, pair_vot):
-    result = _run(peer, service, pair_vot.as_uri())
+@pytest.mark.parametrize("method", [{}, SMALL_DEC], ids=["mstgmm", "dec"])
+def test_one_table_per_cluster(service, peer, pair_vot, method):
+    result = _run(peer, service, pair_vot.as_uri(), **method)
     assert result["clusters"] == "pair.vot - NGC 7790, pair.vot - candidate_1, pair.vot - clusters"
     annotated = peer.expect("table.load.votable", 60)
     main = table_from(annotated["url"])

@@ -44,6 +44,7 @@ from vo_ocml.errors import InputError
 from vo_ocml.membership.base import Centroid, MembershipEstimator, Scores, as_centroid, complete_mask
 from vo_ocml.membership.dec_features import FEATURE_SETS, usable_mask
 from vo_ocml.membership.dec_groups import ROWS_PER_GROUP, choose_k
+from vo_ocml.membership.joint import check_clusters
 from vo_ocml.optional import require
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,14 @@ class DEC(MembershipEstimator):
         square) of the core's median join the cluster; 0 disables. None: 0 for ``"sky"`` (its
         core group only starts the likelihood ratio, which finds the rest of the cluster), 2 for
         the thesis features (a rich cluster filling its box is split into several groups).
+    clusters : int or "all"
+        How many clusters to model together with the field (``features="sky"`` only): 1
+        (default) the named or most significant one; N > 1 or ``"all"`` (up to
+        ``max_clusters``) adds every other significant cluster the blind detection finds, DEC
+        places each on the sky and the joint mixture gives every star a probability per
+        cluster (:mod:`vo_ocml.membership.dec_multi`).
+    max_clusters : int
+        Most clusters a ``clusters="all"`` run models.
     backend : {"numpy", "tensorflow"}
         ``"numpy"`` (default, CPU): every seed trained at once, no TensorFlow import.
         ``"tensorflow"``: the Keras implementation, one seed after another; it runs on a GPU
@@ -143,6 +152,8 @@ class DEC(MembershipEstimator):
         centroid: Centroid | tuple[float, float, float] | None = None,
         k_range: tuple[int, int] = (4, 12),
         merge_distance: float | None = None,
+        clusters: int | str = 1,
+        max_clusters: int = 8,
         backend: str = "numpy",
         tol: float = 0.001,
         max_iter: int = 20,
@@ -164,6 +175,8 @@ class DEC(MembershipEstimator):
         self.centroid = centroid
         self.k_range = k_range
         self.merge_distance = merge_distance
+        self.clusters = clusters
+        self.max_clusters = max_clusters
         self.backend = backend
         self.tol = tol
         self.max_iter = max_iter
@@ -194,6 +207,12 @@ class DEC(MembershipEstimator):
         q_lo, q_hi = self.quantiles
         if not 0.0 <= q_lo < q_hi <= 1.0:
             raise InputError(f"DEC quantiles must satisfy 0 ≤ low < high ≤ 1; got {self.quantiles!r}.")
+        check_clusters(self.clusters)
+        if self.clusters != 1 and self.features != "sky":
+            raise InputError(f"clusters other than 1 needs DEC features 'sky' (the thesis's "
+                             f"method finds one cluster); got features {self.features!r}.")
+        if not isinstance(self.max_clusters, (int, np.integer)) or self.max_clusters < 1:
+            raise InputError(f"max_clusters must be an integer ≥ 1; got {self.max_clusters!r}.")
         if self.n_seeds is not None and self.n_seeds < 1:
             raise InputError(f"DEC n_seeds must be ≥ 1; got {self.n_seeds!r}.")
         as_centroid(self.centroid)
@@ -223,9 +242,11 @@ class DEC(MembershipEstimator):
         default = SEEDS_SKY if self.features == "sky" else (SEEDS_SMALL if m <= SMALL_TABLE else SEEDS_LARGE)
         return [int(s) for s in np.random.SeedSequence(self.random_state).generate_state(self.n_seeds or default)]
 
-    def _k(self, Z: np.ndarray, what: str) -> tuple[int, dict[int, float]]:
-        """k for the scaled features ``Z``: given, or by silhouette; checks there are enough stars."""
-        k_low = self.n_clusters if self.n_clusters is not None else self.k_range[0]
+    def _k(self, Z: np.ndarray, what: str, k_low: int = 2) -> tuple[int, dict[int, float]]:
+        """k for the scaled features ``Z``: given, or by silhouette in ``k_range`` raised to at
+        least ``k_low``; checks there are enough stars."""
+        k_range = (max(self.k_range[0], k_low), max(self.k_range[1], k_low))
+        k_low = self.n_clusters if self.n_clusters is not None else k_range[0]
         if len(Z) < ROWS_PER_GROUP * k_low:
             raise InputError(
                 f"DEC needs at least {ROWS_PER_GROUP * k_low} {what} to form {k_low} groups; there are "
@@ -240,20 +261,25 @@ class DEC(MembershipEstimator):
             )
         if self.n_clusters is not None:
             return int(self.n_clusters), {}
-        return choose_k(Z, n_distinct, self.k_range, self.silhouette_rows)
+        return choose_k(Z, n_distinct, k_range, self.silhouette_rows)
 
     # ------------------------------------------------------------------ the contract
     def _fit_rows(self, Xc: np.ndarray, err: np.ndarray | None) -> Scores:
         """Cluster the usable rows ``Xc`` (canonical order) and score the cluster's membership."""
+        from vo_ocml.membership.dec_multi import fit_several
         from vo_ocml.membership.dec_sky import fit_sky
         from vo_ocml.membership.dec_thesis import fit_thesis
 
         centroid: Centroid | None = as_centroid(self.centroid)
-        fit = fit_sky if self.features == "sky" else fit_thesis
         # one BLAS/OpenMP thread: DEC's matrices are small, and on a loaded machine K-Means'
         # spinning thread pool made a 1,700-star fit take a minute
         with threadpool_limits(limits=1):
-            out = fit(self, Xc, err, centroid, self._stars)
+            if self.clusters != 1:
+                most = self.max_clusters if self.clusters == "all" else int(self.clusters)
+                out = fit_several(self, Xc, err, centroid, self._stars, most)
+            else:
+                fit = fit_sky if self.features == "sky" else fit_thesis
+                out = fit(self, Xc, err, centroid, self._stars)
         self.n_clusters_ = out.n_clusters
         self.cluster_groups_ = out.cluster_groups
         self.model_ = out.model

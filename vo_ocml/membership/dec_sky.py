@@ -97,8 +97,9 @@ def standard_offsets(kin: np.ndarray, err: np.ndarray | None, scope: Scope) -> n
     return (kin - scope.centre) / np.sqrt(var)
 
 
-def _no_cluster(m: int, counts: dict[str, int], reason: str, details: dict | None = None,
-                k: int | None = None) -> Outcome:
+def no_cluster(m: int, counts: dict[str, int], reason: str, details: dict | None = None,
+               k: int | None = None) -> Outcome:
+    """The outcome of a fit that found no cluster (probability 0, stage ``no_cluster``)."""
     log.info("DEC: no cluster found: %s", reason)  # the shells (CLI, SAMP) warn once
     result = scores(np.zeros(m), np.full(m, STAGE_NO_CLUSTER), np.full(m, -1), counts, None,
                     (details or {}) | {"no_cluster_reason": reason})
@@ -138,7 +139,7 @@ def fit_sky(est: "DEC", Xc: np.ndarray, err: np.ndarray | None, centroid: Centro
     kin = Xc[:, 2:]
     scope, reason = candidates(kin, err, sky, centroid, random_state=est.random_state)
     if scope is None:
-        return _no_cluster(m, {}, reason)
+        return no_cluster(m, {}, reason)
     cand = np.flatnonzero(scope.passed)
     counts = {"filter": int(len(cand))}
     front = {"filter_centre": scope.centre.round(4).tolist(),
@@ -146,7 +147,7 @@ def fit_sky(est: "DEC", Xc: np.ndarray, err: np.ndarray | None, centroid: Centro
              "intrinsic_spread": scope.intrinsic_spread.round(4).tolist(),
              "detection_significance": scope.significance}
     if len(cand) < MIN_CANDIDATES:
-        return _no_cluster(m, counts, f"only {len(cand)} stars pass the filter (DEC needs {MIN_CANDIDATES})", front)
+        return no_cluster(m, counts, f"only {len(cand)} stars pass the filter (DEC needs {MIN_CANDIDATES})", front)
     e_c = None if err is None else err[cand]
     V = np.column_stack([sky[cand], standard_offsets(kin[cand], e_c, scope)])
     scaler = RobustScaler.fit(V, FEATURE_SETS["sky"])
@@ -176,7 +177,7 @@ def fit_sky(est: "DEC", Xc: np.ndarray, err: np.ndarray | None, centroid: Centro
         "start": "the core's centroid and intrinsic spread, at the median sky position of DEC's "
                  "cluster group(s)"}}
     if members.sum() < MIN_MEMBERS:
-        return _no_cluster(m, counts, f"the cluster holds only {int(members.sum())} stars with P > 0.5 "
+        return no_cluster(m, counts, f"the cluster holds only {int(members.sum())} stars with P > 0.5 "
                            f"(fewer than {MIN_MEMBERS})", details, k)
     stage = np.full(m, STAGE_FILTER, dtype=object)
     stage[cand] = STAGE_DEC

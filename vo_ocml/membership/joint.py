@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from sklearn.preprocessing import StandardScaler
 
+from vo_ocml.errors import InputError
 from vo_ocml.membership import mst
 from vo_ocml.membership.centroid import best_measured, max_pm_dispersion, measure_cluster
 from vo_ocml.membership.detection import Detection
@@ -53,6 +54,18 @@ class Seed:
     window: float = np.inf
     detection: Detection | None = None
     details: dict[str, Any] = field(default_factory=dict)
+
+
+def check_clusters(clusters: Any) -> None:
+    """Refuse a ``clusters`` parameter that is neither ``"all"`` nor an integer ≥ 1.
+
+    Raises
+    ------
+    InputError
+    """
+    if not (clusters == "all" or (isinstance(clusters, (int, np.integer))
+                                  and not isinstance(clusters, bool) and clusters >= 1)):
+        raise InputError(f"clusters must be 'all' or an integer ≥ 1, not {clusters!r}.")
 
 
 def _same(a: Seed, b: Seed) -> bool:

@@ -184,10 +184,7 @@ class MSTGMM(MembershipEstimator):
             raise InputError(f"pm_gradient must be 'auto', True or False, not {self.pm_gradient!r}.")
         if self.mixture not in ("radial", "gmm"):
             raise InputError(f"mixture must be 'radial' or 'gmm', not {self.mixture!r}.")
-        if not (self.clusters == "all" or (isinstance(self.clusters, (int, np.integer))
-                                           and not isinstance(self.clusters, bool)
-                                           and self.clusters >= 1)):
-            raise InputError(f"clusters must be 'all' or an integer ≥ 1, not {self.clusters!r}.")
+        joint.check_clusters(self.clusters)
         if self.clusters != 1 and self.mixture != "radial":
             raise InputError("clusters other than 1 needs mixture='radial' (the paper's "
                              "'gmm' mode separates clusters with n_components='bic').")

@@ -15,7 +15,7 @@ import numpy as np
 from scipy.special import erf, gammaincinv
 
 from vo_ocml.membership.centroid import best_measured, measure_cluster
-from vo_ocml.membership.detection import find_candidates
+from vo_ocml.membership.detection import Detection, find_candidates
 from vo_ocml.membership.result import Centroid
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,8 @@ class Scope:
 def candidates(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centroid: Centroid | None, *,
                nsigma: float = FILTER_NSIGMA, min_significance: float = MIN_SIGNIFICANCE,
                velocity_dispersion: float = VELOCITY_DISPERSION,
-               random_state: int | None = 0) -> tuple[Scope | None, str]:
+               random_state: int | None = 0,
+               detections: list[Detection] | None = None) -> tuple[Scope | None, str]:
     """Seed, measure and filter, as the default method's front end does.
 
     The seed is ``centroid`` or the most significant overdensity
@@ -113,6 +114,9 @@ def candidates(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centroi
         Filter half-width (σ), detection threshold, and the hottest bound cluster (km/s).
     random_state : int or None
         Seed of the detection and measurement.
+    detections : list of Detection, optional
+        The blind detection's candidates when already searched (several-cluster runs search
+        with ``resolve_sky``); None searches here.
 
     Returns
     -------
@@ -127,7 +131,8 @@ def candidates(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centroi
         source, significance = centroid.source, float("nan")
     found = None
     if centroid is None:
-        detections = find_candidates(kin, err, sky, random_state=random_state)
+        if detections is None:
+            detections = find_candidates(kin, err, sky, random_state=random_state)
         if not detections or detections[0].significance < min_significance:
             return None, ("no overdensity in proper motion, parallax and sky reached "
                           f"{min_significance} sigma (global)")

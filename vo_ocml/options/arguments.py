@@ -115,8 +115,10 @@ def add_run_options(parser: argparse.ArgumentParser, *, input_format: bool = Tru
                            help=argparse.SUPPRESS)
     titles = {"mstgmm": "mstgmm parameters (filter → MST → mixture)",
               "dec": "dec parameters (Deep Embedded Clustering)"}
+    shared = [o for o in METHOD_OPTIONS if len(o.methods) > 1 and o.cli]
+    add_options(parser, shared, f"parameters of methods {' and '.join(METHODS)}")
     for method in METHODS:
-        add_options(parser, [o for o in method_options(method) if o.cli],
+        add_options(parser, [o for o in method_options(method) if o.cli and o not in shared],
                     titles.get(method, f"{method} parameters"))
 
 

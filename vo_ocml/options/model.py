@@ -53,8 +53,9 @@ class Option:
         How the default reads when it is not a plain value (e.g. "found in the data").
     unit : str
         Unit(s) of the value ("" when none).
-    method : str or None
-        The method whose parameter this is; None: an option of every run.
+    method : str, tuple of str, or None
+        The method whose parameter this is (a tuple: a parameter of each of these methods,
+        with the same default); None: an option of every run.
     flag : str or None
         CLI flag when not ``--name-with-dashes``.
     aliases : tuple of str
@@ -76,7 +77,7 @@ class Option:
     default: Any = None
     default_text: str | None = None
     unit: str = ""
-    method: str | None = None
+    method: str | tuple[str, ...] | None = None
     flag: str | None = None
     aliases: tuple[str, ...] = ()
     metavar: str | None = None
@@ -93,6 +94,13 @@ class Option:
         return prefix + self.name.replace("_", "-")
 
     @property
+    def methods(self) -> tuple[str, ...]:
+        """The methods that have this parameter (empty for an option of every run)."""
+        if self.method is None:
+            return ()
+        return (self.method,) if isinstance(self.method, str) else self.method
+
+    @property
     def is_flag(self) -> bool:
         """Whether the option is a switch (true/false)."""
         return self.parse is boolean
@@ -100,7 +108,7 @@ class Option:
     def real_default(self) -> Any:
         """The default value (the estimator's for a method parameter)."""
         if self.default is FROM_ESTIMATOR:
-            return method_defaults(self.method)[self.name]
+            return method_defaults(self.methods[0])[self.name]
         return self.default
 
     def describe_default(self) -> str:
@@ -155,6 +163,7 @@ FORMAT_OPTION = Option(
 
 _mst = "mstgmm"
 _dec = "dec"
+_both = (_mst, _dec)
 #: each method's parameters (defaults: the estimator's)
 METHOD_OPTIONS = (
     Option("filter", "initial filter: adaptive to the cluster's spread and the stars' errors, "
@@ -197,10 +206,10 @@ METHOD_OPTIONS = (
     Option("clusters", "clusters modelled together with the field: 1 (the named or most "
            "significant one), N, or all (every significant one, up to --max-clusters); each "
            "gets an ocml_prob_<name> column, ocml_cluster names a member's cluster",
-           choice(("all",), also=number(1, integer=True)), FROM_ESTIMATOR, method=_mst,
+           choice(("all",), also=number(1, integer=True)), FROM_ESTIMATOR, method=_both,
            metavar="all|N"),
     Option("max_clusters", "most clusters modelled by --clusters all", _count, FROM_ESTIMATOR,
-           method=_mst),
+           method=_both),
     Option("max_fit_stars", "radial mixture: fitted on a sample of at most this many stars, "
            "then every star is scored", number(100, integer=True), FROM_ESTIMATOR,
            unit="stars", method=_mst),
@@ -253,8 +262,8 @@ NULLABLE = ("cluster", "centroid", "parallax_zero_point")
 
 
 def method_options(method: str) -> tuple[Option, ...]:
-    """The parameters of ``method``."""
-    return tuple(o for o in METHOD_OPTIONS if o.method == method)
+    """The parameters of ``method`` (its own and those it shares with other methods)."""
+    return tuple(o for o in METHOD_OPTIONS if method in o.methods)
 
 
 @dataclass(frozen=True)
@@ -309,9 +318,9 @@ class RunOptions:
             option = OPTIONS[name]
             if option.method is None:
                 continue
-            if option.method != method:
-                raise InputError(f"{name} is a parameter of method {option.method}, not "
-                                 f"{method}")
+            if method not in option.methods:
+                raise InputError(f"{name} is a parameter of method {' and '.join(option.methods)}, "
+                                 f"not {method}")
             params[name] = option.parse(name, value)
         return replace(self, **changes, params=params)
 

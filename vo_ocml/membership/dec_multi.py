@@ -1,0 +1,202 @@
+"""DEC with several clusters (``clusters`` N > 1 or ``"all"``; sky features only).
+
+1. **Seeds**: the named or most significant cluster (the single-cluster front end,
+   :func:`vo_ocml.membership.scope.candidates`) and the blind detection's other significant
+   candidates, each measured where it was found, duplicates dropped — the default method's
+   seeds (:func:`vo_ocml.membership.joint.measured_seeds`).
+2. **DEC** on the stars that pass any seed's adaptive filter, with tangent-plane (ξ, η) and
+   (pmra, pmdec, parallax) robustly scaled (the single-cluster run's error-scaled offsets are
+   relative to one cluster, so they cannot hold several). Each seed's group in each run is the
+   group (of at least :data:`~vo_ocml.membership.dec_groups.MIN_GROUP` stars) whose median is
+   nearest the seed, on the sky too when the detection placed it there; DEC's score per seed is
+   the ensemble's mean soft assignment to that group, and the seed's sky start is the median
+   position of the stars it scores above 0.5.
+3. **Probability**: the default method's joint K-cluster + field mixture
+   (:func:`vo_ocml.membership.joint.fit_seeds`, deconvolved, magnitude- and sky-dependent
+   prior) started from the seeds' centroids and intrinsic spreads at DEC's sky positions; each
+   star's probabilities of every cluster and of the field sum to one. A non-primary cluster with
+   fewer than :data:`~vo_ocml.membership.dec_sky.MIN_MEMBERS` members or hotter than a bound
+   cluster is dropped and the mixture refitted; if the first fails, no cluster is found.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from vo_ocml.membership import joint
+from vo_ocml.membership.base import STAGE_DEC, STAGE_FILTER, Centroid, ClusterFound, StarColumns
+from vo_ocml.membership.dec_features import RobustScaler
+from vo_ocml.membership.dec_groups import (MIN_GROUP, Ensemble, Outcome, cluster_probability,
+                                           ensemble_details, robust_spread, run_ensemble, scores)
+from vo_ocml.membership.dec_sky import (MAX_FIT_STARS, MIN_CANDIDATES, MIN_MEMBERS, MIN_SIDE,
+                                        NEARBY_PARALLAX, no_cluster)
+from vo_ocml.membership.detection import MAX_CANDIDATES, find_candidates
+from vo_ocml.membership.joint_mixture import JointMixtureFit
+from vo_ocml.membership.radial_mixture import error_covariance
+from vo_ocml.membership.scope import (DETECTION_SKY_WINDOW, FILTER_NSIGMA, MIN_SIGNIFICANCE,
+                                      VELOCITY_DISPERSION, adaptive_filter, candidates)
+from vo_ocml.membership.sky import from_tangent_plane, sky_centre, tangent_plane
+from vo_ocml.membership.sky_prior import Footprint
+
+if TYPE_CHECKING:
+    from vo_ocml.membership.dec import DEC
+
+log = logging.getLogger(__name__)
+
+#: DEC's features here: sky position and raw kinematics (robustly scaled)
+FEATURES = ("xi", "eta", "pmra", "pmdec", "parallax")
+
+
+@dataclass
+class SeveralModel:
+    """The fitted several-cluster DEC, to score new rows (the first cluster's probability)."""
+
+    origin: tuple[float, float]
+    seeds: list[joint.Seed]
+    mixture: JointMixtureFit
+
+    def predict(self, X: np.ndarray, errors: np.ndarray | None, stars: StarColumns) -> np.ndarray:
+        """First cluster's probability of complete rows ``X``; 0 outside every seed's filter."""
+        kin = X[:, 2:]
+        passed = np.zeros(len(X), bool)
+        for s in self.seeds:
+            passed |= adaptive_filter(kin, errors, s.centre, s.observed, s.intrinsic, FILTER_NSIGMA)
+        p = np.zeros(len(X))
+        if passed.any():
+            sel = stars.rows(np.flatnonzero(passed))
+            cov = None if errors is None else error_covariance(errors[passed], sel.correlations)
+            sky = tangent_plane(X[passed, 0], X[passed, 1], *self.origin)
+            p[passed] = self.mixture.predict(kin[passed], cov, sky, sel.magnitude)[:, 0]
+        return p
+
+
+def seed_groups(W: np.ndarray, labels: np.ndarray, k: int, seed: joint.Seed) -> list[int]:
+    """The group of one DEC run nearest ``seed``: its median nearest the seed's centroid (and its
+    detected sky position, when the detection resolved one), in units of the stars' robust
+    spread; groups of fewer than :data:`MIN_GROUP` stars are not considered."""
+    use_sky = bool(np.isfinite(seed.window))
+    target = np.concatenate([seed.sky, seed.centre])
+    cols = slice(0, 5) if use_sky else slice(2, 5)
+    scale = robust_spread(W)[cols]
+    best, best_d = 0, np.inf
+    for g in range(k):
+        inside = labels == g
+        if inside.sum() < MIN_GROUP:
+            continue
+        d = float(np.linalg.norm((np.median(W[inside], axis=0)[cols] - target[cols]) / scale))
+        if d < best_d:
+            best, best_d = g, d
+    return [best]
+
+
+def sky_starts(ens: Ensemble, W: np.ndarray, k: int, seeds: list[joint.Seed]) -> tuple[list[np.ndarray], list[dict]]:
+    """Each seed's sky start from DEC's groups, and the facts of how it was placed."""
+    starts, facts = [], []
+    for s in seeds:
+        groups = [seed_groups(W, run.labels, k, s) for run in ens.runs]
+        score = np.mean([cluster_probability(ens.runs[i].q, groups[i]) for i in ens.kept], axis=0)
+        side = score > 0.5
+        how = "the kept runs' consensus (ensemble score > 0.5)"
+        if side.sum() < MIN_SIDE:
+            side = ens.runs[ens.representative].labels == groups[ens.representative][0]
+            how = "the representative run's group (the runs did not agree)"
+        starts.append(np.median(W[side, :2], axis=0))
+        facts.append({"group_per_seed": [g[0] for g in groups], "dec_members": int(side.sum()),
+                      "sky_start": np.round(starts[-1], 5).tolist(), "from": how})
+    return starts, facts
+
+
+def fit_several(est: "DEC", Xc: np.ndarray, err: np.ndarray | None, centroid: Centroid | None,
+                stars: StarColumns, max_clusters: int) -> Outcome:
+    """Several clusters and the field on the complete rows ``Xc`` (canonical order)."""
+    m = len(Xc)
+    if centroid is not None and centroid.ra is not None and centroid.dec is not None:
+        origin = (float(centroid.ra), float(centroid.dec))
+    else:
+        origin = sky_centre(Xc[:, 0], Xc[:, 1])
+    sky = tangent_plane(Xc[:, 0], Xc[:, 1], *origin)
+    kin = Xc[:, 2:]
+    detections = find_candidates(kin, err, sky, max_candidates=max(MAX_CANDIDATES, max_clusters),
+                                 resolve_sky=MIN_SIGNIFICANCE, random_state=est.random_state)
+    scope, reason = candidates(kin, err, sky, centroid, random_state=est.random_state,
+                               detections=detections)
+    if scope is None:
+        return no_cluster(m, {}, reason)
+    found = detections[0] if scope.source == "data" else None
+    if found is not None and found.sky_centre is not None:
+        target, window = np.asarray(found.sky_centre, float), DETECTION_SKY_WINDOW * found.sky_scale
+    else:
+        target, window = np.median(sky[scope.passed], axis=0) if scope.passed.any() else np.zeros(2), np.inf
+    primary = joint.Seed(scope.centre, scope.observed_spread, scope.intrinsic_spread, target,
+                         scope.significance, scope.source, None if centroid is None else centroid.name,
+                         window=window, detection=found)
+    seeds = joint.measured_seeds(kin, err, sky, primary, detections, max_clusters=max_clusters,
+                                 min_significance=MIN_SIGNIFICANCE, sky_window=DETECTION_SKY_WINDOW,
+                                 velocity_dispersion=VELOCITY_DISPERSION, random_state=est.random_state)
+    filters = np.column_stack([adaptive_filter(kin, err, s.centre, s.observed, s.intrinsic, FILTER_NSIGMA)
+                               for s in seeds])
+    cand = np.flatnonzero(filters.any(axis=1))
+    counts = {"filter": int(len(cand))}
+    front = {"filter_centre": scope.centre.round(4).tolist(),
+             "observed_spread": scope.observed_spread.round(4).tolist(),
+             "intrinsic_spread": scope.intrinsic_spread.round(4).tolist(),
+             "detection_significance": scope.significance, "n_seeds_found": len(seeds)}
+    if len(cand) < MIN_CANDIDATES:
+        return no_cluster(m, counts, f"only {len(cand)} stars pass the filters (DEC needs {MIN_CANDIDATES})", front)
+    W = np.column_stack([sky[cand], kin[cand]])
+    Z = RobustScaler.fit(W, FEATURES).transform(W)
+    k, silhouettes = est._k(Z, "stars passing the filters", k_low=len(seeds) + 1)
+    seed_ints = est._seeds(len(Z))
+    training, network = est._network()
+    ens = run_ensemble(Z, k, seed_ints, kin[cand], Centroid(*scope.centre, source=scope.source),
+                       backend=est.backend, anchor=None, training=training, network=network,
+                       merge_distance=0.0, names="(pmra, pmdec, parallax)", verbose=est.verbose)
+    starts, facts = sky_starts(ens, W, k, seeds)
+    for s, start in zip(seeds, starts):
+        s.sky = start
+    details = front | ensemble_details(ens, seed_ints, k, silhouettes, est.n_clusters is not None)
+    details["dec_sky_starts"] = facts
+    sub = stars.rows(cand)
+    cov = None if err is None else error_covariance(err[cand], sub.correlations)
+    outcome = joint.fit_seeds(kin[cand], cov, sky[cand], seeds, filters=filters[cand],
+                              gradient=lambda c: bool(c[2] > NEARBY_PARALLAX), min_members=MIN_MEMBERS,
+                              velocity_dispersion=VELOCITY_DISPERSION, max_fit_stars=MAX_FIT_STARS,
+                              random_state=est.random_state, mag=sub.magnitude, footprint=Footprint(sky))
+    if outcome is None:
+        return no_cluster(m, counts, "the cluster was not confirmed by the joint mixture (too few "
+                           f"members (< {MIN_MEMBERS}) or too hot for a bound cluster)", details, k)
+    model = outcome.model
+    P = np.zeros((m, len(outcome.seeds) + 1))
+    P[:, -1] = 1.0
+    # every candidate scored by the fitted model, exactly as predict_proba scores new rows
+    P[cand] = model.predict(kin[cand], cov, sky[cand], sub.magnitude)
+    clusters = []
+    for i, s in enumerate(outcome.seeds):
+        ra, dec = from_tangent_plane(*model.centres[i], *origin)
+        spread = np.sqrt(np.diag(model.covs[i]))
+        found_i = Centroid(*map(float, model.means[i]), source=s.source, name=s.name, ra=float(ra),
+                           dec=float(dec), spread=tuple(map(float, spread)))
+        info = {"seed": np.asarray(s.centre, float).tolist(), "intrinsic_spread": spread.tolist(),
+                "dec_sky_start": np.round(s.sky, 5).tolist()}
+        if s.detection is not None:
+            info["detection"] = s.detection.describe()
+        clusters.append(ClusterFound(f"cluster_{i + 1}", found_i, float(s.significance), info))
+    details |= {"n_clusters_found": len(clusters),
+                "cluster_component_reason": f"first of {len(clusters)} clusters of a joint mixture with "
+                f"the field, started at DEC's sky positions, deconvolved with the stars' errors: "
+                f"{'yes' if err is not None else 'no'}"}
+    if outcome.dropped:
+        details["clusters_dropped"] = "; ".join(outcome.dropped)
+    stage = np.full(m, STAGE_FILTER, dtype=object)
+    stage[cand] = STAGE_DEC
+    labels = np.full(m, -1)
+    labels[cand] = ens.runs[ens.representative].labels
+    result = scores(P[:, 0], stage, labels, counts, clusters[0].centroid, details)
+    result.clusters, result.cluster_probability = clusters, P
+    return Outcome(result, SeveralModel(origin, outcome.seeds, model),
+                   ens.groups[ens.representative], k)
+
