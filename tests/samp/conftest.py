@@ -70,6 +70,23 @@ def peer(hub: Any) -> Iterator[Peer]:
     client.close()
 
 
+@pytest.fixture
+def probe(hub: Any) -> Iterator[Peer]:
+    """A Python peer that subscribes to nothing: it finds the other clients and calls them."""
+    client = Peer(name="probe", mtypes=())
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def procs(hub: Any, tmp_path: Path) -> Iterator[Processes]:
+    """Background processes (TOPCAT, Aladin, ``vo-ocml listen``) logging into the test's tmp
+    directory, killed after the test and before the hub stops."""
+    processes = Processes(tmp_path)
+    yield processes
+    processes.close()
+
+
 @pytest.fixture(scope="session")
 def m67_vot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The M67 Gaia DR3 fixture (1,494 rows) as a BINARY2 VOTable."""

@@ -5,6 +5,7 @@ Everything here talks real SAMP through a real hub; nothing is mocked.
 
 from __future__ import annotations
 
+import io
 import os
 import queue
 import shutil
@@ -177,6 +178,7 @@ class Processes:
     def __init__(self, logdir: Path) -> None:
         self.logdir = logdir
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.by_name: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, name: str, argv: Sequence[str], env: Mapping[str, str] | None = None,
               **kwargs: Any) -> subprocess.Popen[bytes]:
@@ -188,11 +190,18 @@ class Processes:
         )
         log.close()
         self.procs.append(proc)
+        self.by_name[name] = proc
         return proc
 
     def log(self, name: str) -> str:
         """What a process has written so far."""
         return (self.logdir / f"{name}.log").read_text(errors="replace")
+
+    def check_running(self, *names: str) -> None:
+        """Fail, with the end of its log, when one of the named processes has exited."""
+        for name in names:
+            assert self.by_name[name].poll() is None, \
+                f"{name} exited:\n" + self.log(name)[-2000:]
 
     @staticmethod
     def kill(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, wait: float = 10) -> None:
@@ -222,3 +231,85 @@ def java(jar: str, main: str, *args: str) -> list[str]:
 def stilts(*args: str) -> list[str]:
     """argv for STILTS."""
     return java("starlink-ttools.jar", "uk.ac.starlink.ttools.Stilts", *args)
+
+
+def find_client(probe: Peer, name: str, mtype: str | None = None) -> str | None:
+    """The id of the client whose ``samp.name`` is ``name`` (case-insensitive), once it is
+    registered (``mtype`` None) or subscribed to ``mtype``; None before."""
+    clients = (probe.client.get_registered_clients() if mtype is None
+               else probe.client.get_subscribed_clients(mtype))
+    for cid in clients:
+        if probe.client.get_metadata(cid).get("samp.name", "").lower() == name.lower():
+            return cid
+    return None
+
+
+# ---------------------------------------------------------------- TOPCAT and X
+#: where TOPCAT's widgets are when its main window opens at (0, 0) on a bare X server
+TOPCAT_BROADCAST_BUTTON = (115, 40)
+TOPCAT_TABLE_LIST_ROW_1 = (50, 97)
+TOPCAT_ROW_SUBSET_COMBO = (434, 217)
+
+
+def xdotool(*args: str) -> None:
+    """Run xdotool on the current DISPLAY."""
+    subprocess.run(["xdotool", *args], check=True, timeout=30)
+
+
+def click(x: int, y: int) -> None:
+    """A left click at (x, y), then a pause for the GUI to react."""
+    xdotool("mousemove", str(x), str(y), "click", "1")
+    time.sleep(0.7)
+
+
+def windows(title: str, timeout: float = 60) -> list[str]:
+    """The X window ids whose title matches the regular expression ``title``, once there are
+    any."""
+    return wait_for(lambda: subprocess.run(["xdotool", "search", "--name", title],
+                                           capture_output=True, text=True).stdout.split(),
+                    timeout, step=0.5)
+
+
+def start_topcat(procs: Processes, probe: Peer, table: Path, watch: Sequence[str] = ()) -> str:
+    """Start TOPCAT (on the running hub, ``-nohub``) with ``table`` loaded; its client id once
+    it subscribes to table.load.votable. TOPCAT, and the processes of ``procs`` named in
+    ``watch``, must keep running meanwhile."""
+    procs.start("topcat", java("starlink-topcat.jar", "uk.ac.starlink.topcat.Driver", "-samp",
+                               "-nohub", str(table)))
+
+    def registered() -> str | None:
+        procs.check_running("topcat", *watch)
+        return find_client(probe, "topcat", "table.load.votable")
+
+    return wait_for(registered, 120, step=0.5)
+
+
+def broadcast_from_topcat(received: Callable[[], Any], display: str, shots: Path) -> None:
+    """The user's click on TOPCAT's broadcast button, repeated until ``received()`` is true
+    (the button works once TOPCAT has seen a subscriber); a screenshot of each miss goes to
+    ``shots/attemptN.png``."""
+    from PIL import ImageGrab
+
+    windows("^TOPCAT$")
+    for attempt in range(5):
+        time.sleep(2)
+        click(*TOPCAT_BROADCAST_BUTTON)
+        try:
+            wait_for(received, 10)
+            return
+        except TimeoutError:
+            ImageGrab.grab(xdisplay=display).save(shots / f"attempt{attempt}.png")
+
+
+def topcat_table(probe: Peer, topcat: str, index: int, timeout: float = 60) -> Table:
+    """Table ``index`` as TOPCAT holds it (current subset applied), via its table.get.stil."""
+    from urllib.request import urlopen
+
+    def fetched() -> dict | None:  # TOPCAT answers a load before the table is in its list
+        response = probe.call(topcat, {"format": "votable", "index": str(index)},
+                              mtype="table.get.stil", timeout=60)
+        return response if response["samp.status"] == "samp.ok" else None
+
+    response = wait_for(fetched, timeout, step=1.0)
+    with urlopen(response["samp.result"]["url"], timeout=60) as stream:
+        return Table.read(io.BytesIO(stream.read()), format="votable")

@@ -6,16 +6,14 @@ expression. A Python peer checks the messages; TOPCAT under Xvfb loads every tab
 
 from __future__ import annotations
 
-import io
 import os
 import time
 from pathlib import Path
-from urllib.request import urlopen
 
 import numpy as np
 import pytest
-from astropy.table import Table
-from sampkit import Peer, Processes, have_topcat, java, table_from, wait_for, write_votable
+from sampkit import (Peer, have_topcat, start_topcat, table_from, topcat_table,
+                     write_votable)
 
 from vo_ocml.catalog import lookup_cluster
 from vo_ocml.simulate import SimCluster, simulate_cone
@@ -66,47 +64,21 @@ def test_one_table_per_cluster(service, peer, pair_vot, method):
 
 @pytest.mark.peers
 @pytest.mark.skipif(not have_topcat(), reason="needs topcat, Xvfb and xdotool")
-def test_topcat_shows_each_cluster(display, service, pair_vot, tmp_path):
+def test_topcat_shows_each_cluster(display, service, pair_vot, tmp_path, probe, procs):
     from PIL import ImageGrab
 
-    procs = Processes(tmp_path)
-    probe = Peer(name="probe", mtypes=())
-    try:
-        topcat_jvm = procs.start("topcat", java(
-            "starlink-topcat.jar", "uk.ac.starlink.topcat.Driver", "-samp", "-nohub",
-            str(pair_vot)))
-
-        def topcat_registered() -> str | None:
-            assert topcat_jvm.poll() is None, "TOPCAT exited:\n" + procs.log("topcat")[-2000:]
-            for cid in probe.client.get_subscribed_clients("table.load.votable"):
-                if probe.client.get_metadata(cid).get("samp.name", "").lower() == "topcat":
-                    return cid
-            return None
-
-        topcat = wait_for(topcat_registered, 120, step=0.5)
-        result = _run(probe, service, pair_vot.as_uri())
-
-        def table(index: int) -> Table | None:
-            response = probe.call(topcat, {"format": "votable", "index": str(index)},
-                                  mtype="table.get.stil", timeout=60)
-            if response["samp.status"] != "samp.ok":
-                return None
-            with urlopen(response["samp.result"]["url"], timeout=60) as stream:
-                return Table.read(io.BytesIO(stream.read()), format="votable")
-
-        wait_for(lambda: table(5), 120, step=1.0)  # the file, then five tables
-        time.sleep(2)  # TOPCAT loads the five in parallel: they are found by name
-        tables = {t.meta.get("name"): t for t in map(table, range(1, 6))}
-        summary = tables["pair.vot - clusters"]
-        assert list(summary["name"]) == ["NGC 7790", "candidate_1"]
-        for k, name in enumerate(("NGC 7790", "candidate_1")):
-            members = tables[f"pair.vot - {name}"]
-            assert set(members["ocml_cluster"]) == {name}
-            assert len(members) == int(summary["n_members"][k])
-        assert len(tables["pair.vot - members"]) == int(result["nrows"])
-        time.sleep(2)
-        shot = os.environ.get("OCML_SAMP_SCREENSHOT", str(tmp_path / "topcat_clusters.png"))
-        ImageGrab.grab(xdisplay=display).save(shot)
-    finally:
-        probe.close()
-        procs.close()
+    topcat = start_topcat(procs, probe, pair_vot)
+    result = _run(probe, service, pair_vot.as_uri())
+    topcat_table(probe, topcat, 5, timeout=120)  # the file, then five tables
+    time.sleep(2)  # TOPCAT loads the five in parallel: they are found by name
+    tables = {t.meta.get("name"): t for t in (topcat_table(probe, topcat, i) for i in range(1, 6))}
+    summary = tables["pair.vot - clusters"]
+    assert list(summary["name"]) == ["NGC 7790", "candidate_1"]
+    for k, name in enumerate(("NGC 7790", "candidate_1")):
+        members = tables[f"pair.vot - {name}"]
+        assert set(members["ocml_cluster"]) == {name}
+        assert len(members) == int(summary["n_members"][k])
+    assert len(tables["pair.vot - members"]) == int(result["nrows"])
+    time.sleep(2)
+    shot = os.environ.get("OCML_SAMP_SCREENSHOT", str(tmp_path / "topcat_clusters.png"))
+    ImageGrab.grab(xdisplay=display).save(shot)
