@@ -19,7 +19,7 @@ of one :class:`~vo_ocml.batch.targets.Target` as an astropy Table and raises
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
