@@ -22,11 +22,10 @@ import numpy as np
 from sklearn.preprocessing import StandardScaler
 
 from vo_ocml.errors import InputError
-from vo_ocml.membership import mst
+from vo_ocml.membership import mixture_step, mst
 from vo_ocml.membership.centroid import best_measured, max_pm_dispersion, measure_cluster
 from vo_ocml.membership.detection import Detection
 from vo_ocml.membership.joint_mixture import JointMixtureFit, JointSeed, fit_joint_mixture
-from vo_ocml.membership.mixture_step import max_profile_scale
 from vo_ocml.membership.radial_mixture import error_covariance
 from vo_ocml.membership.sky_prior import Footprint
 
@@ -133,14 +132,18 @@ class JointOutcome:
 def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: list[Seed], *,
               filters: np.ndarray, gradient, min_members: int, velocity_dispersion: float,
               max_fit_stars: int, random_state: int | None, mag: np.ndarray | None = None,
-              footprint: Footprint | None = None) -> JointOutcome | None:
+              footprint: Footprint | None = None,
+              log_window: np.ndarray | None = None) -> JointOutcome | None:
     """Fit the joint mixture; drop failing non-primary clusters and refit. None: the primary fails.
 
     ``err``: standard errors (n, 3) or covariances (n, 3, 3); ``filters`` (n, K) says which
     cluster's filter each star passed: the field is one Gaussian per cluster's filter region
-    (started from its stars). ``gradient(centre) -> bool`` says whether a cluster's mean may
-    vary across the sky; ``mag`` (G) makes the prior depend on magnitude; ``footprint`` is the
-    table's.
+    (started from its stars) and, with ``log_window`` (n, K: each star's window volume per
+    filter, inf outside it), one uniform component over each window.
+    ``gradient(centre) -> bool`` says whether a cluster's mean may vary across the sky; ``mag``
+    (G) makes the prior depend on magnitude; ``footprint`` is the table's. Each cluster's
+    intrinsic proper-motion dispersion is bounded during the fit as in the single-cluster model
+    (:func:`pm_bound`).
     """
     fit_rows = np.arange(len(kin))
     if len(kin) > max_fit_stars:
@@ -152,11 +155,14 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
         model = fit_joint_mixture(
             kin[fit_rows], e_fit, sky[fit_rows],
             [JointSeed(s.centre, s.intrinsic, s.sky, gradient(s.centre),
-                       max_profile_scale(s.centre[2])) for s in seeds],
+                       mixture_step.max_profile_scale(s.centre[2]), pm_bound(s.centre[2], velocity_dispersion),
+                       s.window)
+             for s in seeds],
             mag=None if mag is None else mag[fit_rows], footprint=footprint,
-            field_groups=np.argmax(filters[fit_rows], axis=1))
+            field_groups=np.argmax(filters[fit_rows], axis=1),
+            log_window=None if log_window is None else log_window[fit_rows])
         P = model.probability if len(fit_rows) == len(kin) else \
-            model.predict(kin, err, sky, mag)
+            model.predict(kin, err, sky, mag, log_window)
         failing = []
         for k, s in enumerate(seeds):
             n_members = int(np.sum(P[:, k] > 0.5))
@@ -173,7 +179,27 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
                     f"parallax {seeds[k].centre[2]:.3f}: {why}" for k, why in failing]
         kept = [k for k in range(len(seeds)) if k not in {k for k, _ in failing}]
         seeds, filters = [seeds[k] for k in kept], filters[:, kept]
+        if log_window is not None:
+            log_window = log_window[:, kept]
     return None
+
+
+def pm_bound(parallax: float, velocity_dispersion: float) -> float:
+    """The single-cluster model's bound (mas/yr) on a cluster's intrinsic pm dispersion."""
+    from vo_ocml.membership.mstgmm import KMS_PER_MASYR_KPC, MIN_PARALLAX
+    return velocity_dispersion * max(float(parallax), MIN_PARALLAX) / KMS_PER_MASYR_KPC
+
+
+def window_columns(est, kin: np.ndarray, err: np.ndarray | None,
+                   seeds: list[Seed]) -> tuple[np.ndarray, np.ndarray]:
+    """Which stars pass each seed's filter (n, K), and their log window volumes (inf outside)."""
+    passed = np.column_stack([est._filter(kin, err, s.centre, s.observed, s.intrinsic)
+                              for s in seeds])
+    log_window = np.column_stack([
+        mixture_step.window_log_volume(
+            kin, err, s.observed, s.intrinsic, est.kinematic_range_, est.filter_nsigma,
+            None if est.filter != "fixed" else est.fixed_widths) for s in seeds])
+    return passed, np.where(passed, log_window, np.inf)
 
 
 def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
@@ -196,12 +222,11 @@ def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
         kin, err, sky, primary, candidates, max_clusters=max_clusters,
         min_significance=est.min_significance, sky_window=sky_window,
         velocity_dispersion=est.max_velocity_dispersion, random_state=est.random_state)
-    filters = np.zeros((len(kin), len(seeds)), bool)
-    rows = []
-    for k, s in enumerate(seeds):
-        p = filters[:, k] = est._filter(kin, err, s.centre, s.observed, s.intrinsic)
-        rows.append(candidate_rows(kin, sky, p, rule=est.mst_rule, k_sigma=est._mst_k(),
-                                   n_neighbors=est.mst_neighbors, min_group=est.mst_min_group))
+    est.kinematic_range_ = np.ptp(kin, axis=0)
+    filters, log_window = window_columns(est, kin, err, seeds)
+    rows = [candidate_rows(kin, sky, filters[:, k], rule=est.mst_rule, k_sigma=est._mst_k(),
+                           n_neighbors=est.mst_neighbors, min_group=est.mst_min_group)
+            for k in range(len(seeds))]
     i_m = np.unique(np.concatenate(rows))
     stage = np.full(len(kin), STAGE_FILTER, dtype=STAGE_DTYPE)
     passed = filters.any(axis=1)
@@ -212,7 +237,8 @@ def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
     stars = est._stars.rows(i_m)
     cov = None if err is None else error_covariance(err[i_m], stars.correlations)
     outcome = fit_seeds(kin[i_m], cov, sky[i_m], seeds, mag=stars.magnitude,
-                        footprint=Footprint(sky), filters=filters[i_m], gradient=est._gradient, min_members=est.min_members,
+                        footprint=Footprint(sky), filters=filters[i_m], log_window=log_window[i_m],
+                        gradient=est._gradient, min_members=est.min_members,
                         velocity_dispersion=est.max_velocity_dispersion,
                         max_fit_stars=est.max_fit_stars, random_state=est.random_state)
     if outcome is None:
@@ -269,5 +295,6 @@ def joint_result(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, 
         details["clusters_dropped"] = "; ".join(outcome.dropped)
     est.centre_, est.observed_spread_ = primary.centre, primary.observed
     est.intrinsic_spread_, est.mixture_, est.clusters_ = primary.intrinsic, model, clusters
+    est.joint_seeds_ = outcome.seeds
     return Scores(P[:, 0], stage, counts, clusters[0].centroid, details,
                   clusters=clusters, cluster_probability=P)

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vo_ocml.membership.radial_mixture import (_field_update, _log_normal, _xd_update,
-                                               error_covariance)
-from vo_ocml.membership.sky_prior import ClusterProfile, Footprint, MagnitudeBins, ProfileFitter
+from vo_ocml.membership.radial_mixture import (UNIFORM_START, _cap_pm, _field_update,
+                                               _log_normal, _xd_update, error_covariance)
+from vo_ocml.membership.sky_prior import (ClusterProfile, Footprint, MagnitudeBins,
+                                          ProfileFitter, eff_centre)
 
 #: a star starts in a cluster when its χ² (3 dof) to the cluster's centroid is below this (2σ)
 START_CHI2 = 3 * 2.0**2
@@ -31,7 +32,10 @@ class JointSeed:
     """Where one cluster starts: centroid (pmra, pmdec, parallax), intrinsic spread, sky centre.
 
     ``gradient``: whether its mean may vary linearly across the sky (nearby clusters);
-    ``max_scale``: largest scale radius (deg) of its profile (None: the footprint's).
+    ``max_scale``: largest scale radius (deg) of its profile (None: the footprint's);
+    ``max_pm_sd``: largest intrinsic proper-motion dispersion (mas/yr) of a bound cluster at
+    its parallax (None: unbounded), as in the single-cluster model; ``window``: half-size
+    (deg) of the sky box it was found in (inf: unknown), where its first members are taken.
     """
 
     mean: np.ndarray
@@ -39,6 +43,8 @@ class JointSeed:
     centre: np.ndarray
     gradient: bool = False
     max_scale: float | None = None
+    max_pm_sd: float | None = None
+    window: float = np.inf
 
 
 @dataclass
@@ -56,8 +62,11 @@ class JointMixtureFit:
         Each cluster's EFF profile (its ``centre`` is the cluster's sky centre).
     n_cluster : ndarray, shape (K, n_bins)
         Each cluster's expected members per magnitude bin; ``n_field`` the field's.
-    field_weights, field_means, field_covs : ndarray, shapes (n_bins, M), (M, 3), (M, 3, 3)
-        The field's Gaussians (weights per magnitude bin).
+    field_weights : ndarray, shape (n_bins, M + U)
+        Weights per magnitude bin of the field's M Gaussians, then of its U components
+        uniform over the filter windows (U = 0 when the fit had no windows).
+    field_means, field_covs : ndarray, shapes (M, 3), (M, 3, 3)
+        The field's Gaussians.
     footprint : Footprint
         The table's footprint; ``magnitude_bins`` the luminosity functions' bins.
     n_iter : int
@@ -87,31 +96,40 @@ class JointMixtureFit:
         return np.array([p.centre for p in self.profiles])
 
     def predict(self, kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarray,
-                mag: np.ndarray | None = None) -> np.ndarray:
-        """Posteriors (n, K + 1) of (new) stars; ``errors`` (n, 3) or covariances (n, 3, 3)."""
+                mag: np.ndarray | None = None,
+                log_window: np.ndarray | None = None) -> np.ndarray:
+        """Posteriors (n, K + 1) of (new) stars; ``errors`` (n, 3) or covariances (n, 3, 3).
+
+        ``log_window`` (n, U): the stars' filter windows (needed when the fit had them).
+        """
+        if self.field_weights.shape[1] > len(self.field_means) and log_window is None:
+            raise ValueError("this model has uniform field components: give log_window")
         b = self.magnitude_bins.index(mag, len(kin))
         mu = [self.means[k] + (sky - self.profiles[k].centre) @ self.gradients[k]
               for k in range(len(self.means))]
         L = _terms(kin, error_covariance(errors), sky, b, mu, list(self.covs), self.profiles,
                    self.n_cluster, self.field_weights, list(self.field_means),
-                   list(self.field_covs), self.n_field, self.footprint)[0]
+                   list(self.field_covs), self.n_field, self.footprint, log_window)[0]
         return np.exp(L - np.logaddexp.reduce(L, axis=1)[:, None])
 
 
-def _terms(kin, S, sky, b, mu, cov, profiles, n_c, w_f, mu_f, cov_f, n_f, footprint):
-    """log terms (n, K + 1), the field's parts (n, M, normalised), Tc per cluster, Tf."""
-    n, K, M = len(kin), len(mu), w_f.shape[1]
+def _terms(kin, S, sky, b, mu, cov, profiles, n_c, w_f, mu_f, cov_f, n_f, footprint,
+           log_window=None):
+    """log terms (n, K + 1), the field's parts (n, M + U, normalised), Tc per cluster, Tf."""
+    n, K, M = len(kin), len(mu), len(mu_f)
     L = np.empty((n, K + 1))
     Tc = []
     for k in range(K):
         lc, T = _log_normal(kin, mu[k], cov[k], S)
         L[:, k] = np.log(n_c[k][b]) + profiles[k].log_density(sky) + lc
         Tc.append(T)
-    parts, Tf = np.empty((n, M)), []
+    parts, Tf = np.empty((n, w_f.shape[1])), []
     for m in range(M):
         lm, T = _log_normal(kin, mu_f[m], cov_f[m], S)
         parts[:, m] = np.log(w_f[b, m]) + lm
         Tf.append(T)
+    for u in range(w_f.shape[1] - M):  # uniform over window u; log_window is inf outside it
+        parts[:, M + u] = np.log(w_f[b, M + u]) - log_window[:, u]
     lf = np.logaddexp.reduce(parts, axis=1)
     L[:, K] = np.log(n_f[b]) - np.log(footprint.area) + lf
     return L, parts - lf[:, None], Tc, Tf
@@ -120,7 +138,8 @@ def _terms(kin, S, sky, b, mu, cov, profiles, n_c, w_f, mu_f, cov_f, n_f, footpr
 def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarray,
                       seeds: list[JointSeed], *, mag: np.ndarray | None = None,
                       footprint: Footprint | None = None,
-                      field_groups: np.ndarray | None = None, max_iter: int = 1000,
+                      field_groups: np.ndarray | None = None,
+                      log_window: np.ndarray | None = None, max_iter: int = 1000,
                       tol: float = 2e-7, p_tol: float = 5e-4) -> JointMixtureFit:
     """Fit K clusters and the field together by EM.
 
@@ -166,12 +185,17 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
             for m in range(M)]
     cov_f = [np.cov(kin[groups == m].T) + np.diag(floor**2) if np.sum(groups == m) > 3
              else pooled for m in range(M)]
-    w_f = np.tile(np.maximum(np.bincount(groups, minlength=M) / n, 1e-3), (bins.n_bins, 1))
-    w_f /= w_f.sum(axis=1, keepdims=True)
+    share = np.maximum(np.bincount(groups, minlength=M) / n, 1e-3)
+    if log_window is not None:  # each uniform component starts with a share of every bin
+        inside = np.isfinite(log_window).mean(axis=0)
+        share = np.concatenate([share * (1 - UNIFORM_START),
+                                np.maximum(inside * UNIFORM_START, 1e-3)])
+    w_f = np.tile(share / share.sum(), (bins.n_bins, 1))
     fitters = [ProfileFitter(footprint, s.max_scale) for s in seeds]
     var = np.diagonal(S, axis1=1, axis2=2) if S is not None else 0.0
-    near = np.column_stack([np.sum((kin - mu[k]) ** 2 / (np.diagonal(cov[k])[None] + var),
-                                   axis=1) < START_CHI2 for k in range(K)])
+    near = np.column_stack([
+        (np.sum((kin - mu[k]) ** 2 / (np.diagonal(cov[k])[None] + var), axis=1) < START_CHI2)
+        & np.all(np.abs(sky - s.centre) <= s.window, axis=1) for k, s in enumerate(seeds)])
     profiles = [fitters[k].fit(sky, near[:, k].astype(float), np.asarray(s.centre, float))
                 for k, s in enumerate(seeds)]
     n_c = np.array([bins.counts(b, near[:, k].astype(float)) for k in range(K)])
@@ -180,7 +204,7 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
     it, ll, P = 0, -np.inf, P_previous
     for it in range(1, max_iter + 1):
         L, parts, Tc, Tf = _terms(kin, S, sky, b, mu, cov, profiles, n_c, w_f, mu_f, cov_f,
-                                  n_f, footprint)
+                                  n_f, footprint, log_window)
         norm = np.logaddexp.reduce(L, axis=1)
         P = np.exp(L - norm[:, None])
         ll = float(norm.mean() - np.log(n))
@@ -188,12 +212,14 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
             n_c[k] = bins.counts(b, P[:, k])
             centre = profiles[k].centre
             if P[:, k].sum() > 1:
-                centre = (P[:, k, None] * sky).sum(axis=0) / P[:, k].sum()
+                centre = eff_centre(sky, P[:, k], centre, profiles[k].scale)
             profiles[k] = fitters[k].fit(sky, P[:, k], centre)
             design = np.column_stack([np.ones(n), sky - centre]) if seeds[k].gradient \
                 else None
             mu[k], cov[k], coef[k] = _xd_update(kin, S, P[:, k], mu[k], cov[k], Tc[k], floor,
                                                 design)
+            if seeds[k].max_pm_sd is not None:
+                cov[k] = _cap_pm(cov[k], seeds[k].max_pm_sd)
         n_f = bins.counts(b, P[:, K])
         w_f = _field_update(kin, S, b, bins.n_bins, P[:, K, None] * np.exp(parts), mu_f, cov_f,
                             Tf, floor)

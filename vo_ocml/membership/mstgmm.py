@@ -425,7 +425,10 @@ class MSTGMM(MembershipEstimator):
                     sel[:, 2:5], cov, sky, stars.magnitude,
                     self._window_log_volume(sel[:, 2:5], None if err is None else err[passed]))
             else:  # the joint model of several clusters: the first cluster's posterior
-                p[passed] = self.mixture_.predict(sel[:, 2:5], cov, sky, stars.magnitude)[:, 0]
+                e_sel = None if err is None else err[passed]
+                log_window = joint.window_columns(self, sel[:, 2:5], e_sel, self.joint_seeds_)[1]
+                p[passed] = self.mixture_.predict(sel[:, 2:5], cov, sky, stars.magnitude,
+                                                  log_window)[:, 0]
         else:
             Z = self.scaler_.transform(np.column_stack([sky, sel[:, 2:5]]))
             p[passed] = self.mixture_.predict_proba(Z)[:, self.cluster_component_]
