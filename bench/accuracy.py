@@ -14,6 +14,7 @@ Usage::
 
     python bench/accuracy.py [--shared ../shared/data] [--method mstgmm|dec]
                              [--mixture radial|gmm] [--threshold 0.5] [--clusters all]
+                             [--only "Berkeley 25" M67]
 
 Prints one row per cone and mode, then the medians the issue aims at.
 """
@@ -65,11 +66,15 @@ def main() -> None:
     parser.add_argument("--clusters", default=None,
                         help="mstgmm: clusters modelled together (1, N or all; scored: the "
                              "named or most significant one, ocml_prob)")
+    parser.add_argument("--only", nargs="+", metavar="CONE",
+                        help="run only these cones (labels as printed, e.g. 'Berkeley 25' M67)")
     args = parser.parse_args()
     print(f"{'cone':<12} {'centroid':<9} {'N_ref':>5} {'N_ours':>6} {'compl':>6} {'purity':>6} "
           f"{'F1':>5} {'pmra':>7} {'pmdec':>7} {'plx':>6} {'time':>5}")
     scores: dict[tuple[str, str], float] = {}
     for label, table, reference, name in cases(args.shared):
+        if args.only and label not in args.only:
+            continue
         for mode in ("data", "name"):
             if mode == "name" and name is None:
                 continue
@@ -86,6 +91,8 @@ def main() -> None:
             print(f"{label:<12} {mode:<9} {v.n_matched:>5} {v.n_predicted:>6} "
                   f"{v.completeness:>6.3f} {v.precision:>6.3f} {v.f1:>5.3f} {s.pmra:>7.3f} "
                   f"{s.pmdec:>7.3f} {s.parallax:>6.3f} {elapsed:>5.1f}")
+    if args.only:
+        return
     for mode in ("data", "name"):
         distant = [scores[(n, mode)] for n in DISTANT.values() if (n, mode) in scores]
         print(f"[{mode}] F1 M67 {scores[('M67', mode)]:.3f}, Pleiades {scores[('Pleiades', mode)]:.3f}"
