@@ -22,6 +22,13 @@ def test_catalogue_name_gives_position_radius_and_hunt_name() -> None:
     assert "r50" in target.radius_source
 
 
+def test_sources_name_the_catalogue_of_each_value() -> None:
+    # Dias et al. 2002 gives Saurer 1's position in B1950 and no proper motion (the UCC's taken)
+    target = resolve_target("Saurer 1", offline=True)
+    assert target.position_source == "Dias et al. 2002 read as B1950, precessed"
+    assert target.radius_source.startswith("3 × r50 of Dias et al. 2002, within")
+
+
 def test_default_radius_is_clipped() -> None:
     assert default_radius(lookup_cluster("Pleiades")) == RADIUS_MAX  # r50 ~ 1.1 deg
     assert default_radius(lookup_cluster("Berkeley 29")) == RADIUS_MIN  # r50 ~ 0.013 deg

@@ -91,7 +91,7 @@ def _from_entry(entry: ClusterEntry, radius: float | None) -> Target:
         if radius is None:
             raise InputError(f"{entry.name} has neither r50 nor a tidal radius in the catalogue; "
                              "give the cone radius ({@radius}).")
-        source = CATALOGUE_RADIUS.format(entry.catalogue)
+        source = CATALOGUE_RADIUS.format(entry.source_of("r50"))
     else:
         source = "given"
     if not (math.isfinite(entry.ra) and math.isfinite(entry.dec)):
@@ -241,7 +241,7 @@ def from_file(path: str | Path, radius: float | None = None) -> list[Target]:
         if not math.isfinite(r) and radius is not None:
             r, r_source = radius, "given"
         elif not math.isfinite(r) and entry is not None:
-            r, r_source = default_radius(entry), CATALOGUE_RADIUS.format(entry.catalogue)
+            r, r_source = default_radius(entry), CATALOGUE_RADIUS.format(entry.source_of("r50"))
         if not (math.isfinite(ra) and math.isfinite(dec)):
             if entry is None:
                 raise InputError(f"{path}, row {i + 1}: no ra/dec and {name!r} is not a "

@@ -23,6 +23,10 @@ from vo_ocml.membership.sky import angular_distance
 
 __all__ = ["ClusterEntry", "clusters_near", "lookup_cluster", "normalize_name"]
 
+#: how ``catalogue`` separates the entry's catalogue from "<columns>: <source>" parts (the
+#: format written by tools/build_catalogue.py)
+_SOURCES_SEPARATOR, _COLUMNS_SEPARATOR = "; ", ": "
+
 
 @dataclass(frozen=True)
 class ClusterEntry:
@@ -31,6 +35,9 @@ class ClusterEntry:
     ``r50`` is the radius containing half the members and ``rt`` the tidal radius (NaN when the
     catalogue has none); ``s_*`` are the intrinsic dispersions of the members (NaN when
     unknown); ``hunt_name`` is the Hunt & Reffert 2023 designation (e.g. "NGC_2682") or None.
+    ``catalogue`` names the entry's catalogue, followed by the sources of values taken
+    elsewhere: "Dias et al. 2002; pmra, pmdec, parallax: Perren et al. 2023 (UCC)"
+    (:meth:`source_of`).
     """
 
     name: str
@@ -48,6 +55,26 @@ class ClusterEntry:
     n_members: float
     hunt_name: str | None
     catalogue: str
+
+    def source_of(self, column: str) -> str:
+        """The catalogue that gave one value, e.g. ``source_of("pmra")``.
+
+        Parameters
+        ----------
+        column : str
+            A column of the catalogue ("ra", "r50", "pmra", ...).
+
+        Returns
+        -------
+        str
+            The source recorded for that column in ``catalogue``, else the entry's catalogue.
+        """
+        catalogue, *others = self.catalogue.split(_SOURCES_SEPARATOR)
+        for other in others:
+            columns, source = other.split(_COLUMNS_SEPARATOR, 1)
+            if column in columns.split(", "):
+                return source
+        return catalogue
 
 
 def _float(text: str) -> float:

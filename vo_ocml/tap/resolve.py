@@ -140,7 +140,7 @@ def resolve_target(name: str | None = None, *, ra: float | None = None,
     if radius is not None:
         radius_source = "given radius"
     elif entry is not None and (radius := default_radius(entry)) is not None:
-        radius_source = (f"{R50_FACTOR:g} × r50 of {entry.catalogue}, within "
+        radius_source = (f"{R50_FACTOR:g} × r50 of {entry.source_of('r50')}, within "
                          f"[{RADIUS_MIN:g}, {RADIUS_MAX:g}] deg")
     else:
         raise InputError(
@@ -170,4 +170,4 @@ def _locate(name: str, offline: bool) -> tuple[ClusterEntry | None, float, float
                 f"does not know it either.{_suggestions(exc)}"
             ) from sesame_exc
         return None, ra, dec, "Sesame"
-    return entry, entry.ra, entry.dec, entry.catalogue
+    return entry, entry.ra, entry.dec, entry.source_of("ra")
