@@ -89,6 +89,8 @@ def test_sky_result_contract(sky_fitted) -> None:
     assert r.centroid is not None and r.centroid.as_array() == pytest.approx([8.0, -9.0, 2.5], abs=0.05)
     assert r.centroid.ra == pytest.approx(11.0, abs=0.05) and r.centroid.dec == pytest.approx(0.0, abs=0.05)
     assert {"likelihood_ratio", "group_choice", "seed_agreement_jaccard"} <= set(r.details)
+    # the default method's mixture step: a field component uniform over the filter window
+    assert r.details["likelihood_ratio"]["field_uniform_component"]
     assert np.all(dec.labels_[r.stage == STAGE_FILTER] == -1)
     np.testing.assert_allclose(dec.predict_proba(X, errors=E)[:, 1], r.probability, atol=1e-6)
 

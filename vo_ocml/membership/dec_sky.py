@@ -33,7 +33,7 @@ from vo_ocml.membership.dec_groups import Ensemble, Outcome, ensemble_details, r
 from vo_ocml.membership import mixture_step
 from vo_ocml.membership.base import StarColumns
 from vo_ocml.membership.radial_mixture import RadialMixtureFit, error_covariance
-from vo_ocml.membership.scope import FILTER_NSIGMA, Scope, adaptive_filter, candidates
+from vo_ocml.membership.scope import FILTER_NSIGMA, VELOCITY_DISPERSION, Scope, adaptive_filter, candidates
 from vo_ocml.membership.sky import from_tangent_plane, sky_centre, tangent_plane
 from vo_ocml.membership.sky_prior import Footprint
 
@@ -67,6 +67,7 @@ class SkyModel:
     scaler: RobustScaler
     ensemble: Ensemble
     mixture: RadialMixtureFit
+    span: np.ndarray
 
     def predict(self, X: np.ndarray, errors: np.ndarray | None, stars: StarColumns) -> np.ndarray:
         """Probability of complete rows ``X`` (ra, dec, pmra, pmdec, parallax); 0 outside the filter."""
@@ -77,8 +78,10 @@ class SkyModel:
         if passed.any():
             sky = tangent_plane(X[passed, 0], X[passed, 1], *self.origin)
             sel = stars.rows(np.flatnonzero(passed))
-            cov = None if errors is None else error_covariance(errors[passed], sel.correlations)
-            p[passed] = self.mixture.predict(kin[passed], cov, sky, sel.magnitude)
+            e = None if errors is None else errors[passed]
+            cov = None if e is None else error_covariance(e, sel.correlations)
+            p[passed] = self.mixture.predict(kin[passed], cov, sky, sel.magnitude,
+                                             window(kin[passed], e, s, self.span))
         return p
 
 
@@ -106,24 +109,39 @@ def no_cluster(m: int, counts: dict[str, int], reason: str, details: dict | None
     return Outcome(result, NoClusterModel(), [], k)
 
 
+def window(kin: np.ndarray, err: np.ndarray | None, scope: Scope, span: np.ndarray) -> np.ndarray:
+    """log-volume of each star's filter window (:func:`mixture_step.window_log_volume`)."""
+    return mixture_step.window_log_volume(kin, err, scope.observed_spread, scope.intrinsic_spread,
+                                          span, FILTER_NSIGMA)
+
+
 def _likelihood_ratio(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, start: np.ndarray,
-                      scope: Scope, stars: StarColumns, footprint: Footprint,
+                      scope: Scope, span: np.ndarray, stars: StarColumns, footprint: Footprint,
                       random_state: int) -> tuple[np.ndarray, dict, RadialMixtureFit]:
     """Fit the default method's cluster + field likelihood ratio on the candidates.
 
-    The cluster starts from the core's measurement (centroid and intrinsic spread) at the sky
-    position of DEC's members ``start``. (Started from the DEC members' own median and spread
-    instead, M67's fit settled on a fragment of the cluster: completeness 0.46 against 0.88.)
-    Returns every candidate's probability, the fit's facts and the model.
+    The model and its settings are the default method's mixture step: the field has a
+    component uniform over each star's filter window (``span``: the table's range in pmra,
+    pmdec, parallax, which clips it), and the cluster's intrinsic pm dispersion is bounded at
+    :data:`~vo_ocml.membership.scope.VELOCITY_DISPERSION` km/s. The cluster starts from the
+    core's measurement (centroid and intrinsic spread) at the sky position of DEC's members
+    ``start``. (Started from the DEC members' own median and spread instead, M67's fit settled
+    on a fragment of the cluster: completeness 0.46 against 0.88.) Returns every candidate's
+    probability, the fit's facts and the model.
     """
     corr = None if err is None else stars.correlations
+    log_window = window(kin, err, scope, span)
     _, info, model = mixture_step.radial(kin, err, sky, scope.centre, scope.intrinsic_spread,
                                          np.median(sky[start], axis=0), n_field=[1],
                                          gradient=bool(scope.centre[2] > NEARBY_PARALLAX),
                                          max_fit_stars=MAX_FIT_STARS, random_state=random_state,
-                                         mag=stars.magnitude, corr=corr, footprint=footprint)
+                                         mag=stars.magnitude, corr=corr, footprint=footprint,
+                                         log_window=log_window,
+                                         max_pm_sd=mixture_step.fit_pm_sd_bound(scope.centre[2],
+                                                                                VELOCITY_DISPERSION))
     # every candidate scored by the fitted model, exactly as predict_proba scores new rows
-    post = model.predict(kin, None if err is None else error_covariance(err, corr), sky, stars.magnitude)
+    post = model.predict(kin, None if err is None else error_covariance(err, corr), sky, stars.magnitude,
+                         log_window)
     return post, info, model
 
 
@@ -167,8 +185,9 @@ def fit_sky(est: "DEC", Xc: np.ndarray, err: np.ndarray | None, centroid: Centro
         # representative run's cluster groups (each holds at least MIN_GROUP stars)
         start = np.isin(ens.runs[ens.representative].labels, ens.groups[ens.representative])
         details["sky_start"] = "the representative run's cluster groups (the seeds did not agree)"
-    post, info, mix = _likelihood_ratio(kin[cand], e_c, sky[cand], start, scope, stars.rows(cand), Footprint(sky),
-                                        est.random_state)
+    span = np.ptp(kin, axis=0)
+    post, info, mix = _likelihood_ratio(kin[cand], e_c, sky[cand], start, scope, span, stars.rows(cand),
+                                        Footprint(sky), est.random_state)
     probability = np.zeros(m)
     probability[cand] = post
     members = post > 0.5
@@ -189,4 +208,4 @@ def fit_sky(est: "DEC", Xc: np.ndarray, err: np.ndarray | None, centroid: Centro
                       name=None if centroid is None else centroid.name, ra=ra, dec=dec,
                       spread=tuple(float(v) for v in np.sqrt(np.diag(mix.cluster_cov))))
     return Outcome(scores(probability, stage, labels, counts, fitted, details),
-                   SkyModel(origin, scope, FILTER_NSIGMA, scaler, ens, mix), ens.groups[ens.representative], k)
+                   SkyModel(origin, scope, FILTER_NSIGMA, scaler, ens, mix, span), ens.groups[ens.representative], k)

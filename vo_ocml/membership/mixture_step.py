@@ -33,8 +33,10 @@ from vo_ocml.membership.sky_prior import Footprint
 #: core radii are ~0.5–5 pc (e.g. Kharchenko et al. 2013; Hunt & Reffert 2023), so 10 pc
 #: bounds them without constraining any real cluster
 MAX_CORE_RADIUS_PC = 10.0
-#: parallaxes below this (mas) count as this for the bound above (20 kpc)
+#: parallaxes below this (mas) count as this for the bounds above and below (20 kpc)
 MIN_PARALLAX = 0.05
+#: km/s per (mas/yr × kpc): σ_pm = σ_v ϖ / 4.74
+KMS_PER_MASYR_KPC = 4.74
 #: the paper's mixture starts from the quarter of the stars nearest the cluster
 CORE_QUANTILE = 0.25
 
@@ -134,6 +136,14 @@ def window_log_volume(kin: np.ndarray, err: np.ndarray | None, observed: np.ndar
     q = 2.0 * gammaincinv(1.5, erf(nsigma / np.sqrt(2.0)))  # the filter's χ²₃ quantile
     half = np.minimum(np.sqrt(q * np.maximum(var, 1e-12)), span / 2)
     return np.log(4.0 / 3.0 * np.pi) + np.sum(np.log(half), axis=1)
+
+
+def fit_pm_sd_bound(parallax: float, velocity_dispersion: float) -> float:
+    """The bound on the cluster's intrinsic pm dispersion (mas/yr) inside the radial fit.
+
+    σ_v ϖ / 4.74 (4.74 km/s per mas/yr at 1 kpc), ϖ taken as at least :data:`MIN_PARALLAX`.
+    """
+    return velocity_dispersion * max(float(parallax), MIN_PARALLAX) / KMS_PER_MASYR_KPC
 
 
 def max_profile_scale(parallax: float) -> float:

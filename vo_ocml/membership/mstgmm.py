@@ -44,11 +44,6 @@ from vo_ocml.membership.sky_prior import Footprint
 
 log = logging.getLogger(__name__)
 
-#: km/s per (mas/yr × kpc): σ_pm = σ_v ϖ / 4.74
-KMS_PER_MASYR_KPC = 4.74
-#: parallaxes below this (mas) count as this for the cluster's largest dispersion (20 kpc)
-MIN_PARALLAX = 0.05
-
 #: parallax (mas) above which pm_gradient="auto" models the perspective gradient
 NEARBY_PARALLAX = 2.0
 #: the step counting the stars with P > 0.8
@@ -264,8 +259,7 @@ class MSTGMM(MembershipEstimator):
                 random_state=self.random_state, mag=stars.magnitude,
                 corr=None if err is None else stars.correlations, footprint=footprint,
                 log_window=self._window_log_volume(kin, err),
-                max_pm_sd=self.max_velocity_dispersion * max(float(centre[2]), MIN_PARALLAX)
-                / KMS_PER_MASYR_KPC)
+                max_pm_sd=mixture_step.fit_pm_sd_bound(centre[2], self.max_velocity_dispersion))
             return post, info, model, None
         feats = np.column_stack([sky, kin])
         scaler = StandardScaler().fit(feats)
