@@ -8,6 +8,7 @@ motions and parallaxes jittered by 0.05 mas/yr and 0.02 mas so that no two rows 
 
     python bench/samp_latency.py                       # 30,000 and 500,000 rows
     python bench/samp_latency.py --sizes 30000 --repeats 5 --threads 0
+    python bench/samp_latency.py --sizes 30000 --method dec --latency-only
 """
 
 from __future__ import annotations
@@ -158,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="sends per size (median kept)")
     parser.add_argument("--threads", type=int, default=1, help="vo-ocml listen --threads")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--method", default="mstgmm", choices=("mstgmm", "dec"),
+                        help="vo-ocml listen --method")
+    parser.add_argument("--latency-only", action="store_true",
+                        help="skip the 20 tables at once and the hub restart / crash")
     args = parser.parse_args(argv)
 
     from pyvo.samp import conf
@@ -171,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="samp-bench-"))
     lock = work / "samp.lock"
     os.environ["SAMP_HUB"] = f"std-lockurl:{lock.as_uri()}"
-    figures: dict[str, Any] = {"threads": args.threads, "cpus": os.cpu_count(),
+    figures: dict[str, Any] = {"method": args.method, "threads": args.threads,
+                               "cpus": os.cpu_count(),
                                "load_average": os.getloadavg()[0]}
     tables = {}
     for n in args.sizes:
@@ -180,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     hub = start([*VO_OCML, "hub", "-q"], work / "hub.log")
     wait(lambda: hub_up(lock), 60)
     listen = start([*VO_OCML, "listen", "-v", "--send", "broadcast", "--to", "sender",
-                    "--threads", str(args.threads)], work / "listen.log")
+                    "--threads", str(args.threads), "--method", args.method], work / "listen.log")
     sender = wait(_probe_service, 120, step=0.2)
     try:
         target = sender.service_id()
@@ -189,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
             table = read_table(path)
             t1 = time.perf_counter()
             with threadpool_limits(limits=args.threads or None):
-                annotated = run(table)
+                annotated = run(table, method=args.method)
             t2 = time.perf_counter()
             write_table(annotated.table, work / f"direct_{n}.vot")
             split = {"read_s": t1 - t0, "run_s": t2 - t1, "write_s": time.perf_counter() - t2}
@@ -207,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
                   f" in-process read {split['read_s']:.2f} s + run {split['run_s']:.2f} s +"
                   f" write {split['write_s']:.2f} s", flush=True)
 
+        if args.latency_only:
+            return _finish(args, figures)
         fixture = read_table(FIXTURE)
         paths = [work / f"batch_{i}.vot" for i in range(20)]
         for p in paths:
@@ -236,6 +244,12 @@ def main(argv: list[str] | None = None) -> int:
         sender.close()
         stop(listen)
         stop(hub)
+    return _finish(args, figures)
+
+
+def _finish(args: argparse.Namespace, figures: dict[str, Any]) -> int:
+    """Print the figures (and write them to ``--json``)."""
+    figures["load_average_end"] = os.getloadavg()[0]
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
     print(json.dumps(figures, indent=2))

@@ -16,9 +16,13 @@ thesis's features also need parallax > 0.
    (:mod:`vo_ocml.membership.dec_numpy`); each run's cluster groups are the densest group in
    the five features and the similarly dense groups next to it (:mod:`vo_ocml.membership.dec_groups`);
    DEC's score is the ensemble mean of the soft assignment to them.
-4. **Probability**: a deconvolved cluster + field likelihood ratio in (pmra, pmdec, parallax)
-   whose prior member fraction is a non-decreasing function of DEC's score, fitted by EM
-   without labels (:mod:`vo_ocml.membership.dec_calibrate`); stage ``dec``.
+4. **Probability**: the default method's deconvolved cluster + field likelihood ratio in
+   (pmra, pmdec, parallax) with its settings (:func:`vo_ocml.membership.mixture_step.radial`),
+   its sky profile started where DEC's cluster group lies; stage ``dec``.
+
+``clusters`` N > 1 or ``"all"`` (sky features): every significant cluster of the table, each
+placed on the sky by DEC, with the default method's joint mixture
+(:mod:`vo_ocml.membership.dec_multi`).
 
 ``features="thesis"`` (the thesis's method) or ``"raw"``: the whole cone is clustered on
 pmra/parallax, pmdec/parallax, parallax and the proper-motion modulus (or raw pmra, pmdec,
