@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vo_ocml.membership import joint
+from vo_ocml.membership import joint, mixture_step
 from vo_ocml.membership.base import STAGE_DEC, STAGE_FILTER, Centroid, ClusterFound, StarColumns
 from vo_ocml.membership.dec_features import RobustScaler
 from vo_ocml.membership.dec_groups import (MIN_GROUP, Ensemble, Outcome, cluster_probability,
@@ -58,20 +58,32 @@ class SeveralModel:
     origin: tuple[float, float]
     seeds: list[joint.Seed]
     mixture: JointMixtureFit
+    span: np.ndarray
 
     def predict(self, X: np.ndarray, errors: np.ndarray | None, stars: StarColumns) -> np.ndarray:
         """First cluster's probability of complete rows ``X``; 0 outside every seed's filter."""
         kin = X[:, 2:]
-        passed = np.zeros(len(X), bool)
-        for s in self.seeds:
-            passed |= adaptive_filter(kin, errors, s.centre, s.observed, s.intrinsic, FILTER_NSIGMA)
+        filters, log_window = windows(kin, errors, self.seeds, self.span)
+        passed = filters.any(axis=1)
         p = np.zeros(len(X))
         if passed.any():
             sel = stars.rows(np.flatnonzero(passed))
             cov = None if errors is None else error_covariance(errors[passed], sel.correlations)
             sky = tangent_plane(X[passed, 0], X[passed, 1], *self.origin)
-            p[passed] = self.mixture.predict(kin[passed], cov, sky, sel.magnitude)[:, 0]
+            p[passed] = self.mixture.predict(kin[passed], cov, sky, sel.magnitude,
+                                             log_window[passed])[:, 0]
         return p
+
+
+def windows(kin: np.ndarray, err: np.ndarray | None, seeds: list[joint.Seed],
+            span: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which stars pass each seed's adaptive filter (n, K), and the log-volumes of their filter
+    windows (n, K; inf outside), clipped by the table's range ``span`` (as the default method's)."""
+    passed = np.column_stack([adaptive_filter(kin, err, s.centre, s.observed, s.intrinsic, FILTER_NSIGMA)
+                              for s in seeds])
+    volume = np.column_stack([mixture_step.window_log_volume(kin, err, s.observed, s.intrinsic, span,
+                                                             FILTER_NSIGMA) for s in seeds])
+    return passed, np.where(passed, volume, np.inf)
 
 
 def seed_groups(W: np.ndarray, labels: np.ndarray, k: int, seed: joint.Seed) -> list[int]:
@@ -137,8 +149,8 @@ def fit_several(est: "DEC", Xc: np.ndarray, err: np.ndarray | None, centroid: Ce
     seeds = joint.measured_seeds(kin, err, sky, primary, detections, max_clusters=max_clusters,
                                  min_significance=MIN_SIGNIFICANCE, sky_window=DETECTION_SKY_WINDOW,
                                  velocity_dispersion=VELOCITY_DISPERSION, random_state=est.random_state)
-    filters = np.column_stack([adaptive_filter(kin, err, s.centre, s.observed, s.intrinsic, FILTER_NSIGMA)
-                               for s in seeds])
+    span = np.ptp(kin, axis=0)
+    filters, log_window = windows(kin, err, seeds, span)
     cand = np.flatnonzero(filters.any(axis=1))
     counts = {"filter": int(len(cand))}
     front = {"filter_centre": scope.centre.round(4).tolist(),
@@ -163,6 +175,7 @@ def fit_several(est: "DEC", Xc: np.ndarray, err: np.ndarray | None, centroid: Ce
     sub = stars.rows(cand)
     cov = None if err is None else error_covariance(err[cand], sub.correlations)
     outcome = joint.fit_seeds(kin[cand], cov, sky[cand], seeds, filters=filters[cand],
+                              log_window=log_window[cand],
                               gradient=lambda c: bool(c[2] > NEARBY_PARALLAX), min_members=MIN_MEMBERS,
                               velocity_dispersion=VELOCITY_DISPERSION, max_fit_stars=MAX_FIT_STARS,
                               random_state=est.random_state, mag=sub.magnitude, footprint=Footprint(sky))
@@ -173,7 +186,8 @@ def fit_several(est: "DEC", Xc: np.ndarray, err: np.ndarray | None, centroid: Ce
     P = np.zeros((m, len(outcome.seeds) + 1))
     P[:, -1] = 1.0
     # every candidate scored by the fitted model, exactly as predict_proba scores new rows
-    P[cand] = model.predict(kin[cand], cov, sky[cand], sub.magnitude)
+    kept = [next(i for i, t in enumerate(seeds) if t is s) for s in outcome.seeds]
+    P[cand] = model.predict(kin[cand], cov, sky[cand], sub.magnitude, log_window[cand][:, kept])
     clusters = []
     for i, s in enumerate(outcome.seeds):
         ra, dec = from_tangent_plane(*model.centres[i], *origin)
@@ -197,6 +211,6 @@ def fit_several(est: "DEC", Xc: np.ndarray, err: np.ndarray | None, centroid: Ce
     labels[cand] = ens.runs[ens.representative].labels
     result = scores(P[:, 0], stage, labels, counts, clusters[0].centroid, details)
     result.clusters, result.cluster_probability = clusters, P
-    return Outcome(result, SeveralModel(origin, outcome.seeds, model),
+    return Outcome(result, SeveralModel(origin, outcome.seeds, model, span),
                    ens.groups[ens.representative], k)
 

@@ -143,7 +143,7 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
     ``gradient(centre) -> bool`` says whether a cluster's mean may vary across the sky; ``mag``
     (G) makes the prior depend on magnitude; ``footprint`` is the table's. Each cluster's
     intrinsic proper-motion dispersion is bounded during the fit as in the single-cluster model
-    (:func:`pm_bound`).
+    (:func:`~vo_ocml.membership.mixture_step.fit_pm_sd_bound`).
     """
     fit_rows = np.arange(len(kin))
     if len(kin) > max_fit_stars:
@@ -155,8 +155,8 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
         model = fit_joint_mixture(
             kin[fit_rows], e_fit, sky[fit_rows],
             [JointSeed(s.centre, s.intrinsic, s.sky, gradient(s.centre),
-                       mixture_step.max_profile_scale(s.centre[2]), pm_bound(s.centre[2], velocity_dispersion),
-                       s.window)
+                       mixture_step.max_profile_scale(s.centre[2]),
+                       mixture_step.fit_pm_sd_bound(s.centre[2], velocity_dispersion), s.window)
              for s in seeds],
             mag=None if mag is None else mag[fit_rows], footprint=footprint,
             field_groups=np.argmax(filters[fit_rows], axis=1),
@@ -182,12 +182,6 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
         if log_window is not None:
             log_window = log_window[:, kept]
     return None
-
-
-def pm_bound(parallax: float, velocity_dispersion: float) -> float:
-    """The single-cluster model's bound (mas/yr) on a cluster's intrinsic pm dispersion."""
-    from vo_ocml.membership.mstgmm import KMS_PER_MASYR_KPC, MIN_PARALLAX
-    return velocity_dispersion * max(float(parallax), MIN_PARALLAX) / KMS_PER_MASYR_KPC
 
 
 def window_columns(est, kin: np.ndarray, err: np.ndarray | None,
