@@ -16,6 +16,16 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.mixture import GaussianMixture
 
+#: the clusters' share of the window when its mixture starts (the local field: the rest)
+CORE_WEIGHT = 0.3
+#: a cluster is measured on the stars whose errors are below this fraction of its expected
+#: spread per axis (the guess): their errors widen the observed spread by at most ~12 %
+#: (√(1 + 0.5²)), whereas faint stars' errors, larger than a nearby cluster's whole spread,
+#: would make it look hot and swallow its neighbours ...
+PRECISE_FRACTION = 0.5
+#: ... provided at least this many such stars remain (else all are used): enough for the
+#: window's few-component mixture (10 parameters per component)
+MIN_PRECISE = 100
 
 
 def best_measured(errors: np.ndarray | None, n: int, max_stars: int = 40000,
@@ -84,8 +94,14 @@ def _intrinsic(W: np.ndarray, weights: np.ndarray, spread: np.ndarray,
 def measure_cluster(pm_plx: np.ndarray, errors: np.ndarray | None, seed: np.ndarray,
                     guess: np.ndarray, *, random_state: int | None = 0,
                     iterations: int = 3, velocity_dispersion: float = 5.0,
-                    max_window: int = 20000) -> ClusterFit | None:
+                    max_window: int = 20000, others: np.ndarray | None = None,
+                    others_spread: np.ndarray | None = None,
+                    max_growth: float = 3.0) -> ClusterFit | None:
     """Measure the cluster around ``seed`` with a local two-component mixture.
+
+    With ``others`` and errors, only the stars measured to better than
+    :data:`PRECISE_FRACTION` of ``guess`` on every axis are used when there are at least
+    :data:`MIN_PRECISE` of them.
 
     Parameters
     ----------
@@ -101,13 +117,20 @@ def measure_cluster(pm_plx: np.ndarray, errors: np.ndarray | None, seed: np.ndar
         Seed of the mixture.
     iterations : int
         Window updates. A fit whose centre moves more than two starting spreads from the seed,
-        whose spread grows past three times the starting one, or whose intrinsic proper-motion
+        whose spread grows past ``max_growth`` times the starting one, or whose intrinsic proper-motion
         spread exceeds what a bound cluster can have (:func:`max_pm_dispersion`) has found the
         local field instead of the cluster and is discarded (the previous values are kept).
     velocity_dispersion : float
         km/s, for that last test.
+    max_growth : float
+        Largest ratio of the measured spread to ``guess`` on any axis.
     max_window : int
         At most this many stars of the window (a random sample) are fitted.
+    others, others_spread : ndarray, shape (m, 3), optional
+        Centroids and spreads of other clusters found in the same table (several-cluster
+        runs). Each that lies inside the window gets a component of its own, started there,
+        so that a neighbour a few spreads away is not measured as part of this cluster;
+        the cluster is then the component started at ``seed``.
 
     Returns
     -------
@@ -116,6 +139,12 @@ def measure_cluster(pm_plx: np.ndarray, errors: np.ndarray | None, seed: np.ndar
     """
     centre, spread = np.asarray(seed, float), np.maximum(np.asarray(guess, float), 1e-3)
     seed_spread = spread.copy()
+    if errors is not None and others is not None and len(others):
+        # neighbours to tell apart: the mixture is not deconvolved, so measure on the
+        # precise stars
+        precise = np.all(errors < PRECISE_FRACTION * spread, axis=1)
+        if precise.sum() >= MIN_PRECISE:
+            pm_plx, errors = pm_plx[precise], errors[precise]
     n_core = 0.0
     for _ in range(iterations):
         window = np.flatnonzero(np.all(np.abs(pm_plx - centre) < 6.0 * spread, axis=1))
@@ -125,20 +154,27 @@ def measure_cluster(pm_plx: np.ndarray, errors: np.ndarray | None, seed: np.ndar
         W = pm_plx[window]
         if len(W) < 10:
             return None
-        gmm = GaussianMixture(2, covariance_type="full", random_state=random_state,
-                              init_params="random_from_data", weights_init=[0.3, 0.7],
-                              means_init=np.vstack([centre, W.mean(axis=0)]),
-                              precisions_init=np.stack([np.diag(1 / spread**2),
-                                                        np.diag(1 / (3 * spread) ** 2)]))
+        means, spreads = [centre], [spread]
+        if others is not None:
+            inside = np.all(np.abs(others - centre) < 6.0 * spread, axis=1)
+            means += list(others[inside])
+            spreads += list(np.maximum(others_spread[inside], 1e-3))
+        clusters = len(means)
+        gmm = GaussianMixture(clusters + 1, covariance_type="full", random_state=random_state,
+                              init_params="random_from_data",
+                              weights_init=[CORE_WEIGHT / clusters] * clusters + [1 - CORE_WEIGHT],
+                              means_init=np.vstack(means + [W.mean(axis=0)]),
+                              precisions_init=np.stack([np.diag(1 / s**2) for s in spreads]
+                                                       + [np.diag(1 / (3 * spread) ** 2)]))
         gmm.fit(W)
-        k = int(np.argmin([np.linalg.det(c) for c in gmm.covariances_]))
+        k = 0 if clusters > 1 else int(np.argmin([np.linalg.det(c) for c in gmm.covariances_]))
         new_centre = gmm.means_[k]
         new_spread = np.sqrt(np.diag(gmm.covariances_[k]))
         n_core = float(gmm.weights_[k] * len(W))
         wandered = np.any(np.abs(new_centre - np.asarray(seed)) > 2.0 * seed_spread)
         too_hot = _intrinsic(W, gmm.predict_proba(W)[:, k], new_spread, errors, window) \
             > max_pm_dispersion(new_centre[2], velocity_dispersion)
-        if n_core < 5 or wandered or too_hot or np.any(new_spread > 3.0 * seed_spread):
+        if n_core < 5 or wandered or too_hot or np.any(new_spread > max_growth * seed_spread):
             break  # the fit left the seed for the field: keep the last good values
         converged = np.allclose(new_spread, spread, rtol=0.05)
         centre, spread = new_centre, new_spread

@@ -38,7 +38,7 @@ A mean shift with the winning cell's box then finds each peak's centre.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -59,6 +59,9 @@ SEARCH_QUANTILES = (0.0005, 0.9995)
 MAX_CANDIDATES = 5
 #: the mean shift only looks at stars within this many box half-widths of its start
 MEAN_SHIFT_REACH = 4.0
+#: several-cluster runs list up to this many times the candidates asked for before
+#: :func:`_resolved` (the same cluster found at several scales takes several places)
+RESOLVE_ROOM = 2
 
 
 @dataclass(frozen=True)
@@ -156,14 +159,16 @@ def _same_peak(a: Detection, b: Detection, keep_sky: bool = False) -> bool:
 
     A kinematic-only detection and a sky one are the same only when their kinematic centres
     agree within the smaller cell (a broad kinematic peak may hold several sky clusters);
-    with ``keep_sky`` never (both are kept: :func:`find_candidates`).
+    with ``keep_sky`` never (both are kept: :func:`find_candidates`), and two sky ones are
+    the same only within the smaller cell too (a coarse cell may hold two finer clusters;
+    :func:`_resolved` decides).
     """
     if (a.sky_centre is None) != (b.sky_centre is None) and keep_sky:
         return False
     if a.sky_centre is None or b.sky_centre is None:
         reach = 2.0 * KERNEL_HALF_WIDTH * np.minimum(a.scale, b.scale)
         return bool(np.all(np.abs(a.centre - b.centre) <= reach))
-    reach = 2.0 * KERNEL_HALF_WIDTH * np.maximum(a.scale, b.scale)
+    reach = 2.0 * KERNEL_HALF_WIDTH * (np.minimum if keep_sky else np.maximum)(a.scale, b.scale)
     if np.any(np.abs(a.centre - b.centre) > reach):
         return False
     return bool(np.all(np.abs(a.sky_centre - b.sky_centre) <= 2.0 * max(a.sky_scale, b.sky_scale)))
@@ -279,14 +284,26 @@ def _refine(cell: Cell, points: np.ndarray, n_trials: int, climb: bool = True) -
                      expected=cell.expected, n_trials=float(n_trials))
 
 def _resolved(found: list[Detection], min_significance: float) -> list[Detection]:
-    """Drop each kinematic-only detection that holds significant sky-resolved ones; dedupe."""
+    """Drop each kinematic-only detection that holds significant sky-resolved ones; dedupe.
+
+    Two sky-resolved detections are kept apart unless they agree within the finer one's cell
+    (:func:`_same_peak` with ``keep_sky``): a neighbour a few spreads from a cluster that a
+    coarse cell took in with it stays a candidate of its own, and the coarse detection takes
+    the neighbour's finer scale (its own was the blend's, not its cluster's).
+    """
     out: list[Detection] = []
     for d in found:
         if d.sky_centre is None and any(
                 o.sky_centre is not None and o.significance >= min_significance
                 and _same_peak(d, o) for o in found):
             continue
-        if not any(_same_peak(d, o) for o in out):
+        if d.sky_centre is not None:  # a cell that holds a neighbour is wider than its cluster
+            inside = [o.scale for o in found if o.sky_centre is not None
+                      and o.significance >= min_significance and np.all(o.scale < d.scale)
+                      and _same_peak(d, o) and not _same_peak(d, o, keep_sky=True)]
+            if inside:
+                d = replace(d, scale=np.max(inside, axis=0))
+        if not any(_same_peak(d, o, keep_sky=True) for o in out):
             out.append(d)
     return out
 
@@ -334,11 +351,12 @@ def find_candidates(pm_plx: np.ndarray, errors: np.ndarray | None = None,
     pick = best_measured(errors, len(pm_plx), max_stars, random_state)
     usable = search_subsample(pm_plx[pick], sky[pick])
     pick = pick[usable]
+    keep_sky = resolve_sky is not None
     found = detect(pm_plx[pick], None if errors is None else errors[pick], sky[pick],
-                   min_stars=min_stars, max_candidates=max_candidates,
-                   keep_sky=resolve_sky is not None)
-    if resolve_sky is not None:
-        found = _resolved(found, resolve_sky)
+                   min_stars=min_stars, keep_sky=keep_sky,
+                   max_candidates=RESOLVE_ROOM * max_candidates if keep_sky else max_candidates)
+    if keep_sky:
+        found = _resolved(found, resolve_sky)[:max_candidates]
     for d in found:
         log.debug("candidate: %s", d.describe())
     return found

@@ -32,6 +32,11 @@ from vo_ocml.membership.sky_prior import Footprint
 #: two seeds closer than this many combined observed spreads on every kinematic axis (and on
 #: the sky within their detection windows) are one cluster
 SAME_CLUSTER = 2.0
+#: a neighbour's measured spread may grow to at most this many times its detection's scale:
+#: the detection's kinematic scales step by this factor (detection_cells.KINEMATIC_SCALES),
+#: so a cluster wider than that would have been found in the next, wider cells; a fit that
+#: grows more has taken in the local field
+NEIGHBOUR_GROWTH = 2.0
 #: most refits after dropping clusters that fail the checks
 MAX_REFITS = 3
 
@@ -75,6 +80,15 @@ def _same(a: Seed, b: Seed) -> bool:
     return not np.isfinite(window) or bool(np.all(np.abs(a.sky - b.sky) <= window))
 
 
+def neighbours(candidates: list[Detection], min_significance: float
+               ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Kinematic centres and spreads (m, 3) of the significant candidates (None: none)."""
+    found = [d for d in candidates if d.significance >= min_significance]
+    if not found:
+        return None, None
+    return np.array([d.centre for d in found]), np.array([d.scale for d in found])
+
+
 def measured_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, primary: Seed,
                    candidates: list[Detection], *, max_clusters: int, min_significance: float,
                    sky_window: float, velocity_dispersion: float,
@@ -94,9 +108,16 @@ def measured_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, pri
             near = np.all(np.abs(sky[good] - det.sky_centre) <= window, axis=1)
             if near.sum() >= 10:
                 good = good[near]
+        others = [primary.centre], [primary.observed]
+        for o in candidates:
+            if o is not det and o is not primary.detection and o.significance >= min_significance:
+                others[0].append(o.centre)
+                others[1].append(o.scale)
         fit = measure_cluster(kin[good], None if err is None else err[good], det.centre,
                               det.scale, random_state=random_state,
-                              velocity_dispersion=velocity_dispersion)
+                              velocity_dispersion=velocity_dispersion,
+                              others=np.array(others[0]), others_spread=np.array(others[1]),
+                              max_growth=NEIGHBOUR_GROWTH)
         if fit is None:
             continue
         seed = Seed(fit.centre, fit.observed_spread, fit.intrinsic_spread,

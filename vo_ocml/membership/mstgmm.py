@@ -311,9 +311,12 @@ class MSTGMM(MembershipEstimator):
                 near = np.all(np.abs(sky[good] - found_at[0]) <= found_at[1], axis=1)
                 if near.sum() >= 10:
                     good = good[near]
+            neighbours = joint.neighbours(self.candidates_[1:], self.min_significance) \
+                if self._n_clusters() > 1 else (None, None)
             fit = measure_cluster(kin[good], None if err is None else err[good], seed[0], seed[1],
                                   random_state=self.random_state,
-                                  velocity_dispersion=self.max_velocity_dispersion)
+                                  velocity_dispersion=self.max_velocity_dispersion,
+                                  others=neighbours[0], others_spread=neighbours[1])
             if fit is None and seed[2] == "data":
                 return no_cluster("the overdensity found in proper motion and parallax could "
                                   "not be measured as a bound cluster")
