@@ -11,6 +11,7 @@ from vo_ocml.catalog import lookup_cluster
 from vo_ocml.catalog.match import column_label, match_cluster
 from vo_ocml.errors import InputError
 from vo_ocml.io.tables import write_table
+from vo_ocml.membership.detection import Detection, _resolved
 from vo_ocml.membership.joint_mixture import JointSeed, fit_joint_mixture
 from vo_ocml.options import RunOptions
 from vo_ocml.membership.sky_prior import eff_centre
@@ -176,3 +177,42 @@ def test_true_posterior_is_the_simulation_ceiling():
     for k, c in enumerate(clusters):  # calibrated: expected members ≈ true members
         assert abs(P[:, k].sum() - c.n) < 0.15 * c.n
         assert _f1(P[:, k] > 0.5, truth == k + 1) > 0.8
+
+
+@pytest.mark.slow
+def test_nearby_neighbours_three_sigma_apart_are_two_clusters():
+    """Two nearby (0.5 kpc) clusters 1.9 mas/yr apart with 0.4 mas/yr spreads, overlapping on
+    the sky: a coarse detection cell took both (one hot cluster, F1 0.66 and 0.50)."""
+    clusters = (SimCluster(250, -2.5, 1.0, 1.89, sd_pm=0.4, plummer_radius=0.2,
+                           offset=(-0.16, 0.09)),
+                SimCluster(150, -1.1, -0.25, 2.09, sd_pm=0.44, plummer_radius=0.22,
+                           offset=(0.16, -0.09)))
+    table = simulate_cone(15000, clusters, radius=0.65, seed=1)
+    run = vo_ocml.run(table, clusters="all")
+    P = run.result.cluster_probability
+    best = true_posterior(table, clusters, radius=0.65)
+    truth = np.asarray(table["true_cluster"])
+    found = []
+    for j in (1, 2):
+        overlap = [np.sum((P[:, k] > 0.5) & (truth == j)) for k in range(P.shape[1] - 1)]
+        found.append(int(np.argmax(overlap)))
+        f1 = _f1(P[:, found[-1]] > 0.5, truth == j)
+        assert f1 > 0.9 * _f1(best[:, j - 1] > 0.5, truth == j)
+    assert found[0] != found[1]
+
+
+def _detection(centre, scale, significance, sky):
+    return Detection(np.array(centre, float), np.array(scale, float), significance, 50,
+                     np.array(sky, float), 0.27)
+
+
+def test_coarse_cell_holding_a_neighbour_keeps_both():
+    coarse = _detection([-2.4, 1.0, 1.9], [1.8, 1.8, 0.27], 13.0, [-0.1, 0.1])
+    fine_same = _detection([-2.5, 1.0, 1.9], [0.5, 0.5, 0.27], 12.0, [-0.1, 0.1])
+    neighbour = _detection([-1.1, -0.4, 2.1], [0.35, 0.35, 0.27], 5.0, [0.1, -0.1])
+    weak = _detection([-1.1, -0.4, 2.1], [0.35, 0.35, 0.27], 1.0, [0.1, -0.1])
+    out = _resolved([coarse, fine_same, neighbour], 3.0)
+    assert len(out) == 2 and out[1] is neighbour
+    assert np.allclose(out[0].scale, neighbour.scale)  # the blend's scale is not its cluster's
+    alone = _resolved([coarse, fine_same, weak], 3.0)  # an insignificant one changes nothing
+    assert alone[0] is coarse and len(alone) == 2

@@ -299,7 +299,8 @@ def _resolved(found: list[Detection], min_significance: float) -> list[Detection
             continue
         if d.sky_centre is not None:  # a cell that holds a neighbour is wider than its cluster
             inside = [o.scale for o in found if o.sky_centre is not None
-                      and o.significance >= min_significance and np.all(o.scale < d.scale)
+                      and o.significance >= min_significance
+                      and np.all(o.scale <= d.scale) and np.any(o.scale < d.scale)
                       and _same_peak(d, o) and not _same_peak(d, o, keep_sky=True)]
             if inside:
                 d = replace(d, scale=np.max(inside, axis=0))
