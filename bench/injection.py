@@ -106,7 +106,8 @@ def run_field(label: str, path: Path, args) -> list[dict]:
         g = model.cmap.array(t, "phot_g_mean_mag")
         for mode in ("named", "blind"):
             t0 = time.perf_counter()
-            annotated = run(t, method=args.method, centroid=inj.centroid if mode == "named" else None)
+            annotated = run(t, method=args.method, centroid=inj.centroid if mode == "named" else None,
+                            **dict(args.set))
             rec[f"{mode}_time"] = time.perf_counter() - t0
             rec[f"{mode}_found"] = bool(annotated.summary.found)
             prob = np.nan_to_num(np.asarray(annotated.result.probability, float))
@@ -123,6 +124,14 @@ def run_field(label: str, path: Path, args) -> list[dict]:
     print(f"{label}: {len(records)} injections in {time.perf_counter() - started:.0f} s",
           file=sys.stderr, flush=True)
     return records
+
+
+def _option(text: str) -> tuple[str, str]:
+    """NAME=VALUE of --set (the value is parsed by vo_ocml's options model)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name.strip(), value.strip()
 
 
 def _fmt(x: float, digits: int = 2) -> str:
@@ -270,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"distance in kpc, log-uniform (default {D_RANGE[0]} {D_RANGE[1]})")
     parser.add_argument("--own", choices=["mask", "keep"], default="mask",
                         help="the field's catalogued clusters: removed, or kept and left out of the scores")
+    parser.add_argument("--set", action="append", default=[], type=_option, metavar="NAME=VALUE",
+                        help="any other option of vo_ocml.run, e.g. --set clusters=all (repeatable)")
     parser.add_argument("--jobs", type=int, default=1, help="fields run in parallel (joblib)")
     parser.add_argument("--shared", type=Path, default=SHARED)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")

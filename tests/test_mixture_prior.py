@@ -10,6 +10,9 @@ from vo_ocml.analysis.summary import _weighted_means
 from vo_ocml.errors import InputError
 from vo_ocml.injection import TRUTH_COLUMN, FieldModel
 from vo_ocml.io.tables import read_table
+from vo_ocml.membership.centroid import (MAX_DEPTH_PC, MIN_PARALLAX_SPREAD,
+                                         max_parallax_dispersion)
+from vo_ocml.membership.mixture_step import NAMED_TOLERANCE
 from vo_ocml.membership.radial_mixture import _log_normal, error_covariance
 from vo_ocml.membership.sky_prior import Footprint, ProfileFitter
 from vo_ocml.pipeline import run
@@ -131,3 +134,41 @@ def test_cluster_injected_in_a_pre_cut_plane_frame_is_not_inflated():
     assert truth.sum() > 100
     assert 0.8 < p.sum() / truth.sum() < 1.2
     assert np.mean(truth[p > 0.5]) > 0.85
+
+
+@pytest.fixture(scope="module")
+def single_cluster_field():
+    """A 5 kpc-like cluster (pm (0, 0), parallax 0.35 mas) in an 8,000-star field."""
+    rich = SimCluster(400, pmra=0.0, pmdec=0.0, parallax=0.35, sd_pm=0.08, sd_parallax=0.02,
+                      plummer_radius=0.04)
+    return simulate_cone(8000, (rich,), seed=3)
+
+
+def test_a_named_fit_that_moves_to_another_cluster_is_held_at_the_named_centroid(
+        single_cluster_field):
+    # named 0.6 mas/yr from the only cluster: the free fit moves onto that cluster, > 3σ away
+    a = run(single_cluster_field, centroid=(0.6, 0.0, 0.35))
+    mix = a.result.details["mixture"]
+    assert mix["free_fit_offset_sigma"] > NAMED_TOLERANCE
+    assert mix["fixed_mean"] is True
+    np.testing.assert_allclose(mix["cluster_mean"], [0.6, 0.0, 0.35])
+
+
+def test_a_named_fit_near_its_centroid_is_free(single_cluster_field):
+    a = run(single_cluster_field, centroid=(0.02, 0.0, 0.35))
+    mix = a.result.details["mixture"]
+    assert "free_fit_offset_sigma" not in mix and mix["fixed_mean"] is False
+    assert abs(mix["cluster_mean"][0]) < 0.02
+
+
+def test_the_cluster_cannot_widen_along_parallax_past_its_depth(single_cluster_field):
+    # named in front of the cluster: held there, its parallax spread stays within the bound
+    a = run(single_cluster_field, centroid=(0.0, 0.0, 0.55))
+    sd = a.result.details["mixture"]["cluster_intrinsic_sd"]
+    assert sd[2] <= max_parallax_dispersion(0.55) + 1e-9
+
+
+def test_the_parallax_bound_grows_with_parallax_squared():
+    assert max_parallax_dispersion(0.2) == MIN_PARALLAX_SPREAD
+    # the Pleiades (7.4 mas): 10 pc of depth is 0.55 mas
+    assert max_parallax_dispersion(7.4) == pytest.approx(7.4**2 * MAX_DEPTH_PC / 1000)

@@ -81,6 +81,24 @@ def max_pm_dispersion(parallax: float, velocity_dispersion: float = 5.0) -> floa
     return max(0.5, velocity_dispersion * max(float(parallax), 0.1) / 4.74)
 
 
+#: the largest line-of-sight dispersion (pc) of an open cluster's stars: tidal radii are
+#: ≲ 10–20 pc (Hunt & Reffert 2023), so 10 pc bounds the depth of any real cluster
+MAX_DEPTH_PC = 10.0
+#: the parallax spread (mas) any cluster may show whatever its distance: Gaia DR3's small-scale
+#: parallax systematics (~0.01–0.02 mas, Lindegren et al. 2021) and underestimated errors
+MIN_PARALLAX_SPREAD = 0.05
+
+
+def max_parallax_dispersion(parallax: float) -> float:
+    """The largest intrinsic parallax dispersion (mas) a cluster at ``parallax`` (mas) can have.
+
+    A depth σ_d gives σ_ϖ = ϖ σ_d / d = ϖ² σ_d / 1000 (ϖ in mas, σ_d in pc), with σ_d at most
+    :data:`MAX_DEPTH_PC`, and never below :data:`MIN_PARALLAX_SPREAD`. Without the bound the
+    cluster's Gaussian can widen along parallax over field stars in front of and behind it.
+    """
+    return max(MIN_PARALLAX_SPREAD, float(parallax) ** 2 * MAX_DEPTH_PC / 1000.0)
+
+
 def _intrinsic(W: np.ndarray, weights: np.ndarray, spread: np.ndarray,
                errors: np.ndarray | None, window: np.ndarray) -> float:
     """RMS intrinsic pm spread of a component: observed minus the weighted mean error²."""

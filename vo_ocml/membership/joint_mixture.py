@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vo_ocml.membership.radial_mixture import (UNIFORM_START, _cap_pm, _field_update,
+from vo_ocml.membership.radial_mixture import (UNIFORM_START, _cap_sd, _field_update,
                                                _log_normal, _xd_update, error_covariance)
 from vo_ocml.membership.sky_prior import (ClusterProfile, Footprint, MagnitudeBins,
                                           ProfileFitter, eff_centre)
@@ -219,7 +219,7 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
             mu[k], cov[k], coef[k] = _xd_update(kin, S, P[:, k], mu[k], cov[k], Tc[k], floor,
                                                 design)
             if seeds[k].max_pm_sd is not None:
-                cov[k] = _cap_pm(cov[k], seeds[k].max_pm_sd)
+                cov[k] = _cap_sd(cov[k], np.array([seeds[k].max_pm_sd] * 2 + [np.inf]))
         n_f = bins.counts(b, P[:, K])
         w_f = _field_update(kin, S, b, bins.n_bins, P[:, K, None] * np.exp(parts), mu_f, cov_f,
                             Tf, floor)

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.special import erf, gammaincinv
+from scipy.special import erf, erfinv, gammainc, gammaincinv
 from sklearn.mixture import GaussianMixture
 
 from vo_ocml.membership.centroid import max_pm_dispersion
@@ -37,6 +37,9 @@ MAX_CORE_RADIUS_PC = 10.0
 MIN_PARALLAX = 0.05
 #: km/s per (mas/yr × kpc): σ_pm = σ_v ϖ / 4.74
 KMS_PER_MASYR_KPC = 4.74
+#: a named cluster's fitted mean may lie this many σ (:func:`named_offset`) from the centroid it
+#: was named with; the same 3σ as the default filter's half-width
+NAMED_TOLERANCE = 3.0
 #: the paper's mixture starts from the quarter of the stars nearest the cluster
 CORE_QUANTILE = 0.25
 
@@ -56,8 +59,8 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
            intrinsic: np.ndarray, target: np.ndarray, *, n_field: list[int], gradient: bool,
            max_fit_stars: int, random_state: int | None, mag: np.ndarray | None = None,
            corr: np.ndarray | None = None, footprint: Footprint | None = None,
-           log_window: np.ndarray | None = None,
-           max_pm_sd: float | None = None) -> tuple[np.ndarray, dict, Any]:
+           log_window: np.ndarray | None = None, max_pm_sd: float | None = None,
+           max_parallax_sd: float | None = None, fixed_mean: bool = False) -> tuple[np.ndarray, dict, Any]:
     """Fit the cluster + field mixture(s), best by BIC; return probabilities, facts, model.
 
     The mixture is fitted on a random sample of at most ``max_fit_stars`` stars (speed on
@@ -66,7 +69,10 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
     full error covariances, ``footprint`` is the table's (default: the stars' convex hull),
     ``log_window`` the log-volume of each star's filter window in (pmra, pmdec, parallax):
     the field then has a component uniform over it (the field the filter let through);
-    ``max_pm_sd`` bounds the cluster's intrinsic proper-motion dispersion (mas/yr).
+    ``max_pm_sd`` and ``max_parallax_sd`` bound the cluster's intrinsic proper-motion (mas/yr)
+    and parallax (mas) dispersions;
+    ``fixed_mean`` keeps the cluster's mean at ``centre`` (a named cluster whose free fit
+    moved to another one: :func:`named_offset`).
 
     Raises
     ------
@@ -85,7 +91,7 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
                 kin[fit_rows], None if cov is None else cov[fit_rows], sky[fit_rows], centre,
                 intrinsic, target, mag=None if mag is None else mag[fit_rows],
                 log_window=None if log_window is None else log_window[fit_rows],
-                max_pm_sd=max_pm_sd,
+                max_pm_sd=max_pm_sd, max_parallax_sd=max_parallax_sd, fixed_mean=fixed_mean,
                 footprint=footprint, max_scale=max_profile_scale(centre[2]), n_field=m,
                 gradient=gradient, random_state=random_state)
     if not fits:
@@ -100,7 +106,7 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
     concentration = float(np.sum(probability * gain) / max(probability.sum(), 1e-9))
     info = {"model": "radial", "n_components": n_components, "bic": bics,
             "pm_gradient_per_deg": best.cluster_gradient.tolist(),
-            "deconvolved": err is not None, "error_correlations": corr is not None,
+            "deconvolved": err is not None, "fixed_mean": fixed_mean, "error_correlations": corr is not None,
             "n_iter": best.n_iter,
             "cluster_mean": best.cluster_mean.tolist(),
             "cluster_intrinsic_sd": np.sqrt(np.diag(best.cluster_cov)).tolist(),
@@ -118,6 +124,26 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
         f"{np.round(info['cluster_intrinsic_sd'], 3).tolist()} mas/yr, mas/yr, mas")
     info["n_fit_stars"] = int(len(fit_rows))
     return probability, info, best
+
+
+def named_offset(info: dict, given: np.ndarray, given_spread: np.ndarray | None) -> float:
+    """How far a fitted cluster's mean is from the centroid it was named with, in σ.
+
+    The Mahalanobis distance of the given (pmra, pmdec, parallax) from the fitted mean under
+    the cluster's intrinsic covariance plus the fitted mean's own covariance, plus the given
+    centroid's spread when it has one (a catalogue's member spread), expressed as the
+    equivalent number of standard deviations of a normal (the scale of ``filter_nsigma``).
+    Beyond :data:`NAMED_TOLERANCE` the fit has moved to another cluster or a feature of the
+    field: the named one does not contain its own centroid.
+    """
+    offset = np.asarray(info["cluster_mean"]) - np.asarray(given, float)
+    cov = np.diag(np.asarray(info["cluster_intrinsic_sd"]) ** 2) \
+        + np.asarray(info["cluster_mean_cov"])
+    if given_spread is not None and np.all(np.isfinite(given_spread)):
+        cov = cov + np.diag(np.asarray(given_spread, float) ** 2)
+    d2 = float(offset @ np.linalg.solve(cov, offset))
+    # the χ²₃ distance as the σ of a normal with the same tail probability
+    return float(np.sqrt(2.0) * erfinv(gammainc(1.5, d2 / 2.0)))
 
 
 def window_log_volume(kin: np.ndarray, err: np.ndarray | None, observed: np.ndarray,

@@ -35,7 +35,7 @@ from vo_ocml.membership.base import (
     STAGE_DTYPE, STAGE_FILTER, STAGE_GMM, STAGE_MST, STAGE_NO_CLUSTER, Centroid,
     MembershipEstimator, Scores, as_centroid, probability_step,
 )
-from vo_ocml.membership.centroid import best_measured, measure_cluster
+from vo_ocml.membership.centroid import best_measured, max_parallax_dispersion, measure_cluster
 from vo_ocml.membership.detection import MAX_CANDIDATES, find_candidates
 from vo_ocml.membership.radial_mixture import RadialMixtureFit, error_covariance
 from vo_ocml.membership.scope import DEFAULT_SPREAD, DETECTION_SKY_WINDOW, adaptive_filter
@@ -243,12 +243,21 @@ class MSTGMM(MembershipEstimator):
             kin, err, self.observed_spread_, self.intrinsic_spread_, self.kinematic_range_,
             self.filter_nsigma, None if self.filter != "fixed" else self.fixed_widths)
 
+    def _named_offset(self, mix_info: dict, source: str, centre: np.ndarray) -> float:
+        """σ between the free fit and a given centroid (0 for a data seed or the paper's mode)."""
+        if source == "data" or "cluster_mean" not in mix_info:
+            return 0.0
+        c = as_centroid(self.centroid)
+        spread = None if c is None or c.spread is None else np.asarray(c.spread, float)
+        return mixture_step.named_offset(mix_info, centre, spread)
+
     def _gradient(self, centre: np.ndarray) -> bool:
         if self.pm_gradient == "auto":
             return bool(centre[2] > NEARBY_PARALLAX)
         return bool(self.pm_gradient)
 
-    def _mixture(self, kin, err, sky, centre, observed, intrinsic, target, rows, footprint):
+    def _mixture(self, kin, err, sky, centre, observed, intrinsic, target, rows, footprint,
+                 fixed_mean=False):
         """The mixture step (:mod:`vo_ocml.membership.mixture_step`): posterior, facts, model, scaler."""
         if self.mixture == "radial":
             stars = self._stars.rows(rows)
@@ -259,7 +268,8 @@ class MSTGMM(MembershipEstimator):
                 random_state=self.random_state, mag=stars.magnitude,
                 corr=None if err is None else stars.correlations, footprint=footprint,
                 log_window=self._window_log_volume(kin, err),
-                max_pm_sd=mixture_step.fit_pm_sd_bound(centre[2], self.max_velocity_dispersion))
+                max_pm_sd=mixture_step.fit_pm_sd_bound(centre[2], self.max_velocity_dispersion),
+                max_parallax_sd=max_parallax_dispersion(centre[2]), fixed_mean=fixed_mean)
             return post, info, model, None
         feats = np.column_stack([sky, kin])
         scaler = StandardScaler().fit(feats)
@@ -357,9 +367,18 @@ class MSTGMM(MembershipEstimator):
         try:
             self.centre_, self.observed_spread_, self.intrinsic_spread_ = centre, observed, intrinsic
             self.kinematic_range_ = np.ptp(kin, axis=0)
+            footprint = Footprint(sky)
             post, mix_info, model, scaler = self._mixture(kin[i_m], e_m, sky[i_m], centre,
                                                           observed, intrinsic, target, i_m,
-                                                          Footprint(sky))
+                                                          footprint)
+            offset = self._named_offset(mix_info, source, centre)
+            if offset > mixture_step.NAMED_TOLERANCE:  # the fit moved to another cluster
+                log.info("the fitted cluster lies %.1f sigma from the named centroid: refitted "
+                         "with its mean held there", offset)
+                post, mix_info, model, scaler = self._mixture(
+                    kin[i_m], e_m, sky[i_m], centre, observed, intrinsic, target, i_m,
+                    footprint, fixed_mean=True)
+                mix_info["free_fit_offset_sigma"] = offset
         except ValueError:
             return no_cluster(f"only {len(i_m)} stars survive the MST")
         probability[i_m] = post

@@ -67,11 +67,13 @@ def _log_normal(V: np.ndarray, mean: np.ndarray, cov: np.ndarray,
 
 def _xd_update(V: np.ndarray, S: np.ndarray | None, w: np.ndarray, mean: np.ndarray,
                cov: np.ndarray, Tinv: np.ndarray | None, floor: np.ndarray,
-               design: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+               design: np.ndarray | None = None, fixed_mean: bool = False
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """One extreme-deconvolution M-step for one Gaussian with star weights ``w``.
 
     ``mean`` is per star (n, 3). With a ``design`` matrix (n, p) the mean is a weighted linear
-    regression on it (the cluster's proper-motion gradient across the sky); otherwise constant.
+    regression on it (the cluster's proper-motion gradient across the sky); with
+    ``fixed_mean`` it stays as it is and only the covariance is updated; otherwise constant.
     Returns the new per-star means, the covariance and the regression coefficients (or None).
     """
     total = w.sum()
@@ -83,7 +85,9 @@ def _xd_update(V: np.ndarray, S: np.ndarray | None, w: np.ndarray, mean: np.ndar
         b = mean + np.sum(Tinv * (V - mean)[:, None, :], axis=2) @ cov
         wB = cov * total - cov @ np.tensordot(w, Tinv, axes=1) @ cov
     coef = None
-    if design is None:
+    if fixed_mean:
+        mu = mean
+    elif design is None:
         mu = np.broadcast_to((w[:, None] * b).sum(axis=0) / total, b.shape)
     else:
         sw = np.sqrt(w)[:, None]
@@ -201,10 +205,9 @@ def _terms(kin, S, sky, b, mu_c, cov_c, w_f, mu_f, cov_f, profile, footprint, n_
     return a, c, parts - lf[:, None], Tc, [f[1] for f in field]
 
 
-def _cap_pm(cov: np.ndarray, max_sd: float) -> np.ndarray:
-    """``cov`` with each proper-motion axis scaled down to at most ``max_sd`` (correlations kept)."""
-    scale = np.ones(3)
-    scale[:2] = np.minimum(1.0, max_sd / np.sqrt(np.maximum(np.diag(cov)[:2], 1e-300)))
+def _cap_sd(cov: np.ndarray, max_sd: np.ndarray) -> np.ndarray:
+    """``cov`` with each axis scaled down to at most ``max_sd`` (3,) (correlations kept)."""
+    scale = np.minimum(1.0, max_sd / np.sqrt(np.maximum(np.diag(cov), 1e-300)))
     return cov * np.outer(scale, scale)
 
 
@@ -277,7 +280,8 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
                        centre: np.ndarray, *, mag: np.ndarray | None = None,
                        footprint: Footprint | None = None, max_scale: float | None = None,
                        log_window: np.ndarray | None = None, max_pm_sd: float | None = None,
-                       n_field: int = 1,
+                       max_parallax_sd: float | None = None,
+                       n_field: int = 1, fixed_mean: bool = False,
                        gradient: bool = True, max_iter: int = 1000, tol: float = 2e-7,
                        p_tol: float = 5e-4,
                        random_state: int | None = 0) -> RadialMixtureFit:
@@ -313,6 +317,10 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
         grow into a kinematic feature of the field.
     n_field : int
         Gaussians describing the field; their weights depend on magnitude.
+    fixed_mean : bool
+        Keep the cluster's mean at ``cluster_mean`` (no gradient): only its covariance, profile
+        and luminosity function are fitted -- the cluster a user or catalogue named, when the
+        free fit moved to another one.
     gradient : bool
         Let the cluster's mean (pmra, pmdec, parallax) vary linearly across the sky: the
         perspective effect of a nearby cluster's space motion (over 2° the Pleiades' mean
@@ -340,6 +348,7 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
     if log_window is not None:  # the uniform component starts with a share of every bin
         w_f = np.column_stack([w_f * (1 - UNIFORM_START), np.full(len(w_f), UNIFORM_START)])
     centre = np.asarray(centre, float)
+    cap = np.array([max_pm_sd or np.inf, max_pm_sd or np.inf, max_parallax_sd or np.inf])
     # start: the stars kinematically within 2σ of the cluster are its members, in every bin
     var = np.diagonal(cov_c)[None] + (np.diagonal(S, axis1=1, axis2=2) if S is not None else 0.0)
     near = np.sum((kin - mu_c) ** 2 / var, axis=1) < 2.0 ** 2 * 3
@@ -359,10 +368,10 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
         if p.sum() > 1:
             centre = (p[:, None] * sky).sum(axis=0) / p.sum()
         profile = fitter.fit(sky, p, centre)
-        design = np.column_stack([np.ones(n), sky - centre]) if gradient else None
-        mu_c, cov_c, coef = _xd_update(kin, S, p, mu_c, cov_c, Tc, floor, design)
-        if max_pm_sd is not None:
-            cov_c = _cap_pm(cov_c, max_pm_sd)
+        design = np.column_stack([np.ones(n), sky - centre]) if gradient and not fixed_mean \
+            else None
+        mu_c, cov_c, coef = _xd_update(kin, S, p, mu_c, cov_c, Tc, floor, design, fixed_mean)
+        cov_c = _cap_sd(cov_c, cap)
         w_f = _field_update(kin, S, b, bins.n_bins, resp_f, mu_f, cov_f, Tf, floor)
         if abs(ll - previous) < tol or np.max(np.abs(p - p_previous)) < p_tol:
             break
