@@ -284,7 +284,11 @@ def _refine(cell: Cell, points: np.ndarray, n_trials: int, climb: bool = True) -
                      expected=cell.expected, n_trials=float(n_trials))
 
 def _resolved(found: list[Detection], min_significance: float) -> list[Detection]:
-    """Drop each kinematic-only detection that holds significant sky-resolved ones; dedupe.
+    """Drop each kinematic-only detection that holds two distinct significant sky-resolved
+    ones (kinematic twins side by side); dedupe.
+
+    A kinematic-only detection holding one sky-resolved detection is that cluster, found over
+    the whole table as in a single-cluster run, and stays.
 
     Two sky-resolved detections are kept apart unless they agree within the finer one's cell
     (:func:`_same_peak` with ``keep_sky``): a neighbour a few spreads from a cluster that a
@@ -293,10 +297,11 @@ def _resolved(found: list[Detection], min_significance: float) -> list[Detection
     """
     out: list[Detection] = []
     for d in found:
-        if d.sky_centre is None and any(
-                o.sky_centre is not None and o.significance >= min_significance
-                and _same_peak(d, o) for o in found):
-            continue
+        held = [o for o in found if d.sky_centre is None and o.sky_centre is not None
+                and o.significance >= min_significance and _same_peak(d, o)]
+        if any(not _same_peak(a, b, keep_sky=True) for i, a in enumerate(held)
+               for b in held[i + 1:]):
+            continue  # kinematic twins side by side on the sky: the sky-resolved ones
         if d.sky_centre is not None:  # a cell that holds a neighbour is wider than its cluster
             inside = [o.scale for o in found if o.sky_centre is not None
                       and o.significance >= min_significance
@@ -304,7 +309,9 @@ def _resolved(found: list[Detection], min_significance: float) -> list[Detection
                       and _same_peak(d, o) and not _same_peak(d, o, keep_sky=True)]
             if inside:
                 d = replace(d, scale=np.max(inside, axis=0))
-        if not any(_same_peak(d, o, keep_sky=True) for o in out):
+        if not any(_same_peak(d, o, keep_sky=True) or (
+                (d.sky_centre is None) != (o.sky_centre is None) and _same_peak(d, o))
+                for o in out):
             out.append(d)
     return out
 

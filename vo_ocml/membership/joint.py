@@ -164,7 +164,9 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
     ``gradient(centre) -> bool`` says whether a cluster's mean may vary across the sky; ``mag``
     (G) makes the prior depend on magnitude; ``footprint`` is the table's. Each cluster's
     intrinsic proper-motion dispersion is bounded during the fit as in the single-cluster model
-    (:func:`~vo_ocml.membership.mixture_step.fit_pm_sd_bound`).
+    (:func:`~vo_ocml.membership.mixture_step.fit_pm_sd_bound`). The first cluster keeps the
+    single model's centre update, so that a field with one cluster gets the single run's
+    answer; the others take the EFF profile's own (``JointSeed.eff_centre``).
     """
     fit_rows = np.arange(len(kin))
     if len(kin) > max_fit_stars:
@@ -177,8 +179,9 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
             kin[fit_rows], e_fit, sky[fit_rows],
             [JointSeed(s.centre, s.intrinsic, s.sky, gradient(s.centre),
                        mixture_step.max_profile_scale(s.centre[2]),
-                       mixture_step.fit_pm_sd_bound(s.centre[2], velocity_dispersion), s.window)
-             for s in seeds],
+                       mixture_step.fit_pm_sd_bound(s.centre[2], velocity_dispersion), s.window,
+                       eff_centre=k > 0)
+             for k, s in enumerate(seeds)],
             mag=None if mag is None else mag[fit_rows], footprint=footprint,
             field_groups=np.argmax(filters[fit_rows], axis=1),
             log_window=None if log_window is None else log_window[fit_rows])

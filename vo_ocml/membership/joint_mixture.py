@@ -35,7 +35,10 @@ class JointSeed:
     ``max_scale``: largest scale radius (deg) of its profile (None: the footprint's);
     ``max_pm_sd``: largest intrinsic proper-motion dispersion (mas/yr) of a bound cluster at
     its parallax (None: unbounded), as in the single-cluster model; ``window``: half-size
-    (deg) of the sky box it was found in (inf: unknown), where its first members are taken.
+    (deg) of the sky box it was found in (inf: unknown), where its first members are taken;
+    ``eff_centre``: its sky centre's M-step is the EFF profile's own
+    (:func:`~vo_ocml.membership.sky_prior.eff_centre`), which the field's small probabilities
+    across the footprint barely pull, rather than the single model's P-weighted mean.
     """
 
     mean: np.ndarray
@@ -45,6 +48,7 @@ class JointSeed:
     max_scale: float | None = None
     max_pm_sd: float | None = None
     window: float = np.inf
+    eff_centre: bool = True
 
 
 @dataclass
@@ -212,7 +216,8 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
             n_c[k] = bins.counts(b, P[:, k])
             centre = profiles[k].centre
             if P[:, k].sum() > 1:
-                centre = eff_centre(sky, P[:, k], centre, profiles[k].scale)
+                centre = eff_centre(sky, P[:, k], centre, profiles[k].scale) \
+                    if seeds[k].eff_centre else (P[:, k, None] * sky).sum(axis=0) / P[:, k].sum()
             profiles[k] = fitters[k].fit(sky, P[:, k], centre)
             design = np.column_stack([np.ones(n), sky - centre]) if seeds[k].gradient \
                 else None
