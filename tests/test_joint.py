@@ -201,9 +201,9 @@ def test_nearby_neighbours_three_sigma_apart_are_two_clusters():
     assert found[0] != found[1]
 
 
-def _detection(centre, scale, significance, sky):
+def _detection(centre, scale, significance, sky, sky_scale=0.27):
     return Detection(np.array(centre, float), np.array(scale, float), significance, 50,
-                     np.array(sky, float), 0.27)
+                     np.array(sky, float), sky_scale)
 
 
 def test_coarse_cell_holding_a_neighbour_keeps_both():
@@ -216,3 +216,22 @@ def test_coarse_cell_holding_a_neighbour_keeps_both():
     assert np.allclose(out[0].scale, neighbour.scale)  # the blend's scale is not its cluster's
     alone = _resolved([coarse, fine_same, weak], 3.0)  # an insignificant one changes nothing
     assert alone[0] is coarse and len(alone) == 2
+
+
+def test_kinematic_peak_gives_way_only_to_twins():
+    kin_only = Detection(np.array([-3.2, -1.8, 0.3]), np.array([0.3, 0.3, 0.1]), 21.0, 500)
+    a = _detection([-3.24, -1.73, 0.29], [0.3, 0.3, 0.1], 8.0, [0.0, 0.0], 0.033)
+    b = _detection([-3.10, -1.81, 0.34], [0.3, 0.3, 0.1], 6.0, [-0.2, 0.19], 0.033)
+    one = _resolved([kin_only, a], 3.0)  # one cluster, found over the table
+    assert len(one) == 1 and one[0] is kin_only
+    twins = _resolved([kin_only, a, b], 3.0)  # NGC 7790 and NGC 7788
+    assert len(twins) == 2 and twins[0] is a and twins[1] is b
+
+
+@pytest.mark.parametrize("seed", [5, 8])
+def test_single_cluster_field_same_with_clusters_all(seed):
+    table = simulate_cone(3000, seed=seed)
+    one, every = vo_ocml.run(table), vo_ocml.run(table, clusters="all")
+    assert len(every.clusters) == 1
+    assert np.allclose(np.nan_to_num(one.result.probability),
+                       np.nan_to_num(every.result.probability), atol=1e-6)
