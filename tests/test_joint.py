@@ -235,3 +235,14 @@ def test_single_cluster_field_same_with_clusters_all(seed):
     assert len(every.clusters) == 1
     assert np.allclose(np.nan_to_num(one.result.probability),
                        np.nan_to_num(every.result.probability), atol=1e-6)
+
+
+def test_a_swollen_cluster_is_not_named_after_a_distant_one():
+    """Found 25' from NGC 2659 (catalogue r50 2.4') with its motion, but 30' wide: not it."""
+    e = lookup_cluster("NGC 2659")
+    dec = e.dec + 25.0 / 60.0
+    kinematics = (e.pmra, e.pmdec, e.parallax)
+    swollen = match_cluster(e.ra, dec, *kinematics, r50=0.5, n_members=150)
+    assert swollen is None or swollen.entry.name != e.name
+    assert match_cluster(e.ra, e.dec + 1.0 / 60.0, *kinematics, r50=e.r50,
+                         n_members=100).entry.name == e.name

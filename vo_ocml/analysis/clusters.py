@@ -79,7 +79,8 @@ def name_clusters(result: MembershipResult, astrometry: dict[str, np.ndarray],
                               s.pmdec if math.isfinite(s.pmdec) else found.centroid.pmdec,
                               s.parallax if math.isfinite(s.parallax)
                               else found.centroid.parallax,
-                              s.r50, (s.pmra_se, s.pmdec_se, s.parallax_se), exclude=tuple(taken))
+                              s.r50, (s.pmra_se, s.pmdec_se, s.parallax_se), exclude=tuple(taken),
+                              n_members=int(s.n_members))
         if k == 0 and found.centroid.name:
             name = found.centroid.name
         elif match is not None:
@@ -156,7 +157,8 @@ def cluster_table(clusters: list[ClusterSummary]) -> Table:
         ("fit_pmdec", "mas/yr", "pos.pm;pos.eq.dec", "the mixture's fitted mean at the centre"),
         ("fit_parallax", "mas", "pos.parallax.trig", "the mixture's fitted mean"),
         ("match", None, "meta.id.cross", "catalogue counterpart (empty: none within "
-         f"{POSITION_TOLERANCE:g} r50 and {KINEMATIC_TOLERANCE:g} sigma)"),
+         f"{POSITION_TOLERANCE:g} x the catalogue r50 (with the found centre's error) and "
+         f"{KINEMATIC_TOLERANCE:g} sigma)"),
         ("match_catalogue", None, "meta.ref", "catalogue of the counterpart"),
         ("match_sep", "deg", "pos.angDistance", "separation from the counterpart's centre"),
         ("match_dpmra", "mas/yr", "arith.diff;pos.pm;pos.eq.ra", "pmra minus the counterpart's"),
@@ -164,7 +166,8 @@ def cluster_table(clusters: list[ClusterSummary]) -> Table:
          "pmdec minus the counterpart's"),
         ("match_dparallax", "mas", "arith.diff;pos.parallax.trig",
          "parallax minus the counterpart's"),
-        ("match_z_position", None, "stat.value", "separation in units of the larger r50"),
+        ("match_z_position", None, "stat.value", "separation in units of the position scale "
+         "(the catalogue r50 with the found centre's error)"),
         ("match_z_pm", None, "stat.value", "pm offset in combined sigma (larger axis)"),
         ("match_z_parallax", None, "stat.value", "parallax offset in combined sigma"),
     ]

@@ -2,8 +2,13 @@
 
 A catalogued cluster matches when all three offsets are within tolerance:
 
-- position: separation ≤ :data:`POSITION_TOLERANCE` × max(catalogue r50, found r50) (a
-  cluster's centre is uncertain to a fraction of its size, and catalogues' r50 differ);
+- position: separation ≤ :data:`POSITION_TOLERANCE` × sqrt(r50_cat² + SE_centre²), with
+  r50_cat the catalogue's half-number radius (two determinations of a cluster's centre differ
+  by a fraction of its size, which the catalogue measures) and SE_centre = found r50 / √N the
+  found centre's standard error. The found r50 enters only through that error: a found
+  cluster swollen by field stars (r50 of 20–40′ against a catalogued 5–13′) must not take the
+  name of a catalogued cluster 20–50′ away. A catalogued cluster without r50 is given the
+  found r50 instead;
 - proper motion: |Δpm| ≤ :data:`KINEMATIC_TOLERANCE` × sqrt(s_pm² + SE² + :data:`PM_FLOOR`²)
   per axis, with s_pm the catalogue's intrinsic spread of the members, SE the found members'
   standard error of the mean, and the floor Gaia's proper-motion systematics on cluster scales;
@@ -24,8 +29,10 @@ import numpy as np
 from vo_ocml.catalog import ClusterEntry, clusters_near
 from vo_ocml.membership.sky import angular_distance
 
-#: position tolerance, in units of the larger of the two r50
+#: position tolerance, in units of sqrt(catalogue r50² + found centre's SE²)
 POSITION_TOLERANCE = 2.0
+#: smallest position scale (deg): no centre is known better than ~4″
+MIN_SIZE = 1e-3
 #: proper-motion and parallax tolerance, in combined standard deviations
 KINEMATIC_TOLERANCE = 3.0
 #: systematic floors (Lindegren et al. 2021: ~0.02-0.03 mas, ~0.02-0.03 mas/yr on cluster
@@ -63,7 +70,7 @@ def _nan0(x: float) -> float:
 
 def match_cluster(ra: float, dec: float, pmra: float, pmdec: float, parallax: float,
                   r50: float, se: tuple[float, float, float] = (0.0, 0.0, 0.0),
-                  exclude: tuple[str, ...] = ()) -> CatalogueMatch | None:
+                  exclude: tuple[str, ...] = (), n_members: int = 0) -> CatalogueMatch | None:
     """The best-matching catalogued cluster within the tolerances, or None.
 
     Parameters
@@ -78,6 +85,8 @@ def match_cluster(ra: float, dec: float, pmra: float, pmdec: float, parallax: fl
         Standard errors of the found means (NaN counts as 0).
     exclude : tuple of str
         Catalogue names already given to other clusters.
+    n_members : int
+        Found members (for the centre's standard error, r50 / √N; 0: unknown, taken as 0).
     """
     if not all(math.isfinite(v) for v in (ra, dec, pmra, pmdec, parallax)):
         return None
@@ -86,7 +95,9 @@ def match_cluster(ra: float, dec: float, pmra: float, pmdec: float, parallax: fl
         if e.name in exclude or not all(math.isfinite(v) for v in (e.pmra, e.pmdec, e.parallax)):
             continue
         sep = float(angular_distance(ra, dec, e.ra, e.dec))
-        size = max(_nan0(e.r50), _nan0(r50), 1e-3)
+        centre_se = _nan0(r50) / math.sqrt(n_members) if n_members > 0 else 0.0
+        size = max(math.hypot(_nan0(e.r50), centre_se) if _nan0(e.r50) > 0 else _nan0(r50),
+                   MIN_SIZE)
         s_pm = np.hypot(_nan0(e.s_pmra), _nan0(e.s_pmdec)) / math.sqrt(2.0)
         z_pm = max(abs(pmra - e.pmra) / math.sqrt(s_pm**2 + _nan0(se[0]) ** 2 + PM_FLOOR**2),
                    abs(pmdec - e.pmdec) / math.sqrt(s_pm**2 + _nan0(se[1]) ** 2 + PM_FLOOR**2))
