@@ -112,6 +112,20 @@ def test_sky_no_cluster_in_a_pure_field() -> None:
     assert "no_cluster_reason" in r.details
 
 
+def test_sky_too_few_candidates_for_the_likelihood_ratio_is_no_cluster() -> None:
+    """36 stars pass the filter: DEC could form its groups, but the cluster + field likelihood
+    ratio needs 40; the answer is "no cluster" with the reason, not an exception."""
+    rng = np.random.default_rng(2)
+    field = np.column_stack([rng.uniform(10, 12, 400), rng.uniform(-1, 1, 400), rng.normal(-2, 6, 400),
+                             rng.normal(-3, 6, 400), rng.lognormal(np.log(0.8), 0.6, 400)])
+    cluster = np.column_stack([rng.normal(11, 0.05, 36), rng.normal(0, 0.05, 36), rng.normal(8.0, 0.05, 36),
+                               rng.normal(-9.0, 0.05, 36), rng.normal(2.5, 0.02, 36)])
+    X = np.vstack([field, cluster])
+    r = DEC(centroid=(8.0, -9.0, 2.5), **FAST).fit(X, errors=errors_for(X)).result_
+    assert not r.found and r.step_counts["filter"] < 40
+    assert "DEC needs 40" in r.details["no_cluster_reason"]
+
+
 def test_sky_front_end_uses_the_default_methods_settings() -> None:
     import inspect
 

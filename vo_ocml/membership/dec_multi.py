@@ -32,7 +32,7 @@ from vo_ocml.membership.base import STAGE_DEC, STAGE_FILTER, Centroid, ClusterFo
 from vo_ocml.membership.dec_features import RobustScaler
 from vo_ocml.membership.dec_groups import (MIN_GROUP, Ensemble, Outcome, cluster_probability,
                                            ensemble_details, robust_spread, run_ensemble, scores)
-from vo_ocml.membership.dec_sky import (MAX_FIT_STARS, MIN_CANDIDATES, MIN_MEMBERS, MIN_SIDE,
+from vo_ocml.membership.dec_sky import (MAX_FIT_STARS, MIN_MEMBERS, MIN_SIDE, STARS_PER_COMPONENT,
                                         NEARBY_PARALLAX, no_cluster)
 from vo_ocml.membership.detection import MAX_CANDIDATES, find_candidates
 from vo_ocml.membership.joint_mixture import JointMixtureFit
@@ -157,8 +157,10 @@ def fit_several(est: "DEC", Xc: np.ndarray, err: np.ndarray | None, centroid: Ce
              "observed_spread": scope.observed_spread.round(4).tolist(),
              "intrinsic_spread": scope.intrinsic_spread.round(4).tolist(),
              "detection_significance": scope.significance, "n_seeds_found": len(seeds)}
-    if len(cand) < MIN_CANDIDATES:
-        return no_cluster(m, counts, f"only {len(cand)} stars pass the filters (DEC needs {MIN_CANDIDATES})", front)
+    needed = STARS_PER_COMPONENT * (len(seeds) + 1)  # the joint mixture's components
+    if len(cand) < needed:
+        return no_cluster(m, counts, f"only {len(cand)} stars pass the filters (DEC and the joint "
+                          f"mixture of {len(seeds)} cluster(s) and the field need {needed})", front)
     W = np.column_stack([sky[cand], kin[cand]])
     Z = RobustScaler.fit(W, FEATURES).transform(W)
     k, silhouettes = est._k(Z, "stars passing the filters", k_low=len(seeds) + 1)

@@ -42,8 +42,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: fewest candidates (stars passing the filter) to cluster
-MIN_CANDIDATES = 30
+#: stars per mixture component the likelihood ratio needs (as :func:`mixture_step.radial`
+#: and the joint fit of :mod:`vo_ocml.membership.joint` require)
+STARS_PER_COMPONENT = 20
+#: fewest candidates (stars passing the filter) to cluster: enough for the cluster + field
+#: likelihood ratio that scores them
+MIN_CANDIDATES = 2 * STARS_PER_COMPONENT
 #: fewest members (P > 0.5) of a cluster declared found (as the default method's min_members)
 MIN_MEMBERS = 10
 #: fewest consensus members (ensemble score > 0.5) to place the likelihood ratio's sky profile
