@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vo_ocml.membership.base import STAGE_DEC, STAGE_FILTER, STAGE_NO_CLUSTER, Centroid
+from vo_ocml.membership import mixture_step
+from vo_ocml.membership.base import STAGE_DEC, STAGE_FILTER, STAGE_NO_CLUSTER, Centroid, StarColumns
+from vo_ocml.membership.centroid import max_parallax_dispersion
 from vo_ocml.membership.dec_features import FEATURE_SETS, RobustScaler
 from vo_ocml.membership.dec_groups import Ensemble, Outcome, ensemble_details, run_ensemble, scores
-from vo_ocml.membership import mixture_step
-from vo_ocml.membership.base import StarColumns
 from vo_ocml.membership.radial_mixture import RadialMixtureFit, error_covariance
 from vo_ocml.membership.scope import FILTER_NSIGMA, VELOCITY_DISPERSION, Scope, adaptive_filter, candidates
 from vo_ocml.membership.sky import from_tangent_plane, sky_centre, tangent_plane
@@ -121,28 +121,42 @@ def window(kin: np.ndarray, err: np.ndarray | None, scope: Scope, span: np.ndarr
 
 def _likelihood_ratio(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, start: np.ndarray,
                       scope: Scope, span: np.ndarray, stars: StarColumns, footprint: Footprint,
+                      given_spread: np.ndarray | None,
                       random_state: int) -> tuple[np.ndarray, dict, RadialMixtureFit]:
     """Fit the default method's cluster + field likelihood ratio on the candidates.
 
     The model and its settings are the default method's mixture step: the field has a
     component uniform over each star's filter window (``span``: the table's range in pmra,
-    pmdec, parallax, which clips it), and the cluster's intrinsic pm dispersion is bounded at
-    :data:`~vo_ocml.membership.scope.VELOCITY_DISPERSION` km/s. The cluster starts from the
-    core's measurement (centroid and intrinsic spread) at the sky position of DEC's members
-    ``start``. (Started from the DEC members' own median and spread instead, M67's fit settled
-    on a fragment of the cluster: completeness 0.46 against 0.88.) Returns every candidate's
-    probability, the fit's facts and the model.
+    pmdec, parallax, which clips it); the cluster's intrinsic pm dispersion is bounded at
+    :data:`~vo_ocml.membership.scope.VELOCITY_DISPERSION` km/s and its parallax dispersion by
+    its depth; a named cluster whose free fit moved more than
+    :data:`~vo_ocml.membership.mixture_step.NAMED_TOLERANCE` σ from the given centroid
+    (``given_spread``: the centroid's own spread, when known) is refitted with its mean held
+    there. The cluster starts from the core's measurement (centroid and intrinsic spread) at
+    the sky position of DEC's members ``start``. (Started from the DEC members' own median and
+    spread instead, M67's fit settled on a fragment of the cluster: completeness 0.46 against
+    0.88.) Returns every candidate's probability, the fit's facts and the model.
     """
     corr = None if err is None else stars.correlations
     log_window = window(kin, err, scope, span)
-    _, info, model = mixture_step.radial(kin, err, sky, scope.centre, scope.intrinsic_spread,
-                                         np.median(sky[start], axis=0), n_field=[1],
-                                         gradient=bool(scope.centre[2] > NEARBY_PARALLAX),
-                                         max_fit_stars=MAX_FIT_STARS, random_state=random_state,
-                                         mag=stars.magnitude, corr=corr, footprint=footprint,
-                                         log_window=log_window,
-                                         max_pm_sd=mixture_step.fit_pm_sd_bound(scope.centre[2],
-                                                                                VELOCITY_DISPERSION))
+
+    def fit(fixed_mean: bool) -> tuple[dict, RadialMixtureFit]:
+        _, info, model = mixture_step.radial(
+            kin, err, sky, scope.centre, scope.intrinsic_spread, np.median(sky[start], axis=0),
+            n_field=[1], gradient=bool(scope.centre[2] > NEARBY_PARALLAX), max_fit_stars=MAX_FIT_STARS,
+            random_state=random_state, mag=stars.magnitude, corr=corr, footprint=footprint,
+            log_window=log_window, max_pm_sd=mixture_step.fit_pm_sd_bound(scope.centre[2], VELOCITY_DISPERSION),
+            max_parallax_sd=max_parallax_dispersion(scope.centre[2]), fixed_mean=fixed_mean)
+        return info, model
+
+    info, model = fit(False)
+    if scope.source != "data":
+        offset = mixture_step.named_offset(info, scope.centre, given_spread)
+        if offset > mixture_step.NAMED_TOLERANCE:  # the fit moved to another cluster
+            log.info("DEC: the fitted cluster lies %.1f sigma from the named centroid: refitted "
+                     "with its mean held there", offset)
+            info, model = fit(True)
+            info["free_fit_offset_sigma"] = offset
     # every candidate scored by the fitted model, exactly as predict_proba scores new rows
     post = model.predict(kin, None if err is None else error_covariance(err, corr), sky, stars.magnitude,
                          log_window)
@@ -190,8 +204,9 @@ def fit_sky(est: "DEC", Xc: np.ndarray, err: np.ndarray | None, centroid: Centro
         start = np.isin(ens.runs[ens.representative].labels, ens.groups[ens.representative])
         details["sky_start"] = "the representative run's cluster groups (the seeds did not agree)"
     span = np.ptp(kin, axis=0)
+    given_spread = None if centroid is None or centroid.spread is None else np.asarray(centroid.spread, float)
     post, info, mix = _likelihood_ratio(kin[cand], e_c, sky[cand], start, scope, span, stars.rows(cand),
-                                        Footprint(sky), est.random_state)
+                                        Footprint(sky), given_spread, est.random_state)
     probability = np.zeros(m)
     probability[cand] = post
     members = post > 0.5
