@@ -29,6 +29,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import time
 from pathlib import Path
@@ -214,14 +215,18 @@ def speed(seed: int, method: str) -> None:
                                 float(rng.uniform(0.3, 1.5)), plummer_radius=0.05,
                                 offset=tuple(rng.uniform(-0.8, 0.8, 2))) for _ in range(5))
     table = simulate_cone(2_000_000, clusters, radius=1.5, seed=seed)
+    load = os.getloadavg()[0]
     t0 = time.perf_counter()
     annotated = run(table, method=method, clusters="all")
     elapsed = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     rows = score(table, annotated)
     print(f"\nspeed: {len(table)} rows, 5 clusters: {elapsed:.1f} s, peak RSS {peak:.2f} GB "
-          f"(whole process, table included); clusters found {len(annotated.clusters)}; F1 "
-          + " ".join(f"{r['f1']:.2f}" for r in rows))
+          f"(whole process, table included); load average {load:.1f} before, "
+          f"{os.getloadavg()[0]:.1f} after (the machine is shared: a load above its cores "
+          f"slows the run); clusters found {len(annotated.clusters)}; F1 "
+          + " ".join(f"{r['f1']:.2f}" for r in rows) + "; ceiling "
+          + " ".join(f"{c:.2f}" for c in ceiling(table, clusters, 1.5)))
 
 
 def main() -> None:

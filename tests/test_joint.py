@@ -246,3 +246,18 @@ def test_a_swollen_cluster_is_not_named_after_a_distant_one():
     assert swollen is None or swollen.entry.name != e.name
     assert match_cluster(e.ra, e.dec + 1.0 / 60.0, *kinematics, r50=e.r50,
                          n_members=100).entry.name == e.name
+
+
+def test_a_cluster_holds_only_stars_inside_its_window():
+    rng = np.random.default_rng(3)
+    kin = np.vstack([rng.normal([1, 1, 0.5], 0.1, (150, 3)), rng.uniform(-3, 3, (1500, 3))])
+    sky = np.vstack([rng.normal(0, 0.03, (150, 2)), rng.uniform(-0.5, 0.5, (1500, 2))])
+    inside = np.all(np.abs(kin - [1, 1, 0.5]) < 0.5, axis=1)
+    log_window = np.where(inside, np.log(1.0), np.inf)[:, None]
+    fit = fit_joint_mixture(kin, None, sky, [JointSeed([1, 1, 0.5], [0.1] * 3, [0, 0])],
+                            log_window=log_window)
+    assert np.all(fit.probability[~inside, 0] == 0) and np.allclose(fit.probability.sum(1), 1)
+    assert np.mean(fit.probability[:150, 0] > 0.5) > 0.9
+    with pytest.raises(ValueError, match="columns"):
+        fit_joint_mixture(kin, None, sky, [JointSeed([1, 1, 0.5], [0.1] * 3, [0, 0])],
+                          log_window=np.hstack([log_window, log_window]))

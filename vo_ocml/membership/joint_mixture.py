@@ -25,6 +25,8 @@ from vo_ocml.membership.sky_prior import (ClusterProfile, Footprint, MagnitudeBi
 
 #: a star starts in a cluster when its χ² (3 dof) to the cluster's centroid is below this (2σ)
 START_CHI2 = 3 * 2.0**2
+#: a cluster with fewer expected members than this keeps its Gaussian (as ``_xd_update`` does)
+_EMPTY = 1e-6
 
 
 @dataclass
@@ -68,7 +70,7 @@ class JointMixtureFit:
         Each cluster's expected members per magnitude bin; ``n_field`` the field's.
     field_weights : ndarray, shape (n_bins, M + U)
         Weights per magnitude bin of the field's M Gaussians, then of its U components
-        uniform over the filter windows (U = 0 when the fit had no windows).
+        uniform over the clusters' filter windows (U = K, or 0 when the fit had no windows).
     field_means, field_covs : ndarray, shapes (M, 3), (M, 3, 3)
         The field's Gaussians.
     footprint : Footprint
@@ -104,7 +106,7 @@ class JointMixtureFit:
                 log_window: np.ndarray | None = None) -> np.ndarray:
         """Posteriors (n, K + 1) of (new) stars; ``errors`` (n, 3) or covariances (n, 3, 3).
 
-        ``log_window`` (n, U): the stars' filter windows (needed when the fit had them).
+        ``log_window`` (n, K): the stars' filter windows (needed when the fit had them).
         """
         if self.field_weights.shape[1] > len(self.field_means) and log_window is None:
             raise ValueError("this model has uniform field components: give log_window")
@@ -117,15 +119,27 @@ class JointMixtureFit:
         return np.exp(L - np.logaddexp.reduce(L, axis=1)[:, None])
 
 
+def _cluster_rows(log_window: np.ndarray | None, K: int) -> list:
+    """The rows each cluster may hold: those inside its filter window (all without windows)."""
+    if log_window is None:
+        return [slice(None)] * K
+    if log_window.shape[1] != K:
+        raise ValueError(f"log_window has {log_window.shape[1]} columns for {K} clusters")
+    return [np.flatnonzero(np.isfinite(log_window[:, k])) for k in range(K)]
+
+
 def _terms(kin, S, sky, b, mu, cov, profiles, n_c, w_f, mu_f, cov_f, n_f, footprint,
            log_window=None):
-    """log terms (n, K + 1), the field's parts (n, M + U, normalised), Tc per cluster, Tf."""
+    """log terms (n, K + 1), the field's parts (n, M + U, normalised), Tc per cluster, Tf.
+
+    Cluster k's term is computed on its window's rows only (zero probability elsewhere).
+    """
     n, K, M = len(kin), len(mu), len(mu_f)
-    L = np.empty((n, K + 1))
+    L = np.full((n, K + 1), -np.inf)
     Tc = []
-    for k in range(K):
-        lc, T = _log_normal(kin, mu[k], cov[k], S)
-        L[:, k] = np.log(n_c[k][b]) + profiles[k].log_density(sky) + lc
+    for k, r in enumerate(_cluster_rows(log_window, K)):
+        lc, T = _log_normal(kin[r], mu[k][r], cov[k], None if S is None else S[r])
+        L[r, k] = np.log(n_c[k][b[r]]) + profiles[k].log_density(sky[r]) + lc
         Tc.append(T)
     parts, Tf = np.empty((n, w_f.shape[1])), []
     for m in range(M):
@@ -165,6 +179,13 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
         A starting group (0…M−1) for each star: the field is M Gaussians, each started from
         its group's stars (e.g. the stars of each cluster's filter, so that the field near
         each cluster is described where it is); default one Gaussian.
+    log_window : ndarray, shape (n, K), optional
+        log-volume of each star's window in (pmra, pmdec, parallax) for each cluster's filter,
+        in the seeds' order (inf where the star is outside it): the field gets one component
+        uniform over each window -- the field a kinematic filter lets through is flat across
+        its window, which no Gaussian describes (the single-cluster model's uniform component,
+        one per filter) -- and cluster k holds only stars inside its own window, as a
+        single-cluster run scores only the stars its filter passed.
     max_iter, tol, p_tol : int, float, float
         EM stops after ``max_iter`` iterations, or when the mean log-likelihood changes by less
         than ``tol``, or when no posterior changes by more than ``p_tol``.
@@ -204,6 +225,7 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
                 for k, s in enumerate(seeds)]
     n_c = np.array([bins.counts(b, near[:, k].astype(float)) for k in range(K)])
     n_f = bins.counts(b, (~near.any(axis=1)).astype(float))
+    rows = _cluster_rows(log_window, K)
     previous, P_previous = -np.inf, np.zeros((n, K + 1))
     it, ll, P = 0, -np.inf, P_previous
     for it in range(1, max_iter + 1):
@@ -212,17 +234,21 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
         norm = np.logaddexp.reduce(L, axis=1)
         P = np.exp(L - norm[:, None])
         ll = float(norm.mean() - np.log(n))
-        for k in range(K):
+        for k, r in enumerate(rows):
             n_c[k] = bins.counts(b, P[:, k])
             centre = profiles[k].centre
             if P[:, k].sum() > 1:
                 centre = eff_centre(sky, P[:, k], centre, profiles[k].scale) \
                     if seeds[k].eff_centre else (P[:, k, None] * sky).sum(axis=0) / P[:, k].sum()
             profiles[k] = fitters[k].fit(sky, P[:, k], centre)
+            if P[r, k].sum() < _EMPTY:
+                continue
             design = np.column_stack([np.ones(n), sky - centre]) if seeds[k].gradient \
                 else None
-            mu[k], cov[k], coef[k] = _xd_update(kin, S, P[:, k], mu[k], cov[k], Tc[k], floor,
-                                                design)
+            mu_r, cov[k], coef[k] = _xd_update(kin[r], None if S is None else S[r], P[r, k],
+                                               mu[k][r], cov[k], Tc[k], floor,
+                                               None if design is None else design[r])
+            mu[k] = np.broadcast_to(mu_r[0], kin.shape) if design is None else design @ coef[k]
             if seeds[k].max_pm_sd is not None:
                 cov[k] = _cap_sd(cov[k], np.array([seeds[k].max_pm_sd] * 2 + [np.inf]))
         n_f = bins.counts(b, P[:, K])
