@@ -196,10 +196,12 @@ def annotate(table: Table, result: MembershipResult, threshold: float) -> tuple[
 
 def _photometry_and_correlations(cmap: ColumnMap, arrays: dict[str, np.ndarray],
                                  errors: np.ndarray | None) -> dict[str, np.ndarray]:
-    """The G magnitudes, and Gaia's error correlations when the errors are the table's."""
+    """G, BP−RP, and Gaia's error correlations when the errors are the table's."""
     extra = {}
     if cmap.has("phot_g_mean_mag"):
         extra["magnitude"] = arrays["phot_g_mean_mag"]
+    if cmap.has("bp_rp"):
+        extra["colour"] = arrays["bp_rp"]
     if errors is not None and all(cmap.has(c) for c in CORRELATIONS):
         extra["correlations"] = np.column_stack([arrays[c] for c in CORRELATIONS])
     return extra

@@ -107,7 +107,7 @@ def as_centroid(value: Any) -> Centroid | None:
 
 @dataclass(frozen=True)
 class StarColumns:
-    """Optional per-star columns beyond the astrometry: G magnitudes and error correlations.
+    """Optional per-star columns beyond the astrometry: G, error correlations, BP−RP colour.
 
     The estimator's :meth:`MembershipEstimator.fit` and ``predict_proba`` put them, in the
     rows' canonical order, in ``self._stars`` before calling the subclass hooks.
@@ -115,13 +115,16 @@ class StarColumns:
 
     magnitude: np.ndarray | None = None
     correlations: np.ndarray | None = None
+    colour: np.ndarray | None = None
 
     @classmethod
-    def checked(cls, n: int, magnitude: Any, correlations: Any) -> "StarColumns":
-        """Checked float arrays of shapes (n,) and (n, 3), or None."""
+    def checked(cls, n: int, magnitude: Any, correlations: Any,
+                colour: Any = None) -> "StarColumns":
+        """Checked float arrays of shapes (n,), (n, 3) and (n,), or None."""
         out = []
         for name, values, shape in (("magnitude", magnitude, (n,)),
-                                    ("correlations", correlations, (n, 3))):
+                                    ("correlations", correlations, (n, 3)),
+                                    ("colour", colour, (n,))):
             if values is not None:
                 try:
                     values = np.asarray(values, dtype=np.float64)
@@ -135,7 +138,7 @@ class StarColumns:
     def rows(self, rows: np.ndarray) -> "StarColumns":
         """The same columns for ``rows`` only."""
         return StarColumns(*(None if v is None else v[rows]
-                             for v in (self.magnitude, self.correlations)))
+                             for v in (self.magnitude, self.correlations, self.colour)))
 
 
 class MembershipEstimator(BaseEstimator):
@@ -231,7 +234,7 @@ class MembershipEstimator(BaseEstimator):
 
     # ------------------------------------------------------------------ API
     def fit(self, X: Any, y: None = None, *, errors: Any = None, magnitude: Any = None,
-            correlations: Any = None) -> "MembershipEstimator":
+            correlations: Any = None, colour: Any = None) -> "MembershipEstimator":
         """Score every row of ``X``.
 
         Parameters
@@ -249,6 +252,8 @@ class MembershipEstimator(BaseEstimator):
         correlations : array-like, shape (n, 3), optional
             Gaia's ``pmra_pmdec_corr``, ``parallax_pmra_corr``, ``parallax_pmdec_corr``
             (NaN: 0), for estimators that deconvolve with full error covariances.
+        colour : array-like, shape (n,), optional
+            BP−RP (NaN: unknown), for estimators with a photometric term.
 
         Returns
         -------
@@ -268,7 +273,7 @@ class MembershipEstimator(BaseEstimator):
         if len(rows) == 0:
             raise InputError(f"None of the {len(X)} rows has complete astrometry "
                              f"({self.complete_rows}): there is nothing to classify.")
-        self._stars = StarColumns.checked(len(X), magnitude, correlations).rows(rows)
+        self._stars = StarColumns.checked(len(X), magnitude, correlations, colour).rows(rows)
         scores = self._fit_rows(X[rows], None if errors is None else errors[rows])
         self.result_ = self._result(len(X), rows, scores)
         self.probability_ = self.result_.probability
@@ -302,7 +307,7 @@ class MembershipEstimator(BaseEstimator):
             raise InputError(f"This {type(self).__name__} is not fitted yet: call fit() first.")
 
     def predict_proba(self, X: Any, *, errors: Any = None, magnitude: Any = None,
-                      correlations: Any = None) -> np.ndarray:
+                      correlations: Any = None, colour: Any = None) -> np.ndarray:
         """Membership probabilities of stars ``X`` under the fitted model.
 
         Parameters
@@ -311,7 +316,7 @@ class MembershipEstimator(BaseEstimator):
             Rows in :data:`FEATURES` order.
         errors : array-like, shape (n, 3), optional
             Their standard errors of pmra, pmdec, parallax.
-        magnitude, correlations : array-like, optional
+        magnitude, correlations, colour : array-like, optional
             As for :meth:`fit`.
 
         Returns
@@ -323,7 +328,7 @@ class MembershipEstimator(BaseEstimator):
         X, errors = self._check_input(X, errors)
         p = np.full(len(X), np.nan)
         rows = np.flatnonzero(self._scorable(X))
-        self._stars = StarColumns.checked(len(X), magnitude, correlations).rows(rows)
+        self._stars = StarColumns.checked(len(X), magnitude, correlations, colour).rows(rows)
         if len(rows):
             p[rows] = self._predict_rows(X[rows], None if errors is None else errors[rows])
         return np.column_stack([1.0 - p, p])

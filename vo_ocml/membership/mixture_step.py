@@ -60,7 +60,8 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
            max_fit_stars: int, random_state: int | None, mag: np.ndarray | None = None,
            corr: np.ndarray | None = None, footprint: Footprint | None = None,
            log_window: np.ndarray | None = None, max_pm_sd: float | None = None,
-           max_parallax_sd: float | None = None, fixed_mean: bool = False) -> tuple[np.ndarray, dict, Any]:
+           max_parallax_sd: float | None = None, fixed_mean: bool = False,
+           colour: np.ndarray | None = None) -> tuple[np.ndarray, dict, Any]:
     """Fit the cluster + field mixture(s), best by BIC; return probabilities, facts, model.
 
     The mixture is fitted on a random sample of at most ``max_fit_stars`` stars (speed on
@@ -72,7 +73,8 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
     ``max_pm_sd`` and ``max_parallax_sd`` bound the cluster's intrinsic proper-motion (mas/yr)
     and parallax (mas) dispersions;
     ``fixed_mean`` keeps the cluster's mean at ``centre`` (a named cluster whose free fit
-    moved to another one: :func:`named_offset`).
+    moved to another one: :func:`named_offset`); ``colour`` (BP−RP) adds the photometric term
+    (:mod:`vo_ocml.membership.photometry`).
 
     Raises
     ------
@@ -92,6 +94,7 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
                 intrinsic, target, mag=None if mag is None else mag[fit_rows],
                 log_window=None if log_window is None else log_window[fit_rows],
                 max_pm_sd=max_pm_sd, max_parallax_sd=max_parallax_sd, fixed_mean=fixed_mean,
+                colour=None if colour is None else colour[fit_rows],
                 footprint=footprint, max_scale=max_profile_scale(centre[2]), n_field=m,
                 gradient=gradient, random_state=random_state)
     if not fits:
@@ -99,14 +102,15 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
     bics = {m + 1: f.bic(len(fit_rows)) for m, f in fits.items()}
     best = fits[min(fits, key=lambda m: bics[m + 1])]
     probability = best.probability if len(fit_rows) == len(kin) else \
-        best.predict(kin, cov, sky, mag, log_window)
+        best.predict(kin, cov, sky, mag, log_window, colour)
     n_components = len(best.field_means) + 1
     uniform = best.field_weights.shape[1] > len(best.field_means)
     gain = best.profile.log_density(sky) + np.log(best.footprint.area)
     concentration = float(np.sum(probability * gain) / max(probability.sum(), 1e-9))
     info = {"model": "radial", "n_components": n_components, "bic": bics,
             "pm_gradient_per_deg": best.cluster_gradient.tolist(),
-            "deconvolved": err is not None, "fixed_mean": fixed_mean, "error_correlations": corr is not None,
+            "deconvolved": err is not None, "fixed_mean": fixed_mean,
+            "photometric": best.colour_term is not None, "error_correlations": corr is not None,
             "n_iter": best.n_iter,
             "cluster_mean": best.cluster_mean.tolist(),
             "cluster_intrinsic_sd": np.sqrt(np.diag(best.cluster_cov)).tolist(),
@@ -126,16 +130,20 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
     return probability, info, best
 
 
-def named_offset(info: dict, given: np.ndarray, given_spread: np.ndarray | None) -> float:
-    """How far a fitted cluster's mean is from the centroid it was named with, in σ.
+def named_offset(info: dict, given: np.ndarray, centroid: Any = None) -> float:
+    """How far a fitted cluster's mean is from the centroid ``given`` it was named with, in σ.
 
     The Mahalanobis distance of the given (pmra, pmdec, parallax) from the fitted mean under
     the cluster's intrinsic covariance plus the fitted mean's own covariance, plus the given
     centroid's spread when it has one (a catalogue's member spread), expressed as the
     equivalent number of standard deviations of a normal (the scale of ``filter_nsigma``).
     Beyond :data:`NAMED_TOLERANCE` the fit has moved to another cluster or a feature of the
-    field: the named one does not contain its own centroid.
+    field: the named one does not contain its own centroid. ``centroid`` (a
+    :class:`~vo_ocml.membership.result.Centroid`) may carry the spread; 0 for the paper's mode.
     """
+    if "cluster_mean" not in info:
+        return 0.0
+    given_spread = getattr(centroid, "spread", None)
     offset = np.asarray(info["cluster_mean"]) - np.asarray(given, float)
     cov = np.diag(np.asarray(info["cluster_intrinsic_sd"]) ** 2) \
         + np.asarray(info["cluster_mean_cov"])

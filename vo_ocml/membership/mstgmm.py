@@ -39,7 +39,7 @@ from vo_ocml.membership.centroid import best_measured, max_parallax_dispersion, 
 from vo_ocml.membership.detection import MAX_CANDIDATES, find_candidates
 from vo_ocml.membership.radial_mixture import RadialMixtureFit, error_covariance
 from vo_ocml.membership.scope import DEFAULT_SPREAD, DETECTION_SKY_WINDOW, adaptive_filter
-from vo_ocml.membership.sky import from_tangent_plane, sky_centre, tangent_plane
+from vo_ocml.membership.sky import from_tangent_plane, sky_centre, sky_target, tangent_plane
 from vo_ocml.membership.sky_prior import Footprint
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,9 @@ class MSTGMM(MembershipEstimator):
     max_fit_stars : int
         "radial" mixture: fit on a random sample of at most this many of the MST's survivors
         (speed on cones of millions of stars), then score every survivor with the fitted model.
+    photometric : bool
+        "radial" mixture: add the cluster's sequence in the CMD (BP−RP given G) against the
+        field's colours (:mod:`vo_ocml.membership.photometry`), when the table has G and BP−RP.
     random_state : int or None
         Seed for every random step.
 
@@ -141,7 +144,7 @@ class MSTGMM(MembershipEstimator):
                  min_significance: float = 3.0, min_members: int = 10,
                  max_velocity_dispersion: float = 5.0, clusters: int | str = 1,
                  max_clusters: int = 8, max_fit_stars: int = 20000,
-                 random_state: int | None = 0) -> None:
+                 photometric: bool = False, random_state: int | None = 0) -> None:
         self.centroid = centroid
         self.filter = filter
         self.filter_nsigma = filter_nsigma
@@ -161,6 +164,7 @@ class MSTGMM(MembershipEstimator):
         self.clusters = clusters
         self.max_clusters = max_clusters
         self.max_fit_stars = max_fit_stars
+        self.photometric = photometric
         self.random_state = random_state
 
     method = "mstgmm"
@@ -223,14 +227,6 @@ class MSTGMM(MembershipEstimator):
         det = self.candidates_[0]
         return det.sky_centre, DETECTION_SKY_WINDOW * det.sky_scale
 
-    @staticmethod
-    def _sky_target(sky: np.ndarray, kin: np.ndarray, centre: np.ndarray,
-                    spread: np.ndarray) -> np.ndarray:
-        """The cluster's sky position: median of the stars kinematically nearest the centroid."""
-        d2 = np.sum(((kin - centre) / spread) ** 2, axis=1)
-        near = d2 <= max(np.quantile(d2, 0.1), 1.0)
-        return np.median(sky[near], axis=0)
-
     def _filter(self, kin: np.ndarray, err: np.ndarray | None, centre: np.ndarray,
                 observed: np.ndarray, intrinsic: np.ndarray) -> np.ndarray:
         if self.filter == "fixed":
@@ -242,14 +238,6 @@ class MSTGMM(MembershipEstimator):
         return mixture_step.window_log_volume(
             kin, err, self.observed_spread_, self.intrinsic_spread_, self.kinematic_range_,
             self.filter_nsigma, None if self.filter != "fixed" else self.fixed_widths)
-
-    def _named_offset(self, mix_info: dict, source: str, centre: np.ndarray) -> float:
-        """σ between the free fit and a given centroid (0 for a data seed or the paper's mode)."""
-        if source == "data" or "cluster_mean" not in mix_info:
-            return 0.0
-        c = as_centroid(self.centroid)
-        spread = None if c is None or c.spread is None else np.asarray(c.spread, float)
-        return mixture_step.named_offset(mix_info, centre, spread)
 
     def _gradient(self, centre: np.ndarray) -> bool:
         if self.pm_gradient == "auto":
@@ -269,7 +257,8 @@ class MSTGMM(MembershipEstimator):
                 corr=None if err is None else stars.correlations, footprint=footprint,
                 log_window=self._window_log_volume(kin, err),
                 max_pm_sd=mixture_step.fit_pm_sd_bound(centre[2], self.max_velocity_dispersion),
-                max_parallax_sd=max_parallax_dispersion(centre[2]), fixed_mean=fixed_mean)
+                max_parallax_sd=max_parallax_dispersion(centre[2]), fixed_mean=fixed_mean,
+                colour=stars.colour if self.photometric else None)
             return post, info, model, None
         feats = np.column_stack([sky, kin])
         scaler = StandardScaler().fit(feats)
@@ -352,7 +341,7 @@ class MSTGMM(MembershipEstimator):
         counts["mst"] = int(len(i_m))
         found_at = self._detected_sky() if source == "data" else None
         target = found_at[0] if found_at is not None else \
-            self._sky_target(sky[i_m], kin[i_m], centre, observed)
+            sky_target(sky[i_m], kin[i_m], centre, observed)
         if self._n_clusters() > 1:
             primary = joint.Seed(centre, observed, intrinsic, target, significance, source,
                                  name if name else (c.name if c is not None else None),
@@ -371,10 +360,9 @@ class MSTGMM(MembershipEstimator):
             post, mix_info, model, scaler = self._mixture(kin[i_m], e_m, sky[i_m], centre,
                                                           observed, intrinsic, target, i_m,
                                                           footprint)
-            offset = self._named_offset(mix_info, source, centre)
+            offset = 0.0 if source == "data" else mixture_step.named_offset(mix_info, centre, c)
             if offset > mixture_step.NAMED_TOLERANCE:  # the fit moved to another cluster
-                log.info("the fitted cluster lies %.1f sigma from the named centroid: refitted "
-                         "with its mean held there", offset)
+                log.info("fit %.1f sigma from the named centroid: refitted held there", offset)
                 post, mix_info, model, scaler = self._mixture(
                     kin[i_m], e_m, sky[i_m], centre, observed, intrinsic, target, i_m,
                     footprint, fixed_mean=True)
@@ -439,7 +427,8 @@ class MSTGMM(MembershipEstimator):
             if isinstance(self.mixture_, RadialMixtureFit):
                 p[passed] = self.mixture_.predict(
                     sel[:, 2:5], cov, sky, stars.magnitude,
-                    self._window_log_volume(sel[:, 2:5], None if err is None else err[passed]))
+                    self._window_log_volume(sel[:, 2:5], None if err is None else err[passed]),
+                    stars.colour)
             else:  # the joint model of several clusters: the first cluster's posterior
                 e_sel = None if err is None else err[passed]
                 log_window = joint.window_columns(self, sel[:, 2:5], e_sel, self.joint_seeds_)[1]

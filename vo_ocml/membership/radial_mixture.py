@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vo_ocml.membership.photometry import ColourTerm
 from vo_ocml.membership.sky_prior import (
     PSEUDO_COUNT, ClusterProfile, Footprint, MagnitudeBins, ProfileFitter,
 )
@@ -129,6 +130,8 @@ class RadialMixtureFit:
         EM iterations run.
     log_likelihood : float
         Mean log-likelihood per star at convergence.
+    colour_term : ColourTerm or None
+        The photometric term (:mod:`vo_ocml.membership.photometry`), when fitted with one.
     """
 
     probability: np.ndarray
@@ -145,6 +148,7 @@ class RadialMixtureFit:
     n_field: np.ndarray
     n_iter: int
     log_likelihood: float
+    colour_term: ColourTerm | None = None
 
     @property
     def centre(self) -> np.ndarray:
@@ -167,15 +171,19 @@ class RadialMixtureFit:
                       self.n_cluster, self.n_field, log_window)[:3]
 
     def predict(self, kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarray,
-                mag: np.ndarray | None = None,
-                log_window: np.ndarray | None = None) -> np.ndarray:
+                mag: np.ndarray | None = None, log_window: np.ndarray | None = None,
+                colour: np.ndarray | None = None) -> np.ndarray:
         """Membership probabilities of (new) stars under the fitted model.
 
         ``errors`` are standard errors (n, 3) or covariances (n, 3, 3); ``mag`` G magnitudes;
-        ``log_window`` the log-volumes of their filter windows (needed when the fit had them).
+        ``log_window`` the log-volumes of their filter windows (needed when the fit had them);
+        ``colour`` BP−RP (used when the fit had a photometric term).
         """
         b = self.magnitude_bins.index(mag, len(kin))
         a, c, _ = self.log_terms(kin, error_covariance(errors), sky, b, log_window)
+        if self.colour_term is not None:
+            lc, lf = self.colour_term.log_terms(mag, colour, b)
+            a, c = a + lc, c + lf
         return np.exp(a - np.logaddexp(a, c))
 
     def bic(self, n: int) -> float:
@@ -282,6 +290,7 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
                        log_window: np.ndarray | None = None, max_pm_sd: float | None = None,
                        max_parallax_sd: float | None = None,
                        n_field: int = 1, fixed_mean: bool = False,
+                       colour: np.ndarray | None = None,
                        gradient: bool = True, max_iter: int = 1000, tol: float = 2e-7,
                        p_tol: float = 5e-4,
                        random_state: int | None = 0) -> RadialMixtureFit:
@@ -317,6 +326,9 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
         grow into a kinematic feature of the field.
     n_field : int
         Gaussians describing the field; their weights depend on magnitude.
+    colour : ndarray, shape (n,), optional
+        BP−RP: once the kinematic and spatial model has converged, EM goes on with the
+        photometric term (:mod:`vo_ocml.membership.photometry`), refitted every iteration.
     fixed_mean : bool
         Keep the cluster's mean at ``cluster_mean`` (no gradient): only its covariance, profile
         and luminosity function are fitted -- the cluster a user or catalogue named, when the
@@ -357,9 +369,11 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
     n_c, n_f = bins.counts(b, near.astype(float)), bins.counts(b, (~near).astype(float))
     previous, p_previous = -np.inf, np.zeros(n)
     it, ll = 0, -np.inf
+    colour_term, l_colour = None, (0.0, 0.0)
     for it in range(1, max_iter + 1):
         a, c, resp_parts, Tc, Tf = _terms(kin, S, sky, b, mu_c, cov_c, w_f, mu_f, cov_f,
                                           profile, footprint, n_c, n_f, log_window)
+        a, c = a + l_colour[0], c + l_colour[1]
         norm = np.logaddexp(a, c)
         p = np.exp(a - norm)
         resp_f = (1.0 - p)[:, None] * np.exp(resp_parts)
@@ -373,13 +387,22 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
         mu_c, cov_c, coef = _xd_update(kin, S, p, mu_c, cov_c, Tc, floor, design, fixed_mean)
         cov_c = _cap_sd(cov_c, cap)
         w_f = _field_update(kin, S, b, bins.n_bins, resp_f, mu_f, cov_f, Tf, floor)
-        if abs(ll - previous) < tol or np.max(np.abs(p - p_previous)) < p_tol:
-            break
+        converged = abs(ll - previous) < tol or np.max(np.abs(p - p_previous)) < p_tol
         previous, p_previous = ll, p
+        if colour is not None and mag is not None and (colour_term is not None or converged):
+            refit = ColourTerm.fit(mag, colour, b, bins.n_bins, p)
+            if refit is None:  # too few members with a colour: the term stays as it was
+                break
+            if colour_term is None:  # the photometric phase starts: convergence anew
+                converged, previous = False, -np.inf
+            colour_term = refit
+            l_colour = colour_term.log_terms(mag, colour, b)
+        if converged:
+            break
     cluster_mean = coef[0] if coef is not None else mu_c[0]
     grad = coef[1:] if coef is not None else np.zeros((2, 3))
     return RadialMixtureFit(probability=p, cluster_mean=cluster_mean, cluster_gradient=grad,
                             cluster_cov=cov_c, field_weights=w_f, field_means=mu_f,
                             field_covs=cov_f, profile=profile, footprint=footprint,
                             magnitude_bins=bins, n_cluster=n_c, n_field=n_f, n_iter=it,
-                            log_likelihood=ll)
+                            log_likelihood=ll, colour_term=colour_term)

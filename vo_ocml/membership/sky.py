@@ -55,3 +55,15 @@ def sky_extent(ra: np.ndarray, dec: np.ndarray) -> tuple[float, float, float]:
         return np.nan, np.nan, np.nan
     ra0, dec0 = sky_centre(ra[ok], dec[ok])
     return ra0, dec0, float(np.max(angular_distance(ra0, dec0, ra[ok], dec[ok])))
+
+
+def sky_target(sky: np.ndarray, kin: np.ndarray, centre: np.ndarray,
+               spread: np.ndarray) -> np.ndarray:
+    """A cluster's sky position: the median of the 10 % of stars kinematically nearest it.
+
+    ``sky`` (n, 2) tangent-plane positions, ``kin`` (n, 3) (pmra, pmdec, parallax), ``centre``
+    the cluster's centroid and ``spread`` its spread per axis; at least the stars within 1σ.
+    """
+    d2 = np.sum(((kin - centre) / spread) ** 2, axis=1)
+    near = d2 <= max(np.quantile(d2, 0.1), 1.0)
+    return np.median(sky[near], axis=0)

@@ -1,0 +1,68 @@
+"""The photometric term: the cluster's sequence in the CMD against the field's colours."""
+
+from importlib import resources
+
+import numpy as np
+import pytest
+
+from vo_ocml.io.tables import read_table
+from vo_ocml.membership.photometry import ColourTerm
+from vo_ocml.pipeline import run
+
+
+def _cmd(rng, n_members=300, n_field=3000):
+    g = np.concatenate([rng.uniform(12, 20, n_members), rng.uniform(12, 20, n_field)])
+    sequence = 0.5 + 0.12 * (g - 12)
+    colour = np.where(np.arange(len(g)) < n_members, sequence + rng.normal(0, 0.03, len(g)),
+                      rng.uniform(0.3, 3.0, len(g)))
+    p = (np.arange(len(g)) < n_members).astype(float)
+    return g, colour, p, sequence
+
+
+def test_on_sequence_stars_gain_and_off_sequence_stars_lose():
+    g, colour, p, sequence = _cmd(np.random.default_rng(1))
+    b = np.digitize(g, [14, 16, 18])
+    term = ColourTerm.fit(g, colour, b, 5, p)
+    probe_g = np.array([19.0, 19.0])
+    probe_c = np.array([0.5 + 0.12 * 7, 0.5 + 0.12 * 7 + 1.0])  # on, and 1 mag redder
+    lc, lf = term.log_terms(probe_g, probe_c, np.digitize(probe_g, [14, 16, 18]))
+    assert lc[0] - lf[0] > np.log(5)        # on the sequence: favoured
+    assert lc[1] - lf[1] < 0                # 1 mag off it: the field's colour is likelier
+    assert term.scatter.min() >= 0.02
+
+
+def test_stars_without_colour_get_no_term():
+    g, colour, p, _ = _cmd(np.random.default_rng(2))
+    b = np.digitize(g, [14, 16, 18])
+    term = ColourTerm.fit(g, colour, b, 5, p)
+    lc, lf = term.log_terms(np.array([15.0, np.nan]), np.array([np.nan, 1.0]), np.array([1, 4]))
+    assert np.all(lc == 0) and np.all(lf == 0)
+
+
+def test_too_few_members_give_no_term():
+    g, colour, p, _ = _cmd(np.random.default_rng(3), n_members=5, n_field=100)
+    assert ColourTerm.fit(g, colour, np.zeros(len(g), int), 1, p) is None
+
+
+@pytest.fixture(scope="module")
+def default_table():
+    return read_table(resources.files("vo_ocml.data") / "ngc2477_cone.vot")
+
+
+def test_the_photometric_term_removes_faint_off_sequence_members(default_table):
+    g = np.asarray(default_table["phot_g_mean_mag"], float)
+    plain, phot = run(default_table), run(default_table, photometric=True)
+    assert phot.result.details["mixture"]["photometric"] is True
+    assert plain.result.details["mixture"]["photometric"] is False
+    faint = g >= 20
+    n_plain = np.sum(faint & (np.nan_to_num(plain.result.probability) > 0.5))
+    n_phot = np.sum(faint & (np.nan_to_num(phot.result.probability) > 0.5))
+    assert n_phot < 0.9 * n_plain
+    assert abs(phot.summary.parallax - plain.summary.parallax) < 3 * plain.summary.parallax_se
+
+
+def test_a_table_without_colour_runs_without_the_term(default_table):
+    table = default_table.copy()
+    table.remove_column("bp_rp")
+    a = run(table, photometric=True)
+    assert a.summary.found and a.result.details["mixture"]["photometric"] is False

@@ -1,0 +1,96 @@
+"""The photometric term of the cluster + field mixture: the cluster's sequence in the CMD.
+
+A cluster's members lie on one sequence in (G, BP−RP); the field's stars spread over every
+colour at each magnitude. With ``photometric=True`` the mixture multiplies each star's cluster
+and field terms by the densities of its colour given its G (colour assumed independent of the
+kinematics and position within each population)::
+
+    L_c(c | G) = (1 − ε) N(c; m(G), s_b²) + ε U(c)
+    L_f(c | G) = f_b(c)
+
+m(G) is a cubic in G fitted to the members (weights P, outliers beyond 3 s clipped), s_b the
+members' scatter about it in the star's magnitude bin b (shrunk towards the overall scatter
+where a bin holds few members, never below :data:`MIN_SCATTER`), ε the members off the
+sequence (unresolved binaries up to 0.75 mag above it, giants, blends: :data:`OFF_SEQUENCE`),
+U uniform over the table's colour range, and f_b the histogram of the field's colours
+(weights 1 − P) in bin b. Stars without a colour get no photometric term.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: degree of the sequence m(G)
+SEQUENCE_DEGREE = 3
+#: members beyond this many s from the sequence do not shape it
+CLIP_SIGMA = 3.0
+#: smallest colour scatter of the sequence (mag): Gaia's BP−RP precision at G ≈ 17
+MIN_SCATTER = 0.02
+#: members that a bin's scatter is shrunk with towards the overall scatter
+SHRINK_MEMBERS = 5.0
+#: fraction of members off the single-star sequence (binaries, giants, blends)
+OFF_SEQUENCE = 0.1
+#: width of the field's colour histogram bins (mag) and its pseudo-count per bin
+FIELD_BIN = 0.1
+FIELD_PSEUDO = 0.5
+
+
+@dataclass
+class ColourTerm:
+    """A fitted photometric term: the cluster's sequence and the field's colours per G bin."""
+
+    coef: np.ndarray
+    scatter: np.ndarray
+    edges: np.ndarray
+    field_density: np.ndarray
+    colour_range: tuple[float, float]
+
+    @classmethod
+    def fit(cls, mag: np.ndarray, colour: np.ndarray, b: np.ndarray, n_bins: int,
+            p: np.ndarray) -> "ColourTerm | None":
+        """The term for stars in magnitude bins ``b`` with membership probabilities ``p``.
+
+        None when too few members have a colour to fit a sequence.
+        """
+        ok = np.isfinite(mag) & np.isfinite(colour)
+        if p[ok].sum() < 3 * (SEQUENCE_DEGREE + 1):
+            return None
+        g, c, w, bb = mag[ok], colour[ok], p[ok], b[ok]
+        keep = np.ones(len(g), bool)
+        for _ in range(2):
+            coef = np.polyfit(g[keep], c[keep], SEQUENCE_DEGREE, w=np.sqrt(w[keep]))
+            r = c - np.polyval(coef, g)
+            overall = np.sqrt(np.sum(w[keep] * r[keep] ** 2) / w[keep].sum())
+            keep = np.abs(r) < CLIP_SIGMA * max(overall, MIN_SCATTER)
+        wk = w * keep
+        n_b = np.bincount(bb, wk, minlength=n_bins)
+        ss_b = np.bincount(bb, wk * r**2, minlength=n_bins)
+        scatter = np.sqrt((ss_b + SHRINK_MEMBERS * overall**2) / (n_b + SHRINK_MEMBERS))
+        lo, hi = float(np.min(c)), float(np.max(c))
+        edges = np.arange(lo, hi + FIELD_BIN, FIELD_BIN)
+        hist = np.zeros((n_bins, len(edges) - 1))
+        k = np.clip(np.searchsorted(edges, c, side="right") - 1, 0, len(edges) - 2)
+        np.add.at(hist, (bb, k), 1.0 - w)
+        hist += FIELD_PSEUDO
+        density = hist / (hist.sum(axis=1, keepdims=True) * FIELD_BIN)
+        return cls(coef, np.maximum(scatter, MIN_SCATTER), edges, density, (lo, hi))
+
+    def log_terms(self, mag: np.ndarray | None, colour: np.ndarray | None,
+                  b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """log L_c and log L_f per star (zeros where the star has no colour)."""
+        n = len(b)
+        lc, lf = np.zeros(n), np.zeros(n)
+        if mag is None or colour is None:
+            return lc, lf
+        ok = np.isfinite(mag) & np.isfinite(colour)
+        g, c, bb = mag[ok], colour[ok], b[ok]
+        s = self.scatter[bb]
+        gauss = np.exp(-0.5 * ((c - np.polyval(self.coef, g)) / s) ** 2) / (np.sqrt(2 * np.pi) * s)
+        width = max(self.colour_range[1] - self.colour_range[0], FIELD_BIN)
+        lc[ok] = np.log((1 - OFF_SEQUENCE) * gauss + OFF_SEQUENCE / width)
+        k = np.clip(np.searchsorted(self.edges, c, side="right") - 1, 0, len(self.edges) - 2)
+        inside = (c >= self.edges[0]) & (c <= self.edges[-1])
+        lf[ok] = np.log(np.where(inside, self.field_density[bb, k], FIELD_PSEUDO / width))
+        return lc, lf
