@@ -12,7 +12,7 @@ from vo_ocml.catalog.match import column_label, match_cluster
 from vo_ocml.errors import InputError
 from vo_ocml.io.tables import write_table
 from vo_ocml.membership.detection import Detection, _resolved
-from vo_ocml.membership.joint_mixture import JointSeed, fit_joint_mixture
+from vo_ocml.membership.joint_mixture import START_CHI2, JointSeed, fit_joint_mixture, fit_sample
 from vo_ocml.options import RunOptions
 from vo_ocml.membership.sky_prior import eff_centre
 from vo_ocml.simulate import SimCluster, simulate_cone, true_posterior
@@ -261,3 +261,16 @@ def test_a_cluster_holds_only_stars_inside_its_window():
     with pytest.raises(ValueError, match="columns"):
         fit_joint_mixture(kin, None, sky, [JointSeed([1, 1, 0.5], [0.1] * 3, [0, 0])],
                           log_window=np.hstack([log_window, log_window]))
+
+
+def test_fit_sample_keeps_the_stars_near_the_clusters():
+    rng = np.random.default_rng(7)
+    kin = np.vstack([rng.normal([1, 1, 0.5], 0.05, (300, 3)), rng.uniform(-5, 5, (50000, 3))])
+    seed = JointSeed([1, 1, 0.5], [0.05] * 3, [0, 0])
+    rows, weights = fit_sample(kin, None, [seed], 2000, np.random.default_rng(0))
+    assert len(rows) == 2000 and np.all(np.diff(rows) > 0)
+    near = np.flatnonzero(np.sum((kin - 1.0 * np.array([1, 1, 0.5])) ** 2 / 0.05**2, axis=1)
+                          < START_CHI2)
+    assert len(near) >= 295 and np.all(np.isin(near, rows))  # all fitted, with weight one
+    assert np.allclose(weights[np.isin(rows, near)], 1.0)
+    assert np.isclose(weights.sum(), len(kin))  # the sample stands for the whole table

@@ -25,7 +25,8 @@ from vo_ocml.errors import InputError
 from vo_ocml.membership import mixture_step, mst
 from vo_ocml.membership.centroid import best_measured, max_pm_dispersion, measure_cluster
 from vo_ocml.membership.detection import Detection
-from vo_ocml.membership.joint_mixture import JointMixtureFit, JointSeed, fit_joint_mixture
+from vo_ocml.membership.joint_mixture import (JointMixtureFit, JointSeed, fit_joint_mixture,
+                                              fit_sample)
 from vo_ocml.membership.radial_mixture import error_covariance
 from vo_ocml.membership.sky_prior import Footprint
 
@@ -164,27 +165,25 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
     ``gradient(centre) -> bool`` says whether a cluster's mean may vary across the sky; ``mag``
     (G) makes the prior depend on magnitude; ``footprint`` is the table's. Each cluster's
     intrinsic proper-motion dispersion is bounded during the fit as in the single-cluster model
-    (:func:`~vo_ocml.membership.mixture_step.fit_pm_sd_bound`). The first cluster keeps the
+    (:func:`~vo_ocml.membership.mixture_step.fit_pm_sd_bound`). A cluster alone keeps the
     single model's centre update, so that a field with one cluster gets the single run's
-    answer; the others take the EFF profile's own (``JointSeed.eff_centre``).
+    answer; with several, each takes the EFF profile's own (``JointSeed.eff_centre``).
     """
-    fit_rows = np.arange(len(kin))
-    if len(kin) > max_fit_stars:
-        fit_rows = np.sort(np.random.default_rng(random_state).choice(
-            len(kin), max_fit_stars, replace=False))
-    e_fit = None if err is None else err[fit_rows]
     dropped: list[str] = []
     for _ in range(MAX_REFITS + 1):
+        joint_seeds = [JointSeed(s.centre, s.intrinsic, s.sky, gradient(s.centre),
+                                 mixture_step.max_profile_scale(s.centre[2]),
+                                 mixture_step.fit_pm_sd_bound(s.centre[2], velocity_dispersion),
+                                 s.window, eff_centre=len(seeds) > 1) for s in seeds]
+        fit_rows, weights = np.arange(len(kin)), None
+        if len(kin) > max_fit_stars:
+            fit_rows, weights = fit_sample(kin, err, joint_seeds, max_fit_stars,
+                                           np.random.default_rng(random_state))
         model = fit_joint_mixture(
-            kin[fit_rows], e_fit, sky[fit_rows],
-            [JointSeed(s.centre, s.intrinsic, s.sky, gradient(s.centre),
-                       mixture_step.max_profile_scale(s.centre[2]),
-                       mixture_step.fit_pm_sd_bound(s.centre[2], velocity_dispersion), s.window,
-                       eff_centre=k > 0)
-             for k, s in enumerate(seeds)],
+            kin[fit_rows], None if err is None else err[fit_rows], sky[fit_rows], joint_seeds,
             mag=None if mag is None else mag[fit_rows], footprint=footprint,
             field_groups=np.argmax(filters[fit_rows], axis=1),
-            log_window=None if log_window is None else log_window[fit_rows])
+            log_window=None if log_window is None else log_window[fit_rows], weights=weights)
         P = model.probability if len(fit_rows) == len(kin) else \
             model.predict(kin, err, sky, mag, log_window)
         failing = []

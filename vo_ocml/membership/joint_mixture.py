@@ -157,7 +157,8 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
                       seeds: list[JointSeed], *, mag: np.ndarray | None = None,
                       footprint: Footprint | None = None,
                       field_groups: np.ndarray | None = None,
-                      log_window: np.ndarray | None = None, max_iter: int = 1000,
+                      log_window: np.ndarray | None = None,
+                      weights: np.ndarray | None = None, max_iter: int = 1000,
                       tol: float = 2e-7, p_tol: float = 5e-4) -> JointMixtureFit:
     """Fit K clusters and the field together by EM.
 
@@ -186,6 +187,9 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
         its window, which no Gaussian describes (the single-cluster model's uniform component,
         one per filter) -- and cluster k holds only stars inside its own window, as a
         single-cluster run scores only the stars its filter passed.
+    weights : ndarray, shape (n,), optional
+        How many stars of the table each star stands for (a sample that keeps the stars near
+        the clusters and thins the field: see :func:`fit_sample`); default one each.
     max_iter, tol, p_tol : int, float, float
         EM stops after ``max_iter`` iterations, or when the mean log-likelihood changes by less
         than ``tol``, or when no posterior changes by more than ``p_tol``.
@@ -195,6 +199,7 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
     JointMixtureFit
     """
     n, K = len(kin), len(seeds)
+    w = np.ones(n) if weights is None else np.asarray(weights, float)
     S = error_covariance(errors)
     footprint = footprint or Footprint(sky)
     bins = MagnitudeBins(mag)
@@ -210,9 +215,9 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
             for m in range(M)]
     cov_f = [np.cov(kin[groups == m].T) + np.diag(floor**2) if np.sum(groups == m) > 3
              else pooled for m in range(M)]
-    share = np.maximum(np.bincount(groups, minlength=M) / n, 1e-3)
+    share = np.maximum(np.bincount(groups, w, minlength=M) / w.sum(), 1e-3)
     if log_window is not None:  # each uniform component starts with a share of every bin
-        inside = np.isfinite(log_window).mean(axis=0)
+        inside = (w[:, None] * np.isfinite(log_window)).sum(axis=0) / w.sum()
         share = np.concatenate([share * (1 - UNIFORM_START),
                                 np.maximum(inside * UNIFORM_START, 1e-3)])
     w_f = np.tile(share / share.sum(), (bins.n_bins, 1))
@@ -221,10 +226,10 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
     near = np.column_stack([
         (np.sum((kin - mu[k]) ** 2 / (np.diagonal(cov[k])[None] + var), axis=1) < START_CHI2)
         & np.all(np.abs(sky - s.centre) <= s.window, axis=1) for k, s in enumerate(seeds)])
-    profiles = [fitters[k].fit(sky, near[:, k].astype(float), np.asarray(s.centre, float))
+    profiles = [fitters[k].fit(sky, w * near[:, k], np.asarray(s.centre, float))
                 for k, s in enumerate(seeds)]
-    n_c = np.array([bins.counts(b, near[:, k].astype(float)) for k in range(K)])
-    n_f = bins.counts(b, (~near.any(axis=1)).astype(float))
+    n_c = np.array([bins.counts(b, w * near[:, k]) for k in range(K)])
+    n_f = bins.counts(b, w * ~near.any(axis=1))
     rows = _cluster_rows(log_window, K)
     previous, P_previous = -np.inf, np.zeros((n, K + 1))
     it, ll, P = 0, -np.inf, P_previous
@@ -233,27 +238,28 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
                                   n_f, footprint, log_window)
         norm = np.logaddexp.reduce(L, axis=1)
         P = np.exp(L - norm[:, None])
-        ll = float(norm.mean() - np.log(n))
+        Pw = P * w[:, None]  # expected stars of the table
+        ll = float(np.sum(w * norm) / w.sum() - np.log(w.sum()))
         for k, r in enumerate(rows):
-            n_c[k] = bins.counts(b, P[:, k])
+            n_c[k] = bins.counts(b, Pw[:, k])
             centre = profiles[k].centre
-            if P[:, k].sum() > 1:
-                centre = eff_centre(sky, P[:, k], centre, profiles[k].scale) \
-                    if seeds[k].eff_centre else (P[:, k, None] * sky).sum(axis=0) / P[:, k].sum()
-            profiles[k] = fitters[k].fit(sky, P[:, k], centre)
-            if P[r, k].sum() < _EMPTY:
+            if Pw[:, k].sum() > 1:
+                centre = eff_centre(sky, Pw[:, k], centre, profiles[k].scale) \
+                    if seeds[k].eff_centre else (Pw[:, k, None] * sky).sum(axis=0) / Pw[:, k].sum()
+            profiles[k] = fitters[k].fit(sky, Pw[:, k], centre)
+            if Pw[r, k].sum() < _EMPTY:
                 continue
             design = np.column_stack([np.ones(n), sky - centre]) if seeds[k].gradient \
                 else None
-            mu_r, cov[k], coef[k] = _xd_update(kin[r], None if S is None else S[r], P[r, k],
+            mu_r, cov[k], coef[k] = _xd_update(kin[r], None if S is None else S[r], Pw[r, k],
                                                mu[k][r], cov[k], Tc[k], floor,
                                                None if design is None else design[r])
             mu[k] = np.broadcast_to(mu_r[0], kin.shape) if design is None else design @ coef[k]
             if seeds[k].max_pm_sd is not None:
                 cov[k] = _cap_sd(cov[k], np.array([seeds[k].max_pm_sd] * 2 + [np.inf]))
-        n_f = bins.counts(b, P[:, K])
-        w_f = _field_update(kin, S, b, bins.n_bins, P[:, K, None] * np.exp(parts), mu_f, cov_f,
-                            Tf, floor)
+        n_f = bins.counts(b, Pw[:, K])
+        w_f = _field_update(kin, S, b, bins.n_bins, Pw[:, K, None] * np.exp(parts), mu_f,
+                            cov_f, Tf, floor)
         if abs(ll - previous) < tol or np.max(np.abs(P - P_previous)) < p_tol:
             break
         previous, P_previous = ll, P
@@ -264,3 +270,30 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
                            field_means=np.array(mu_f), field_covs=np.array(cov_f),
                            footprint=footprint, magnitude_bins=bins, n_iter=it,
                            log_likelihood=ll)
+
+
+def fit_sample(kin: np.ndarray, errors: np.ndarray | None, seeds: list[JointSeed], size: int,
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Rows to fit on (at most ``size``) and how many stars each stands for.
+
+    The stars kinematically near a cluster (within 2σ of a seed, :data:`START_CHI2`) fill up
+    to half the sample and the rest of the field the other half, each drawn at random and
+    weighted by the inverse of its draw's fraction: a uniform sample of a table of millions,
+    where the filters pass hundreds of thousands of field stars, would keep a dozen members
+    per cluster.
+    """
+    var = 0.0 if errors is None else (errors**2 if errors.ndim == 2
+                                      else np.diagonal(errors, axis1=1, axis2=2))
+    near = np.zeros(len(kin), bool)
+    for s in seeds:
+        near |= np.sum((kin - s.mean) ** 2 / (np.asarray(s.intrinsic) ** 2 + var),
+                       axis=1) < START_CHI2
+    rows, weights = [], []
+    for group, room in ((np.flatnonzero(near), size // 2), (np.flatnonzero(~near), None)):
+        room = size - sum(len(r) for r in rows) if room is None else room
+        take = min(len(group), room)
+        if take:
+            rows.append(rng.choice(group, take, replace=False))
+            weights.append(np.full(take, len(group) / take))
+    order = np.argsort(np.concatenate(rows))
+    return np.concatenate(rows)[order], np.concatenate(weights)[order]
