@@ -6,7 +6,8 @@ Three parts (each optional):
     N simulated pairs (and every fourth a triple), seeded: separations 0.05–1°, Δpm 0.2–3
     mas/yr, Δparallax 0–0.3 mas, richness ratios 1:1 to 1:10, distances 0.5–5 kpc (intrinsic
     dispersion 1 km/s, Plummer radius 2 pc). For each true cluster: completeness, purity and
-    F1 of the found cluster that holds most of it; "merged" when one found cluster is the best
+    F1 of the found cluster that holds most of it, and the ECE of that cluster's probabilities
+    for the true one (candidates at P ≥ 0.05, :mod:`vo_ocml.analysis.calibration`); "merged" when one found cluster is the best
     for two true ones, "split" when a true cluster's recovered members are shared by two found
     clusters (each ≥ 20 %). "ceiling" is the F1 of the simulation's own model with the true
     values (:func:`vo_ocml.simulate.true_posterior`, P > 0.5): the best any method can do on
@@ -37,6 +38,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
+from vo_ocml.analysis.calibration import expected_calibration_error
 from vo_ocml.membership.gaia_precision import nominal_errors
 from vo_ocml.pipeline import run
 from vo_ocml.simulate import SimCluster, simulate_cone, true_posterior
@@ -121,12 +123,14 @@ def score(table: Table, annotated) -> list[dict]:
         k = int(np.argmax(overlap)) if found.shape[1] and overlap.max() > 0 else -1
         best.append(k)
         if k < 0:
-            rows.append({"completeness": 0.0, "purity": np.nan, "f1": 0.0, "split": False})
+            rows.append({"completeness": 0.0, "purity": np.nan, "f1": 0.0, "ece": np.nan,
+                         "split": False})
             continue
         tp = overlap[k]
         shares = overlap / max(overlap.sum(), 1)
         rows.append({"completeness": tp / t.sum(), "purity": tp / found[:, k].sum(),
                      "f1": 2 * tp / (t.sum() + found[:, k].sum()),
+                     "ece": expected_calibration_error(P[:, k], t),
                      "split": bool(np.sum(shares >= 0.2) >= 2)})
     for j, r in enumerate(rows):
         r["merged"] = best[j] >= 0 and best.count(best[j]) > 1
@@ -164,7 +168,7 @@ def pairs(n: int, seed: int, method: str) -> None:
               f"{sum(r['merged'] for r in rows):>6} {sum(r['split'] for r in rows):>5} "
               f"{len(annotated.clusters):>5} {elapsed:>5.1f}", flush=True)
     print(f"\n{'apart (σ)':<10} {'clusters':>8} {'median F1':>9} {'ceiling':>7} {'F1/ceil':>7} "
-          f"{'F1≥0.9':>7} {'compl':>6} {'purity':>6} {'merged':>6} {'split':>5}")
+          f"{'F1≥0.9':>7} {'compl':>6} {'purity':>6} {'merged':>6} {'split':>5} {'ECE':>5}")
     for lo, hi in zip(APART_BINS[:-1], APART_BINS[1:]):
         sel = [r for d, r in summary if lo <= d < hi]
         if not sel:
@@ -177,7 +181,8 @@ def pairs(n: int, seed: int, method: str) -> None:
               f"{np.median([r['completeness'] for r in sel]):>6.3f} "
               f"{np.median(purity) if purity else np.nan:>6.3f} "
               f"{np.mean([r['merged'] for r in sel]):>6.2f} "
-              f"{np.mean([r['split'] for r in sel]):>5.2f}")
+              f"{np.mean([r['split'] for r in sel]):>5.2f} "
+              f"{np.nanmedian([r['ece'] for r in sel]) if any(np.isfinite(r['ece']) for r in sel) else np.nan:>5.3f}")
 
 
 def real(shared: Path, method: str) -> None:
