@@ -33,13 +33,13 @@ from vo_ocml.membership.dec_features import RobustScaler
 from vo_ocml.membership.dec_groups import (MIN_GROUP, Ensemble, Outcome, cluster_probability,
                                            ensemble_details, robust_spread, run_ensemble, scores)
 from vo_ocml.membership.dec_sky import (MAX_FIT_STARS, MIN_MEMBERS, MIN_SIDE, STARS_PER_COMPONENT,
-                                        NEARBY_PARALLAX, no_cluster)
+                                        NEARBY_PARALLAX, no_cluster, sky_frame)
 from vo_ocml.membership.detection import MAX_CANDIDATES, find_candidates
 from vo_ocml.membership.joint_mixture import JointMixtureFit
 from vo_ocml.membership.radial_mixture import error_covariance
 from vo_ocml.membership.scope import (DETECTION_SKY_WINDOW, FILTER_NSIGMA, MIN_SIGNIFICANCE,
                                       VELOCITY_DISPERSION, adaptive_filter, candidates)
-from vo_ocml.membership.sky import from_tangent_plane, sky_centre, tangent_plane
+from vo_ocml.membership.sky import from_tangent_plane, tangent_plane
 from vo_ocml.membership.sky_prior import Footprint
 
 if TYPE_CHECKING:
@@ -126,12 +126,7 @@ def fit_several(est: "DEC", Xc: np.ndarray, err: np.ndarray | None, centroid: Ce
                 stars: StarColumns, max_clusters: int) -> Outcome:
     """Several clusters and the field on the complete rows ``Xc`` (canonical order)."""
     m = len(Xc)
-    if centroid is not None and centroid.ra is not None and centroid.dec is not None:
-        origin = (float(centroid.ra), float(centroid.dec))
-    else:
-        origin = sky_centre(Xc[:, 0], Xc[:, 1])
-    sky = tangent_plane(Xc[:, 0], Xc[:, 1], *origin)
-    kin = Xc[:, 2:]
+    origin, sky, kin = sky_frame(Xc, centroid)
     detections = find_candidates(kin, err, sky, max_candidates=max(MAX_CANDIDATES, max_clusters),
                                  resolve_sky=MIN_SIGNIFICANCE, random_state=est.random_state)
     scope, reason = candidates(kin, err, sky, centroid, random_state=est.random_state,

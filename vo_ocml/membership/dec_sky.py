@@ -163,16 +163,22 @@ def _likelihood_ratio(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, 
     return post, info, model
 
 
-def fit_sky(est: "DEC", Xc: np.ndarray, err: np.ndarray | None, centroid: Centroid | None,
-            stars: StarColumns) -> Outcome:
-    """DEC on (ξ, η, pmra, pmdec, parallax) of the filtered stars of ``Xc`` (canonical order)."""
-    m = len(Xc)
+def sky_frame(Xc: np.ndarray, centroid: Centroid | None
+              ) -> tuple[tuple[float, float], np.ndarray, np.ndarray]:
+    """The frame of a DEC run on complete rows ``Xc``: its origin (ra, dec) -- the centroid's
+    position when it has one, else the table's centre --, (ξ, η) and (pmra, pmdec, parallax)."""
     if centroid is not None and centroid.ra is not None and centroid.dec is not None:
         origin = (float(centroid.ra), float(centroid.dec))
     else:
         origin = sky_centre(Xc[:, 0], Xc[:, 1])
-    sky = tangent_plane(Xc[:, 0], Xc[:, 1], *origin)
-    kin = Xc[:, 2:]
+    return origin, tangent_plane(Xc[:, 0], Xc[:, 1], *origin), Xc[:, 2:]
+
+
+def fit_sky(est: "DEC", Xc: np.ndarray, err: np.ndarray | None, centroid: Centroid | None,
+            stars: StarColumns) -> Outcome:
+    """DEC on (ξ, η, pmra, pmdec, parallax) of the filtered stars of ``Xc`` (canonical order)."""
+    m = len(Xc)
+    origin, sky, kin = sky_frame(Xc, centroid)
     scope, reason = candidates(kin, err, sky, centroid, random_state=est.random_state)
     if scope is None:
         return no_cluster(m, {}, reason)
