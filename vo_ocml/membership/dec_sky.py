@@ -149,14 +149,8 @@ def _likelihood_ratio(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, 
             max_parallax_sd=max_parallax_dispersion(scope.centre[2]), fixed_mean=fixed_mean)
         return info, model
 
-    info, model = fit(False)
-    if scope.source != "data":
-        offset = mixture_step.named_offset(info, scope.centre, given_spread)
-        if offset > mixture_step.NAMED_TOLERANCE:  # the fit moved to another cluster
-            log.info("DEC: the fitted cluster lies %.1f sigma from the named centroid: refitted "
-                     "with its mean held there", offset)
-            info, model = fit(True)
-            info["free_fit_offset_sigma"] = offset
+    info, model = mixture_step.refit_if_moved(fit, lambda out: out[0], scope.centre,
+                                              given_spread, scope.source != "data")
     # every candidate scored by the fitted model, exactly as predict_proba scores new rows
     post = model.predict(kin, None if err is None else error_covariance(err, corr), sky, stars.magnitude,
                          log_window)

@@ -19,6 +19,8 @@ intrinsic proper-motion spread for the bound-cluster check.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -28,6 +30,8 @@ from sklearn.mixture import GaussianMixture
 from vo_ocml.membership.centroid import max_pm_dispersion
 from vo_ocml.membership.radial_mixture import error_covariance, fit_radial_mixture
 from vo_ocml.membership.sky_prior import Footprint
+
+log = logging.getLogger(__name__)
 
 #: the largest scale radius (pc) of a cluster's surface-density profile: open clusters' King
 #: core radii are ~0.5–5 pc (e.g. Kharchenko et al. 2013; Hunt & Reffert 2023), so 10 pc
@@ -130,7 +134,7 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
     return probability, info, best
 
 
-def named_offset(info: dict, given: np.ndarray, centroid: Any = None) -> float:
+def named_offset(info: dict, given: np.ndarray, given_spread: Any = None) -> float:
     """How far a fitted cluster's mean is from the centroid ``given`` it was named with, in σ.
 
     The Mahalanobis distance of the given (pmra, pmdec, parallax) from the fitted mean under
@@ -138,12 +142,11 @@ def named_offset(info: dict, given: np.ndarray, centroid: Any = None) -> float:
     centroid's spread when it has one (a catalogue's member spread), expressed as the
     equivalent number of standard deviations of a normal (the scale of ``filter_nsigma``).
     Beyond :data:`NAMED_TOLERANCE` the fit has moved to another cluster or a feature of the
-    field: the named one does not contain its own centroid. ``centroid`` (a
-    :class:`~vo_ocml.membership.result.Centroid`) may carry the spread; 0 for the paper's mode.
+    field: the named one does not contain its own centroid. ``given_spread``: the centroid's
+    own spread per axis, when known (a catalogue's); 0 for the paper's mode.
     """
     if "cluster_mean" not in info:
         return 0.0
-    given_spread = getattr(centroid, "spread", None)
     offset = np.asarray(info["cluster_mean"]) - np.asarray(given, float)
     cov = np.diag(np.asarray(info["cluster_intrinsic_sd"]) ** 2) \
         + np.asarray(info["cluster_mean_cov"])
@@ -152,6 +155,24 @@ def named_offset(info: dict, given: np.ndarray, centroid: Any = None) -> float:
     d2 = float(offset @ np.linalg.solve(cov, offset))
     # the χ²₃ distance as the σ of a normal with the same tail probability
     return float(np.sqrt(2.0) * erfinv(gammainc(1.5, d2 / 2.0)))
+
+
+def refit_if_moved(fit: Callable[[bool], tuple], info: Callable[[tuple], dict],
+                   given: np.ndarray, given_spread: Any, named: bool) -> tuple:
+    """``fit(False)``, or, for a named cluster that it moved away from, ``fit(True)``.
+
+    ``fit(fixed_mean)`` runs the mixture step and returns a tuple whose facts ``info(out)``
+    hold the fitted cluster; when ``named`` and the fit ends more than :data:`NAMED_TOLERANCE`
+    σ (:func:`named_offset`) from the ``given`` centroid, the mixture is refitted with the
+    cluster's mean held there, and the facts record ``free_fit_offset_sigma``.
+    """
+    out = fit(False)
+    offset = named_offset(info(out), given, given_spread) if named else 0.0
+    if offset > NAMED_TOLERANCE:  # the fit moved to another cluster or a field feature
+        log.info("fit %.1f sigma from the named centroid: refitted with its mean there", offset)
+        out = fit(True)
+        info(out)["free_fit_offset_sigma"] = offset
+    return out
 
 
 def window_log_volume(kin: np.ndarray, err: np.ndarray | None, observed: np.ndarray,

@@ -357,16 +357,10 @@ class MSTGMM(MembershipEstimator):
             self.centre_, self.observed_spread_, self.intrinsic_spread_ = centre, observed, intrinsic
             self.kinematic_range_ = np.ptp(kin, axis=0)
             footprint = Footprint(sky)
-            post, mix_info, model, scaler = self._mixture(kin[i_m], e_m, sky[i_m], centre,
-                                                          observed, intrinsic, target, i_m,
-                                                          footprint)
-            offset = 0.0 if source == "data" else mixture_step.named_offset(mix_info, centre, c)
-            if offset > mixture_step.NAMED_TOLERANCE:  # the fit moved to another cluster
-                log.info("fit %.1f sigma from the named centroid: refitted held there", offset)
-                post, mix_info, model, scaler = self._mixture(
-                    kin[i_m], e_m, sky[i_m], centre, observed, intrinsic, target, i_m,
-                    footprint, fixed_mean=True)
-                mix_info["free_fit_offset_sigma"] = offset
+            post, mix_info, model, scaler = mixture_step.refit_if_moved(
+                lambda fixed: self._mixture(kin[i_m], e_m, sky[i_m], centre, observed, intrinsic,
+                                            target, i_m, footprint, fixed_mean=fixed),
+                lambda out: out[1], centre, None if c is None else c.spread, source != "data")
         except ValueError:
             return no_cluster(f"only {len(i_m)} stars survive the MST")
         probability[i_m] = post
