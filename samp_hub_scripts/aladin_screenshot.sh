@@ -43,13 +43,7 @@ EOF
 setsid "${VO_OCML[@]}" hub -q >"$work/hub.log" 2>&1 & pids+=($!)
 wait_for 60 test -s "$work/home/.samp"
 setsid "${VO_OCML[@]}" listen -v >"$work/listen.log" 2>&1 & pids+=($!)
-# a free high display number, clear of the :0/:99 servers other jobs start
-for n in $(seq $((100 + $$ % 700)) 7 999); do
-  [ -e "/tmp/.X$n-lock" ] || [ -e "/tmp/.X11-unix/X$n" ] || break
-done
-setsid Xvfb ":$n" -screen 0 1280x1024x24 -nolisten tcp >/dev/null 2>&1 & pids+=($!)
-export DISPLAY=":$n"
-wait_for 20 xdotool getdisplaygeometry
+start_xvfb
 wait_for 120 grep -q "registered as" "$work/listen.log"
 setsid java -Xmx1024m -Duser.home="$work/home" "${JAVA_NO_NET[@]}" -jar "$JARS/aladin.jar" \
      -local -nolog -noreleasetest -noplugin -nobeta >"$work/aladin.log" 2>&1 & pids+=($!)

@@ -20,3 +20,14 @@ wait_for() {
   for _ in $(seq 1 "$n"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
   echo "timed out waiting for: $*" >&2; return 1
 }
+# start_xvfb: an Xvfb on a free high display number (clear of the :0/:99 servers other jobs
+# start), its process group added to the caller's pids array, DISPLAY exported, ready
+start_xvfb() {
+  local n
+  for n in $(seq $((100 + $$ % 700)) 7 999); do
+    [ -e "/tmp/.X$n-lock" ] || [ -e "/tmp/.X11-unix/X$n" ] || break
+  done
+  setsid Xvfb ":$n" -screen 0 1280x1024x24 -nolisten tcp >/dev/null 2>&1 & pids+=($!)
+  export DISPLAY=":$n"
+  wait_for 20 xdotool getdisplaygeometry
+}

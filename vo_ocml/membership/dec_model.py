@@ -94,7 +94,7 @@ def target_distribution(q: np.ndarray) -> np.ndarray:
     return (w / w.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def _batches(rng: np.random.Generator, n: int, n_steps: int, batch_size: int) -> np.ndarray:
+def batch_rows(rng: np.random.Generator, n: int, n_steps: int, batch_size: int) -> np.ndarray:
     """Row indices of ``n_steps`` batches: successive random permutations of all rows."""
     size = min(batch_size, n)
     needed = n_steps * size
@@ -245,7 +245,7 @@ class DecTrainer:
         loss = np.nan
         for start in range(0, pretrain_steps, chunk):
             steps = min(chunk, pretrain_steps - start)
-            loss = float(self._pretrain(tf.constant(_batches(rng, m, steps, self.batch_size))))
+            loss = float(self._pretrain(tf.constant(batch_rows(rng, m, steps, self.batch_size))))
             tick(steps)
 
         z = self._chunks(self._encode, self.data)
@@ -269,7 +269,7 @@ class DecTrainer:
         converged = False
         n_iter = 0
         for n_iter in range(1, max_iter + 1):
-            index = _batches(rng, m, update_interval, self.batch_size)
+            index = batch_rows(rng, m, update_interval, self.batch_size)
             used = np.unique(index)
             target[used] = target_distribution(self._chunks(self._assign, tf.gather(self.data, used)))
             self._kl_train(tf.constant(index), tf.constant(target))

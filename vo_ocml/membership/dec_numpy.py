@@ -29,7 +29,7 @@ from typing import Callable
 import numpy as np
 from sklearn.cluster import KMeans, kmeans_plusplus
 
-from vo_ocml.membership.dec_model import KMEANS_ROWS, DecRun, target_distribution
+from vo_ocml.membership.dec_model import KMEANS_ROWS, DecRun, batch_rows, target_distribution
 
 log = logging.getLogger(__name__)
 
@@ -129,13 +129,7 @@ class NumpyDecTrainer:
 
     def _batches(self, rngs: list[np.random.Generator], n_steps: int) -> np.ndarray:
         """(n_steps, S, B) row indices: per seed, successive random permutations of all rows."""
-        m, size = self.m, self.batch_size
-        needed = n_steps * size
-        out = []
-        for rng in rngs:
-            perms = np.concatenate([rng.permutation(m) for _ in range(-(-needed // m))])
-            out.append(perms[:needed].reshape(n_steps, size))
-        return np.stack(out, axis=1)
+        return np.stack([batch_rows(rng, self.m, n_steps, self.batch_size) for rng in rngs], axis=1)
 
     def _encode(self, encoder: list, rows: np.ndarray | None = None, seed: int | None = None) -> np.ndarray:
         """Latent positions (S, r, L) of ``rows`` (all rows when None), in chunks; one seed if given."""
