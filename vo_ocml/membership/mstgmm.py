@@ -13,8 +13,8 @@
    (0.5, 0.5 mas/yr, 0.2 mas), centred on the unrefined centroid.
 3. **MST** over standardised tangent-plane (ξ, η) and parallax (:mod:`vo_ocml.membership.mst`).
 4. **GMM** over standardised (ξ, η, pmra, pmdec, parallax) of the survivors: 2 components by
-   default, or ``n_components="bic"`` (2…``max_components`` by BIC) for fields with a second
-   cluster. The cluster is the component whose (pmra, pmdec, parallax) marginal density at
+   default (``n_components="auto"``), or ``n_components="bic"`` (2…``max_components`` by BIC)
+   for fields with a second cluster. The cluster is the component whose (pmra, pmdec, parallax) marginal density at
    the centroid is highest -- compact and centred on it; its posterior is the probability.
 
 Input checks, the complete rows, their canonical order and the result for every input row are
@@ -38,7 +38,9 @@ from vo_ocml.membership.base import (
 from vo_ocml.membership.centroid import best_measured, max_parallax_dispersion, measure_cluster
 from vo_ocml.membership.detection import MAX_CANDIDATES, find_candidates
 from vo_ocml.membership.radial_mixture import RadialMixtureFit, error_covariance
-from vo_ocml.membership.scope import DEFAULT_SPREAD, DETECTION_SKY_WINDOW, adaptive_filter
+from vo_ocml.membership.scope import (
+    DEFAULT_SPREAD, DETECTION_SKY_WINDOW, VELOCITY_DISPERSION, adaptive_filter,
+)
 from vo_ocml.membership.sky import from_tangent_plane, sky_centre, sky_target, tangent_plane
 from vo_ocml.membership.sky_prior import Footprint
 
@@ -74,8 +76,11 @@ class MSTGMM(MembershipEstimator):
         Neighbours of the k-NN graph for the "paper" rule.
     mst_min_group : int
         "paper" rule: pieces with fewer stars after the cut are field.
-    n_components : int or "bic"
-        Mixture components, or "bic" to choose 2…``max_components`` by BIC.
+    n_components : int, "auto" or "bic"
+        Mixture components (one is the cluster), or "bic" to choose 2…``max_components`` by
+        BIC. "auto" (default): the radial mixture chooses by BIC between a field of one or two
+        Gaussians (:data:`~vo_ocml.membership.mixture_step.AUTO_FIELD_GAUSSIANS`), the paper's
+        mixture has 2 components.
     max_components : int
         Upper bound for "bic".
     mixture : {"radial", "gmm"}
@@ -95,7 +100,8 @@ class MSTGMM(MembershipEstimator):
     max_velocity_dispersion : float
         km/s. A candidate whose intrinsic proper-motion dispersion exceeds this at its parallax
         (σ_pm > σ_v ϖ / 4.74, and > 0.5 mas/yr) is a feature of the field, not a bound cluster:
-        no cluster is declared. Open clusters have σ_v ≲ 1–3 km/s.
+        no cluster is declared; the mixture's cluster Gaussian is bounded there too. Open
+        clusters have σ_v ≲ 1–2 km/s (:data:`~vo_ocml.membership.centroid.BOUND_VELOCITY_DISPERSION`).
     clusters : int or "all"
         How many clusters to model together with the field: 1 (default) models the named or
         most significant cluster alone; N > 1 or "all" (up to ``max_clusters``) adds every
@@ -139,10 +145,10 @@ class MSTGMM(MembershipEstimator):
                  fixed_widths: tuple[float, float, float] = (0.5, 0.5, 0.2),
                  refine: bool = True, mst_rule: str = "paper", mst_k: float | None = None,
                  mst_neighbors: int = 10, mst_min_group: int = 5,
-                 n_components: int | str = 2, max_components: int = 4,
+                 n_components: int | str = "auto", max_components: int = 4,
                  mixture: str = "radial", pm_gradient: bool | str = "auto",
                  min_significance: float = 3.0, min_members: int = 10,
-                 max_velocity_dispersion: float = 5.0, clusters: int | str = 1,
+                 max_velocity_dispersion: float = VELOCITY_DISPERSION, clusters: int | str = 1,
                  max_clusters: int = 8, max_fit_stars: int = 20000,
                  photometric: bool = False, random_state: int | None = 0) -> None:
         self.centroid = centroid
@@ -176,8 +182,8 @@ class MSTGMM(MembershipEstimator):
         if self.mst_rule not in mst.RULES:
             raise InputError(f"mst_rule must be one of {mst.RULES}, not {self.mst_rule!r}.")
         if not (isinstance(self.n_components, int) and self.n_components >= 2) \
-                and self.n_components != "bic":
-            raise InputError(f"n_components must be an integer ≥ 2 or 'bic', not "
+                and self.n_components not in ("auto", "bic"):
+            raise InputError(f"n_components must be an integer ≥ 2, 'auto' or 'bic', not "
                              f"{self.n_components!r}.")
         if self.pm_gradient not in ("auto", True, False):
             raise InputError(f"pm_gradient must be 'auto', True or False, not {self.pm_gradient!r}.")

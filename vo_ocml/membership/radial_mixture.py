@@ -39,13 +39,10 @@ def _inv3(T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     a, b, c = T[:, 0, 0], T[:, 0, 1], T[:, 0, 2]
     e, f, i = T[:, 1, 1], T[:, 1, 2], T[:, 2, 2]
     A, B, C = e * i - f * f, c * f - b * i, b * f - c * e
+    E, F, I = a * i - c * c, b * c - a * f, a * e - b * b
     det = a * A + b * B + c * C
-    inv = np.empty_like(T)
-    inv[:, 0, 0], inv[:, 0, 1], inv[:, 0, 2] = A, B, C
-    inv[:, 1, 0], inv[:, 1, 1], inv[:, 1, 2] = B, a * i - c * c, b * c - a * f
-    inv[:, 2, 0], inv[:, 2, 1], inv[:, 2, 2] = C, b * c - a * f, a * e - b * b
-    inv /= det[:, None, None]
-    return inv, det
+    inv = np.stack([A, B, C, B, E, F, C, F, I], axis=1) / det[:, None]
+    return inv.reshape(-1, 3, 3), det
 
 
 def _log_normal(V: np.ndarray, mean: np.ndarray, cov: np.ndarray,
@@ -62,7 +59,7 @@ def _log_normal(V: np.ndarray, mean: np.ndarray, cov: np.ndarray,
         return -0.5 * (maha + logdet + V.shape[1] * _LOG2PI), None
     Tinv, det = _inv3((cov[None] if cov.ndim == 2 else cov) + (0.0 if S is None else S))
     logdet = np.log(det)
-    maha = np.sum(d * np.sum(Tinv * d[:, None, :], axis=2), axis=1)
+    maha = np.einsum("ni,nij,nj->n", d, Tinv, d)
     return -0.5 * (maha + logdet + V.shape[1] * _LOG2PI), None if S is None else Tinv
 
 
@@ -83,7 +80,7 @@ def _xd_update(V: np.ndarray, S: np.ndarray | None, w: np.ndarray, mean: np.ndar
     if S is None:
         b, wB = V, None
     else:  # b_i = μ + Σ T_i⁻¹ (v_i − μ); Σ_i w_i B_i = Σ·Σw − Σ (Σ_i w_i T_i⁻¹) Σ
-        b = mean + np.sum(Tinv * (V - mean)[:, None, :], axis=2) @ cov
+        b = mean + np.einsum("nij,nj->ni", Tinv, V - mean) @ cov
         wB = cov * total - cov @ np.tensordot(w, Tinv, axes=1) @ cov
     coef = None
     if fixed_mean:
@@ -211,6 +208,23 @@ def _terms(kin, S, sky, b, mu_c, cov_c, w_f, mu_f, cov_f, profile, footprint, n_
     a = np.log(n_c[b]) + s_c + lc
     c = np.log(n_f[b]) + s_f + lf
     return a, c, parts - lf[:, None], Tc, [f[1] for f in field]
+
+
+def _kinematic_weight(cov_c: np.ndarray, S: np.ndarray | None) -> np.ndarray | float:
+    """How sharply each star's proper motion places it in the cluster: σ_c² / (σ_c² + σ_i²).
+
+    σ_c² is the cluster's intrinsic proper-motion variance and σ_i² the star's error variance
+    (traces over pmra, pmdec). The cluster's centre and profile are fitted with membership
+    probabilities times this weight: a faint star whose errors dwarf the cluster's spread is
+    a member or not by its prior alone, and letting such stars shape the profile feeds back
+    (a broad profile raises their prior, which broadens the profile). In a simulated 2,000,000-
+    row cone the distant cluster's profile otherwise grew to 6′ with an r⁻² halo (truth: a 1′
+    Plummer sphere) and Σ P reached 3.3 × the truth.
+    """
+    if S is None:
+        return 1.0
+    var_c = cov_c[0, 0] + cov_c[1, 1]
+    return var_c / (var_c + S[:, 0, 0] + S[:, 1, 1])
 
 
 def _cap_sd(cov: np.ndarray, max_sd: np.ndarray) -> np.ndarray:
@@ -379,9 +393,10 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
         resp_f = (1.0 - p)[:, None] * np.exp(resp_parts)
         ll = float(norm.mean() - np.log(n))
         n_c, n_f = bins.counts(b, p), bins.counts(b, 1.0 - p)
-        if p.sum() > 1:
-            centre = (p[:, None] * sky).sum(axis=0) / p.sum()
-        profile = fitter.fit(sky, p, centre)
+        q = p * _kinematic_weight(cov_c, S)  # the stars whose membership their motion decides
+        if q.sum() > 1:
+            centre = (q[:, None] * sky).sum(axis=0) / q.sum()
+        profile = fitter.fit(sky, q, centre)
         design = np.column_stack([np.ones(n), sky - centre]) if gradient and not fixed_mean \
             else None
         mu_c, cov_c, coef = _xd_update(kin, S, p, mu_c, cov_c, Tc, floor, design, fixed_mean)

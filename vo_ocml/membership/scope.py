@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import erf, gammaincinv
 
-from vo_ocml.membership.centroid import best_measured, measure_cluster
+from vo_ocml.membership.centroid import BOUND_VELOCITY_DISPERSION, best_measured, measure_cluster
 from vo_ocml.membership.detection import Detection, find_candidates
 from vo_ocml.membership.result import Centroid
 
@@ -31,7 +31,7 @@ DETECTION_SKY_WINDOW = 3.0
 #: detection threshold (σ, trials-corrected), hottest bound cluster (km/s)
 FILTER_NSIGMA = 3.0
 MIN_SIGNIFICANCE = 3.0
-VELOCITY_DISPERSION = 5.0
+VELOCITY_DISPERSION = BOUND_VELOCITY_DISPERSION
 
 
 def adaptive_filter(kin: np.ndarray, err: np.ndarray | None, centre: np.ndarray,

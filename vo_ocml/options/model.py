@@ -188,8 +188,9 @@ METHOD_OPTIONS = (
            "member fraction falling with radius) or gmm (the paper's 5-D Gaussian mixture)",
            choice(("radial", "gmm")), FROM_ESTIMATOR, method=_mst),
     Option("n_components", "mixture components (one is the cluster), or bic to choose 2 to "
-           "--max-components by BIC (a second cluster in the field)",
-           choice(("bic",), also=number(2, integer=True)), FROM_ESTIMATOR, method=_mst,
+           "--max-components by BIC (a second cluster in the field); auto: the radial "
+           "mixture's field is one or two Gaussians by BIC, the paper's gmm has 2",
+           choice(("auto", "bic"), also=number(2, integer=True)), FROM_ESTIMATOR, method=_mst,
            aliases=("--components",)),
     Option("max_components", "most components tried by bic", number(2, integer=True),
            FROM_ESTIMATOR, method=_mst),
