@@ -23,7 +23,7 @@ BAD = [
     ("--threshold", "-0.1", "threshold", "threshold must be a number in [0, 1); got -0.1"),
     ("--method", "kmeans", "method", "method must be one of mstgmm, dec; got kmeans"),
     ("--filter-nsigma", "0", "filter_nsigma", "filter_nsigma must be a number > 0; got 0"),
-    ("--n-components", "1", "n_components", "n_components must be bic or an integer ≥ 2; got 1"),
+    ("--n-components", "1", "n_components", "n_components must be auto, bic or an integer ≥ 2; got 1"),
     ("--fixed-widths", "1,2", "fixed_widths",
      "fixed_widths must be 3 comma-separated values, each a number > 0; got 1,2"),
     ("--centroid", "1,2", "centroid",

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from vo_ocml.membership.radial_mixture import (UNIFORM_START, _cap_sd, _field_update,
-                                               _log_normal, _xd_update, error_covariance)
+                                               _kinematic_weight, _log_normal, _xd_update,
+                                               error_covariance)
 from vo_ocml.membership.sky_prior import (ClusterProfile, Footprint, MagnitudeBins,
                                           ProfileFitter, eff_centre)
 
@@ -243,10 +244,11 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
         for k, r in enumerate(rows):
             n_c[k] = bins.counts(b, Pw[:, k])
             centre = profiles[k].centre
-            if Pw[:, k].sum() > 1:
-                centre = eff_centre(sky, Pw[:, k], centre, profiles[k].scale) \
-                    if seeds[k].eff_centre else (Pw[:, k, None] * sky).sum(axis=0) / Pw[:, k].sum()
-            profiles[k] = fitters[k].fit(sky, Pw[:, k], centre)
+            q = Pw[:, k] * _kinematic_weight(cov[k], S)  # as in the single model
+            if q.sum() > 1:
+                centre = eff_centre(sky, q, centre, profiles[k].scale) \
+                    if seeds[k].eff_centre else (q[:, None] * sky).sum(axis=0) / q.sum()
+            profiles[k] = fitters[k].fit(sky, q, centre)
             if Pw[r, k].sum() < _EMPTY:
                 continue
             design = np.column_stack([np.ones(n), sky - centre]) if seeds[k].gradient \
