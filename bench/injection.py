@@ -15,7 +15,8 @@ but not run.
 Scores (members: P > 0.5): blind detection (the blind members hold ≥ half the injected
 members, and injected stars are ≥ 10 % of the blind members) against N_true and distance;
 completeness, purity, F1 against G and by N_true × distance; calibration over candidate
-stars (P ≥ 0.05): reliability diagram (PNG in ``--out``) and ECE, Σ P / N_true.
+stars (P ≥ 0.05): reliability diagram (PNG in ``--out``) and ECE -- pooled, and split by
+whether the run modelled the injected cluster (``OUTCOME_F1``) -- and Σ P / N_true.
 
 Usage::
 
@@ -56,6 +57,9 @@ MIN_TRUE = 10
 #: blind detection: fraction of the injected members recovered, and of the members injected
 DETECT_COMPLETENESS, DETECT_PURITY = 0.5, 0.1
 G_BINS = ((0, 15), (15, 17), (17, 19), (19, 21))
+#: the ECE is also split by the run's outcome: F1 ≥ this, the model fitted the injected cluster;
+#: below, it fitted another structure (a real cluster the mask left, a field feature) or none
+OUTCOME_F1 = 0.5
 N_CLASSES = ((10, 50), (50, 100), (100, 200), (200, 500), (500, 100000))
 D_CLASSES = ((0.3, 1.0), (1.0, 3.0), (3.0, 8.0))
 
@@ -172,6 +176,14 @@ def report(records: list[dict], args, elapsed: float) -> str:
 
     def med(xs):
         return f"{_fmt(np.median(xs))} [{_fmt(np.percentile(xs, 10))}–{_fmt(np.percentile(xs, 90))}] (n={len(xs)})" if xs else "–"
+    for label, keep in (("… runs that modelled the injected cluster (F1 ≥ 0.5)", True),
+                        ("… runs that modelled another structure (F1 < 0.5)", False)):
+        cells = []
+        for m in ("named", "blind"):
+            part = [r for r in scored if (r[f"{m}_f1"] >= OUTCOME_F1) == keep]
+            rel = reliability(*_pooled(part, m)[:2])
+            cells.append(f"{_fmt(rel.ece, 3)} ({len(part)} runs, {rel.counts.sum()} stars)")
+        lines.append(f"| {label} | | " + " | ".join(cells) + " |")
     lines.append("| Σ P / N_true, N_true ≥ 100: median [10–90 %] | 0.9–1.1 | " + " | ".join(med(summary[m][1]) for m in ("named", "blind")) + " |")
     lines.append("| … fraction of those clusters within 0.9–1.1 | 1 | " + " | ".join(
         _fmt(np.mean([0.9 <= x <= 1.1 for x in summary[m][1]]) if summary[m][1] else np.nan) for m in ("named", "blind")) + " |")
