@@ -20,6 +20,7 @@ intrinsic proper-motion spread for the bound-cluster check.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from typing import Any
 
@@ -28,7 +29,7 @@ from scipy.special import erf, erfinv, gammainc, gammaincinv
 from sklearn.mixture import GaussianMixture
 
 from vo_ocml.membership.centroid import max_pm_dispersion
-from vo_ocml.membership.radial_mixture import error_covariance, fit_radial_mixture
+from vo_ocml.membership.radial_mixture import RadialMixtureFit, error_covariance, fit_radial_mixture
 from vo_ocml.membership.sky_prior import Footprint
 
 log = logging.getLogger(__name__)
@@ -101,17 +102,20 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
         fit_rows = np.sort(np.random.default_rng(random_state).choice(
             len(kin), max_fit_stars, replace=False))
     cov = error_covariance(err, corr)
-    fits = {}
-    for m in n_field:
-        if len(fit_rows) >= 20 * (m + 1):
-            fits[m] = fit_radial_mixture(
-                kin[fit_rows], None if cov is None else cov[fit_rows], sky[fit_rows], centre,
-                intrinsic, target, mag=None if mag is None else mag[fit_rows],
-                log_window=None if log_window is None else log_window[fit_rows],
-                max_pm_sd=max_pm_sd, max_parallax_sd=max_parallax_sd, fixed_mean=fixed_mean,
-                colour=None if colour is None else colour[fit_rows],
-                footprint=footprint, max_scale=max_profile_scale(centre[2]), n_field=m,
-                gradient=gradient, random_state=random_state)
+    choices = [m for m in n_field if len(fit_rows) >= 20 * (m + 1)]
+
+    def fit(m: int) -> RadialMixtureFit:
+        return fit_radial_mixture(
+            kin[fit_rows], None if cov is None else cov[fit_rows], sky[fit_rows], centre,
+            intrinsic, target, mag=None if mag is None else mag[fit_rows],
+            log_window=None if log_window is None else log_window[fit_rows],
+            max_pm_sd=max_pm_sd, max_parallax_sd=max_parallax_sd, fixed_mean=fixed_mean,
+            colour=None if colour is None else colour[fit_rows],
+            footprint=footprint, max_scale=max_profile_scale(centre[2]), n_field=m,
+            gradient=gradient, random_state=random_state)
+    # the BIC candidates are independent: fitted side by side (NumPy releases the GIL)
+    with ThreadPoolExecutor(max(len(choices), 1)) as pool:
+        fits = dict(zip(choices, pool.map(fit, choices)))
     if not fits:
         raise TooFewStars("too few stars for a mixture")
     bics = {m + 1: f.bic(len(fit_rows)) for m, f in fits.items()}
