@@ -80,6 +80,21 @@ def test_profile_recovers_a_plummer_cluster_in_a_box():
     assert np.mean(np.exp(prof.log_density(pts))) == pytest.approx(1.0, rel=0.05)
 
 
+
+def test_the_profiles_half_radius_is_bounded():
+    """Stars spread as r⁻² (an EFF slope of 2, unbounded half-number radius) fit slope 2;
+    with a bound the profile keeps its half-number radius within it."""
+    rng = np.random.default_rng(4)
+    r = 0.02 * np.sqrt(np.expm1(rng.random(3000) * np.log1p((0.5 / 0.02) ** 2)))  # Σ ∝ 1/(a²+r²)
+    phi = rng.random(3000) * 2 * np.pi
+    stars = np.column_stack([r * np.cos(phi), r * np.sin(phi)])
+    stars = stars[np.all(np.abs(stars) < 0.5, axis=1)]
+    fp = Footprint(np.vstack([stars, rng.uniform(-0.5, 0.5, (500, 2))]))
+    free = ProfileFitter(fp).fit(stars, np.ones(len(stars)), np.zeros(2))
+    bounded = ProfileFitter(fp, max_half_radius=0.1).fit(stars, np.ones(len(stars)), np.zeros(2))
+    assert free.slope == 2.0 and free.r50_infinite == np.inf
+    assert bounded.r50_infinite <= 0.1
+
 def test_weighted_means_are_not_dominated_by_faint_members():
     rng = np.random.default_rng(3)
     bright = np.column_stack([rng.normal(0, 0.05, (200, 2)), rng.normal(0.70, 0.02, 200)])

@@ -174,6 +174,7 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
         joint_seeds = [JointSeed(s.centre, s.intrinsic, s.sky, gradient(s.centre),
                                  mixture_step.max_profile_scale(s.centre[2]),
                                  mixture_step.fit_pm_sd_bound(s.centre[2], velocity_dispersion),
+                                 mixture_step.max_half_radius(s.centre[2]),
                                  s.window, eff_centre=len(seeds) > 1) for s in seeds]
         fit_rows, weights = np.arange(len(kin)), None
         if len(kin) > max_fit_stars:

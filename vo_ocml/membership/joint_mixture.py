@@ -37,7 +37,8 @@ class JointSeed:
     ``gradient``: whether its mean may vary linearly across the sky (nearby clusters);
     ``max_scale``: largest scale radius (deg) of its profile (None: the footprint's);
     ``max_pm_sd``: largest intrinsic proper-motion dispersion (mas/yr) of a bound cluster at
-    its parallax (None: unbounded), as in the single-cluster model; ``window``: half-size
+    its parallax (None: unbounded), as in the single-cluster model; ``max_half_radius``: largest
+    half-number radius (deg) of its profile (None: unbounded), as in the single model; ``window``: half-size
     (deg) of the sky box it was found in (inf: unknown), where its first members are taken;
     ``eff_centre``: its sky centre's M-step is the EFF profile's own
     (:func:`~vo_ocml.membership.sky_prior.eff_centre`), which the field's small probabilities
@@ -50,6 +51,7 @@ class JointSeed:
     gradient: bool = False
     max_scale: float | None = None
     max_pm_sd: float | None = None
+    max_half_radius: float | None = None
     window: float = np.inf
     eff_centre: bool = True
 
@@ -222,7 +224,7 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
         share = np.concatenate([share * (1 - UNIFORM_START),
                                 np.maximum(inside * UNIFORM_START, 1e-3)])
     w_f = np.tile(share / share.sum(), (bins.n_bins, 1))
-    fitters = [ProfileFitter(footprint, s.max_scale) for s in seeds]
+    fitters = [ProfileFitter(footprint, s.max_scale, s.max_half_radius) for s in seeds]
     var = np.diagonal(S, axis1=1, axis2=2) if S is not None else 0.0
     near = np.column_stack([
         (np.sum((kin - mu[k]) ** 2 / (np.diagonal(cov[k])[None] + var), axis=1) < START_CHI2)

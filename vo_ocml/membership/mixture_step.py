@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 #: core radii are ~0.5–5 pc (e.g. Kharchenko et al. 2013; Hunt & Reffert 2023), so 10 pc
 #: bounds them without constraining any real cluster
 MAX_CORE_RADIUS_PC = 10.0
+#: the largest half-number radius (pc) of a cluster's profile: 99 % of Hunt & Reffert (2023)'s
+#: clusters have r50 below 19 pc (the shipped catalogue); without it an EFF profile of slope 2
+#: (an r⁻² halo, whose half-number radius is unbounded) lets the cluster model the field
+MAX_HALF_RADIUS_PC = 20.0
 #: parallaxes below this (mas) count as this for the bounds above and below (20 kpc)
 MIN_PARALLAX = 0.05
 #: km/s per (mas/yr × kpc): σ_pm = σ_v ϖ / 4.74
@@ -111,7 +115,8 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
             log_window=None if log_window is None else log_window[fit_rows],
             max_pm_sd=max_pm_sd, max_parallax_sd=max_parallax_sd, fixed_mean=fixed_mean,
             colour=None if colour is None else colour[fit_rows],
-            footprint=footprint, max_scale=max_profile_scale(centre[2]), n_field=m,
+            footprint=footprint, max_scale=max_profile_scale(centre[2]),
+            max_half_radius=max_half_radius(centre[2]), n_field=m,
             gradient=gradient, random_state=random_state)
     # the BIC candidates are independent: fitted side by side (NumPy releases the GIL)
     with ThreadPoolExecutor(max(len(choices), 1)) as pool:
@@ -214,6 +219,12 @@ def fit_pm_sd_bound(parallax: float, velocity_dispersion: float) -> float:
     σ_v ϖ / 4.74 (4.74 km/s per mas/yr at 1 kpc), ϖ taken as at least :data:`MIN_PARALLAX`.
     """
     return velocity_dispersion * max(float(parallax), MIN_PARALLAX) / KMS_PER_MASYR_KPC
+
+
+def max_half_radius(parallax: float) -> float:
+    """Largest half-number radius (deg) of the profile at a parallax: :data:`MAX_HALF_RADIUS_PC`."""
+    distance_pc = 1000.0 / max(parallax, MIN_PARALLAX)
+    return float(np.degrees(MAX_HALF_RADIUS_PC / distance_pc))
 
 
 def max_profile_scale(parallax: float) -> float:

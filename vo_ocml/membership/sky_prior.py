@@ -149,7 +149,8 @@ class ProfileFitter:
         kinematic feature of the field.
     """
 
-    def __init__(self, footprint: Footprint, max_scale: float | None = None) -> None:
+    def __init__(self, footprint: Footprint, max_scale: float | None = None,
+                 max_half_radius: float | None = None) -> None:
         self.footprint = footprint
         size = footprint.size
         span = float(np.max(np.hypot(*(footprint.vertices - footprint.vertices.mean(0)).T)))
@@ -160,6 +161,10 @@ class ProfileFitter:
             self.scales = self.scales[self.scales <= max(max_scale, self.scales[0])]
         self.logp = eff_log_profile(self.mid[None, None, :], self.scales[:, None, None],
                                     _SLOPES[None, :, None])
+        with np.errstate(divide="ignore"):  # slope 2: the half-light radius is unbounded
+            half = self.scales[:, None] * np.sqrt(2.0 ** (2.0 / (_SLOPES[None, :] - 2.0)) - 1.0)
+        self.allowed = np.ones(half.shape, bool) if max_half_radius is None else \
+            half <= max(max_half_radius, float(np.min(half)))
         self._centre: np.ndarray | None = None
         self._norm = np.empty(0)
 
@@ -179,7 +184,7 @@ class ProfileFitter:
         r = np.hypot(*(sky - centre).T)
         hist = np.bincount(np.clip(np.searchsorted(self.edges, r) - 1, 0, _N_RADII - 1),
                            weights, minlength=_N_RADII)
-        score = self.logp @ hist - weights.sum() * norm
+        score = np.where(self.allowed, self.logp @ hist - weights.sum() * norm, -np.inf)
         i, j = np.unravel_index(np.argmax(score), score.shape)
         return ClusterProfile(np.asarray(centre, float), float(self.scales[i]),
                               float(_SLOPES[j]), float(norm[i, j]),
