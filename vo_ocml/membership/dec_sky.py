@@ -143,7 +143,8 @@ def _likelihood_ratio(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, 
     def fit(fixed_mean: bool) -> tuple[dict, RadialMixtureFit]:
         _, info, model = mixture_step.radial(
             kin, err, sky, scope.centre, scope.intrinsic_spread, np.median(sky[start], axis=0),
-            n_field=list(mixture_step.AUTO_FIELD_GAUSSIANS), gradient=bool(scope.centre[2] > NEARBY_PARALLAX), max_fit_stars=MAX_FIT_STARS,
+            n_field=list(mixture_step.AUTO_FIELD_GAUSSIANS),
+            gradient=bool(scope.centre[2] > NEARBY_PARALLAX), max_fit_stars=MAX_FIT_STARS,
             random_state=random_state, mag=stars.magnitude, corr=corr, footprint=footprint,
             log_window=log_window, max_pm_sd=mixture_step.fit_pm_sd_bound(scope.centre[2], VELOCITY_DISPERSION),
             max_parallax_sd=max_parallax_dispersion(scope.centre[2]), fixed_mean=fixed_mean)

@@ -38,8 +38,9 @@ class JointSeed:
     ``max_scale``: largest scale radius (deg) of its profile (None: the footprint's);
     ``max_pm_sd``: largest intrinsic proper-motion dispersion (mas/yr) of a bound cluster at
     its parallax (None: unbounded), as in the single-cluster model; ``max_half_radius``: largest
-    half-number radius (deg) of its profile (None: unbounded), as in the single model; ``window``: half-size
-    (deg) of the sky box it was found in (inf: unknown), where its first members are taken;
+    half-number radius (deg) of its profile (None: unbounded), as in the single model;
+    ``window``: half-size (deg) of the sky box it was found in (inf: unknown), where its first
+    members are taken;
     ``eff_centre``: its sky centre's M-step is the EFF profile's own
     (:func:`~vo_ocml.membership.sky_prior.eff_centre`), which the field's small probabilities
     across the footprint barely pull, rather than the single model's P-weighted mean.

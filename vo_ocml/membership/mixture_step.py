@@ -20,8 +20,8 @@ intrinsic proper-motion spread for the bound-cluster check.
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -29,7 +29,9 @@ from scipy.special import erf, erfinv, gammainc, gammaincinv
 from sklearn.mixture import GaussianMixture
 
 from vo_ocml.membership.centroid import max_pm_dispersion
-from vo_ocml.membership.radial_mixture import RadialMixtureFit, error_covariance, fit_radial_mixture
+from vo_ocml.membership.radial_mixture import (
+    RadialMixtureFit, error_covariance, fit_radial_mixture,
+)
 from vo_ocml.membership.sky_prior import Footprint
 
 log = logging.getLogger(__name__)
@@ -222,7 +224,8 @@ def fit_pm_sd_bound(parallax: float, velocity_dispersion: float) -> float:
 
 
 def max_half_radius(parallax: float) -> float:
-    """Largest half-number radius (deg) of the profile at a parallax: :data:`MAX_HALF_RADIUS_PC`."""
+    """Largest half-number radius (deg) of the profile at a parallax (mas):
+    :data:`MAX_HALF_RADIUS_PC`."""
     distance_pc = 1000.0 / max(parallax, MIN_PARALLAX)
     return float(np.degrees(MAX_HALF_RADIUS_PC / distance_pc))
 

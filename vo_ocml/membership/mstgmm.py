@@ -14,8 +14,9 @@
 3. **MST** over standardised tangent-plane (ξ, η) and parallax (:mod:`vo_ocml.membership.mst`).
 4. **GMM** over standardised (ξ, η, pmra, pmdec, parallax) of the survivors: 2 components by
    default (``n_components="auto"``), or ``n_components="bic"`` (2…``max_components`` by BIC)
-   for fields with a second cluster. The cluster is the component whose (pmra, pmdec, parallax) marginal density at
-   the centroid is highest -- compact and centred on it; its posterior is the probability.
+   for fields with a second cluster. The cluster is the component whose (pmra, pmdec,
+   parallax) marginal density at the centroid is highest -- compact and centred on it; its
+   posterior is the probability.
 
 Input checks, the complete rows, their canonical order and the result for every input row are
 the shared contract's (:class:`~vo_ocml.membership.base.MembershipEstimator`).
@@ -101,7 +102,8 @@ class MSTGMM(MembershipEstimator):
         km/s. A candidate whose intrinsic proper-motion dispersion exceeds this at its parallax
         (σ_pm > σ_v ϖ / 4.74, and > 0.5 mas/yr) is a feature of the field, not a bound cluster:
         no cluster is declared; the mixture's cluster Gaussian is bounded there too. Open
-        clusters have σ_v ≲ 1–2 km/s (:data:`~vo_ocml.membership.centroid.BOUND_VELOCITY_DISPERSION`).
+        clusters have σ_v ≲ 1–2 km/s
+        (:data:`~vo_ocml.membership.centroid.BOUND_VELOCITY_DISPERSION`).
     clusters : int or "all"
         How many clusters to model together with the field: 1 (default) models the named or
         most significant cluster alone; N > 1 or "all" (up to ``max_clusters``) adds every

@@ -330,6 +330,9 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
         The table's footprint (default: the convex hull of ``sky``).
     max_scale : float, optional
         Largest scale radius of the cluster's profile (deg).
+    max_half_radius : float, optional
+        Largest half-number radius of the cluster's profile (deg; the untruncated EFF's, so a
+        slope of 2, whose half-number radius is unbounded, is then excluded).
     log_window : ndarray, shape (n,), optional
         log-volume of each star's filter window in (pmra, pmdec, parallax): the field gets a
         component uniform over it -- the field that a kinematic pre-selection lets through is

@@ -147,6 +147,10 @@ class ProfileFitter:
         Largest scale radius a allowed (deg): a cluster is a concentrated overdensity, and a
         profile as flat as the footprint would let the cluster's Gaussian take over a
         kinematic feature of the field.
+    max_half_radius : float, optional
+        Largest half-number radius (deg) of the untruncated profile,
+        :attr:`ClusterProfile.r50_infinite`: profiles beyond it (every slope-2 profile, an r⁻²
+        halo of unbounded half-number radius) are not chosen.
     """
 
     def __init__(self, footprint: Footprint, max_scale: float | None = None,
@@ -161,7 +165,7 @@ class ProfileFitter:
             self.scales = self.scales[self.scales <= max(max_scale, self.scales[0])]
         self.logp = eff_log_profile(self.mid[None, None, :], self.scales[:, None, None],
                                     _SLOPES[None, :, None])
-        with np.errstate(divide="ignore"):  # slope 2: the half-light radius is unbounded
+        with np.errstate(divide="ignore"):  # slope 2: the half-number radius is unbounded
             half = self.scales[:, None] * np.sqrt(2.0 ** (2.0 / (_SLOPES[None, :] - 2.0)) - 1.0)
         self.allowed = np.ones(half.shape, bool) if max_half_radius is None else \
             half <= max(max_half_radius, float(np.min(half)))
