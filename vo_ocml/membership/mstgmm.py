@@ -39,9 +39,8 @@ from vo_ocml.membership.base import (
 from vo_ocml.membership.centroid import best_measured, max_parallax_dispersion, measure_cluster
 from vo_ocml.membership.detection import MAX_CANDIDATES, find_candidates
 from vo_ocml.membership.radial_mixture import RadialMixtureFit, error_covariance
-from vo_ocml.membership.scope import (
-    DEFAULT_SPREAD, DETECTION_SKY_WINDOW, VELOCITY_DISPERSION, adaptive_filter,
-)
+from vo_ocml.membership.scope import (DEFAULT_SPREAD, DETECTION_SKY_WINDOW, VELOCITY_DISPERSION,
+                                     adaptive_filter)
 from vo_ocml.membership.sky import from_tangent_plane, sky_centre, sky_target, tangent_plane
 from vo_ocml.membership.sky_prior import Footprint
 
@@ -101,9 +100,8 @@ class MSTGMM(MembershipEstimator):
     max_velocity_dispersion : float
         km/s. A candidate whose intrinsic proper-motion dispersion exceeds this at its parallax
         (σ_pm > σ_v ϖ / 4.74, and > 0.5 mas/yr) is a feature of the field, not a bound cluster:
-        no cluster is declared; the mixture's cluster Gaussian is bounded there too. Open
-        clusters have σ_v ≲ 1–2 km/s
-        (:data:`~vo_ocml.membership.centroid.BOUND_VELOCITY_DISPERSION`).
+        no cluster is declared; the mixture's cluster Gaussian is bounded there too (open
+        clusters: σ_v ≲ 1–2 km/s, :data:`~.centroid.BOUND_VELOCITY_DISPERSION`).
     clusters : int or "all"
         How many clusters to model together with the field: 1 (default) models the named or
         most significant cluster alone; N > 1 or "all" (up to ``max_clusters``) adds every
