@@ -129,6 +129,10 @@ class RadialMixtureFit:
         Mean log-likelihood per star at convergence.
     colour_term : ColourTerm or None
         The photometric term (:mod:`vo_ocml.membership.photometry`), when fitted with one.
+    cluster_sd_unbounded : ndarray, shape (3,) or None
+        The cluster's intrinsic dispersions at the last M-step before the bounds
+        (``max_pm_sd``, ``max_parallax_sd``) were applied: above a bound, the fit wants a
+        component hotter than a bound cluster.
     """
 
     probability: np.ndarray
@@ -146,6 +150,7 @@ class RadialMixtureFit:
     n_iter: int
     log_likelihood: float
     colour_term: ColourTerm | None = None
+    cluster_sd_unbounded: np.ndarray | None = None
 
     @property
     def centre(self) -> np.ndarray:
@@ -404,6 +409,7 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
         design = np.column_stack([np.ones(n), sky - centre]) if gradient and not fixed_mean \
             else None
         mu_c, cov_c, coef = _xd_update(kin, S, p, mu_c, cov_c, Tc, floor, design, fixed_mean)
+        wanted = np.sqrt(np.diag(cov_c))
         cov_c = _cap_sd(cov_c, cap)
         w_f = _field_update(kin, S, b, bins.n_bins, resp_f, mu_f, cov_f, Tf, floor)
         converged = abs(ll - previous) < tol or np.max(np.abs(p - p_previous)) < p_tol
@@ -424,4 +430,5 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
                             cluster_cov=cov_c, field_weights=w_f, field_means=mu_f,
                             field_covs=cov_f, profile=profile, footprint=footprint,
                             magnitude_bins=bins, n_cluster=n_c, n_field=n_f, n_iter=it,
-                            log_likelihood=ll, colour_term=colour_term)
+                            log_likelihood=ll, colour_term=colour_term,
+                            cluster_sd_unbounded=wanted)
