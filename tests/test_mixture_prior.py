@@ -13,7 +13,8 @@ from vo_ocml.io.tables import read_table
 from vo_ocml.membership.centroid import (MAX_DEPTH_PC, MIN_PARALLAX_SPREAD,
                                          max_parallax_dispersion)
 from vo_ocml.membership.mixture_step import NAMED_TOLERANCE
-from vo_ocml.membership.radial_mixture import _log_normal, error_covariance
+from vo_ocml.membership.deconvolution import _log_normal
+from vo_ocml.membership.radial_mixture import error_covariance
 from vo_ocml.membership.sky_prior import Footprint, ProfileFitter
 from vo_ocml.pipeline import run
 from vo_ocml.simulate import SimCluster, simulate_cone

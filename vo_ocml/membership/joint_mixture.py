@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vo_ocml.membership.deconvolution import _log_normal, _xd_update, log_sum_exp
 from vo_ocml.membership.radial_mixture import (UNIFORM_START, _cap_sd, _field_update,
-                                               _kinematic_weight, _log_normal, _xd_update,
-                                               error_covariance)
+                                               _kinematic_weight, error_covariance)
 from vo_ocml.membership.sky_prior import (ClusterProfile, Footprint, MagnitudeBins,
                                           ProfileFitter, eff_centre)
 
@@ -120,7 +120,7 @@ class JointMixtureFit:
         L = _terms(kin, error_covariance(errors), sky, b, mu, list(self.covs), self.profiles,
                    self.n_cluster, self.field_weights, list(self.field_means),
                    list(self.field_covs), self.n_field, self.footprint, log_window)[0]
-        return np.exp(L - np.logaddexp.reduce(L, axis=1)[:, None])
+        return np.exp(L - log_sum_exp(L)[:, None])
 
 
 def _cluster_rows(log_window: np.ndarray | None, K: int) -> list:
@@ -152,7 +152,7 @@ def _terms(kin, S, sky, b, mu, cov, profiles, n_c, w_f, mu_f, cov_f, n_f, footpr
         Tf.append(T)
     for u in range(w_f.shape[1] - M):  # uniform over window u; log_window is inf outside it
         parts[:, M + u] = np.log(w_f[b, M + u]) - log_window[:, u]
-    lf = np.logaddexp.reduce(parts, axis=1)
+    lf = log_sum_exp(parts)
     L[:, K] = np.log(n_f[b]) - np.log(footprint.area) + lf
     return L, parts - lf[:, None], Tc, Tf
 
@@ -240,7 +240,7 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
     for it in range(1, max_iter + 1):
         L, parts, Tc, Tf = _terms(kin, S, sky, b, mu, cov, profiles, n_c, w_f, mu_f, cov_f,
                                   n_f, footprint, log_window)
-        norm = np.logaddexp.reduce(L, axis=1)
+        norm = log_sum_exp(L)
         P = np.exp(L - norm[:, None])
         Pw = P * w[:, None]  # expected stars of the table
         ll = float(np.sum(w * norm) / w.sum() - np.log(w.sum()))

@@ -23,80 +23,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vo_ocml.membership.deconvolution import _log_normal, _xd_update, log_sum_exp
 from vo_ocml.membership.photometry import ColourTerm
 from vo_ocml.membership.sky_prior import (
     PSEUDO_COUNT, ClusterProfile, Footprint, MagnitudeBins, ProfileFitter,
 )
-
-_LOG2PI = np.log(2.0 * np.pi)
-
-
-def _inv3(T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Inverses and determinants of a stack of symmetric positive 3×3 matrices (adjugate).
-
-    Many times faster than LAPACK's batched routines for matrices this small.
-    """
-    a, b, c = T[:, 0, 0], T[:, 0, 1], T[:, 0, 2]
-    e, f, i = T[:, 1, 1], T[:, 1, 2], T[:, 2, 2]
-    A, B, C = e * i - f * f, c * f - b * i, b * f - c * e
-    E, F, I = a * i - c * c, b * c - a * f, a * e - b * b
-    det = a * A + b * B + c * C
-    inv = np.stack([A, B, C, B, E, F, C, F, I], axis=1) / det[:, None]
-    return inv.reshape(-1, 3, 3), det
-
-
-def _log_normal(V: np.ndarray, mean: np.ndarray, cov: np.ndarray,
-                S: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """log N(v_i; mean, cov + S_i), and the inverse covariances (n, 3, 3) when S is given.
-
-    ``mean`` is (3,) or per star (n, 3); ``cov`` is (3, 3) or per star (n, 3, 3).
-    """
-    d = V - mean
-    if S is None and cov.ndim == 2:
-        inv = np.linalg.inv(cov)
-        logdet = np.linalg.slogdet(cov)[1]
-        maha = np.sum((d @ inv) * d, axis=1)
-        return -0.5 * (maha + logdet + V.shape[1] * _LOG2PI), None
-    Tinv, det = _inv3((cov[None] if cov.ndim == 2 else cov) + (0.0 if S is None else S))
-    logdet = np.log(det)
-    maha = np.einsum("ni,nij,nj->n", d, Tinv, d)
-    return -0.5 * (maha + logdet + V.shape[1] * _LOG2PI), None if S is None else Tinv
-
-
-def _xd_update(V: np.ndarray, S: np.ndarray | None, w: np.ndarray, mean: np.ndarray,
-               cov: np.ndarray, Tinv: np.ndarray | None, floor: np.ndarray,
-               design: np.ndarray | None = None, fixed_mean: bool = False
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """One extreme-deconvolution M-step for one Gaussian with star weights ``w``.
-
-    ``mean`` is per star (n, 3). With a ``design`` matrix (n, p) the mean is a weighted linear
-    regression on it (the cluster's proper-motion gradient across the sky); with
-    ``fixed_mean`` it stays as it is and only the covariance is updated; otherwise constant.
-    Returns the new per-star means, the covariance and the regression coefficients (or None).
-    """
-    total = w.sum()
-    if total < 1e-6:
-        return mean, cov, None
-    if S is None:
-        b, wB = V, None
-    else:  # b_i = μ + Σ T_i⁻¹ (v_i − μ); Σ_i w_i B_i = Σ·Σw − Σ (Σ_i w_i T_i⁻¹) Σ
-        b = mean + np.einsum("nij,nj->ni", Tinv, V - mean) @ cov
-        wB = cov * total - cov @ np.tensordot(w, Tinv, axes=1) @ cov
-    coef = None
-    if fixed_mean:
-        mu = mean
-    elif design is None:
-        mu = np.broadcast_to((w[:, None] * b).sum(axis=0) / total, b.shape)
-    else:
-        sw = np.sqrt(w)[:, None]
-        coef = np.linalg.lstsq(design * sw, b * sw, rcond=None)[0]
-        mu = design @ coef
-    d = b - mu
-    new = (d * w[:, None]).T @ d / total
-    if wB is not None:
-        new = new + wB / total
-    return mu, new + np.diag(floor**2), coef
-
 
 @dataclass
 class RadialMixtureFit:
@@ -208,7 +139,7 @@ def _terms(kin, S, sky, b, mu_c, cov_c, w_f, mu_f, cov_f, profile, footprint, n_
             raise ValueError("this model has a uniform field component: give log_window")
         parts.append(np.log(w_f[b, n_field]) - log_window)
     parts = np.column_stack(parts)
-    lf = np.logaddexp.reduce(parts, axis=1) if parts.shape[1] > 1 else parts[:, 0]
+    lf = log_sum_exp(parts)
     s_c, s_f = profile.log_terms(sky, n_c.sum(), n_f.sum())
     a = np.log(n_c[b]) + s_c + lc
     c = np.log(n_f[b]) + s_f + lf
@@ -404,7 +335,7 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
         n_c, n_f = bins.counts(b, p), bins.counts(b, 1.0 - p)
         q = p * _kinematic_weight(cov_c, S)  # the stars whose membership their motion decides
         if q.sum() > 1:
-            centre = (q[:, None] * sky).sum(axis=0) / q.sum()
+            centre = q @ sky / q.sum()
         profile = fitter.fit(sky, q, centre)
         design = np.column_stack([np.ones(n), sky - centre]) if gradient and not fixed_mean \
             else None
