@@ -98,8 +98,8 @@ def _catalogue() -> tuple[list[ClusterEntry], dict[str, int]]:
     # primary names win over aliases ("NGC 7789" is also an alias of "OCSN 40"); among
     # aliases, the richer cluster wins ("Hyades" is Melotte 25, not CWNU 1242)
     index = {normalize_name(e.name): i for i, e in reversed(list(enumerate(entries)))}
-    richest_first = sorted(range(len(entries)), key=lambda i: -np.nan_to_num(entries[i].n_members))
-    for i in richest_first:
+    richest_first = np.argsort(-np.nan_to_num([e.n_members for e in entries]), kind="stable")
+    for i in richest_first.tolist():
         for alias in entries[i].aliases:
             index.setdefault(normalize_name(alias), i)
     return entries, index

@@ -16,6 +16,10 @@ _PREFIXES = {
     "rup": "ruprecht",
     "ru": "ruprecht",
 }
+#: a designation: letters, separators, then what starts with a digit
+_DESIGNATION = re.compile(r"([a-z]+)[\s_.\-]*(\d.*)$")
+_DIGITS = re.compile(r"\d+")
+_SEPARATORS = re.compile(r"[\s_.]+")
 
 
 def normalize_name(name: str) -> str:
@@ -37,10 +41,10 @@ def normalize_name(name: str) -> str:
         The comparison key.
     """
     text = name.strip().lower()
-    match = re.match(r"([a-z]+)[\s_.\-]*(\d.*)$", text)
+    match = _DESIGNATION.match(text)
     if match:
         prefix, rest = match.groups()
         prefix = _PREFIXES.get(prefix, prefix)
-        rest = rest.lstrip("0") or "0" if re.fullmatch(r"\d+", rest) else rest
+        rest = rest.lstrip("0") or "0" if _DIGITS.fullmatch(rest) else rest
         text = prefix + rest
-    return re.sub(r"[\s_.]+", "", text)
+    return _SEPARATORS.sub("", text)

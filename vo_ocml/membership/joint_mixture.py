@@ -132,18 +132,26 @@ def _cluster_rows(log_window: np.ndarray | None, K: int) -> list:
     return [np.flatnonzero(np.isfinite(log_window[:, k])) for k in range(K)]
 
 
+def _subsets(kin, S, sky, b, log_window, K: int) -> list[tuple]:
+    """Per cluster: its rows (:func:`_cluster_rows`) and the stars' kin, S, sky, bin there."""
+    return [(r, kin[r], None if S is None else S[r], sky[r], b[r])
+            for r in _cluster_rows(log_window, K)]
+
+
 def _terms(kin, S, sky, b, mu, cov, profiles, n_c, w_f, mu_f, cov_f, n_f, footprint,
-           log_window=None):
+           log_window=None, subsets=None):
     """log terms (n, K + 1), the field's parts (n, M + U, normalised), Tc per cluster, Tf.
 
-    Cluster k's term is computed on its window's rows only (zero probability elsewhere).
+    Cluster k's term is computed on its window's rows only (zero probability elsewhere);
+    ``subsets`` (:func:`_subsets`), when given, saves gathering them again.
     """
     n, K, M = len(kin), len(mu), len(mu_f)
     L = np.full((n, K + 1), -np.inf)
     Tc = []
-    for k, r in enumerate(_cluster_rows(log_window, K)):
-        lc, T = _log_normal(kin[r], mu[k][r], cov[k], None if S is None else S[r])
-        L[r, k] = np.log(n_c[k][b[r]]) + profiles[k].log_density(sky[r]) + lc
+    for k, (r, kin_r, S_r, sky_r, b_r) in enumerate(
+            subsets or _subsets(kin, S, sky, b, log_window, K)):
+        lc, T = _log_normal(kin_r, mu[k][r], cov[k], S_r)
+        L[r, k] = np.log(n_c[k][b_r]) + profiles[k].log_density(sky_r) + lc
         Tc.append(T)
     parts, Tf = np.empty((n, w_f.shape[1])), []
     for m in range(M):
@@ -234,31 +242,30 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
                 for k, s in enumerate(seeds)]
     n_c = np.array([bins.counts(b, w * near[:, k]) for k in range(K)])
     n_f = bins.counts(b, w * ~near.any(axis=1))
-    rows = _cluster_rows(log_window, K)
+    subsets = _subsets(kin, S, sky, b, log_window, K)
     previous, P_previous = -np.inf, np.zeros((n, K + 1))
     it, ll, P = 0, -np.inf, P_previous
     for it in range(1, max_iter + 1):
         L, parts, Tc, Tf = _terms(kin, S, sky, b, mu, cov, profiles, n_c, w_f, mu_f, cov_f,
-                                  n_f, footprint, log_window)
+                                  n_f, footprint, log_window, subsets)
         norm = log_sum_exp(L)
         P = np.exp(L - norm[:, None])
         Pw = P * w[:, None]  # expected stars of the table
         ll = float(np.sum(w * norm) / w.sum() - np.log(w.sum()))
-        for k, r in enumerate(rows):
+        for k, (r, kin_r, S_r, _, _) in enumerate(subsets):
             n_c[k] = bins.counts(b, Pw[:, k])
             centre = profiles[k].centre
             q = Pw[:, k] * _kinematic_weight(cov[k], S)  # as in the single model
             if q.sum() > 1:
                 centre = eff_centre(sky, q, centre, profiles[k].scale) \
-                    if seeds[k].eff_centre else (q[:, None] * sky).sum(axis=0) / q.sum()
+                    if seeds[k].eff_centre else q @ sky / q.sum()
             profiles[k] = fitters[k].fit(sky, q, centre)
             if Pw[r, k].sum() < _EMPTY:
                 continue
             design = np.column_stack([np.ones(n), sky - centre]) if seeds[k].gradient \
                 else None
-            mu_r, cov[k], coef[k] = _xd_update(kin[r], None if S is None else S[r], Pw[r, k],
-                                               mu[k][r], cov[k], Tc[k], floor,
-                                               None if design is None else design[r])
+            mu_r, cov[k], coef[k] = _xd_update(kin_r, S_r, Pw[r, k], mu[k][r], cov[k], Tc[k],
+                                               floor, None if design is None else design[r])
             mu[k] = np.broadcast_to(mu_r[0], kin.shape) if design is None else design @ coef[k]
             if seeds[k].max_pm_sd is not None:
                 cov[k] = _cap_sd(cov[k], np.array([seeds[k].max_pm_sd] * 2 + [np.inf]))

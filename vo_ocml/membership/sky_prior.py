@@ -97,9 +97,10 @@ def eff_centre(sky: np.ndarray, weights: np.ndarray, centre: np.ndarray,
     c = np.asarray(centre, float)
     if weights.sum() <= 0:
         return c
+    x, y = sky[:, 0], sky[:, 1]
     for _ in range(_CENTRE_STEPS):
-        w = weights / (scale**2 + np.sum((sky - c) ** 2, axis=1))
-        c = (w[:, None] * sky).sum(axis=0) / w.sum()
+        w = weights / (scale**2 + (x - c[0]) ** 2 + (y - c[1]) ** 2)
+        c = w @ sky / w.sum()
     return c
 
 
