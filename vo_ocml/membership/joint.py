@@ -9,8 +9,10 @@ detection's candidates (:func:`~vo_ocml.membership.detection.find_candidates`) a
 candidate that is the named cluster again (kinematically within :data:`SAME_CLUSTER` combined
 spreads of it, and on the sky within its window when both positions are known) is dropped.
 Each cluster's filter and MST select its candidate stars; the joint mixture is fitted on the
-union. A cluster left with fewer than ``min_members`` stars at P > 0.5, or hotter than a bound
-cluster can be, is dropped and the mixture refitted without it.
+union. A cluster left with fewer than ``min_members`` stars at P > 0.5, or whose Gaussian would be
+hotter than a bound cluster can be without the fit's bound (the single model's test,
+:func:`~vo_ocml.membership.mixture_step.velocity_dispersion`), is dropped and the mixture
+refitted without it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from sklearn.preprocessing import StandardScaler
 
 from vo_ocml.errors import InputError
 from vo_ocml.membership import mixture_step, mst
-from vo_ocml.membership.centroid import best_measured, max_pm_dispersion, measure_cluster
+from vo_ocml.membership.centroid import best_measured, measure_cluster
 from vo_ocml.membership.detection import Detection
 from vo_ocml.membership.joint_mixture import (JointMixtureFit, JointSeed, fit_joint_mixture,
                                               fit_sample)
@@ -190,8 +192,9 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
         failing = []
         for k, s in enumerate(seeds):
             n_members = int(np.sum(P[:, k] > 0.5))
-            sd = float(np.sqrt(np.mean(np.diag(model.covs[k])[:2])))
-            bound = max_pm_dispersion(model.means[k][2], velocity_dispersion)
+            # what the fit wants, against the fit's bound (mixture_step.velocity_dispersion)
+            sd = float(np.sqrt(np.mean(model.sd_unbounded[k][:2] ** 2)))
+            bound = float(np.hypot(joint_seeds[k].max_pm_sd, mixture_step.PM_SYSTEMATIC))
             if n_members < min_members or sd > bound:
                 failing.append((k, f"{n_members} members, intrinsic pm sd {sd:.2f} mas/yr "
                                    f"(bound {bound:.2f})"))

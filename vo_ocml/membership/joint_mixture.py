@@ -83,6 +83,9 @@ class JointMixtureFit:
         EM iterations run.
     log_likelihood : float
         Mean log-likelihood per star at convergence.
+    sd_unbounded : ndarray, shape (K, 3) or None
+        Each cluster's intrinsic dispersions at its last M-step before the proper-motion bound
+        (``JointSeed.max_pm_sd``) was applied (as ``RadialMixtureFit.cluster_sd_unbounded``).
     """
 
     probability: np.ndarray
@@ -99,6 +102,7 @@ class JointMixtureFit:
     magnitude_bins: MagnitudeBins
     n_iter: int
     log_likelihood: float
+    sd_unbounded: np.ndarray | None = None
 
     @property
     def centres(self) -> np.ndarray:
@@ -243,6 +247,7 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
     n_c = np.array([bins.counts(b, w * near[:, k]) for k in range(K)])
     n_f = bins.counts(b, w * ~near.any(axis=1))
     subsets = _subsets(kin, S, sky, b, log_window, K)
+    wanted = np.sqrt(np.array([np.diag(c) for c in cov]))
     previous, P_previous = -np.inf, np.zeros((n, K + 1))
     it, ll, P = 0, -np.inf, P_previous
     for it in range(1, max_iter + 1):
@@ -267,6 +272,7 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
             mu_r, cov[k], coef[k] = _xd_update(kin_r, S_r, Pw[r, k], mu[k][r], cov[k], Tc[k],
                                                floor, None if design is None else design[r])
             mu[k] = np.broadcast_to(mu_r[0], kin.shape) if design is None else design @ coef[k]
+            wanted[k] = np.sqrt(np.diag(cov[k]))
             if seeds[k].max_pm_sd is not None:
                 cov[k] = _cap_sd(cov[k], np.array([seeds[k].max_pm_sd] * 2 + [np.inf]))
         n_f = bins.counts(b, Pw[:, K])
@@ -281,7 +287,7 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
                            profiles=profiles, n_cluster=n_c, n_field=n_f, field_weights=w_f,
                            field_means=np.array(mu_f), field_covs=np.array(cov_f),
                            footprint=footprint, magnitude_bins=bins, n_iter=it,
-                           log_likelihood=ll)
+                           log_likelihood=ll, sd_unbounded=wanted)
 
 
 def fit_sample(kin: np.ndarray, errors: np.ndarray | None, seeds: list[JointSeed], size: int,
