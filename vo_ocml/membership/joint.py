@@ -192,9 +192,8 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
         failing = []
         for k, s in enumerate(seeds):
             n_members = int(np.sum(P[:, k] > 0.5))
-            # what the fit wants, against the fit's bound (mixture_step.velocity_dispersion)
-            sd = float(np.sqrt(np.mean(model.sd_unbounded[k][:2] ** 2)))
-            bound = float(np.hypot(joint_seeds[k].max_pm_sd, mixture_step.PM_SYSTEMATIC))
+            sd, bound = mixture_step.wanted_dispersion(model.sd_unbounded[k],
+                                                       joint_seeds[k].max_pm_sd)
             if n_members < min_members or sd > bound:
                 failing.append((k, f"{n_members} members, intrinsic pm sd {sd:.2f} mas/yr "
                                    f"(bound {bound:.2f})"))

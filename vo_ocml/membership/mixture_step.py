@@ -295,6 +295,14 @@ def gmm(Z: np.ndarray, target: np.ndarray, target_var: np.ndarray, *, n_componen
     return best.predict_proba(Z)[:, k], info, best
 
 
+def wanted_dispersion(sd_unbounded, max_pm_sd: float) -> tuple[float, float]:
+    """A fitted cluster's pm dispersion without the bound (rms of pmra, pmdec; mas/yr) and the
+    fit's bound with :data:`PM_SYSTEMATIC` added in quadrature: the first above the second, the
+    Gaussian wants to be hotter than a bound cluster (:func:`velocity_dispersion`)."""
+    sd = np.asarray(sd_unbounded, float)[:2]
+    return float(np.sqrt(np.mean(sd**2))), float(np.hypot(max_pm_sd, PM_SYSTEMATIC))
+
+
 def velocity_dispersion(post: np.ndarray, kin: np.ndarray, err: np.ndarray | None,
                         centre: np.ndarray, mix_info: dict,
                         max_velocity_dispersion: float) -> tuple[float, float]:
@@ -308,9 +316,7 @@ def velocity_dispersion(post: np.ndarray, kin: np.ndarray, err: np.ndarray | Non
     against :func:`~vo_ocml.membership.centroid.max_pm_dispersion`.
     """
     if mix_info.get("pm_sd_bound") is not None:  # the radial mixture's own bound
-        sd = np.asarray(mix_info["cluster_sd_unbounded"][:2])
-        return float(np.sqrt(np.mean(sd**2))), float(np.hypot(mix_info["pm_sd_bound"],
-                                                               PM_SYSTEMATIC))
+        return wanted_dispersion(mix_info["cluster_sd_unbounded"], mix_info["pm_sd_bound"])
     if "cluster_intrinsic_sd" in mix_info:
         sd = np.asarray(mix_info["cluster_intrinsic_sd"][:2])
     else:  # plain GMM: the members' observed spread less their mean squared error

@@ -104,6 +104,15 @@ def eff_centre(sky: np.ndarray, weights: np.ndarray, centre: np.ndarray,
     return c
 
 
+def eff_half_radius(scale, slope):
+    """Half-number radius of untruncated EFF profiles, a √(2^(2/(γ−2)) − 1) (deg; inf for
+    γ ≤ 2, whose number within r grows without bound); broadcasts."""
+    slope = np.asarray(slope, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        half = scale * np.sqrt(2.0 ** (2.0 / (slope - 2.0)) - 1.0)
+    return np.where(slope <= 2.0, np.inf, half)
+
+
 @dataclass
 class ClusterProfile:
     """A fitted EFF profile: centre (deg), scale a (deg), slope γ and log normalisation."""
@@ -127,9 +136,7 @@ class ClusterProfile:
     @property
     def r50_infinite(self) -> float:
         """Half-number radius of the untruncated profile (deg; inf for γ ≤ 2)."""
-        if self.slope <= 2.0:
-            return float("inf")
-        return float(self.scale * np.sqrt(2.0 ** (2.0 / (self.slope - 2.0)) - 1.0))
+        return float(eff_half_radius(self.scale, self.slope))
 
 
 class ProfileFitter:
@@ -166,8 +173,7 @@ class ProfileFitter:
             self.scales = self.scales[self.scales <= max(max_scale, self.scales[0])]
         self.logp = eff_log_profile(self.mid[None, None, :], self.scales[:, None, None],
                                     _SLOPES[None, :, None])
-        with np.errstate(divide="ignore"):  # slope 2: the half-number radius is unbounded
-            half = self.scales[:, None] * np.sqrt(2.0 ** (2.0 / (_SLOPES[None, :] - 2.0)) - 1.0)
+        half = eff_half_radius(self.scales[:, None], _SLOPES[None, :])
         self.allowed = np.ones(half.shape, bool) if max_half_radius is None else \
             half <= max(max_half_radius, float(np.min(half)))
         self._centre: np.ndarray | None = None
