@@ -12,7 +12,8 @@ from vo_ocml.injection import TRUTH_COLUMN, FieldModel
 from vo_ocml.io.tables import read_table
 from vo_ocml.membership.centroid import (MAX_DEPTH_PC, MIN_PARALLAX_SPREAD,
                                          max_parallax_dispersion)
-from vo_ocml.membership.mixture_step import NAMED_TOLERANCE
+from vo_ocml.membership.mixture_step import NAMED_SKY_TOLERANCE, NAMED_TOLERANCE
+from vo_ocml.membership.sky import from_tangent_plane
 from vo_ocml.membership.deconvolution import _log_normal
 from vo_ocml.membership.radial_mixture import error_covariance
 from vo_ocml.membership.sky_prior import Footprint, ProfileFitter
@@ -175,6 +176,45 @@ def test_a_named_fit_near_its_centroid_is_free(single_cluster_field):
     mix = a.result.details["mixture"]
     assert "free_fit_offset_sigma" not in mix and mix["fixed_mean"] is False
     assert abs(mix["cluster_mean"][0]) < 0.02
+
+
+@pytest.fixture(scope="module")
+def kinematic_twins():
+    """A 40-star cluster at (0.25°, 0.15°) and a 300-star one with nearly its motion at
+    (−0.2°, −0.2°) (default cone: ra 120°, dec −30°, radius 0.5°), three seeds."""
+    small = SimCluster(40, 0.3, -0.2, 0.35, sd_pm=0.06, sd_parallax=0.01, plummer_radius=0.02,
+                       offset=(0.25, 0.15))
+    rich = SimCluster(300, 0.45, -0.25, 0.36, sd_pm=0.08, sd_parallax=0.015,
+                      plummer_radius=0.04, offset=(-0.2, -0.2))
+    return [simulate_cone(8000, (small, rich), seed=seed) for seed in (1, 2, 3)]
+
+
+def test_a_named_fit_that_moves_to_another_group_is_held_at_the_named_position(
+        kinematic_twins):
+    """Named by its centroid alone, the small cluster loses to its rich twin (F1 ≤ 0.02, was
+    every named fit before positions were used); named with its position, the free fit's move
+    is caught and the refit held there recovers it."""
+    position = from_tangent_plane(0.25, 0.15, 120.0, -30.0)
+    for table in kinematic_twins:
+        label = np.asarray(table["true_cluster"])
+        for kw, low, high in (({}, 0.0, 0.2), ({"position": position}, 0.75, 1.0)):
+            a = run(table, centroid=(0.3, -0.2, 0.35), **kw)
+            selected = np.nan_to_num(a.result.probability) > 0.5
+            f1 = 2 * np.sum(selected & (label == 1)) / (selected.sum() + np.sum(label == 1))
+            assert low <= f1 <= high, (kw, f1)
+        mix = a.result.details["mixture"]
+        assert mix["free_fit_sky_offset"] > NAMED_SKY_TOLERANCE and mix["fixed_centre"] is True
+        assert not np.any(selected & (label == 2))
+
+
+def test_a_named_position_near_the_cluster_leaves_the_fit_free(kinematic_twins):
+    position = from_tangent_plane(-0.19, -0.21, 120.0, -30.0)  # 0.6′ from the rich twin
+    a = run(kinematic_twins[0], centroid=(0.45, -0.25, 0.36), position=position)
+    mix = a.result.details["mixture"]
+    assert mix["fixed_centre"] is False and "free_fit_sky_offset" not in mix
+    label = np.asarray(kinematic_twins[0]["true_cluster"])
+    selected = np.nan_to_num(a.result.probability) > 0.5
+    assert 2 * np.sum(selected & (label == 2)) / (selected.sum() + np.sum(label == 2)) > 0.85
 
 
 def test_the_cluster_cannot_widen_along_parallax_past_its_depth(single_cluster_field):

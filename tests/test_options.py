@@ -28,6 +28,10 @@ BAD = [
      "fixed_widths must be 3 comma-separated values, each a number > 0; got 1,2"),
     ("--centroid", "1,2", "centroid",
      "centroid must be 3 comma-separated values, each a number; got 1,2"),
+    ("--position", "400,10", "position",
+     "position must be RA,DEC in degrees (RA in [0, 360], Dec in [-90, 90]); got 400,10"),
+    ("--position", "120", "position",
+     "position must be RA,DEC in degrees (RA in [0, 360], Dec in [-90, 90]); got 120"),
     ("--mst-rule", "both", "mst_rule", "mst_rule must be one of paper, code; got both"),
     ("--dec-n-clusters", "3", "n_clusters", "n_clusters is a parameter of method dec, not mstgmm"),
 ]

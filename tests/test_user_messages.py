@@ -58,9 +58,16 @@ def test_named_cluster_off_the_table_gives_the_angular_distance(data_dir):
     with pytest.raises(InputError) as info:
         run(table, cluster="NGC 2477")  # M67's table; NGC 2477 is 52° away
     message = " ".join(str(info.value).split())
-    distance, radius = re.search(r"NGC 2477 is ([\d.]+)° from the table's centre .*covers "
+    distance, radius = re.search(r"NGC 2477 \(ra [\d.]+°, dec -?[\d.]+°\) is ([\d.]+)° from the table's centre .*covers "
                                  r"([\d.]+)°", message).groups()
     assert 50 < float(distance) < 54 and float(radius) < 3
+
+
+def test_a_position_needs_a_centroid_and_must_be_on_the_table(m67_table):
+    with pytest.raises(InputError, match="position needs a centroid"):
+        run(m67_table, position=(132.85, 11.81))
+    with pytest.raises(InputError, match=r"The given position \(ra 10.00°, dec 11.80°\) is "):
+        run(m67_table, centroid=(-11.0, -2.9, 1.15), position=(10.0, 11.8))
 
 
 def test_named_cluster_on_the_table_is_accepted(m67_table):

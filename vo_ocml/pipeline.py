@@ -49,27 +49,36 @@ OUTPUT_COLUMNS = {
 
 
 def resolve_centroid(cluster: str | None = None,
-                     centroid: tuple[float, float, float] | None = None) -> Centroid | None:
+                     centroid: tuple[float, float, float] | None = None,
+                     position: tuple[float, float] | None = None) -> Centroid | None:
     """The centroid to filter around: the user's, else the catalogue's for ``cluster``.
 
-    Returns None when neither gives proper motion and parallax (the data decide).
+    ``position`` (RA, Dec in deg) wins over the catalogue's position. Returns None when
+    neither gives proper motion and parallax (the data decide).
 
     Raises
     ------
     NotFoundError
         ``cluster`` is not in the shipped catalogue (with suggestions).
     InputError
-        ``centroid`` is not three finite numbers.
+        ``centroid`` is not three finite numbers, or ``position`` is given without a centroid
+        or a catalogued one.
     """
     entry = lookup_cluster(cluster) if cluster else None
     sky = {"ra": entry.ra, "dec": entry.dec} if entry is not None and \
         math.isfinite(entry.ra) and math.isfinite(entry.dec) else {}
+    if position is not None:
+        ra, dec = OPTIONS["position"].parse("position", position)
+        sky = {"ra": ra, "dec": dec}
     if centroid is not None:
         values = OPTIONS["centroid"].parse("centroid", centroid)
         return Centroid(*values, source="user", name=entry.name if entry else cluster, **sky)
+    values = (entry.pmra, entry.pmdec, entry.parallax) if entry is not None else (math.nan,)
+    if position is not None and not all(math.isfinite(v) for v in values):
+        raise InputError("position needs a centroid (pmra, pmdec, parallax) or a cluster with a "
+                         "catalogued one: a blind search finds the cluster's position itself.")
     if entry is None:
         return None
-    values = (entry.pmra, entry.pmdec, entry.parallax)
     if not all(math.isfinite(v) for v in values):
         log.warning("%s (%s) has no catalogued proper motion and parallax; the cluster is "
                     "found in the data", entry.name, entry.catalogue)
@@ -86,29 +95,36 @@ OUTSIDE_R50 = 3.0
 OUTSIDE_MARGIN_DEG = 1.0
 
 
-def check_cluster_on_table(cluster: str | None, ra: np.ndarray, dec: np.ndarray) -> None:
-    """Refuse a named cluster whose catalogued position lies outside the table's sky.
+def check_cluster_on_table(cluster: str | None, ra: np.ndarray, dec: np.ndarray,
+                           position: tuple[float, float] | None = None) -> None:
+    """Refuse a named cluster whose position (``position``, else the catalogue's) lies outside
+    the table's sky.
 
     Raises
     ------
     InputError
-        The cluster's centre is more than :data:`OUTSIDE_R50` × r50 beyond the edge of the
-        cone holding the table's positions; the message gives the angular distance.
+        The cluster's centre is more than :data:`OUTSIDE_R50` × r50 (the catalogue's, else
+        :data:`OUTSIDE_MARGIN_DEG`) beyond the edge of the cone holding the table's positions;
+        the message gives the angular distance.
     """
     entry = lookup_cluster(cluster) if cluster else None
-    if entry is None or not (math.isfinite(entry.ra) and math.isfinite(entry.dec)):
+    name, centre = (entry.name, (entry.ra, entry.dec)) if entry is not None else (cluster, None)
+    if position is not None:
+        name, centre = name or "The given position", tuple(position)
+    if centre is None or not all(math.isfinite(v) for v in centre):
         return
     ra0, dec0, radius = sky_extent(ra, dec)
     if not math.isfinite(radius):
         return
-    margin = OUTSIDE_R50 * entry.r50 if math.isfinite(entry.r50) else OUTSIDE_MARGIN_DEG
-    distance = float(angular_distance(ra0, dec0, entry.ra, entry.dec))
+    margin = OUTSIDE_R50 * entry.r50 if entry is not None and math.isfinite(entry.r50) \
+        else OUTSIDE_MARGIN_DEG
+    distance = float(angular_distance(ra0, dec0, *centre))
     if distance > radius + margin:
         raise InputError(
-            f"{entry.name} is {distance:.1f}° from the table's centre (ra {ra0:.2f}°, dec "
-            f"{dec0:.2f}°); the table covers {radius:.2g}° around it, so the cluster is not in "
-            "this table. Check the cluster name or the table, or leave the name out to find "
-            "the cluster in the data.")
+            f"{name} (ra {centre[0]:.2f}°, dec {centre[1]:.2f}°) is {distance:.1f}° from the "
+            f"table's centre (ra {ra0:.2f}°, dec {dec0:.2f}°); the table covers {radius:.2g}° "
+            "around it, so the cluster is not in this table. Check the cluster name, position "
+            "or the table, or leave them out to find the cluster in the data.")
 
 
 def _unique(table: Table, name: str) -> str:
@@ -213,7 +229,8 @@ def _zero_point(value: float | str | None) -> float | None:
 
 
 def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
-        centroid: tuple[float, float, float] | None = None, threshold: float = MEMBER_THRESHOLD,
+        centroid: tuple[float, float, float] | None = None,
+        position: tuple[float, float] | None = None, threshold: float = MEMBER_THRESHOLD,
         columns: dict[str, str] | None = None, random_state: int | None = 0,
         parallax_zero_point: float | str | None = None,
         **method_params: Any) -> Annotated:
@@ -230,6 +247,10 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
         Cluster name, looked up in the shipped catalogue for the centroid.
     centroid : (pmra, pmdec, parallax), optional
         Explicit centroid in mas/yr and mas; wins over ``cluster``.
+    position : (ra, dec), optional
+        The cluster's sky position (ICRS, deg), with ``centroid`` or ``cluster``; wins over
+        the catalogue's. A fit that moves away from a named position (beyond its own
+        half-number radius) or centroid is refitted held there.
     threshold : float
         Probability above which a star is a member (0 ≤ threshold < 1; see
         :func:`vo_ocml.membership.base.is_member`).
@@ -258,7 +279,8 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
         Options are checked by :class:`vo_ocml.options.RunOptions`, as in every shell.
     """
     options = RunOptions().updated({
-        "method": method, "cluster": cluster, "centroid": centroid, "threshold": threshold,
+        "method": method, "cluster": cluster, "centroid": centroid, "position": position,
+        "threshold": threshold,
         "columns": columns, "random_state": random_state,
         "parallax_zero_point": parallax_zero_point, **method_params})
     method, cluster, centroid = options.method, options.cluster, options.centroid
@@ -271,7 +293,7 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
     if implausible.count:
         log.warning("%d row(s) hold physically impossible values (%s); they are treated as "
                     "incomplete", implausible.count, implausible.describe())
-    check_cluster_on_table(cluster, arrays["ra"], arrays["dec"])
+    check_cluster_on_table(cluster, arrays["ra"], arrays["dec"], options.position)
     zero_point = _zero_point(options.parallax_zero_point)
     if zero_point is not None:
         arrays["parallax"] = arrays["parallax"] - zero_point
@@ -281,7 +303,8 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
         errors, error_source = np.column_stack([arrays[e] for e in ERROR_FEATURES]), "table"
     elif cmap.has("phot_g_mean_mag"):
         errors, error_source = nominal_errors(arrays["phot_g_mean_mag"]), precision.CITATION
-    estimator = cls(centroid=resolve_centroid(cluster, centroid), random_state=random_state,
+    estimator = cls(centroid=resolve_centroid(cluster, centroid, options.position),
+                    random_state=random_state,
                     **options.params)
     estimator.fit(X, errors=errors, **_photometry_and_correlations(
         cmap, arrays, errors if error_source == "table" else None))

@@ -99,21 +99,23 @@ def _client(scheduler: str | None, client, workers: int | None,
 def normalise_options(options: dict[str, Any]) -> dict[str, Any]:
     """``options`` parsed and checked by the options model, in the canonical form of
     :meth:`vo_ocml.options.RunOptions.run_kwargs` (so that equal options compare equal on
-    resume), without ``cluster`` and ``centroid``, which each target gives.
+    resume), without ``cluster``, ``centroid`` and ``position``, which each target gives.
 
     Raises
     ------
     InputError
-        An unknown option, a bad value, or a cluster/centroid.
+        An unknown option, a bad value, or a cluster, centroid or position.
     """
     from vo_ocml.options import RunOptions
+    from vo_ocml.options.model import TARGET_OPTIONS
 
-    if options.get("cluster") is not None or options.get("centroid") is not None:
-        raise InputError("cluster and centroid do not apply to a batch: each target gives its "
-                         "own.")
+    if any(options.get(k) is not None for k in TARGET_OPTIONS):
+        raise InputError(f"{', '.join(TARGET_OPTIONS)} do not apply to a batch: each target "
+                         "gives its own.")
     kwargs = RunOptions().updated({k: v for k, v in options.items()
-                                   if k not in ("cluster", "centroid")}).run_kwargs()
-    del kwargs["cluster"], kwargs["centroid"]
+                                   if k not in TARGET_OPTIONS}).run_kwargs()
+    for k in TARGET_OPTIONS:
+        del kwargs[k]
     return kwargs
 
 

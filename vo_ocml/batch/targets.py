@@ -53,7 +53,8 @@ class Target:
     cluster : str or None
         Catalogue name given to :func:`vo_ocml.run` (its centroid seeds the run).
     centroid : (pmra, pmdec, parallax) or None
-        Explicit centroid (mas/yr, mas/yr, mas), wins over ``cluster``.
+        Explicit centroid (mas/yr, mas/yr, mas), wins over ``cluster``; the run is then named
+        at the cone's centre (``ra``, ``dec``) as the cluster's position.
     reference : dict
         The catalogue's values (``pmra``, ``pmdec``, ``parallax``, their intrinsic spreads
         ``s_*``, ``n_members``, ``r50``, ``catalogue``); empty when not catalogued.

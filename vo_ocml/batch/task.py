@@ -167,7 +167,8 @@ def process_target(target: Target, source, options: dict[str, Any], outdir: str,
     try:
         table = source.fetch(target)
         fetched = time.perf_counter()
-        annotated = run(table, cluster=target.cluster, centroid=target.centroid, **options)
+        annotated = run(table, cluster=target.cluster, centroid=target.centroid,
+                        position=(target.ra, target.dec) if target.centroid else None, **options)
     except (InputError, NotFoundError) as exc:
         record = failure_record(target, source.spec, " ".join(str(exc).split()), options,
                                 time.perf_counter() - start)

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from vo_ocml.options import HelpFormatter, add_run_options, add_verbosity, run_options_from_args
+from vo_ocml.options.model import TARGET_OPTIONS
 
 #: where --where/--region/--catalogue targets come from
 CATALOGUE_HELP = ("the shipped catalogue (Hunt & Reffert 2023 > Cantat-Gaudin 2020 > Dias 2002 "
@@ -74,7 +75,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    "~/.cache/vo_ocml/tap)")
     add_verbosity(p)
     for action in p._actions:
-        if action.dest in ("cluster", "centroid"):  # each target gives its own
+        if action.dest in TARGET_OPTIONS:  # each target gives its own
             action.help = argparse.SUPPRESS
     p.set_defaults(func=main)
     return p
@@ -103,7 +104,7 @@ def targets_from_args(args: argparse.Namespace):
 
 def run_options(args: argparse.Namespace) -> dict:
     """Keyword arguments of vo_ocml.run from the command line (the options model), without the
-    cluster and centroid, which each target gives."""
+    cluster, centroid and position, which each target gives."""
     from vo_ocml.batch.driver import normalise_options
 
     options = run_options_from_args(args)

@@ -97,7 +97,8 @@ class Injection:
         ``n_true`` (injected rows with complete astrometry: what a method can find),
         ``distance_kpc``, ``ra``, ``dec``, ``pmra``, ``pmdec``, ``parallax`` (observed frame:
         1/d plus the zero-point), ``sigma_v_kms``, ``sigma_pm``, ``r_core_pc``, ``r_tidal_pc``,
-        ``r_tidal_deg``, ``log_age``, ``a0``.
+        ``r_tidal_deg``, ``log_age``, ``a0``, and ``members_ra``, ``members_dec``: the mean
+        position of the injected rows with complete astrometry (a catalogue's centre).
     """
 
     table: Table
@@ -107,6 +108,11 @@ class Injection:
     def centroid(self) -> tuple[float, float, float]:
         """The cluster's (pmra, pmdec, parallax) as Gaia would measure it."""
         return self.truth["pmra"], self.truth["pmdec"], self.truth["parallax"]
+
+    @property
+    def position(self) -> tuple[float, float]:
+        """The cluster's (ra, dec) as a catalogue of its members would list it (deg)."""
+        return self.truth["members_ra"], self.truth["members_dec"]
 
 
 def _deproject(xi: np.ndarray, eta: np.ndarray, ra0: float, dec0: float) -> tuple[np.ndarray, np.ndarray]:
@@ -315,12 +321,16 @@ class FieldModel:
         table = vstack([self.base, rows], join_type="exact", metadata_conflicts="silent")
         table[TRUTH_COLUMN] = np.concatenate([np.zeros(len(self.base), bool), np.ones(len(rows), bool)])
         table[TRUTH_COLUMN].description = "injection truth: True for an injected cluster member"
-        truth = dict(n=int(n), n_rows=len(rows), n_true=int(np.isfinite(observed).all(axis=1).sum()),
+        complete = np.isfinite(observed).all(axis=1)
+        members_ra, members_dec = sky_centre(values["ra"][complete], values["dec"][complete]) \
+            if complete.any() else (float(ra0), float(dec0))
+        truth = dict(n=int(n), n_rows=len(rows), n_true=int(complete.sum()),
                      distance_kpc=float(distance_kpc), ra=float(ra0), dec=float(dec0),
                      pmra=float(pmra0), pmdec=float(pmdec0),
                      parallax=float(parallax + PARALLAX_ZERO_POINT), sigma_v_kms=float(sigma_v),
                      sigma_pm=float(sigma_pm), r_core_pc=float(r_core), r_tidal_pc=float(r_tidal),
-                     r_tidal_deg=float(r_tidal * pc_to_deg), log_age=float(age), a0=float(a0))
+                     r_tidal_deg=float(r_tidal * pc_to_deg), log_age=float(age), a0=float(a0),
+                     members_ra=members_ra, members_dec=members_dec)
         return Injection(table=table, truth=truth)
 
     def _donors(self, rng: np.random.Generator, g: np.ndarray) -> np.ndarray:

@@ -32,7 +32,7 @@ from vo_ocml.membership.centroid import max_pm_dispersion
 from vo_ocml.membership.radial_mixture import (
     RadialMixtureFit, error_covariance, fit_radial_mixture,
 )
-from vo_ocml.membership.sky_prior import Footprint
+from vo_ocml.membership.sky_prior import Footprint, eff_half_radius
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,10 @@ KMS_PER_MASYR_KPC = 4.74
 #: a named cluster's fitted mean may lie this many σ (:func:`named_offset`) from the centroid it
 #: was named with; the same 3σ as the default filter's half-width
 NAMED_TOLERANCE = 3.0
+#: a named cluster's fitted sky centre may lie this many of its fitted half-number radii from
+#: the position it was named at: beyond, the named position is outside the fitted cluster's
+#: inner half and the fit describes another group
+NAMED_SKY_TOLERANCE = 1.0
 #: Gaia (E)DR3 proper motions' systematic error on a cluster's scale (mas/yr; Vasiliev &
 #: Baumgardt 2021, MNRAS 505, 5978: ~0.025 mas/yr below 1°), which no table's errors hold:
 #: a fitted dispersion may exceed a bound cluster's by this much (in quadrature)
@@ -87,6 +91,7 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
            corr: np.ndarray | None = None, footprint: Footprint | None = None,
            log_window: np.ndarray | None = None, max_pm_sd: float | None = None,
            max_parallax_sd: float | None = None, fixed_mean: bool = False,
+           fixed_centre: bool = False,
            colour: np.ndarray | None = None) -> tuple[np.ndarray, dict, Any]:
     """Fit the cluster + field mixture(s), best by BIC; return probabilities, facts, model.
 
@@ -99,7 +104,9 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
     ``max_pm_sd`` and ``max_parallax_sd`` bound the cluster's intrinsic proper-motion (mas/yr)
     and parallax (mas) dispersions;
     ``fixed_mean`` keeps the cluster's mean at ``centre`` (a named cluster whose free fit
-    moved to another one: :func:`named_offset`); ``colour`` (BP−RP) adds the photometric term
+    moved to another one: :func:`named_offset`); ``fixed_centre`` keeps its sky centre at
+    ``target`` (a named position the free fit moved away from: :func:`sky_offset`);
+    ``colour`` (BP−RP) adds the photometric term
     (:mod:`vo_ocml.membership.photometry`).
 
     Raises
@@ -120,7 +127,7 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
             intrinsic, target, mag=None if mag is None else mag[fit_rows],
             log_window=None if log_window is None else log_window[fit_rows],
             max_pm_sd=max_pm_sd, max_parallax_sd=max_parallax_sd, fixed_mean=fixed_mean,
-            colour=None if colour is None else colour[fit_rows],
+            fixed_centre=fixed_centre, colour=None if colour is None else colour[fit_rows],
             footprint=footprint, max_scale=max_profile_scale(centre[2]),
             max_half_radius=max_half_radius(centre[2]), n_field=m,
             gradient=gradient, random_state=random_state)
@@ -140,6 +147,7 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
     info = {"model": "radial", "n_components": n_components, "bic": bics,
             "pm_gradient_per_deg": best.cluster_gradient.tolist(),
             "deconvolved": err is not None, "fixed_mean": fixed_mean,
+            "fixed_centre": fixed_centre,
             "photometric": best.colour_term is not None, "error_correlations": corr is not None,
             "n_iter": best.n_iter,
             "cluster_mean": best.cluster_mean.tolist(),
@@ -147,6 +155,7 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
             "cluster_sd_unbounded": best.cluster_sd_unbounded.tolist(),
             "pm_sd_bound": max_pm_sd,
             "cluster_mean_cov": mean_covariance(best.cluster_cov, probability, cov).tolist(),
+            "profile_centre_deg": best.profile.centre.tolist(),
             "profile_scale_deg": best.profile.scale, "profile_slope": best.profile.slope,
             "concentration": concentration, "field_uniform_component": uniform,
             "magnitude_bin_edges": best.magnitude_bins.edges.tolist(),
@@ -185,21 +194,44 @@ def named_offset(info: dict, given: np.ndarray, given_spread: Any = None) -> flo
     return float(np.sqrt(2.0) * erfinv(gammainc(1.5, d2 / 2.0)))
 
 
+def sky_offset(info: dict, given_sky: np.ndarray | None) -> float:
+    """How far a fitted cluster's sky centre is from the position it was named at, in units of
+    its fitted half-number radius (0 without a given position or a fitted profile).
+
+    Beyond :data:`NAMED_SKY_TOLERANCE` the named position lies outside the half of the fitted
+    cluster nearest its centre: the fit describes another group.
+    """
+    if given_sky is None or "profile_centre_deg" not in info:
+        return 0.0
+    half = float(eff_half_radius(info["profile_scale_deg"], info["profile_slope"]))
+    distance = float(np.hypot(*(np.asarray(info["profile_centre_deg"]) - given_sky)))
+    return distance / half if half > 0 else np.inf
+
+
 def refit_if_moved(fit: Callable[[bool], tuple], info: Callable[[tuple], dict],
-                   given: np.ndarray, given_spread: Any, named: bool) -> tuple:
+                   given: np.ndarray, given_spread: Any, named: bool,
+                   given_sky: np.ndarray | None = None) -> tuple:
     """``fit(False)``, or, for a named cluster that it moved away from, ``fit(True)``.
 
-    ``fit(fixed_mean)`` runs the mixture step and returns a tuple whose facts ``info(out)``
-    hold the fitted cluster; when ``named`` and the fit ends more than :data:`NAMED_TOLERANCE`
-    σ (:func:`named_offset`) from the ``given`` centroid, the mixture is refitted with the
-    cluster's mean held there, and the facts record ``free_fit_offset_sigma``.
+    ``fit(held)`` runs the mixture step and returns a tuple whose facts ``info(out)`` hold the
+    fitted cluster; when ``named`` and the fit ends more than :data:`NAMED_TOLERANCE` σ
+    (:func:`named_offset`) from the ``given`` centroid, or more than
+    :data:`NAMED_SKY_TOLERANCE` half-number radii (:func:`sky_offset`) from the position
+    ``given_sky`` (tangent plane, deg) it was named at, the mixture is refitted with the
+    cluster held at the named centroid (and position, when given), and the facts record
+    ``free_fit_offset_sigma`` and ``free_fit_sky_offset``.
     """
     out = fit(False)
-    offset = named_offset(info(out), given, given_spread) if named else 0.0
-    if offset > NAMED_TOLERANCE:  # the fit moved to another cluster or a field feature
-        log.info("fit %.1f sigma from the named centroid: refitted with its mean there", offset)
+    if not named:
+        return out
+    offset = named_offset(info(out), given, given_spread)
+    moved = sky_offset(info(out), given_sky)
+    if offset > NAMED_TOLERANCE or moved > NAMED_SKY_TOLERANCE:  # another cluster or feature
+        log.info("fit %.1f sigma and %.1f half-radii from the named cluster: refitted held "
+                 "there", offset, moved)
         out = fit(True)
         info(out)["free_fit_offset_sigma"] = offset
+        info(out)["free_fit_sky_offset"] = moved
     return out
 
 

@@ -251,20 +251,22 @@ class MSTGMM(MembershipEstimator):
         return bool(self.pm_gradient)
 
     def _mixture(self, kin, err, sky, centre, observed, intrinsic, target, rows, footprint,
-                 fixed_mean=False):
-        """The mixture step (:mod:`vo_ocml.membership.mixture_step`): posterior, facts, model, scaler."""
+                 held=False, named_at=None):
+        """:mod:`~vo_ocml.membership.mixture_step`: posterior, facts, model, scaler (``held``:
+        the cluster's mean at ``centre``, its sky centre at ``named_at`` when given)."""
+        fixed_centre = held and named_at is not None
         if self.mixture == "radial":
             stars = self._stars.rows(rows)
             post, info, model = mixture_step.radial(
-                kin, err, sky, centre, intrinsic, target,
+                kin, err, sky, centre, intrinsic, named_at if fixed_centre else target,
                 n_field=mixture_step.field_choices(self.n_components, self.max_components),
                 gradient=self._gradient(centre), max_fit_stars=self.max_fit_stars,
                 random_state=self.random_state, mag=stars.magnitude,
                 corr=None if err is None else stars.correlations, footprint=footprint,
                 log_window=self._window_log_volume(kin, err),
                 max_pm_sd=mixture_step.fit_pm_sd_bound(centre[2], self.max_velocity_dispersion),
-                max_parallax_sd=max_parallax_dispersion(centre[2]), fixed_mean=fixed_mean,
-                colour=stars.colour if self.photometric else None)
+                max_parallax_sd=max_parallax_dispersion(centre[2]), fixed_mean=held,
+                fixed_centre=fixed_centre, colour=stars.colour if self.photometric else None)
             return post, info, model, None
         feats = np.column_stack([sky, kin])
         scaler = StandardScaler().fit(feats)
@@ -280,16 +282,13 @@ class MSTGMM(MembershipEstimator):
         """filter → MST → mixture on the complete rows ``X`` (canonical order)."""
         kin = X[:, 2:5]
         c = as_centroid(self.centroid)
-        if c is not None and c.ra is not None and c.dec is not None:
-            ra0, dec0 = c.ra, c.dec
-        else:
-            ra0, dec0 = sky_centre(X[:, 0], X[:, 1])
+        # a named position is the tangent plane's origin
+        named_at = np.zeros(2) if c is not None and None not in (c.ra, c.dec) else None
+        ra0, dec0 = (c.ra, c.dec) if named_at is not None else sky_centre(X[:, 0], X[:, 1])
         sky = tangent_plane(X[:, 0], X[:, 1], ra0, dec0)
         self.sky_origin_ = (ra0, dec0)
         self.centre_ = self.observed_spread_ = self.intrinsic_spread_ = None
-        self.mixture_, self.scaler_, self.cluster_component_ = None, None, -1
-        self.clusters_ = []
-
+        self.mixture_, self.scaler_, self.cluster_component_, self.clusters_ = None, None, -1, []
         probability = np.zeros(len(X))
         stage = np.full(len(X), STAGE_FILTER, dtype=STAGE_DTYPE)
         counts: dict[str, int] = {}
@@ -364,9 +363,10 @@ class MSTGMM(MembershipEstimator):
             self.kinematic_range_ = np.ptp(kin, axis=0)
             footprint = Footprint(sky)
             post, mix_info, model, scaler = mixture_step.refit_if_moved(
-                lambda fixed: self._mixture(kin[i_m], e_m, sky[i_m], centre, observed, intrinsic,
-                                            target, i_m, footprint, fixed_mean=fixed),
-                lambda out: out[1], centre, None if c is None else c.spread, source != "data")
+                lambda held: self._mixture(kin[i_m], e_m, sky[i_m], centre, observed, intrinsic,
+                                           target, i_m, footprint, held, named_at),
+                lambda out: out[1], centre, None if c is None else c.spread, source != "data",
+                named_at)
         except ValueError:
             return no_cluster(f"only {len(i_m)} stars survive the MST")
         probability[i_m] = post

@@ -240,7 +240,7 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
                        max_half_radius: float | None = None,
                        log_window: np.ndarray | None = None, max_pm_sd: float | None = None,
                        max_parallax_sd: float | None = None,
-                       n_field: int = 1, fixed_mean: bool = False,
+                       n_field: int = 1, fixed_mean: bool = False, fixed_centre: bool = False,
                        colour: np.ndarray | None = None,
                        gradient: bool = True, max_iter: int = 1000, tol: float = 2e-7,
                        p_tol: float = 5e-4,
@@ -287,6 +287,9 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
         Keep the cluster's mean at ``cluster_mean`` (no gradient): only its covariance, profile
         and luminosity function are fitted -- the cluster a user or catalogue named, when the
         free fit moved to another one.
+    fixed_centre : bool
+        Keep the profile's sky centre at ``centre``: the position a user or catalogue named,
+        when the free fit moved to another group.
     gradient : bool
         Let the cluster's mean (pmra, pmdec, parallax) vary linearly across the sky: the
         perspective effect of a nearby cluster's space motion (over 2° the Pleiades' mean
@@ -334,7 +337,7 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
         ll = float(norm.mean() - np.log(n))
         n_c, n_f = bins.counts(b, p), bins.counts(b, 1.0 - p)
         q = p * _kinematic_weight(cov_c, S)  # the stars whose membership their motion decides
-        if q.sum() > 1:
+        if q.sum() > 1 and not fixed_centre:
             centre = q @ sky / q.sum()
         profile = fitter.fit(sky, q, centre)
         design = np.column_stack([np.ones(n), sky - centre]) if gradient and not fixed_mean \

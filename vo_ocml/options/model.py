@@ -21,7 +21,7 @@ from vo_ocml.io.formats import FORMATS
 from vo_ocml.membership import METHODS, estimator_class
 from vo_ocml.membership.result import MEMBER_THRESHOLD, check_threshold
 from vo_ocml.options.parse import (Parser, boolean, choice, column_map, number, numbers, show,
-                                   text)
+                                   sky_position, text)
 
 #: a method parameter's default is the estimator's (read from its signature)
 FROM_ESTIMATOR = object()
@@ -142,6 +142,10 @@ RUN_OPTIONS = (
            "(on the command line: --centroid=-11.0,-2.9,1.15 when it starts with a minus)",
            numbers(3, number()), unit="mas/yr, mas/yr, mas", metavar="PMRA,PMDEC,PARALLAX",
            default_text="the catalogue's for --cluster, else found in the data"),
+    Option("position", "the cluster's sky position (ICRS), wins over the catalogue's; with a "
+           "centroid or a cluster only: a fit that leaves it is refitted held there",
+           sky_position, unit="deg, deg", metavar="RA,DEC",
+           default_text="the catalogue's for --cluster, else none"),
     Option("threshold", "membership probability above which a star is a member (ocml_member)",
            _threshold, default=MEMBER_THRESHOLD),
     Option("columns", "use COLUMN for QUANTITY (ra, dec, pmra, pmdec, parallax, pmra_error, "
@@ -262,7 +266,9 @@ METHOD_OPTIONS = (
 
 OPTIONS = {o.name: o for o in (*RUN_OPTIONS, *METHOD_OPTIONS)}
 #: run options whose None means "not given"
-NULLABLE = ("cluster", "centroid", "parallax_zero_point")
+NULLABLE = ("cluster", "centroid", "position", "parallax_zero_point")
+#: run options that name the cluster: a batch takes them from each target
+TARGET_OPTIONS = ("cluster", "centroid", "position")
 
 
 def method_options(method: str) -> tuple[Option, ...]:
@@ -280,7 +286,7 @@ class RunOptions:
 
     Attributes
     ----------
-    method, cluster, centroid, threshold, columns, random_state, parallax_zero_point
+    method, cluster, centroid, position, threshold, columns, random_state, parallax_zero_point
         See :data:`RUN_OPTIONS`.
     params : mapping
         The method parameters given (the estimator's defaults apply to the others).
@@ -289,6 +295,7 @@ class RunOptions:
     method: str = "mstgmm"
     cluster: str | None = None
     centroid: tuple[float, float, float] | None = None
+    position: tuple[float, float] | None = None
     threshold: float = MEMBER_THRESHOLD
     columns: Mapping[str, str] = field(default_factory=dict)
     random_state: int | None = 0
@@ -331,6 +338,7 @@ class RunOptions:
     def run_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :func:`vo_ocml.run`."""
         return {"method": self.method, "cluster": self.cluster, "centroid": self.centroid,
+                "position": self.position,
                 "threshold": self.threshold, "columns": dict(self.columns) or None,
                 "random_state": self.random_state,
                 "parallax_zero_point": self.parallax_zero_point, **self.params}

@@ -149,6 +149,24 @@ def numbers(count: int | None, item: Parser, *, none: bool = False) -> Parser:
     return parse
 
 
+_two_numbers = numbers(2, number())
+
+
+def sky_position(name: str, value: Any) -> tuple[float, float]:
+    """RA, Dec in degrees (ICRS): RA in [0, 360], Dec in [-90, 90], as two numbers or "ra,dec"."""
+    what = sky_position.what  # type: ignore[attr-defined]
+    try:
+        ra, dec = _two_numbers(name, value)
+    except InputError:
+        raise fail(name, what, value) from None
+    if not (0.0 <= ra <= 360.0 and -90.0 <= dec <= 90.0):
+        raise fail(name, what, value)
+    return ra, dec
+
+
+sky_position.what = "RA,DEC in degrees (RA in [0, 360], Dec in [-90, 90])"  # type: ignore[attr-defined]
+
+
 def column_map(name: str, value: Any) -> dict[str, str]:
     """Column overrides: a map QUANTITY → COLUMN, or "QUANTITY=COLUMN" strings (a list, or one
     string with several separated by commas)."""
