@@ -154,18 +154,22 @@ def test_eff_centre_is_not_pulled_by_the_field():
 
 def test_small_distant_neighbour_is_found_near_the_ceiling():
     """A 40-star cluster 0.87 deg from a 250-star one (11 sigma apart): each within reach of the
-    simulation's own best (the joint model used to lose the small one: 0.22 against 0.86)."""
+    simulation's own best (the joint model used to lose the small one: 0.22 against 0.86).
+    Five seeds: the small cluster's F1 moves by ±0.05 from seed to seed."""
     clusters = (SimCluster(250, -2.5, 1.0, 0.62, sd_pm=0.13, plummer_radius=0.07,
                            offset=(-0.27, -0.34)),
                 SimCluster(40, -3.5, 3.4, 0.74, sd_pm=0.16, plummer_radius=0.085,
                            offset=(0.27, 0.34)))
-    table = simulate_cone(12000, clusters, radius=0.6, seed=2)
-    P = vo_ocml.run(table, clusters="all").result.cluster_probability
-    best = true_posterior(table, clusters, radius=0.6)
-    truth = np.asarray(table["true_cluster"])
-    for j in (1, 2):
-        f1 = max(_f1(P[:, k] > 0.5, truth == j) for k in range(P.shape[1] - 1))
-        assert f1 > 0.85 * _f1(best[:, j - 1] > 0.5, truth == j)
+    ratios = []
+    for seed in range(2, 7):
+        table = simulate_cone(12000, clusters, radius=0.6, seed=seed)
+        P = vo_ocml.run(table, clusters="all").result.cluster_probability
+        best = true_posterior(table, clusters, radius=0.6)
+        truth = np.asarray(table["true_cluster"])
+        for j in (1, 2):
+            f1 = max(_f1(P[:, k] > 0.5, truth == j) for k in range(P.shape[1] - 1))
+            ratios.append(f1 / _f1(best[:, j - 1] > 0.5, truth == j))
+    assert min(ratios) > 0.75 and np.mean(ratios) > 0.9
 
 
 def test_true_posterior_is_the_simulation_ceiling():

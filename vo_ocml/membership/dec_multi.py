@@ -175,7 +175,8 @@ def fit_several(est: "DEC", Xc: np.ndarray, err: np.ndarray | None, centroid: Ce
                               log_window=log_window[cand],
                               gradient=lambda c: bool(c[2] > NEARBY_PARALLAX), min_members=MIN_MEMBERS,
                               velocity_dispersion=VELOCITY_DISPERSION, max_fit_stars=MAX_FIT_STARS,
-                              random_state=est.random_state, mag=sub.magnitude, footprint=Footprint(sky))
+                              random_state=est.random_state, mag=sub.magnitude,
+                              footprint=Footprint(sky, field_sky=sky[~filters.any(axis=1)]))
     if outcome is None:
         return no_cluster(m, counts, "the cluster was not confirmed by the joint mixture (too few "
                            f"members (< {MIN_MEMBERS}) or too hot for a bound cluster)", details, k)

@@ -207,7 +207,8 @@ def fit_sky(est: "DEC", Xc: np.ndarray, err: np.ndarray | None, centroid: Centro
     span = np.ptp(kin, axis=0)
     given_spread = None if centroid is None or centroid.spread is None else np.asarray(centroid.spread, float)
     post, info, mix = _likelihood_ratio(kin[cand], e_c, sky[cand], start, scope, span, stars.rows(cand),
-                                        Footprint(sky), given_spread, est.random_state)
+                                        Footprint(sky, field_sky=sky[~scope.passed]), given_spread,
+                                        est.random_state)
     probability = np.zeros(m)
     probability[cand] = post
     members = post > 0.5

@@ -2,8 +2,9 @@
 
 The single-cluster model (:mod:`vo_ocml.membership.radial_mixture`, prior from
 :mod:`vo_ocml.membership.sky_prior`) gives each star in magnitude bin b at position x the
-terms ``W_c(b) ρ_c(x) N(v; μ_c, Σ_c + S)`` (cluster) and ``W_f(b)/A Σ_m w_m(b) N(v; μ_m, Σ_m +
-S)`` (field: uniform over the footprint of area A). Here every cluster k has its own term,
+terms ``W_c(b) ρ_c(x) N(v; μ_c, Σ_c + S)`` (cluster) and ``W_f(b) ρ_f(x) Σ_m w_m(b) N(v; μ_m,
+Σ_m + S)`` (field: ρ_f uniform over the footprint, or following the stars outside every
+cluster's filter: :mod:`vo_ocml.membership.field_density`). Here every cluster k has its own term,
 ``W_k(b) ρ_k(x) N(v; μ_k, Σ_k + S)``, with its own luminosity function W_k, EFF profile ρ_k
 (its own :class:`~vo_ocml.membership.sky_prior.ProfileFitter` around its own centre) and
 deconvolved Gaussian (with the perspective gradient where asked), and the posterior of each
@@ -165,7 +166,7 @@ def _terms(kin, S, sky, b, mu, cov, profiles, n_c, w_f, mu_f, cov_f, n_f, footpr
     for u in range(w_f.shape[1] - M):  # uniform over window u; log_window is inf outside it
         parts[:, M + u] = np.log(w_f[b, M + u]) - log_window[:, u]
     lf = log_sum_exp(parts)
-    L[:, K] = np.log(n_f[b]) - np.log(footprint.area) + lf
+    L[:, K] = np.log(n_f[b]) + footprint.log_field_density(sky) + lf
     return L, parts - lf[:, None], Tc, Tf
 
 

@@ -361,7 +361,7 @@ class MSTGMM(MembershipEstimator):
         try:
             self.centre_, self.observed_spread_, self.intrinsic_spread_ = centre, observed, intrinsic
             self.kinematic_range_ = np.ptp(kin, axis=0)
-            footprint = Footprint(sky)
+            footprint = Footprint(sky, field_sky=sky[~passed])
             post, mix_info, model, scaler = mixture_step.refit_if_moved(
                 lambda held: self._mixture(kin[i_m], e_m, sky[i_m], centre, observed, intrinsic,
                                            target, i_m, footprint, held, named_at),

@@ -4,12 +4,13 @@ For star i at tangent-plane position x_i, in magnitude bin b_i, with (pmra, pmde
 v_i and error covariance S_i (Gaia's correlations included when the table has them)::
 
     p(v_i, x_i, b_i) =  W_c(b_i) ρ_c(x_i) N(v_i; μ_c(x_i), Σ_c + S_i)
-                      + W_f(b_i) / A   Σ_m w_m(b_i) N(v_i; μ_m, Σ_m + S_i)
+                      + W_f(b_i) ρ_f(x_i) Σ_m w_m(b_i) N(v_i; μ_m, Σ_m + S_i)
 
 W_c(b) and W_f(b) are the expected numbers of members and field stars per magnitude bin (the
 two luminosity functions: at G 20 the field outnumbers a cluster far more than at G 15), ρ_c an
-EFF/Plummer-like surface-density profile normalised over the footprint, A the footprint's area
-(the field is uniform over it), Σ_c, Σ_m intrinsic (deconvolved) covariances, and μ_c(x) the
+EFF/Plummer-like surface-density profile normalised over the footprint, ρ_f the field's (1/A,
+A the footprint's area, or the smoothed density of the stars outside the cluster's filter:
+:mod:`vo_ocml.membership.field_density`), Σ_c, Σ_m intrinsic (deconvolved) covariances, and μ_c(x) the
 cluster's mean, linear across the sky for nearby clusters (perspective). The prior is
 :mod:`vo_ocml.membership.sky_prior`. EM: the E-step gives each star's membership probability;
 the M-step updates the luminosity functions (probability-weighted counts per bin), the
@@ -49,7 +50,7 @@ class RadialMixtureFit:
     profile : ClusterProfile
         The cluster's surface-density profile (centre, scale, slope).
     footprint : Footprint
-        The table's footprint (the field is uniform over it).
+        The table's footprint and the field's surface density over it.
     magnitude_bins : MagnitudeBins
         The magnitude bins of the luminosity functions.
     n_cluster, n_field : ndarray, shape (n_bins,)
@@ -126,7 +127,7 @@ class RadialMixtureFit:
 
 def _terms(kin, S, sky, b, mu_c, cov_c, w_f, mu_f, cov_f, profile, footprint, n_c, n_f,
            log_window=None):
-    """log[W_c(b) ρ_c(x) N_c(v)], log[W_f(b)/A · Σ_m w_m(b) N_m(v)], field parts, Tc, Tf.
+    """log[W_c(b) ρ_c(x) N_c(v)], log[W_f(b) ρ_f(x) Σ_m w_m(b) N_m(v)], field parts, Tc, Tf.
 
     With ``log_window`` the field's last component is uniform over each star's window.
     """
@@ -140,9 +141,8 @@ def _terms(kin, S, sky, b, mu_c, cov_c, w_f, mu_f, cov_f, profile, footprint, n_
         parts.append(np.log(w_f[b, n_field]) - log_window)
     parts = np.column_stack(parts)
     lf = log_sum_exp(parts)
-    s_c, s_f = profile.log_terms(sky, n_c.sum(), n_f.sum())
-    a = np.log(n_c[b]) + s_c + lc
-    c = np.log(n_f[b]) + s_f + lf
+    a = np.log(n_c[b]) + profile.log_density(sky) + lc
+    c = np.log(n_f[b]) + footprint.log_field_density(sky) + lf
     return a, c, parts - lf[:, None], Tc, [f[1] for f in field]
 
 

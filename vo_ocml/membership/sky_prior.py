@@ -7,7 +7,9 @@ numbers of stars at its position ``x`` and in its magnitude bin ``b``::
 
 ``W_c(b)`` and ``W_f(b)`` are the expected numbers of members and of field stars in magnitude
 bin ``b`` (the two luminosity functions, estimated within the EM from the probabilities), ``A``
-is the area of the table's footprint, over which the field is uniform, and ``ρ_c`` is the
+is the area of the table's footprint, over which the field is uniform (or, given the stars
+outside the cluster's filter, follows their smoothed density:
+:mod:`~vo_ocml.membership.field_density`), and ``ρ_c`` is the
 cluster's surface-density profile, normalised to one over the footprint. The profile is that of
 Elson, Fall & Freeman (1987, ApJ 323, 54), ρ ∝ (1 + r²/a²)^(−γ/2): a Plummer sphere for γ = 4,
 a King-like core with a power-law halo otherwise.
@@ -23,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.spatial import ConvexHull
+
+from vo_ocml.membership.field_density import MIN_STARS, FieldDensity
 
 #: radii of the normalisation grid (log-spaced, from this fraction of the footprint's size)
 _N_RADII = 256
@@ -50,9 +54,14 @@ class Footprint:
     ----------
     sky : ndarray, shape (n, 2)
         Tangent-plane positions (deg) of the table's stars.
+    field_sky : ndarray, shape (m, 2), optional
+        Positions of stars that trace the field (outside the cluster's kinematic filter):
+        with at least :data:`~vo_ocml.membership.field_density.MIN_STARS` of them the field's
+        sky density follows theirs (:class:`~vo_ocml.membership.field_density.FieldDensity`),
+        otherwise it is uniform over the footprint.
     """
 
-    def __init__(self, sky: np.ndarray) -> None:
+    def __init__(self, sky: np.ndarray, field_sky: np.ndarray | None = None) -> None:
         sky = np.asarray(sky, float)
         if len(sky) > _HULL_STARS:  # the hull of an even sample; its vertices are kept below
             sky = sky[:: int(np.ceil(len(sky) / _HULL_STARS))]
@@ -61,6 +70,14 @@ class Footprint:
         self.area = float(hull.volume)
         self._equations = hull.equations
         self.size = float(np.sqrt(self.area / np.pi))  # radius of a disc of the same area
+        self.field = FieldDensity(self, field_sky) if field_sky is not None and \
+            len(field_sky) >= MIN_STARS else None
+
+    def log_field_density(self, points: np.ndarray) -> np.ndarray:
+        """log of the field's surface density (per deg², one over the footprint) at ``points``."""
+        if self.field is None:
+            return np.full(len(points), -np.log(self.area))
+        return self.field.log_density(points)
 
     def contains(self, points: np.ndarray) -> np.ndarray:
         """Whether each point (m, 2) is inside the footprint."""
@@ -121,17 +138,11 @@ class ClusterProfile:
     scale: float
     slope: float
     log_norm: float
-    log_area: float = 0.0
 
     def log_density(self, sky: np.ndarray) -> np.ndarray:
         """log ρ_c at tangent-plane positions (normalised to one over the footprint)."""
         r = np.hypot(*(sky - self.centre).T)
         return eff_log_profile(r, self.scale, self.slope) - self.log_norm
-
-    def log_terms(self, sky: np.ndarray, n_cluster: float, n_field: float
-                  ) -> tuple[np.ndarray, np.ndarray]:
-        """Spatial log-terms of the cluster (log ρ_c) and the field (−log A) per star."""
-        return self.log_density(sky), np.full(len(sky), -self.log_area)
 
     @property
     def r50_infinite(self) -> float:
@@ -198,8 +209,7 @@ class ProfileFitter:
         score = np.where(self.allowed, self.logp @ hist - weights.sum() * norm, -np.inf)
         i, j = np.unravel_index(np.argmax(score), score.shape)
         return ClusterProfile(np.asarray(centre, float), float(self.scales[i]),
-                              float(_SLOPES[j]), float(norm[i, j]),
-                              float(np.log(self.footprint.area)))
+                              float(_SLOPES[j]), float(norm[i, j]))
 
 
 class MagnitudeBins:
