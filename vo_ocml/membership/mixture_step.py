@@ -158,6 +158,8 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
             "profile_centre_deg": best.profile.centre.tolist(),
             "profile_scale_deg": best.profile.scale, "profile_slope": best.profile.slope,
             "concentration": concentration, "field_uniform_component": uniform,
+            "field_sky_density": "stars outside the filter" if best.footprint.field is not None
+            else "uniform over the footprint",
             "magnitude_bin_edges": best.magnitude_bins.edges.tolist(),
             "n_cluster_per_magnitude_bin": best.n_cluster.tolist(),
             "n_field_per_magnitude_bin": best.n_field.tolist()}
