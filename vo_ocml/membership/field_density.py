@@ -32,6 +32,9 @@ KERNEL_STARS = 400
 BANDWIDTH_FRACTION = (0.1, 0.5)
 #: fewest stars outside the filter for a density estimate; below, the field is uniform
 MIN_STARS = 500
+#: most of those stars used (an even sample beyond): the kernel's floor of 0.1 of the size
+#: then still holds ~4,000 of them
+MAX_STARS = 200_000
 #: lowest field density allowed, as a fraction of the footprint's mean
 FLOOR = 0.1
 
@@ -45,11 +48,14 @@ class FieldDensity:
         The table's footprint (:class:`~vo_ocml.membership.sky_prior.Footprint`).
     sky : ndarray, shape (n, 2)
         Tangent-plane positions (deg) of stars that trace the field (those outside the
-        cluster's kinematic filter); at least :data:`MIN_STARS`.
+        cluster's kinematic filter); at least :data:`MIN_STARS` (at most :data:`MAX_STARS`
+        are used).
     """
 
     def __init__(self, footprint, sky: np.ndarray) -> None:
         sky = np.asarray(sky, float)
+        if len(sky) > MAX_STARS:
+            sky = sky[:: int(np.ceil(len(sky) / MAX_STARS))]
         lo, hi = footprint.vertices.min(axis=0), footprint.vertices.max(axis=0)
         self.lo = lo
         self.cell = float(np.max(hi - lo)) / GRID_CELLS

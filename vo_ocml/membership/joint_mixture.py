@@ -124,7 +124,8 @@ class JointMixtureFit:
               for k in range(len(self.means))]
         L = _terms(kin, error_covariance(errors), sky, b, mu, list(self.covs), self.profiles,
                    self.n_cluster, self.field_weights, list(self.field_means),
-                   list(self.field_covs), self.n_field, self.footprint, log_window)[0]
+                   list(self.field_covs), self.n_field, self.footprint.log_field_density(sky),
+                   log_window)[0]
         return np.exp(L - log_sum_exp(L)[:, None])
 
 
@@ -143,7 +144,7 @@ def _subsets(kin, S, sky, b, log_window, K: int) -> list[tuple]:
             for r in _cluster_rows(log_window, K)]
 
 
-def _terms(kin, S, sky, b, mu, cov, profiles, n_c, w_f, mu_f, cov_f, n_f, footprint,
+def _terms(kin, S, sky, b, mu, cov, profiles, n_c, w_f, mu_f, cov_f, n_f, log_field,
            log_window=None, subsets=None):
     """log terms (n, K + 1), the field's parts (n, M + U, normalised), Tc per cluster, Tf.
 
@@ -166,7 +167,7 @@ def _terms(kin, S, sky, b, mu, cov, profiles, n_c, w_f, mu_f, cov_f, n_f, footpr
     for u in range(w_f.shape[1] - M):  # uniform over window u; log_window is inf outside it
         parts[:, M + u] = np.log(w_f[b, M + u]) - log_window[:, u]
     lf = log_sum_exp(parts)
-    L[:, K] = np.log(n_f[b]) + footprint.log_field_density(sky) + lf
+    L[:, K] = np.log(n_f[b]) + log_field + lf
     return L, parts - lf[:, None], Tc, Tf
 
 
@@ -251,9 +252,10 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
     wanted = np.sqrt(np.array([np.diag(c) for c in cov]))
     previous, P_previous = -np.inf, np.zeros((n, K + 1))
     it, ll, P = 0, -np.inf, P_previous
+    log_field = footprint.log_field_density(sky)
     for it in range(1, max_iter + 1):
         L, parts, Tc, Tf = _terms(kin, S, sky, b, mu, cov, profiles, n_c, w_f, mu_f, cov_f,
-                                  n_f, footprint, log_window, subsets)
+                                  n_f, log_field, log_window, subsets)
         norm = log_sum_exp(L)
         P = np.exp(L - norm[:, None])
         Pw = P * w[:, None]  # expected stars of the table

@@ -101,8 +101,9 @@ class RadialMixtureFit:
         """log of the cluster's and the field's terms per star, and the field parts."""
         mean = self.cluster_mean + (sky - self.centre) @ self.cluster_gradient
         return _terms(kin, S, sky, b, mean, self.cluster_cov, self.field_weights,
-                      self.field_means, self.field_covs, self.profile, self.footprint,
-                      self.n_cluster, self.n_field, log_window)[:3]
+                      self.field_means, self.field_covs, self.profile,
+                      self.footprint.log_field_density(sky), self.n_cluster, self.n_field,
+                      log_window)[:3]
 
     def predict(self, kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarray,
                 mag: np.ndarray | None = None, log_window: np.ndarray | None = None,
@@ -125,11 +126,12 @@ class RadialMixtureFit:
         return -2.0 * self.log_likelihood * n + self.n_parameters * np.log(n)
 
 
-def _terms(kin, S, sky, b, mu_c, cov_c, w_f, mu_f, cov_f, profile, footprint, n_c, n_f,
+def _terms(kin, S, sky, b, mu_c, cov_c, w_f, mu_f, cov_f, profile, log_field, n_c, n_f,
            log_window=None):
     """log[W_c(b) ρ_c(x) N_c(v)], log[W_f(b) ρ_f(x) Σ_m w_m(b) N_m(v)], field parts, Tc, Tf.
 
-    With ``log_window`` the field's last component is uniform over each star's window.
+    ``log_field`` is log ρ_f(x) per star (:meth:`Footprint.log_field_density`). With
+    ``log_window`` the field's last component is uniform over each star's window.
     """
     lc, Tc = _log_normal(kin, mu_c, cov_c, S)
     n_field = len(mu_f)
@@ -142,7 +144,7 @@ def _terms(kin, S, sky, b, mu_c, cov_c, w_f, mu_f, cov_f, profile, footprint, n_
     parts = np.column_stack(parts)
     lf = log_sum_exp(parts)
     a = np.log(n_c[b]) + profile.log_density(sky) + lc
-    c = np.log(n_f[b]) + footprint.log_field_density(sky) + lf
+    c = np.log(n_f[b]) + log_field + lf
     return a, c, parts - lf[:, None], Tc, [f[1] for f in field]
 
 
@@ -327,9 +329,10 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
     previous, p_previous = -np.inf, np.zeros(n)
     it, ll = 0, -np.inf
     colour_term, l_colour = None, (0.0, 0.0)
+    log_field = footprint.log_field_density(sky)
     for it in range(1, max_iter + 1):
         a, c, resp_parts, Tc, Tf = _terms(kin, S, sky, b, mu_c, cov_c, w_f, mu_f, cov_f,
-                                          profile, footprint, n_c, n_f, log_window)
+                                          profile, log_field, n_c, n_f, log_window)
         a, c = a + l_colour[0], c + l_colour[1]
         norm = np.logaddexp(a, c)
         p = np.exp(a - norm)
