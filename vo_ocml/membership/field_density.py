@@ -11,8 +11,8 @@ field's stars inside it lie. Their density, smoothed, is the field's sky term.
 
 The estimate is a histogram on a grid over the footprint's bounding box, smoothed with a
 Gaussian kernel by normalised convolution (divided by the smoothed fraction of each cell inside
-the footprint, so the edge is not biased low), floored at :data:`FLOOR` of the mean density (no star is declared
-impossible for the field) and normalised to one over the footprint. The kernel holds about
+the footprint, so the edge is not biased low), floored at :data:`FLOOR` of the mean density
+(no star is declared impossible for the field) and normalised to one over the footprint. The kernel holds about
 :data:`KERNEL_STARS` of those stars (its shot noise ~5 %), within
 :data:`BANDWIDTH_FRACTION` of the footprint's size: wide enough to wash out any other
 cluster's trace, narrow enough to follow a selection's or the dust's gradient. With fewer than

@@ -257,7 +257,8 @@ def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
     stars = est._stars.rows(i_m)
     cov = None if err is None else error_covariance(err[i_m], stars.correlations)
     outcome = fit_seeds(kin[i_m], cov, sky[i_m], seeds, mag=stars.magnitude,
-                        footprint=Footprint(sky, field_sky=sky[~passed]), filters=filters[i_m], log_window=log_window[i_m],
+                        footprint=Footprint(sky, field_sky=sky[~passed]), filters=filters[i_m],
+                        log_window=log_window[i_m],
                         gradient=est._gradient, min_members=est.min_members,
                         velocity_dispersion=est.max_velocity_dispersion,
                         max_fit_stars=est.max_fit_stars, random_state=est.random_state)

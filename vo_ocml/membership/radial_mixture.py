@@ -10,8 +10,8 @@ W_c(b) and W_f(b) are the expected numbers of members and field stars per magnit
 two luminosity functions: at G 20 the field outnumbers a cluster far more than at G 15), ρ_c an
 EFF/Plummer-like surface-density profile normalised over the footprint, ρ_f the field's (1/A,
 A the footprint's area, or the smoothed density of the stars outside the cluster's filter:
-:mod:`vo_ocml.membership.field_density`), Σ_c, Σ_m intrinsic (deconvolved) covariances, and μ_c(x) the
-cluster's mean, linear across the sky for nearby clusters (perspective). The prior is
+:mod:`vo_ocml.membership.field_density`), Σ_c, Σ_m intrinsic (deconvolved) covariances, and
+μ_c(x) the cluster's mean, linear across the sky for nearby clusters (perspective). The prior is
 :mod:`vo_ocml.membership.sky_prior`. EM: the E-step gives each star's membership probability;
 the M-step updates the luminosity functions (probability-weighted counts per bin), the
 cluster's centre and profile, and the Gaussians by extreme deconvolution (Bovy, Hogg & Roweis
