@@ -109,7 +109,8 @@ def _members(outdir: Path, name: str) -> Table:
 
 
 def _assert_same_as_single_run(outdir: Path, target: Target, cone: Table) -> None:
-    single = run(cone, cluster=target.cluster, centroid=target.centroid, **OPTIONS)
+    single = run(cone, cluster=target.cluster, centroid=target.centroid,
+                 position=(target.ra, target.dec) if target.centroid else None, **OPTIONS)
     ours = _members(outdir, target.name)
     ids = np.asarray(cone["source_id"])[single.members]
     assert np.array_equal(np.sort(ours["source_id"].to_numpy()), np.sort(ids)), target.name
