@@ -212,6 +212,8 @@ def test_a_named_position_near_the_cluster_leaves_the_fit_free(kinematic_twins):
     a = run(kinematic_twins[0], centroid=(0.45, -0.25, 0.36), position=position)
     mix = a.result.details["mixture"]
     assert mix["fixed_centre"] is False and "free_fit_sky_offset" not in mix
+    params = {p["name"]: p for p in a.table.meta["ocml_params"]}
+    assert params["ocml_named_position"]["unit"] == "deg"
     label = np.asarray(kinematic_twins[0]["true_cluster"])
     selected = np.nan_to_num(a.result.probability) > 0.5
     assert 2 * np.sum(selected & (label == 2)) / (selected.sum() + np.sum(label == 2)) > 0.85

@@ -303,9 +303,8 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
         errors, error_source = np.column_stack([arrays[e] for e in ERROR_FEATURES]), "table"
     elif cmap.has("phot_g_mean_mag"):
         errors, error_source = nominal_errors(arrays["phot_g_mean_mag"]), precision.CITATION
-    estimator = cls(centroid=resolve_centroid(cluster, centroid, options.position),
-                    random_state=random_state,
-                    **options.params)
+    named = resolve_centroid(cluster, centroid, options.position)
+    estimator = cls(centroid=named, random_state=random_state, **options.params)
     estimator.fit(X, errors=errors, **_photometry_and_correlations(
         cmap, arrays, errors if error_source == "table" else None))
     result: MembershipResult = estimator.result_
@@ -324,6 +323,10 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
               "nu_eff_used_in_astrometry, pseudocolour, ecl_lat, astrometric_params_solved)"),
         param("ocml_errors", error_source, "meta.note", None,
                "where the pmra, pmdec, parallax errors used came from"),
+        param("ocml_named_position", "none" if named is None or named.ra is None else
+              [named.ra, named.dec], "pos.eq", None if named is None or named.ra is None
+              else "deg", "the sky position (ra, dec) the cluster was named at (--position or "
+              "the catalogue's); a fit that leaves it is refitted held there"),
         param("ocml_n_implausible", implausible.count, "meta.number", None,
                "rows with a physically impossible value (vo_ocml.io.limits), kept as incomplete"),
         *summary.as_params()]
