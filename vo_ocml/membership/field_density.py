@@ -67,14 +67,14 @@ class FieldDensity:
         sigma = self.bandwidth / self.cell
         weight = gaussian_filter(cover, sigma, mode="constant")
         with np.errstate(invalid="ignore", divide="ignore"):
-            density = gaussian_filter(counts, sigma, mode="constant") / weight
-        inside = cover > 0
-        density = np.where(inside, np.nan_to_num(density), 0.0)
+            density = np.nan_to_num(gaussian_filter(counts, sigma, mode="constant") / weight)
+        # cells just outside the footprint keep the convolution's extrapolation, so that a star
+        # near the edge is not interpolated towards an empty cell
         mean = counts.sum() / np.sum(cover)  # stars per cell of the footprint
         density = np.maximum(density, FLOOR * mean)
         # normalised over the footprint: Σ density × covered area = 1
         total = np.sum(density * cover) * self.cell**2
-        self.log_grid = np.log(np.where(inside, density, FLOOR * mean) / total)
+        self.log_grid = np.log(density / total)
 
     def _coverage(self, footprint, lo: np.ndarray) -> np.ndarray:
         """Fraction of each grid cell inside the footprint (:data:`SUBCELLS`² points a cell)."""
