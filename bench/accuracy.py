@@ -15,6 +15,7 @@ Usage::
     python bench/accuracy.py [--shared ../shared/data] [--method mstgmm|dec]
                              [--mixture radial|gmm] [--threshold 0.5] [--clusters all]
                              [--only "Berkeley 25" M67] [--brighter-than 19.5]
+                             [--set photometric=true]
 
 Prints one row per cone and mode, then the medians the issue aims at.
 """
@@ -54,6 +55,14 @@ def cases(shared: Path):
     yield "oc345p67", table, ref, None
 
 
+def _option(text: str) -> tuple[str, str]:
+    """NAME=VALUE of --set (the value is parsed by vo_ocml's options model)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name.strip(), value.strip()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared", type=Path,
@@ -70,6 +79,9 @@ def main() -> None:
                         help="score only the stars brighter than this G (the fit still uses "
                              "every star): the references' depth; boxes with a reference "
                              "column only (the six distant boxes)")
+    parser.add_argument("--set", action="append", default=[], type=_option, metavar="NAME=VALUE",
+                        help="any other option of vo_ocml.run, e.g. --set photometric=true "
+                             "(repeatable)")
     parser.add_argument("--only", nargs="+", metavar="CONE",
                         help="run only these cones (labels as printed, e.g. 'Berkeley 25' M67)")
     args = parser.parse_args()
@@ -85,7 +97,9 @@ def main() -> None:
             if mode == "name" and name is None:
                 continue
             t0 = time.perf_counter()
-            extra = {"mixture": args.mixture} if args.mixture else {}
+            extra = dict(args.set)
+            if args.mixture:
+                extra["mixture"] = args.mixture
             if args.clusters:
                 extra["clusters"] = args.clusters
             annotated = run(table, method=args.method, cluster=name if mode == "name" else None,

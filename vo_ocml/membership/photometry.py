@@ -12,8 +12,14 @@ m(G) is a cubic in G fitted to the members (weights P, outliers beyond 3 s clipp
 members' scatter about it in the star's magnitude bin b (shrunk towards the overall scatter
 where a bin holds few members, never below :data:`MIN_SCATTER`), ε the members off the
 sequence (unresolved binaries up to 0.75 mag above it, giants, blends: :data:`OFF_SEQUENCE`),
-U uniform over the table's colour range, and f_b the histogram of the field's colours
-(weights 1 − P) in bin b. Stars without a colour get no photometric term.
+U uniform over the table's colour range, and f_b the histogram of the field's colours in bin b.
+The field stars that count are those whose motion and parallax resemble the cluster's (weights
+(1 − P) × the kinematic likelihood ratio's posterior at equal priors), shrunk towards all the
+field's colours with :data:`FIELD_PRIOR_STARS`: a field star at the cluster's parallax and
+motion lies at its distance, behind its extinction, so its colour is nearer the cluster's
+sequence than the whole field's -- treating colour as independent of kinematics there counts
+the same evidence twice and makes the probabilities over-confident. Stars without a colour get
+no photometric term.
 """
 
 from __future__ import annotations
@@ -35,6 +41,9 @@ OFF_SEQUENCE = 0.1
 #: width of the field's colour histogram bins (mag) and its pseudo-count per bin
 FIELD_BIN = 0.1
 FIELD_PSEUDO = 0.5
+#: field stars of the whole field's colour histogram that the kinematically similar field
+#: stars' histogram is shrunk with, per magnitude bin
+FIELD_PRIOR_STARS = 20.0
 
 
 @dataclass
@@ -49,9 +58,11 @@ class ColourTerm:
 
     @classmethod
     def fit(cls, mag: np.ndarray, colour: np.ndarray, b: np.ndarray, n_bins: int,
-            p: np.ndarray) -> "ColourTerm | None":
+            p: np.ndarray, similar: np.ndarray | None = None) -> "ColourTerm | None":
         """The term for stars in magnitude bins ``b`` with membership probabilities ``p``.
 
+        ``similar`` (0–1 per star) is how much a star's kinematics resemble the cluster's: the
+        field's colours are those of the similar field stars (all field stars without it).
         None when too few members have a colour to fit a sequence.
         """
         ok = np.isfinite(mag) & np.isfinite(colour)
@@ -70,11 +81,17 @@ class ColourTerm:
         scatter = np.sqrt((ss_b + SHRINK_MEMBERS * overall**2) / (n_b + SHRINK_MEMBERS))
         lo, hi = float(np.min(c)), float(np.max(c))
         edges = np.arange(lo, hi + FIELD_BIN, FIELD_BIN)
-        hist = np.zeros((n_bins, len(edges) - 1))
         k = np.clip(np.searchsorted(edges, c, side="right") - 1, 0, len(edges) - 2)
+        hist = np.zeros((n_bins, len(edges) - 1))
         np.add.at(hist, (bb, k), 1.0 - w)
         hist += FIELD_PSEUDO
-        density = hist / (hist.sum(axis=1, keepdims=True) * FIELD_BIN)
+        density = hist / hist.sum(axis=1, keepdims=True)
+        if similar is not None:
+            near = np.zeros_like(hist)
+            np.add.at(near, (bb, k), (1.0 - w) * similar[ok])
+            density = (near + FIELD_PRIOR_STARS * density) \
+                / (near.sum(axis=1, keepdims=True) + FIELD_PRIOR_STARS)
+        density = density / FIELD_BIN
         return cls(coef, np.maximum(scatter, MIN_SCATTER), edges, density, (lo, hi))
 
     def log_terms(self, mag: np.ndarray | None, colour: np.ndarray | None,

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import expit
 
 from vo_ocml.membership.deconvolution import _log_normal, _xd_update, log_sum_exp
 from vo_ocml.membership.photometry import ColourTerm
@@ -333,6 +334,8 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
     for it in range(1, max_iter + 1):
         a, c, resp_parts, Tc, Tf = _terms(kin, S, sky, b, mu_c, cov_c, w_f, mu_f, cov_f,
                                           profile, log_field, n_c, n_f, log_window)
+        if colour is not None:  # the kinematic likelihood ratio alone (priors, sky taken out)
+            kin_ratio = a - c - np.log(n_c[b] / n_f[b]) - profile.log_density(sky) + log_field
         a, c = a + l_colour[0], c + l_colour[1]
         norm = np.logaddexp(a, c)
         p = np.exp(a - norm)
@@ -352,7 +355,8 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
         converged = abs(ll - previous) < tol or np.max(np.abs(p - p_previous)) < p_tol
         previous, p_previous = ll, p
         if colour is not None and mag is not None and (colour_term is not None or converged):
-            refit = ColourTerm.fit(mag, colour, b, bins.n_bins, p)
+            refit = ColourTerm.fit(mag, colour, b, bins.n_bins, p,
+                                   similar=expit(kin_ratio))
             if refit is None:  # too few members with a colour: the term stays as it was
                 break
             if colour_term is None:  # the photometric phase starts: convergence anew
