@@ -13,7 +13,9 @@ in the table (inside the footprint, the field's G range and box, with five-param
 astrometry): a 2,000-member cluster at 8 kpc has most of its stars below the G limit. Injections with N_true < ``MIN_TRUE`` are counted
 but not run.
 
-Scores (members: P > 0.5): blind detection (the blind members hold ≥ half the injected
+Scores (members: P > 0.5) count the rows with five-parameter astrometry only, N_true's: an
+injected star copied from a two-parameter donor has no proper motion or parallax, and no
+method can place it. Blind detection (the blind members hold ≥ half the injected
 members, and injected stars are ≥ 10 % of the blind members) against N_true and distance;
 completeness, purity, F1 against G and by N_true × distance; calibration over candidate
 stars (P ≥ 0.05): reliability diagram (PNG in ``--out``) and ECE -- pooled, and split by
@@ -60,6 +62,7 @@ MIN_TRUE = 10
 #: blind detection: fraction of the injected members recovered, and of the members injected
 DETECT_COMPLETENESS, DETECT_PURITY = 0.5, 0.1
 G_BINS = ((0, 15), (15, 17), (17, 19), (19, 21))
+ASTROMETRY = ("pmra", "pmdec", "parallax")
 #: the ECE is also split by the run's outcome: F1 ≥ this, the model fitted the injected cluster;
 #: below, it fitted another structure (a real cluster the mask left, a field feature) or none
 OUTCOME_F1 = 0.5
@@ -110,6 +113,8 @@ def run_field(label: str, path: Path, args) -> list[dict]:
         t = inj.table
         truth = np.asarray(t[TRUTH_COLUMN], bool)
         exclude = np.asarray(t[KNOWN_COLUMN], bool) if KNOWN_COLUMN in t.colnames else np.zeros(len(t), bool)
+        # rows without five-parameter astrometry (N_true leaves them out) are not scored
+        exclude = exclude | ~np.all([np.isfinite(model.cmap.array(t, q)) for q in ASTROMETRY], axis=0)
         g = model.cmap.array(t, "phot_g_mean_mag")
         for mode in ("named", "blind"):
             t0 = time.perf_counter()
