@@ -5,7 +5,11 @@ of ../shared/data/gaia) the injector (:mod:`vo_ocml.injection`) adds one simulat
 a time — King profile, Kroupa IMF on a main sequence, extinction, internal dispersion
 0.5–2 km/s, 30–2,000 members at 0.3–8 kpc (Latin-hypercube in log N and log d within what
 the field's parallax box admits), observed with that field's own errors — with the field's
-catalogued clusters masked (``--own keep`` keeps them and leaves them out of the scores).
+catalogued clusters taken out: each row removed with its probability of belonging to them, from
+vo_ocml's default model run named on each (:func:`own_probability`), so that what stays is the
+field; ``--own mask`` removes every row near them in motion instead (the first sessions' mask,
+which carves a kinematic hole: :mod:`vo_ocml.injection.field`), ``--own keep`` keeps them and
+leaves them out of the scores.
 ``vo_ocml.run`` then runs blind and with the cluster named (its true centroid as Gaia would
 measure it, and the mean position of its injected stars as a catalogue would list it;
 ``--named-without-position``: the centroid alone). N_true counts the injected stars actually
@@ -26,7 +30,7 @@ Usage::
 
     nice -n 10 python bench/injection.py [--quick] [--method mstgmm] [--seed 0]
         [--fields ubc246,ngc2112] [--per-field 8] [--n-range 30 2000] [--d-range 0.3 8]
-        [--own mask|keep] [--jobs 1] [--out bench/out]
+        [--own thin|mask|keep] [--jobs 1] [--out bench/out]
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ import numpy as np
 
 from vo_ocml.analysis.calibration import reliability, selection_scores
 from vo_ocml.catalog.match import match_cluster
+from vo_ocml.errors import VoOcmlError
 from vo_ocml.injection import KNOWN_COLUMN, TRUTH_COLUMN, FieldModel
 from vo_ocml.io.tables import read_table
 from vo_ocml.pipeline import run
@@ -100,7 +105,14 @@ def run_field(label: str, path: Path, args) -> list[dict]:
     warnings.simplefilter("ignore")
     started = time.perf_counter()
     table = read_table(path)
-    model = FieldModel(table, own=args.own)
+    if args.own == "thin":
+        own, named = own_probability(table)
+        model = FieldModel(table, own="thin", own_probability=own,
+                           random_state=zlib.crc32(label.encode()) + args.seed)
+        print(f"{label}: thinned by {', '.join(named) or 'no catalogued cluster'}: "
+              f"{model.n_masked} of {len(table)} rows removed", file=sys.stderr, flush=True)
+    else:
+        model = FieldModel(table, own=args.own)
     records = []
     plan = design(label, args.seed, args.per_field, model.distance_range(*args.d_range), tuple(args.n_range))
     for i, (n, d, ss) in enumerate(plan):
@@ -138,6 +150,25 @@ def run_field(label: str, path: Path, args) -> list[dict]:
     print(f"{label}: {len(records)} injections in {time.perf_counter() - started:.0f} s",
           file=sys.stderr, flush=True)
     return records
+
+
+def own_probability(table) -> tuple[np.ndarray, list[str]]:
+    """Each row's probability of belonging to one of the field's catalogued clusters.
+
+    Every catalogued cluster with stars in the field (:class:`FieldModel`'s ``known``) is run
+    named with vo_ocml's default model; a row's probability is 1 − Π (1 − P_k). Clusters that
+    the run cannot place (off the table, "no cluster") are left out.
+    """
+    stay, named = np.ones(len(table)), []
+    for name, _ in FieldModel(table, own="keep").known:
+        try:
+            annotated = run(table, cluster=name)
+        except VoOcmlError:
+            continue
+        if annotated.summary.found:
+            stay *= 1.0 - np.nan_to_num(np.asarray(annotated.result.probability, float))
+            named.append(name)
+    return 1.0 - stay, named
 
 
 def _catalogued(annotated) -> str | None:
@@ -323,8 +354,10 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"members simulated, log-uniform (default {N_RANGE[0]} {N_RANGE[1]})")
     parser.add_argument("--d-range", type=float, nargs=2, default=D_RANGE, metavar=("LO", "HI"),
                         help=f"distance in kpc, log-uniform (default {D_RANGE[0]} {D_RANGE[1]})")
-    parser.add_argument("--own", choices=["mask", "keep"], default="mask",
-                        help="the field's catalogued clusters: removed, or kept and left out of the scores")
+    parser.add_argument("--own", choices=["thin", "mask", "keep"], default="thin",
+                        help="the field's catalogued clusters: each row removed with its "
+                             "membership probability of them (thin), every row near them in "
+                             "motion removed (mask), or kept and left out of the scores")
     parser.add_argument("--set", action="append", default=[], type=_option, metavar="NAME=VALUE",
                         help="any other option of vo_ocml.run, e.g. --set clusters=all (repeatable)")
     parser.add_argument("--named-without-position", action="store_true",

@@ -88,6 +88,23 @@ def test_mask_removes_the_catalogued_cluster_and_is_seeded(m67_field):
     assert np.array_equal(np.asarray(a["pmra"]), np.asarray(b["pmra"]), equal_nan=True)
 
 
+def test_thinning_removes_rows_with_their_probability_and_is_seeded(ngc2477_field):
+    """own="thin": a row goes with its given probability (the field's cluster membership);
+    the rest of the table is untouched and the draw is reproducible."""
+    p = np.zeros(len(ngc2477_field))
+    p[:1000], p[1000:2000] = 1.0, 0.5
+    model = FieldModel(ngc2477_field, own="thin", own_probability=p, random_state=3)
+    again = FieldModel(ngc2477_field, own="thin", own_probability=p, random_state=3)
+    kept = np.asarray(model.base["source_id"])
+    assert np.array_equal(kept, np.asarray(again.base["source_id"]))
+    ids = np.asarray(ngc2477_field["source_id"])
+    assert not np.isin(ids[:1000], kept).any() and np.isin(ids[2000:], kept).all()
+    assert 400 < np.isin(ids[1000:2000], kept).sum() < 600
+    assert model.n_masked == len(ngc2477_field) - len(kept)
+    with pytest.raises(InputError, match="own_probability"):
+        FieldModel(ngc2477_field, own="thin")
+
+
 def test_no_error_columns_get_nominal_errors(ngc2477_field):
     model = FieldModel(ngc2477_field)
     assert not model.has_errors
