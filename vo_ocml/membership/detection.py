@@ -231,8 +231,9 @@ def detect(pm_plx: np.ndarray, errors: np.ndarray | None, sky: np.ndarray, *,
     for sigma_v, depth in KINEMATIC_SCALES:
         grid = KinematicGrid(pm_plx, e_pm, e_plx, sigma_v, depth)
         for kin_shift in GRID_SHIFTS:
-            kin_label, plx_centre = grid.cells(kin_shift)
-            kin_cells, tested = kinematic_only(pm_plx, kin_label, grid, bounds, min_stars)
+            kin_label, plx_centre, coords = grid.cells(kin_shift)
+            kin_cells, tested = kinematic_only(pm_plx, kin_label, coords, grid, bounds,
+                                               min_stars)
             cells += kin_cells
             n_trials += tested
             for (theta, _), sky_label in sky_labels.items():

@@ -33,7 +33,8 @@ SKY_SIZES_PC = (0.5, 20.0)
 FIELD_SYSTEMATIC = 0.2
 #: local significance below which a cell is not kept as a candidate
 CANDIDATE_FLOOR = 2.0
-#: kinematic-only test: the most populated kinematic cells tested per partition
+#: kinematic-only test: the most populated kinematic cells tested per partition, and as many
+#: of those that stand out most from their neighbours
 KIN_ONLY_CELLS = 5
 #: kinematic-only test: the fewest times the smooth field's count a cell must hold. The test is
 #: for clusters that dominate their table (pre-selected members), where the sky test has no
@@ -110,15 +111,17 @@ class KinematicGrid:
         self.u = np.concatenate([[0.0], np.cumsum(steps)])
         self.X = X
 
-    def cells(self, shift: float) -> tuple[np.ndarray, np.ndarray]:
-        """Cell label of every star for a partition shifted by ``shift`` cells, and its ϖ."""
+    def cells(self, shift: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Cell label of every star for a partition shifted by ``shift`` cells, its ϖ, and
+        its cell's integer coordinates (parallax slab, pmra, pmdec; shape (n, 3))."""
         u = np.interp(self.X[:, 2], self.grid, self.u) + shift
         slab = np.floor(u)
         plx_centre = np.interp(slab + 0.5 - shift, self.u, self.grid)
         h_pm, _ = half_widths(plx_centre, *self.params)
         a = np.floor(self.X[:, 0] / (2.0 * h_pm) + shift)
         b = np.floor(self.X[:, 1] / (2.0 * h_pm) + shift)
-        return labels(np.column_stack([slab, a, b])), plx_centre
+        coords = np.column_stack([slab, a, b]).astype(np.int64)
+        return labels(coords), plx_centre, coords
 
     def half_width_at(self, parallax: float) -> np.ndarray:
         h_pm, h_plx = half_widths(parallax, *self.params)
@@ -179,21 +182,49 @@ def box_fraction(centre: np.ndarray, half: np.ndarray, lo: np.ndarray,
     return float(np.prod(inside / (2.0 * half)))
 
 
-def kinematic_only(X: np.ndarray, kin_label: np.ndarray, grid: "KinematicGrid",
-                    bounds: tuple[np.ndarray, np.ndarray], min_stars: int) -> tuple[list, int]:
-    """Test the most populated kinematic cells against the smooth kinematic field around them.
+def neighbour_contrast(kin_label: np.ndarray, coords: np.ndarray, n_kin: np.ndarray) -> np.ndarray:
+    """Each kinematic cell's count over the mean count of its 26 neighbours (plus one)."""
+    first = np.unique(kin_label, return_index=True)[1]
+    cell = coords[first] - coords.min(axis=0) + 1  # one empty layer around every cell
+    span = cell.max(axis=0) + 2
+    key = (cell[:, 0] * span[1] + cell[:, 1]) * span[2] + cell[:, 2]
+    order = np.argsort(key)
+    total = np.zeros(len(cell))
+    for offset in np.ndindex(3, 3, 3):
+        d = np.asarray(offset) - 1
+        if not d.any():
+            continue
+        other = ((cell[:, 0] + d[0]) * span[1] + cell[:, 1] + d[1]) * span[2] + cell[:, 2] + d[2]
+        at = np.clip(np.searchsorted(key, other, sorter=order), 0, len(key) - 1)
+        hit = key[order[at]] == other
+        total[hit] += n_kin[order[at[hit]]]
+    return n_kin / (total / 26.0 + 1.0)
 
-    The field's density at the cell's box is extrapolated from two surrounding shells (the
-    boxes 1–2× and 2–3× as wide), assuming a density quadratic in the distance, which a
-    smooth field's peak is; box volumes are truncated at the table's kinematic bounding box
-    (a pre-cut box). Returns the candidate cells and the number of cells that could be tested.
+
+def kinematic_only(X: np.ndarray, kin_label: np.ndarray, coords: np.ndarray,
+                   grid: "KinematicGrid", bounds: tuple[np.ndarray, np.ndarray],
+                   min_stars: int) -> tuple[list, int]:
+    """Test kinematic cells against the smooth kinematic field around them.
+
+    The cells tested are the :data:`KIN_ONLY_CELLS` most populated and the as many that
+    stand out most from their 26 neighbouring cells (:func:`neighbour_contrast`): a nearby
+    cluster that fills the table on the sky but not its kinematics (one larger than the cone)
+    holds fewer stars per cell than the distant field's peak. Every cell with ``min_stars``
+    counts as a trial all the same. The field's density at the cell's box is extrapolated from
+    two surrounding shells (the boxes 1–2× and 2–3× as wide), assuming a density quadratic in
+    the distance, which a smooth field's peak is; box volumes are truncated at the table's
+    kinematic bounding box (a pre-cut box). Returns the candidate cells and the number of
+    cells that could be tested.
     """
     n_kin = np.bincount(kin_label)
     tested = int(np.sum(n_kin >= min_stars))
+    populated = np.argsort(n_kin)[::-1][:KIN_ONLY_CELLS]
+    contrast = np.where(n_kin >= min_stars, neighbour_contrast(kin_label, coords, n_kin), 0.0)
+    standing_out = np.argsort(contrast)[::-1][:KIN_ONLY_CELLS]
     out = []
-    for j in np.argsort(n_kin)[::-1][:KIN_ONLY_CELLS]:
+    for j in dict.fromkeys(np.concatenate([populated, standing_out]).tolist()):
         if n_kin[j] < min_stars:
-            break
+            continue
         centre = X[kin_label == j].mean(axis=0)
         half = grid.half_width_at(float(centre[2]))
         far = np.max(np.abs(X - centre) / half, axis=1)  # box "radius" in half-widths
