@@ -41,7 +41,8 @@ KIN_ONLY_CELLS = 5
 #: field to compare with; a smooth field's peak, truncated by a box cut, stays below this
 KIN_ONLY_CONTRAST = 3.0
 #: kinematic-only test: the least fraction of the outer box inside the table's kinematic
-#: bounding box (otherwise the field around the cell is not seen well enough)
+#: bounding box (otherwise the field around the cell is not seen well enough; nor is it when
+#: the shells around the cell hold fewer stars than a cell must)
 KIN_ONLY_MIN_INSIDE = 0.3
 #: kinematic-only test: the box and its two surrounding shells, in box half-widths
 SHELLS = (1.0, 2.0, 3.0)
@@ -230,8 +231,8 @@ def kinematic_only(X: np.ndarray, kin_label: np.ndarray, coords: np.ndarray,
         far = np.max(np.abs(X - centre) / half, axis=1)  # box "radius" in half-widths
         counts = [int(np.sum(far <= r)) for r in SHELLS]
         inside = [box_fraction(centre, r * half, *bounds) for r in SHELLS]
-        if inside[-1] < KIN_ONLY_MIN_INSIDE:
-            continue
+        if inside[-1] < KIN_ONLY_MIN_INSIDE or counts[-1] - counts[0] < min_stars:
+            continue  # the field around the cell is not seen well enough
         volume = [f * r**3 for f, r in zip(inside, SHELLS)]
         second = [r**2 for r in SHELLS]  # mean squared box radius ∝ r² inside a box of size r
         rho = []
@@ -244,7 +245,10 @@ def kinematic_only(X: np.ndarray, kin_label: np.ndarray, coords: np.ndarray,
         m1 = 0.6 * (SHELLS[1] ** 5 - SHELLS[0] ** 5) / (SHELLS[1] ** 3 - SHELLS[0] ** 3)
         m2 = 0.6 * (SHELLS[2] ** 5 - SHELLS[1] ** 5) / (SHELLS[2] ** 3 - SHELLS[1] ** 3)
         slope = (rho[0] - rho[1]) / (m1 - m2)
-        density = max(rho[0] + slope * (m_in - m1), 0.25 * rho[0])
+        # floor: a quarter of the shells' mean density (a peak's extrapolation can reach
+        # zero, and an empty nearer shell says little)
+        shells = (counts[2] - counts[0]) / (volume[2] - volume[0])
+        density = max(rho[0] + slope * (m_in - m1), 0.25 * max(rho[0], shells))
         expected = density * volume[0]
         if counts[0] < KIN_ONLY_CONTRAST * expected:
             continue
