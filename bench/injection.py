@@ -67,6 +67,7 @@ MIN_TRUE = 10
 #: blind detection: fraction of the injected members recovered, and of the members injected
 DETECT_COMPLETENESS, DETECT_PURITY = 0.5, 0.1
 G_BINS = ((0, 15), (15, 17), (17, 19), (19, 21))
+#: a row is scored only with all of these (N_true's rows)
 ASTROMETRY = ("pmra", "pmdec", "parallax")
 #: the ECE is also split by the run's outcome: F1 ≥ this, the model fitted the injected cluster;
 #: below, it fitted another structure (a real cluster the mask left, a field feature) or none

@@ -69,6 +69,16 @@ def test_cluster_filling_the_table_found_kinematically():
     assert found and _is(found[0], cluster) and found[0].significance >= 3.0
 
 
+def test_nearby_cluster_larger_than_the_cone_found_kinematically():
+    """100 members of a cluster spread far beyond a 0.3° cone among 4,000 field stars: no sky
+    contrast, and its kinematic cells hold fewer stars than the field's peak; it stands out
+    from its neighbouring cells."""
+    cluster = SimCluster(100, -4.4, 0.4, 2.7, sd_pm=0.8, sd_parallax=0.1, plummer_radius=3.0)
+    X, E = _arrays(simulate_cone(4000, (cluster,), radius=0.3, seed=11))
+    found, _ = _search(X, E)
+    assert found and _is(found[0], cluster) and found[0].significance >= 3.0
+
+
 def test_absurd_values_do_not_break_the_search():
     """1e300 and infinities in a few rows: no overflow, the cluster is still found."""
     cluster = SimCluster(200, -2.5, 1.0, 0.7, plummer_radius=0.05)

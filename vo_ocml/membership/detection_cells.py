@@ -34,7 +34,7 @@ FIELD_SYSTEMATIC = 0.2
 #: local significance below which a cell is not kept as a candidate
 CANDIDATE_FLOOR = 2.0
 #: kinematic-only test: the most populated kinematic cells tested per partition, and as many
-#: of those that stand out most from their neighbours
+#: of the cells that stand out most from their neighbours (:func:`neighbour_contrast`)
 KIN_ONLY_CELLS = 5
 #: kinematic-only test: the fewest times the smooth field's count a cell must hold. The test is
 #: for clusters that dominate their table (pre-selected members), where the sky test has no
@@ -184,10 +184,16 @@ def box_fraction(centre: np.ndarray, half: np.ndarray, lo: np.ndarray,
 
 
 def neighbour_contrast(kin_label: np.ndarray, coords: np.ndarray, n_kin: np.ndarray) -> np.ndarray:
-    """Each kinematic cell's count over the mean count of its 26 neighbours (plus one)."""
+    """Each kinematic cell's count over the mean count of its 26 neighbours (plus one).
+
+    ``coords`` are the stars' integer cell coordinates (:meth:`KinematicGrid.cells`), ``n_kin``
+    the count of each label. Zero for every cell when the grid is too large to key.
+    """
     first = np.unique(kin_label, return_index=True)[1]
     cell = coords[first] - coords.min(axis=0) + 1  # one empty layer around every cell
     span = cell.max(axis=0) + 2
+    if np.sum(np.log2(span.astype(float))) > 62:  # too many cells for one integer key
+        return np.zeros(len(cell))
     key = (cell[:, 0] * span[1] + cell[:, 1]) * span[2] + cell[:, 2]
     order = np.argsort(key)
     total = np.zeros(len(cell))
