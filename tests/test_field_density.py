@@ -36,6 +36,18 @@ def test_a_gradient_is_followed_and_the_density_is_normalised():
     assert integral == pytest.approx(1.0, abs=0.05)
 
 
+def test_a_diagonal_strip_has_a_finite_density_everywhere():
+    """The bounding box's far corners, barely reached by the kernel, once held a ratio of
+    two vanishing numbers: it overflowed to inf in the log-density grid."""
+    rng = np.random.default_rng(0)  # a draw that overflowed
+    t = rng.random(3000)
+    sky = np.column_stack([t, t + 0.02 * rng.standard_normal(3000)])
+    with np.errstate(all="raise"):
+        footprint = Footprint(sky, field_sky=sky)
+        density = footprint.log_field_density(sky)
+    assert np.isfinite(footprint.field.log_grid).all() and np.isfinite(density).all()
+
+
 def test_too_few_stars_outside_the_filter_leave_the_field_uniform():
     sky = _disc(5000, 5)
     footprint = Footprint(sky, field_sky=sky[: MIN_STARS - 1])

@@ -37,6 +37,9 @@ MIN_STARS = 500
 MAX_STARS = 200_000
 #: lowest field density allowed, as a fraction of the footprint's mean
 FLOOR = 0.1
+#: smallest smoothed coverage of a cell for the density to be extrapolated there (a cell about
+#: 3 kernel σ beyond a straight edge of the footprint)
+MIN_KERNEL_WEIGHT = 1e-3
 
 
 class FieldDensity:
@@ -66,8 +69,11 @@ class FieldDensity:
         cover = self._coverage(footprint, lo)
         sigma = self.bandwidth / self.cell
         weight = gaussian_filter(cover, sigma, mode="constant")
-        with np.errstate(invalid="ignore", divide="ignore"):
-            density = np.nan_to_num(gaussian_filter(counts, sigma, mode="constant") / weight)
+        smoothed = gaussian_filter(counts, sigma, mode="constant")
+        # cells the kernel barely reaches from the footprint (a bounding box's far corners) get
+        # no extrapolation: a ratio of two vanishing numbers there overflowed
+        reached = weight > MIN_KERNEL_WEIGHT
+        density = np.divide(smoothed, weight, out=np.zeros_like(smoothed), where=reached)
         # cells just outside the footprint keep the convolution's extrapolation, so that a star
         # near the edge is not interpolated towards an empty cell
         mean = counts.sum() / np.sum(cover)  # stars per cell of the footprint
