@@ -6,8 +6,9 @@ a time — King profile, Kroupa IMF on a main sequence, extinction, internal dis
 0.5–2 km/s, 30–2,000 members at 0.3–8 kpc (Latin-hypercube in log N and log d within what
 the field's parallax box admits), observed with that field's own errors — with the field's
 catalogued clusters taken out: each row removed with its probability of belonging to them, from
-vo_ocml's default model run named on each (:func:`own_probability`), so that what stays is the
-field; ``--own mask`` removes every row near them in motion instead (the first sessions' mask,
+vo_ocml's default model run named on each (:func:`own_probability`): as many rows as they hold,
+no hole, but a kept row of probability P is still one of their members with probability P (faint
+members partly stay, labelled field); ``--own mask`` removes every row near them in motion instead (the first sessions' mask,
 which carves a kinematic hole: :mod:`vo_ocml.injection.field`), ``--own keep`` keeps them and
 leaves them out of the scores.
 ``vo_ocml.run`` then runs blind and with the cluster named (its true centroid as Gaia would
@@ -45,8 +46,10 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+from scipy.optimize import minimize_scalar
+from scipy.special import log_expit, logit
 
-from vo_ocml.analysis.calibration import reliability, selection_scores
+from vo_ocml.analysis.calibration import P_MIN, reliability, selection_scores
 from vo_ocml.catalog.match import match_cluster
 from vo_ocml.errors import VoOcmlError
 from vo_ocml.injection import KNOWN_COLUMN, TRUTH_COLUMN, FieldModel
@@ -67,11 +70,15 @@ MIN_TRUE = 10
 #: blind detection: fraction of the injected members recovered, and of the members injected
 DETECT_COMPLETENESS, DETECT_PURITY = 0.5, 0.1
 G_BINS = ((0, 15), (15, 17), (17, 19), (19, 21))
+#: G bins of the calibration-against-G table: finer at the faint end, where it fails
+CALIBRATION_G_BINS = ((0, 17), (17, 19), (19, 20), (20, 21), (21, 99))
 #: a row is scored only with all of these (N_true's rows)
 ASTROMETRY = ("pmra", "pmdec", "parallax")
 #: the ECE is also split by the run's outcome: F1 ≥ this, the model fitted the injected cluster;
 #: below, it fitted another structure (a real cluster the mask left, a field feature) or none
 OUTCOME_F1 = 0.5
+#: the calibration shift δ: P clipped this far from 0 and 1 before its logit, |δ| searched up to
+LOGIT_CLIP, MAX_SHIFT = 1e-6, 5.0
 N_CLASSES = ((10, 50), (50, 100), (100, 200), (200, 500), (500, 100000))
 D_CLASSES = ((0.3, 1.0), (1.0, 3.0), (3.0, 8.0))
 
@@ -206,6 +213,17 @@ def _pooled(records: list[dict], mode: str):
     return tuple(np.concatenate([s[k] for s in stars]) for k in range(3))
 
 
+def _log_odds_shift(p: np.ndarray, truth: np.ndarray) -> float:
+    """The shift δ of every star's log-odds that maximises the likelihood of the truth
+    (calibration in the large: 0 when Σ P matches on average, < 0 when over-confident)."""
+    if not truth.any() or truth.all():
+        return np.nan
+    z = logit(np.clip(p, LOGIT_CLIP, 1 - LOGIT_CLIP))
+    def loss(d):
+        return -np.mean(np.where(truth, log_expit(z + d), log_expit(-(z + d))))
+    return float(minimize_scalar(loss, bounds=(-MAX_SHIFT, MAX_SHIFT), method="bounded").x)
+
+
 def _in(x: float, bounds: tuple[float, float]) -> bool:
     return bounds[0] <= x < bounds[1]
 
@@ -295,6 +313,20 @@ def report(records: list[dict], args, elapsed: float) -> str:
             n_true = s.n_true
             cells += [_fmt(s.completeness), _fmt(s.purity), _fmt(s.f1)]
         lines.append(f"| {'< ' + str(hi) if lo == 0 else f'{lo}–{hi}'} | {n_true} | " + " | ".join(cells) + " |")
+    lines += ["", f"Calibration against G, runs that modelled the injected cluster (F1 ≥ {OUTCOME_F1}); "
+              "candidates (P ≥ 0.05): ECE, Σ P / N_true and the log-odds shift δ that would "
+              "calibrate them (logit P + δ; < 0: over-confident):", "",
+              "| G | named candidates | named ECE | named Σ P / N_true | named δ | blind candidates | blind ECE | blind Σ P / N_true | blind δ |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for lo, hi in CALIBRATION_G_BINS:
+        cells = []
+        for mode in ("named", "blind"):
+            p, t, g = _pooled([r for r in scored if r[f"{mode}_f1"] >= OUTCOME_F1], mode)
+            sel = (g >= lo) & (g < hi) & (p >= P_MIN)
+            cells += [str(int(sel.sum())), _fmt(reliability(p[sel], t[sel]).ece, 3),
+                      _fmt(p[sel].sum() / t[sel].sum() if t[sel].any() else np.nan),
+                      _fmt(_log_odds_shift(p[sel], t[sel]))]
+        lines.append(f"| {'< ' + str(hi) if lo == 0 else f'≥ {lo}' if hi == 99 else f'{lo}–{hi}'} | " + " | ".join(cells) + " |")
     lines += ["", "Reliability (named): P bin, stars, mean P, fraction true:", "",
               "| P | " + " | ".join(f"{a:.2f}–{b:.2f}" for a, b in zip(summary['named'][0].edges[:-1], summary['named'][0].edges[1:])) + " |",
               "|---|" + "---|" * (len(summary['named'][0].edges) - 1)]

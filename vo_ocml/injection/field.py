@@ -31,8 +31,10 @@ star whose errors reach the cluster's motion, so near a cluster it leaves mostly
 other motions: a hole in the field that depends on kinematics (the NGC 2477 cone loses 2,649
 of its 7,100 rows, and the distant field's motion then stands out at the cone's centre).
 ``own="thin"`` removes each row with a given probability instead -- its membership
-probability of the field's clusters, measured by the caller -- so that what stays is, in
-expectation, the field alone.
+probability of the field's clusters, measured by the caller: as many rows as the clusters are
+expected to hold, and no hole. The rows removed are not the members themselves: a kept row of
+probability P is still a member with probability P (when P is calibrated), so the faint members,
+whose P is moderate, partly stay -- labelled field, a second cluster under the injected one.
 """
 
 from __future__ import annotations
