@@ -31,6 +31,25 @@ def test_on_sequence_stars_gain_and_off_sequence_stars_lose():
     assert term.scatter.min() >= 0.02
 
 
+def test_field_stars_taken_for_members_by_their_colour_stay_in_the_field_colours():
+    """Field stars on the sequence that the colour term itself made members (P 0.9, P without
+    the term 0.1) are still field stars to compare with: with ``field_p`` the field's density
+    on the sequence counts them, and the term favours the sequence less."""
+    rng = np.random.default_rng(4)
+    g, colour, p, _ = _cmd(rng, n_field=1000)
+    on = rng.uniform(12, 20, 300)
+    g, colour = np.concatenate([g, on]), np.concatenate([colour, 0.5 + 0.12 * (on - 12)])
+    p_full, p_kin = np.concatenate([p, np.full(300, 0.9)]), np.concatenate([p, np.full(300, 0.1)])
+    b = np.digitize(g, [14, 16, 18])
+    probe_g, probe_c = np.array([17.0]), np.array([0.5 + 0.12 * 5])
+    ratio = {}
+    for name, field_p in (("full", None), ("kinematic", p_kin)):
+        term = ColourTerm.fit(g, colour, b, 5, p_full, field_p=field_p)
+        lc, lf = term.log_terms(probe_g, probe_c, np.digitize(probe_g, [14, 16, 18]))
+        ratio[name] = float(lc[0] - lf[0])
+    assert ratio["kinematic"] < ratio["full"] - np.log(2)
+
+
 def test_stars_without_colour_get_no_term():
     g, colour, p, _ = _cmd(np.random.default_rng(2))
     b = np.digitize(g, [14, 16, 18])

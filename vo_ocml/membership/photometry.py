@@ -14,12 +14,16 @@ where a bin holds few members, never below :data:`MIN_SCATTER`), ε the members 
 sequence (unresolved binaries up to 0.75 mag above it, giants, blends: :data:`OFF_SEQUENCE`),
 U uniform over the table's colour range, and f_b the histogram of the field's colours in bin b.
 The field stars that count are those whose motion and parallax resemble the cluster's (weights
-(1 − P) × the kinematic likelihood ratio's posterior at equal priors), shrunk towards all the
+(1 − P_kin) × the kinematic likelihood ratio's posterior at equal priors), shrunk towards all the
 field's colours with :data:`FIELD_PRIOR_STARS`: a field star at the cluster's parallax and
 motion lies at its distance, behind its extinction, so its colour is nearer the cluster's
 sequence than the whole field's -- treating colour as independent of kinematics there counts
-the same evidence twice and makes the probabilities over-confident. Stars without a colour get
-no photometric term.
+the same evidence twice and makes the probabilities over-confident. P_kin is the membership
+probability without the colour term: with the full P, a field star that happens to lie on the
+sequence is taken for a member because of its colour and so leaves the field's colours, which
+then hold too few stars on the sequence -- the term confirmed itself (Σ P / N_true 1.07 at
+G 20–21 on injected clusters, 0.99 with P_kin). Stars without a colour get no photometric
+term.
 """
 
 from __future__ import annotations
@@ -58,17 +62,22 @@ class ColourTerm:
 
     @classmethod
     def fit(cls, mag: np.ndarray, colour: np.ndarray, b: np.ndarray, n_bins: int,
-            p: np.ndarray, similar: np.ndarray | None = None) -> "ColourTerm | None":
+            p: np.ndarray, similar: np.ndarray | None = None,
+            field_p: np.ndarray | None = None) -> "ColourTerm | None":
         """The term for stars in magnitude bins ``b`` with membership probabilities ``p``.
 
         ``similar`` (0–1 per star) is how much a star's kinematics resemble the cluster's: the
         field's colours are those of the similar field stars (all field stars without it).
+        ``field_p``, the membership probabilities without the colour term, weight the field's
+        colours (1 − ``field_p``; default ``p``), so that a star's colour does not take it
+        out of the field it is compared with.
         None when too few members have a colour to fit a sequence.
         """
         ok = np.isfinite(mag) & np.isfinite(colour)
         if p[ok].sum() < 3 * (SEQUENCE_DEGREE + 1):
             return None
         g, c, w, bb = mag[ok], colour[ok], p[ok], b[ok]
+        wf = w if field_p is None else field_p[ok]
         keep = np.ones(len(g), bool)
         for _ in range(2):
             coef = np.polyfit(g[keep], c[keep], SEQUENCE_DEGREE, w=np.sqrt(w[keep]))
@@ -83,12 +92,12 @@ class ColourTerm:
         edges = np.arange(lo, hi + FIELD_BIN, FIELD_BIN)
         k = np.clip(np.searchsorted(edges, c, side="right") - 1, 0, len(edges) - 2)
         hist = np.zeros((n_bins, len(edges) - 1))
-        np.add.at(hist, (bb, k), 1.0 - w)
+        np.add.at(hist, (bb, k), 1.0 - wf)
         hist += FIELD_PSEUDO
         density = hist / hist.sum(axis=1, keepdims=True)
         if similar is not None:
             near = np.zeros_like(hist)
-            np.add.at(near, (bb, k), (1.0 - w) * similar[ok])
+            np.add.at(near, (bb, k), (1.0 - wf) * similar[ok])
             density = (near + FIELD_PRIOR_STARS * density) \
                 / (near.sum(axis=1, keepdims=True) + FIELD_PRIOR_STARS)
         density = density / FIELD_BIN

@@ -336,6 +336,7 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
                                           profile, log_field, n_c, n_f, log_window)
         if colour is not None:  # the kinematic likelihood ratio alone (priors, sky taken out)
             kin_ratio = a - c - np.log(n_c[b] / n_f[b]) - profile.log_density(sky) + log_field
+            p_kin = expit(a - c)  # membership without the colour term
         a, c = a + l_colour[0], c + l_colour[1]
         norm = np.logaddexp(a, c)
         p = np.exp(a - norm)
@@ -356,7 +357,7 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
         previous, p_previous = ll, p
         if colour is not None and mag is not None and (colour_term is not None or converged):
             refit = ColourTerm.fit(mag, colour, b, bins.n_bins, p,
-                                   similar=expit(kin_ratio))
+                                   similar=expit(kin_ratio), field_p=p_kin)
             if refit is None:  # too few members with a colour: the term stays as it was
                 break
             if colour_term is None:  # the photometric phase starts: convergence anew
