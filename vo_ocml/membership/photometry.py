@@ -5,14 +5,16 @@ colour at each magnitude. With ``photometric=True`` the mixture multiplies each 
 and field terms by the densities of its colour given its G (colour assumed independent of the
 kinematics and position within each population)::
 
-    L_c(c | G) = (1 − ε) N(c; m(G), s_b²) + ε U(c)
+    L_c(c | G) = (1 − ε) N(c; m(G), s_b²) + ε [(1 − a) B(c | G) + a U(c)]
     L_f(c | G) = f_b(c)
 
 m(G) is a cubic in G fitted to the members (weights P, outliers beyond 3 s clipped), s_b the
 members' scatter about it in the star's magnitude bin b (shrunk towards the overall scatter
 where a bin holds few members, never below :data:`MIN_SCATTER`), ε the members off the
-sequence (unresolved binaries up to 0.75 mag above it, giants, blends: :data:`OFF_SEQUENCE`),
-U uniform over the table's colour range, and f_b the histogram of the field's colours in bin b.
+sequence (:data:`OFF_SEQUENCE`): unresolved binaries, up to 0.75 mag above it, whose colour
+at G is that of a single star between G and G + 0.75 -- B uniform between m(G) and
+m(G + 0.75), blurred by s_b -- and, a share a (:data:`ANYWHERE`), giants and blends, U uniform
+over the table's colour range; f_b is the histogram of the field's colours in bin b.
 The field stars that count are those whose motion and parallax resemble the cluster's (weights
 (1 − P_kin) × the kinematic likelihood ratio's posterior at equal priors), shrunk towards all the
 field's colours with :data:`FIELD_PRIOR_STARS`: a field star at the cluster's parallax and
@@ -31,6 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import ndtr
 
 #: degree of the sequence m(G)
 SEQUENCE_DEGREE = 3
@@ -42,6 +45,10 @@ MIN_SCATTER = 0.02
 SHRINK_MEMBERS = 5.0
 #: fraction of members off the single-star sequence (binaries, giants, blends)
 OFF_SEQUENCE = 0.1
+#: an equal-mass unresolved binary lies this far above the single-star sequence (2.5 log 2)
+BINARY_SHIFT = 2.5 * np.log10(2.0)
+#: share of the off-sequence members anywhere in colour (giants, blends); the rest binaries
+ANYWHERE = 0.2
 #: width of the field's colour histogram bins (mag) and its pseudo-count per bin
 FIELD_BIN = 0.1
 FIELD_PSEUDO = 0.5
@@ -59,6 +66,7 @@ class ColourTerm:
     edges: np.ndarray
     field_density: np.ndarray
     colour_range: tuple[float, float]
+    mag_range: tuple[float, float]
 
     @classmethod
     def fit(cls, mag: np.ndarray, colour: np.ndarray, b: np.ndarray, n_bins: int,
@@ -101,7 +109,8 @@ class ColourTerm:
             density = (near + FIELD_PRIOR_STARS * density) \
                 / (near.sum(axis=1, keepdims=True) + FIELD_PRIOR_STARS)
         density = density / FIELD_BIN
-        return cls(coef, np.maximum(scatter, MIN_SCATTER), edges, density, (lo, hi))
+        return cls(coef, np.maximum(scatter, MIN_SCATTER), edges, density, (lo, hi),
+                   (float(np.min(g)), float(np.max(g))))
 
     def log_terms(self, mag: np.ndarray | None, colour: np.ndarray | None,
                   b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -113,9 +122,15 @@ class ColourTerm:
         ok = np.isfinite(mag) & np.isfinite(colour)
         g, c, bb = mag[ok], colour[ok], b[ok]
         s = self.scatter[bb]
-        gauss = np.exp(-0.5 * ((c - np.polyval(self.coef, g)) / s) ** 2) / (np.sqrt(2 * np.pi) * s)
+        m = np.polyval(self.coef, g)
+        gauss = np.exp(-0.5 * ((c - m) / s) ** 2) / (np.sqrt(2 * np.pi) * s)
         width = max(self.colour_range[1] - self.colour_range[0], FIELD_BIN)
-        lc[ok] = np.log((1 - OFF_SEQUENCE) * gauss + OFF_SEQUENCE / width)
+        # the binaries' band: the sequence's colours from G to G + 0.75 (within the fitted G)
+        shifted = np.polyval(self.coef, np.clip(g + BINARY_SHIFT, *self.mag_range))
+        mid, half = 0.5 * (m + shifted), 0.5 * np.maximum(np.abs(shifted - m), s)
+        band = (ndtr((c - mid + half) / s) - ndtr((c - mid - half) / s)) / (2 * half)
+        off = (1 - ANYWHERE) * band + ANYWHERE / width
+        lc[ok] = np.log((1 - OFF_SEQUENCE) * gauss + OFF_SEQUENCE * off)
         k = np.clip(np.searchsorted(self.edges, c, side="right") - 1, 0, len(self.edges) - 2)
         inside = (c >= self.edges[0]) & (c <= self.edges[-1])
         lf[ok] = np.log(np.where(inside, self.field_density[bb, k], FIELD_PSEUDO / width))
