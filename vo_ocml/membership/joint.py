@@ -271,6 +271,13 @@ def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
     return P, stage, counts, outcome
 
 
+def first_posterior(est, kin: np.ndarray, err: np.ndarray | None, cov: np.ndarray | None,
+                    sky: np.ndarray, mag: np.ndarray | None) -> np.ndarray:
+    """The first cluster's posterior of new stars under ``est``'s fitted joint mixture."""
+    log_window = window_columns(est, kin, err, est.joint_seeds_)[1]
+    return est.mixture_.predict(kin, cov, sky, mag, log_window)[:, 0]
+
+
 def joint_result(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, primary: Seed,
                  max_clusters: int, sky_window: float):
     """The :class:`~vo_ocml.membership.base.Scores` of a joint run (None: no cluster).

@@ -115,7 +115,8 @@ class MSTGMM(MembershipEstimator):
         (speed on cones of millions of stars), then score every survivor with the fitted model.
     photometric : bool
         "radial" mixture: add the cluster's sequence in the CMD (BP−RP given G) against the
-        field's colours (:mod:`vo_ocml.membership.photometry`), when the table has G and BP−RP.
+        field's colours (:mod:`vo_ocml.membership.photometry`), when the table has G and BP−RP
+        (default: docs/injection.md, seventh session). False: kinematics and position alone.
     random_state : int or None
         Seed for every random step.
 
@@ -130,12 +131,11 @@ class MSTGMM(MembershipEstimator):
         Refined (pmra, pmdec, parallax).
     intrinsic_spread_, observed_spread_ : ndarray
         The cluster's spreads per axis.
-    mixture_ : RadialMixtureFit or GaussianMixture or None
+    mixture_ : RadialMixtureFit or JointMixtureFit or GaussianMixture or None
         The fitted mixture (for "gmm": in the standardised 5-D space of ``scaler_``).
     candidates_ : list of Detection
         Data-driven centroid only: the most significant overdensities found, best first
-        (:func:`vo_ocml.membership.detection.find_candidates`); reported when no cluster is
-        declared.
+        (:func:`vo_ocml.membership.detection.find_candidates`).
     cluster_component_ : int
         "gmm" only: index of the mixture component that is the cluster (-1 otherwise).
     """
@@ -150,7 +150,7 @@ class MSTGMM(MembershipEstimator):
                  min_significance: float = 3.0, min_members: int = 10,
                  max_velocity_dispersion: float = VELOCITY_DISPERSION, clusters: int | str = 1,
                  max_clusters: int = 8, max_fit_stars: int = 20000,
-                 photometric: bool = False, random_state: int | None = 0) -> None:
+                 photometric: bool = True, random_state: int | None = 0) -> None:
         self.centroid = centroid
         self.filter = filter
         self.filter_nsigma = filter_nsigma
@@ -352,11 +352,11 @@ class MSTGMM(MembershipEstimator):
                                  name if name else (c.name if c is not None else None),
                                  window=found_at[1] if found_at is not None else np.inf,
                                  detection=self.candidates_[0] if source == "data" else None)
-            scores = joint.joint_result(self, kin, err, sky, primary, self._n_clusters(),
-                                        DETECTION_SKY_WINDOW)
-            return scores if scores is not None else no_cluster(
-                "the cluster was not confirmed by the joint mixture (too few members or too "
-                "hot for a bound cluster)")
+            alone = joint.joint_result(self, kin, err, sky, primary, self._n_clusters(),
+                                       DETECTION_SKY_WINDOW)
+            if alone is None or len(alone.clusters) > 1:  # one: the single fit, with colour
+                return alone or no_cluster("the cluster was not confirmed by the joint mixture "
+                                           "(too few members or too hot for a bound cluster)")
         e_m = err[i_m] if err is not None else None
         try:
             self.centre_, self.observed_spread_, self.intrinsic_spread_ = centre, observed, intrinsic
@@ -405,7 +405,9 @@ class MSTGMM(MembershipEstimator):
         self.centre_, self.observed_spread_, self.intrinsic_spread_ = centre, observed, intrinsic
         self.mixture_, self.scaler_ = model, scaler
         self.cluster_component_ = mix_info.get("cluster_component", -1)
-        return Scores(probability, stage, counts, centroid, details)
+        named = {} if self._n_clusters() == 1 else {"clusters": alone.clusters,
+                 "cluster_probability": np.column_stack([probability, 1.0 - probability])}
+        return Scores(probability, stage, counts, centroid, details, **named)
 
     def _predict_rows(self, X: np.ndarray, err: np.ndarray | None) -> np.ndarray:
         """New stars pass the fitted filter and get the cluster's posterior.
@@ -430,10 +432,8 @@ class MSTGMM(MembershipEstimator):
                     self._window_log_volume(sel[:, 2:5], None if err is None else err[passed]),
                     stars.colour)
             else:  # the joint model of several clusters: the first cluster's posterior
-                e_sel = None if err is None else err[passed]
-                log_window = joint.window_columns(self, sel[:, 2:5], e_sel, self.joint_seeds_)[1]
-                p[passed] = self.mixture_.predict(sel[:, 2:5], cov, sky, stars.magnitude,
-                                                  log_window)[:, 0]
+                p[passed] = joint.first_posterior(self, sel[:, 2:5], None if err is None else
+                                                  err[passed], cov, sky, stars.magnitude)
         else:
             Z = self.scaler_.transform(np.column_stack([sky, sel[:, 2:5]]))
             p[passed] = self.mixture_.predict_proba(Z)[:, self.cluster_component_]
