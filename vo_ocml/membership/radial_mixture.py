@@ -343,7 +343,10 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
         resp_f = (1.0 - p)[:, None] * np.exp(resp_parts)
         ll = float(norm.mean() - np.log(n))
         n_c, n_f = bins.counts(b, p), bins.counts(b, 1.0 - p)
-        q = p * _kinematic_weight(cov_c, S)  # the stars whose membership their motion decides
+        # the stars whose membership their motion decides shape the profile -- by their
+        # membership without the colour term: a twin on the same sequence elsewhere on the sky
+        # would otherwise widen it
+        q = (p if colour_term is None else p_kin) * _kinematic_weight(cov_c, S)
         if q.sum() > 1 and not fixed_centre:
             centre = q @ sky / q.sum()
         profile = fitter.fit(sky, q, centre)
