@@ -71,7 +71,7 @@ def default_table():
 def test_the_photometric_term_removes_off_sequence_faint_members_and_keeps_the_summary(
         default_table):
     """On the embedded default the term takes away faint members that lie off the cluster's
-    sequence (G ≥ 20: see the counts measured in docs/injection.md) and leaves the parallax
+    sequence (G ≥ 20: the counts measured are in docs/report.md) and leaves the parallax
     where it was; ``photometric=False`` (the term is on by default) keeps it out."""
     g = np.asarray(default_table["phot_g_mean_mag"], float)
     colour = np.asarray(default_table["bp_rp"], float)

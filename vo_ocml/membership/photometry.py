@@ -23,9 +23,9 @@ sequence than the whole field's -- treating colour as independent of kinematics 
 the same evidence twice and makes the probabilities over-confident. P_kin is the membership
 probability without the colour term: with the full P, a field star that happens to lie on the
 sequence is taken for a member because of its colour and so leaves the field's colours, which
-then hold too few stars on the sequence -- the term confirmed itself (Σ P / N_true 1.07 at
-G 20–21 on injected clusters, 0.99 with P_kin). Stars without a colour get no photometric
-term.
+then hold too few stars on the sequence -- the term confirmed itself (injected clusters, G
+20–21: Σ P / N_true 1.07, 0.99 with P_kin; docs/injection.md). Stars without a colour get no
+photometric term.
 """
 
 from __future__ import annotations

@@ -285,7 +285,8 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
         Gaussians describing the field; their weights depend on magnitude.
     colour : ndarray, shape (n,), optional
         BP−RP: once the kinematic and spatial model has converged, EM goes on with the
-        photometric term (:mod:`vo_ocml.membership.photometry`), refitted every iteration.
+        photometric term (:mod:`vo_ocml.membership.photometry`), refitted every iteration;
+        the profile is then shaped by the membership without it.
     fixed_mean : bool
         Keep the cluster's mean at ``cluster_mean`` (no gradient): only its covariance, profile
         and luminosity function are fitted -- the cluster a user or catalogue named, when the
