@@ -8,9 +8,9 @@ the field's parallax box admits), observed with that field's own errors — with
 catalogued clusters taken out: each row removed with its probability of belonging to them, from
 vo_ocml's default model run named on each (:func:`own_probability`): as many rows as they hold,
 no hole, but a kept row of probability P is still one of their members with probability P (faint
-members partly stay, labelled field); ``--own mask`` removes every row near them in motion instead (the first sessions' mask,
-which carves a kinematic hole: :mod:`vo_ocml.injection.field`), ``--own keep`` keeps them and
-leaves them out of the scores.
+members partly stay, labelled field); ``--own mask`` removes every row near them in motion
+instead (the first sessions' mask, which carves a kinematic hole:
+:mod:`vo_ocml.injection.field`), ``--own keep`` keeps them and leaves them out of the scores.
 ``vo_ocml.run`` then runs blind and with the cluster named (its true centroid as Gaia would
 measure it, and the mean position of its injected stars as a catalogue would list it;
 ``--named-without-position``: the centroid alone). N_true counts the injected stars actually
