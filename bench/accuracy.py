@@ -15,7 +15,7 @@ Usage::
     python bench/accuracy.py [--shared ../shared/data] [--method mstgmm|dec]
                              [--mixture radial|gmm] [--threshold 0.5] [--clusters all]
                              [--only "Berkeley 25" M67] [--brighter-than 19.5]
-                             [--set photometric=true]
+                             [--set photometric=false]
 
 Prints one row per cone and mode, then the medians the issue aims at.
 """
@@ -80,7 +80,7 @@ def main() -> None:
                              "every star): the references' depth; boxes with a reference "
                              "column only (the six distant boxes)")
     parser.add_argument("--set", action="append", default=[], type=_option, metavar="NAME=VALUE",
-                        help="any other option of vo_ocml.run, e.g. --set photometric=true "
+                        help="any other option of vo_ocml.run, e.g. --set photometric=false "
                              "(repeatable)")
     parser.add_argument("--only", nargs="+", metavar="CONE",
                         help="run only these cones (labels as printed, e.g. 'Berkeley 25' M67)")
