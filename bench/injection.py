@@ -25,7 +25,10 @@ members, and injected stars are ≥ 10 % of the blind members) against N_true an
 completeness, purity, F1 against G and by N_true × distance; calibration over candidate
 stars (P ≥ 0.05): reliability diagram (PNG in ``--out``) and ECE -- pooled, and split by
 whether the run modelled the injected cluster (``OUTCOME_F1``) or, blind, found a real
-catalogued cluster instead (the shipped catalogue, :mod:`vo_ocml.catalog.match`) -- and Σ P / N_true.
+catalogued cluster instead (the shipped catalogue, :mod:`vo_ocml.catalog.match`) -- and Σ P / N_true,
+also against the spread Σ P (1 − P) that calibrated probabilities leave N_true around Σ P. A
+blind run that misses a rich injected cluster is repeated with ``clusters="all"``: the single
+run returns the most significant cluster, which may be a real one of the field.
 
 Usage::
 
@@ -69,6 +72,13 @@ PER_FIELD, QUICK_PER_FIELD = 8, 4
 MIN_TRUE = 10
 #: blind detection: fraction of the injected members recovered, and of the members injected
 DETECT_COMPLETENESS, DETECT_PURITY = 0.5, 0.1
+#: the detection target counts injected clusters with at least this many members in the table
+DETECT_MIN_TRUE = 100
+#: the Σ P / N_true target counts injected clusters with at least this many members
+SUM_P_MIN_TRUE = 100
+#: Σ P / N_true per cluster: if the probabilities are calibrated, N_true − Σ P has variance
+#: Σ P (1 − P), and |z| ≤ this for 95 % of clusters
+Z_LIMIT = 1.96
 G_BINS = ((0, 15), (15, 17), (17, 19), (19, 21))
 #: G bins of the calibration-against-G table: finer at the faint end, where it fails
 CALIBRATION_G_BINS = ((0, 17), (17, 19), (19, 20), (20, 21), (21, 99))
@@ -147,17 +157,39 @@ def run_field(label: str, path: Path, args) -> list[dict]:
             s = selection_scores(prob, truth, exclude=exclude)
             rec[f"{mode}_f1"], rec[f"{mode}_completeness"], rec[f"{mode}_purity"] = s.f1, s.completeness, s.purity
             rec[f"{mode}_sum_p"] = float(prob[~exclude].sum())
+            # the variance of N_true around Σ P if the probabilities were calibrated
+            rec[f"{mode}_var_p"] = float((prob * (1.0 - prob))[~exclude].sum())
             rec[f"{mode}_n_selected"] = s.n_selected
             keep = (prob >= 0.01) | truth  # the stars any score below can involve
             rec[f"{mode}_stars"] = (prob[keep & ~exclude].astype(np.float32), truth[keep & ~exclude],
                                     g[keep & ~exclude].astype(np.float32))
             rec[f"{mode}_catalogued"] = _catalogued(annotated) if s.f1 < OUTCOME_F1 else None
-        rec["detected"] = bool(rec["blind_completeness"] >= DETECT_COMPLETENESS
-                               and (rec["blind_purity"] if rec["blind_n_selected"] else 0) >= DETECT_PURITY)
+        rec["detected"] = _detected(s)
+        if not rec["detected"] and inj.truth["n_true"] >= DETECT_MIN_TRUE:
+            rec["detected_all"] = _detected_by_joint_run(t, truth, exclude, args)
         records.append(rec)
     print(f"{label}: {len(records)} injections in {time.perf_counter() - started:.0f} s",
           file=sys.stderr, flush=True)
     return records
+
+
+def _detected(s) -> bool:
+    """Whether a selection (:func:`selection_scores`) detects the injected cluster: it holds at
+    least ``DETECT_COMPLETENESS`` of its members, at a purity of at least ``DETECT_PURITY``."""
+    return bool(s.completeness >= DETECT_COMPLETENESS
+                and (s.purity if s.n_selected else 0) >= DETECT_PURITY)
+
+
+def _detected_by_joint_run(t, truth: np.ndarray, exclude: np.ndarray, args) -> bool:
+    """Whether a blind ``clusters="all"`` run detects the injected cluster as one of the
+    clusters it models: the single blind run returns the most significant cluster only, which
+    may be a real one that the field holds."""
+    annotated = run(t, method=args.method, clusters="all", **dict(args.set))
+    cp = annotated.result.cluster_probability
+    if cp is None:  # one cluster or none: the single run's answer
+        cp = np.asarray(annotated.result.probability, float)[:, None]
+    return any(_detected(selection_scores(np.nan_to_num(cp[:, k]), truth, exclude=exclude))
+               for k in range(cp.shape[1] - (annotated.result.cluster_probability is not None)))
 
 
 def own_probability(table) -> tuple[np.ndarray, list[str]]:
@@ -241,12 +273,13 @@ def report(records: list[dict], args, elapsed: float) -> str:
     for mode in ("named", "blind"):
         p, t, g = _pooled(scored, mode)
         rel = reliability(p, t)
-        rich = [r[f"{mode}_sum_p"] / r["n_true"] for r in scored if r["n_true"] >= 100]
+        rich = [r[f"{mode}_sum_p"] / r["n_true"] for r in scored if r["n_true"] >= SUM_P_MIN_TRUE]
         near = [r[f"{mode}_f1"] for r in scored if r["n_true"] >= 200 and r["distance_kpc"] <= 3]
         far = [r[f"{mode}_f1"] for r in scored if r["n_true"] >= 200 and r["distance_kpc"] > 3]
         faint = selection_scores(p[(g >= 19) & (g < 21)], t[(g >= 19) & (g < 21)])
         summary[mode] = (rel, rich, near, far, faint)
-    det = [r["detected"] for r in scored if r["n_true"] >= 100]
+    det = [r["detected"] for r in scored if r["n_true"] >= DETECT_MIN_TRUE]
+    det_all = [r.get("detected_all", r["detected"]) for r in scored if r["n_true"] >= DETECT_MIN_TRUE]
     lines += ["| metric | target | named | blind |", "|---|---|---|---|"]
     lines.append("| ECE over candidates (P ≥ 0.05) | ≤ 0.03 | " + " | ".join(
         f"{_fmt(summary[m][0].ece, 3)} ({summary[m][0].counts.sum()} stars)" for m in ("named", "blind")) + " |")
@@ -271,13 +304,19 @@ def report(records: list[dict], args, elapsed: float) -> str:
     lines.append("| Σ P / N_true, N_true ≥ 100: median [10–90 %] | 0.9–1.1 | " + " | ".join(med(summary[m][1]) for m in ("named", "blind")) + " |")
     lines.append("| … fraction of those clusters within 0.9–1.1 | 1 | " + " | ".join(
         _fmt(np.mean([0.9 <= x <= 1.1 for x in summary[m][1]]) if summary[m][1] else np.nan) for m in ("named", "blind")) + " |")
+    lines.append(f"| … fraction with \\|N_true − Σ P\\| ≤ {Z_LIMIT} √(Σ P (1 − P)) (calibrated: 0.95) | | " + " | ".join(
+        _fmt(np.mean(z)) if (z := [abs(r["n_true"] - r[f"{m}_sum_p"]) <= Z_LIMIT * np.sqrt(r[f"{m}_var_p"])
+                                   for r in scored if r["n_true"] >= SUM_P_MIN_TRUE and f"{m}_var_p" in r]) else "–"
+        for m in ("named", "blind")) + " |")
     lines.append("| F1, N_true ≥ 200, d ≤ 3 kpc: median [10–90 %] | ≥ 0.9 | " + " | ".join(med(summary[m][2]) for m in ("named", "blind")) + " |")
     lines.append("| F1, N_true ≥ 200, 3–8 kpc | ≥ 0.75 | " + " | ".join(med(summary[m][3]) for m in ("named", "blind")) + " |")
     lines.append("| purity of members at G 19–21 (pooled) | ≥ 0.8 | " + " | ".join(
         f"{_fmt(summary[m][4].purity)} ({summary[m][4].n_selected})" for m in ("named", "blind")) + " |")
     lines.append(f"| blind detection, N_true ≥ 100 | ≥ 95 % | | {sum(det)}/{len(det)} = {_fmt(100 * np.mean(det) if det else np.nan, 0)} % |")
+    lines.append(f"| … counting a blind `clusters=\"all\"` run's other clusters | | | {sum(det_all)}/{len(det_all)} = "
+                 f"{_fmt(100 * np.mean(det_all) if det_all else np.nan, 0)} % |")
     for mode in ("named", "blind"):
-        lost = [r for r in scored if r["n_true"] >= 100 and not r.get(f"{mode}_found", True)]
+        lost = [r for r in scored if r["n_true"] >= DETECT_MIN_TRUE and not r.get(f"{mode}_found", True)]
         if lost:
             lines.append(f"| {mode}: 'no cluster' declared, N_true ≥ 100 | 0 | "
                          f"{len(lost)}/{len(det)} | |" if mode == "named" else
@@ -341,7 +380,7 @@ def report(records: list[dict], args, elapsed: float) -> str:
     for name in dict.fromkeys(r["field"] for r in records):
         mine = [r for r in records if r["field"] == name]
         sc = [r for r in mine if "named_f1" in r]
-        det_f = [r["detected"] for r in sc if r["n_true"] >= 100]
+        det_f = [r["detected"] for r in sc if r["n_true"] >= DETECT_MIN_TRUE]
         t_f = [r[f"{m}_time"] for r in sc for m in ("named", "blind")]
         lines.append(f"| {name} | {mine[0]['rows'] - mine[0]['n_rows']} | {len(mine)} | {len(sc)} | "
                      f"{_fmt(np.median([r['named_f1'] for r in sc]) if sc else np.nan)} | "
