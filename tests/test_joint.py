@@ -278,3 +278,58 @@ def test_fit_sample_keeps_the_stars_near_the_clusters():
     assert len(near) >= 295 and np.all(np.isin(near, rows))  # all fitted, with weight one
     assert np.allclose(weights[np.isin(rows, near)], 1.0)
     assert np.isclose(weights.sum(), len(kin))  # the sample stands for the whole table
+
+
+def _two_sequences(seed: int = 4):
+    """Two clusters on different CMD sequences, a broad field, and 2 × 30 faint field stars
+    with cluster 2's motion (large errors), spread over the sky: on cluster 1's sequence, then
+    on cluster 2's."""
+    rng = np.random.default_rng(seed)
+    n1, n2, nf, ni = 200, 150, 2000, 30
+    g = rng.uniform(12, 19, n1 + n2 + nf + 2 * ni)
+    zero = np.concatenate([np.full(n1, 0.3), np.full(n2, 0.8), np.full(nf, np.nan),
+                           np.full(ni, 0.3), np.full(ni, 0.8)])
+    colour = np.where(np.isnan(zero), rng.normal(1.3, 0.5, len(g)), zero + 0.15 * (g - 12))
+    colour += rng.normal(0, 0.04, len(g))
+    m1, m2, sd = np.array([1, 1, 0.5]), np.array([-1, 0, 0.3]), np.array([0.15, 0.15, 0.05])
+    kin = np.vstack([rng.normal(m1, sd, (n1, 3)), rng.normal(m2, sd, (n2, 3)),
+                     rng.normal(0, [2, 2, 0.5], (nf, 3)), rng.normal(m2, sd, (2 * ni, 3))])
+    err = np.tile([0.1, 0.1, 0.05], (len(g), 1))
+    err[n1 + n2 + nf:] = [1.0, 1.0, 0.4]
+    sky = rng.uniform(-0.4, 0.4, (len(g), 2))
+    sky[:n1] *= 0.1
+    sky[n1:n1 + n2] = sky[n1:n1 + n2] * 0.1 + [0.2, 0]
+    seeds = [JointSeed(m1, sd, np.zeros(2)), JointSeed(m2, sd, np.array([0.2, 0]))]
+    rows = {"c1": slice(0, n1), "c2": slice(n1, n1 + n2), "field": slice(n1 + n2, n1 + n2 + nf),
+            "off": slice(n1 + n2 + nf, n1 + n2 + nf + ni), "on": slice(n1 + n2 + nf + ni, None)}
+    return kin, err, sky, g, colour, seeds, rows
+
+
+def test_joint_colour_term_weighs_each_cluster_by_its_own_sequence():
+    kin, err, sky, g, colour, seeds, rows = _two_sequences()
+    plain = fit_joint_mixture(kin, err, sky, seeds, mag=g)
+    fit = fit_joint_mixture(kin, err, sky, seeds, mag=g, colour=colour)
+    assert plain.colour_terms is None and len(fit.colour_terms) == 2
+    P0, P = plain.probability, fit.probability
+    assert np.allclose(P.sum(axis=1), 1.0)
+    assert np.mean(P[rows["c1"], 0] > 0.5) > 0.95 and np.mean(P[rows["c2"], 1] > 0.5) > 0.95
+    # field stars moving like cluster 2 but on cluster 1's sequence leave cluster 2 ...
+    assert P[rows["off"], 1].mean() < P0[rows["off"], 1].mean() / 5
+    # ... those on cluster 2's own sequence do not
+    assert P[rows["on"], 1].mean() >= P0[rows["on"], 1].mean()
+    # the fit's posteriors come from the E-step before its last M-step: equal to EM's p_tol
+    assert np.allclose(fit.predict(kin, err, sky, g, colour=colour), P, atol=2e-3)
+
+
+def test_joint_mixture_with_one_cluster_and_colour_is_the_single_model():
+    from vo_ocml.membership.radial_mixture import fit_radial_mixture
+    kin, err, sky, g, colour, seeds, rows = _two_sequences(seed=2)
+    keep = np.r_[rows["c1"], rows["field"]]
+    seed = seeds[0]
+    single = fit_radial_mixture(kin[keep], err[keep], sky[keep], seed.mean, seed.intrinsic,
+                                seed.centre, mag=g[keep], colour=colour[keep], gradient=False)
+    joint = fit_joint_mixture(kin[keep], err[keep], sky[keep],
+                              [JointSeed(seed.mean, seed.intrinsic, seed.centre,
+                                         eff_centre=False)], mag=g[keep], colour=colour[keep])
+    assert single.colour_term is not None and joint.colour_terms is not None
+    assert np.allclose(joint.probability[:, 0], single.probability, atol=1e-9)

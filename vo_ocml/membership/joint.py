@@ -156,8 +156,8 @@ class JointOutcome:
 def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: list[Seed], *,
               filters: np.ndarray, gradient, min_members: int, velocity_dispersion: float,
               max_fit_stars: int, random_state: int | None, mag: np.ndarray | None = None,
-              footprint: Footprint | None = None,
-              log_window: np.ndarray | None = None) -> JointOutcome | None:
+              footprint: Footprint | None = None, log_window: np.ndarray | None = None,
+              colour: np.ndarray | None = None) -> JointOutcome | None:
     """Fit the joint mixture; drop failing non-primary clusters and refit. None: the primary fails.
 
     ``err``: standard errors (n, 3) or covariances (n, 3, 3); ``filters`` (n, K) says which
@@ -165,7 +165,9 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
     (started from its stars) and, with ``log_window`` (n, K: each star's window volume per
     filter, inf outside it), one uniform component over each window.
     ``gradient(centre) -> bool`` says whether a cluster's mean may vary across the sky; ``mag``
-    (G) makes the prior depend on magnitude; ``footprint`` is the table's. Each cluster's
+    (G) makes the prior depend on magnitude, ``colour`` (BP−RP) adds each cluster's sequence
+    in the CMD (:func:`~vo_ocml.membership.joint_mixture.fit_joint_mixture`); ``footprint`` is
+    the table's. Each cluster's
     intrinsic proper-motion dispersion is bounded during the fit as in the single-cluster model
     (:func:`~vo_ocml.membership.mixture_step.fit_pm_sd_bound`). A cluster alone keeps the
     single model's centre update, so that a field with one cluster gets the single run's
@@ -186,9 +188,10 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
             kin[fit_rows], None if err is None else err[fit_rows], sky[fit_rows], joint_seeds,
             mag=None if mag is None else mag[fit_rows], footprint=footprint,
             field_groups=np.argmax(filters[fit_rows], axis=1),
-            log_window=None if log_window is None else log_window[fit_rows], weights=weights)
+            log_window=None if log_window is None else log_window[fit_rows], weights=weights,
+            colour=None if colour is None else colour[fit_rows])
         P = model.probability if len(fit_rows) == len(kin) else \
-            model.predict(kin, err, sky, mag, log_window)
+            model.predict(kin, err, sky, mag, log_window, colour)
         failing = []
         for k, s in enumerate(seeds):
             n_members = int(np.sum(P[:, k] > 0.5))
@@ -261,7 +264,8 @@ def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
                         log_window=log_window[i_m],
                         gradient=est._gradient, min_members=est.min_members,
                         velocity_dispersion=est.max_velocity_dispersion,
-                        max_fit_stars=est.max_fit_stars, random_state=est.random_state)
+                        max_fit_stars=est.max_fit_stars, random_state=est.random_state,
+                        colour=stars.colour if est.photometric else None)
     if outcome is None:
         return None
     P = np.zeros((len(kin), len(outcome.seeds) + 1))
@@ -272,10 +276,11 @@ def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
 
 
 def first_posterior(est, kin: np.ndarray, err: np.ndarray | None, cov: np.ndarray | None,
-                    sky: np.ndarray, mag: np.ndarray | None) -> np.ndarray:
+                    sky: np.ndarray, mag: np.ndarray | None,
+                    colour: np.ndarray | None = None) -> np.ndarray:
     """The first cluster's posterior of new stars under ``est``'s fitted joint mixture."""
     log_window = window_columns(est, kin, err, est.joint_seeds_)[1]
-    return est.mixture_.predict(kin, cov, sky, mag, log_window)[:, 0]
+    return est.mixture_.predict(kin, cov, sky, mag, log_window, colour)[:, 0]
 
 
 def joint_result(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, primary: Seed,
@@ -318,6 +323,7 @@ def joint_result(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, 
             f"first of {len(clusters)} clusters of a joint mixture with the field, deconvolved "
             f"with the stars' errors: {'yes' if err is not None else 'no'}"),
         "n_clusters": len(clusters),
+        "photometric": model.colour_terms is not None,
     }
     if outcome.dropped:
         details["clusters_dropped"] = "; ".join(outcome.dropped)

@@ -11,6 +11,14 @@ deconvolved Gaussian (with the perspective gradient where asked), and the poster
 cluster and of the field is its term over their sum. The E- and M-steps are the single model's
 (the same ``_log_normal``, ``_xd_update``, ``_field_update``, ``MagnitudeBins``,
 ``ProfileFitter``), applied to each component; with K = 1 it is the single-cluster model.
+
+With colours (BP−RP) the photometric term (:mod:`vo_ocml.membership.photometry`) joins once
+the kinematic model has converged, as in the single model: each cluster k has its own sequence
+L_k(c | G), and the field's colour density of a star is a mixture of the K clusters' "field
+stars like this cluster" densities f_k(c | G), weighted by how much the star's motion and
+parallax resemble each cluster (the kinematic likelihood ratio's posterior at equal priors,
+normalised over k) -- a density of colour given the kinematics, which for K = 1 is the single
+model's f(c | G).
 """
 
 from __future__ import annotations
@@ -19,7 +27,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scipy.special import expit
+
 from vo_ocml.membership.deconvolution import _log_normal, _xd_update, log_sum_exp
+from vo_ocml.membership.photometry import ColourTerm
 from vo_ocml.membership.radial_mixture import (UNIFORM_START, _cap_sd, _field_update,
                                                _kinematic_weight, error_covariance)
 from vo_ocml.membership.sky_prior import (ClusterProfile, Footprint, MagnitudeBins,
@@ -87,6 +98,8 @@ class JointMixtureFit:
     sd_unbounded : ndarray, shape (K, 3) or None
         Each cluster's intrinsic dispersions at its last M-step before the proper-motion bound
         (``JointSeed.max_pm_sd``) was applied (as ``RadialMixtureFit.cluster_sd_unbounded``).
+    colour_terms : list of ColourTerm, or None
+        Each cluster's photometric term, when fitted with colours.
     """
 
     probability: np.ndarray
@@ -104,6 +117,7 @@ class JointMixtureFit:
     n_iter: int
     log_likelihood: float
     sd_unbounded: np.ndarray | None = None
+    colour_terms: list[ColourTerm] | None = None
 
     @property
     def centres(self) -> np.ndarray:
@@ -111,21 +125,26 @@ class JointMixtureFit:
         return np.array([p.centre for p in self.profiles])
 
     def predict(self, kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarray,
-                mag: np.ndarray | None = None,
-                log_window: np.ndarray | None = None) -> np.ndarray:
+                mag: np.ndarray | None = None, log_window: np.ndarray | None = None,
+                colour: np.ndarray | None = None) -> np.ndarray:
         """Posteriors (n, K + 1) of (new) stars; ``errors`` (n, 3) or covariances (n, 3, 3).
 
-        ``log_window`` (n, K): the stars' filter windows (needed when the fit had them).
+        ``log_window`` (n, K): the stars' filter windows (needed when the fit had them);
+        ``colour``: BP−RP (used when the fit had photometric terms).
         """
         if self.field_weights.shape[1] > len(self.field_means) and log_window is None:
             raise ValueError("this model has uniform field components: give log_window")
         b = self.magnitude_bins.index(mag, len(kin))
         mu = [self.means[k] + (sky - self.profiles[k].centre) @ self.gradients[k]
               for k in range(len(self.means))]
+        log_field = self.footprint.log_field_density(sky)
         L = _terms(kin, error_covariance(errors), sky, b, mu, list(self.covs), self.profiles,
                    self.n_cluster, self.field_weights, list(self.field_means),
-                   list(self.field_covs), self.n_field, self.footprint.log_field_density(sky),
-                   log_window)[0]
+                   list(self.field_covs), self.n_field, log_field, log_window)[0]
+        if self.colour_terms is not None:
+            L = L + _colour_logs(self.colour_terms, mag, colour, b,
+                                 _similarity(L, b, sky, self.n_cluster, self.n_field,
+                                             self.profiles, log_field))
         return np.exp(L - log_sum_exp(L)[:, None])
 
 
@@ -171,13 +190,39 @@ def _terms(kin, S, sky, b, mu, cov, profiles, n_c, w_f, mu_f, cov_f, n_f, log_fi
     return L, parts - lf[:, None], Tc, Tf
 
 
+def _similarity(L: np.ndarray, b: np.ndarray, sky: np.ndarray, n_c: np.ndarray,
+                n_f: np.ndarray, profiles: list[ClusterProfile],
+                log_field: np.ndarray) -> np.ndarray:
+    """How much each star's motion and parallax resemble each cluster's (n, K): the posterior
+    of its kinematic likelihood ratio at equal priors (the priors, luminosity functions and
+    profiles, taken out of the kinematic terms ``L``)."""
+    K = L.shape[1] - 1
+    prior = np.column_stack([np.log(n_c[k][b] / n_f[b]) + profiles[k].log_density(sky)
+                             - log_field for k in range(K)])
+    return expit(L[:, :K] - L[:, K:] - prior)  # 0 outside a cluster's window (-inf there)
+
+
+def _colour_logs(terms: list[ColourTerm], mag: np.ndarray | None, colour: np.ndarray | None,
+                 b: np.ndarray, similar: np.ndarray) -> np.ndarray:
+    """log colour densities (n, K + 1): each cluster's sequence, and the field's colours as
+    the mixture of the clusters' "field stars like it" over ``similar`` (normalised over k;
+    equal weights for a star like none)."""
+    K = len(terms)
+    logs = [t.log_terms(mag, colour, b) for t in terms]
+    total = similar.sum(axis=1, keepdims=True)
+    share = np.where(total > 0, similar / np.where(total > 0, total, 1.0), 1.0 / K)
+    field = np.log(np.sum(share * np.exp(np.column_stack([lf for _, lf in logs])), axis=1))
+    return np.column_stack([lc for lc, _ in logs] + [field])
+
+
 def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarray,
                       seeds: list[JointSeed], *, mag: np.ndarray | None = None,
                       footprint: Footprint | None = None,
                       field_groups: np.ndarray | None = None,
                       log_window: np.ndarray | None = None,
-                      weights: np.ndarray | None = None, max_iter: int = 1000,
-                      tol: float = 2e-7, p_tol: float = 5e-4) -> JointMixtureFit:
+                      weights: np.ndarray | None = None, colour: np.ndarray | None = None,
+                      max_iter: int = 1000, tol: float = 2e-7,
+                      p_tol: float = 5e-4) -> JointMixtureFit:
     """Fit K clusters and the field together by EM.
 
     Parameters
@@ -208,6 +253,10 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
     weights : ndarray, shape (n,), optional
         How many stars of the table each star stands for (a sample that keeps the stars near
         the clusters and thins the field: see :func:`fit_sample`); default one each.
+    colour : ndarray, shape (n,), optional
+        BP−RP (with ``mag``): once the kinematic and spatial model has converged, EM goes on
+        with each cluster's photometric term, refitted every iteration; the profiles are then
+        shaped by the posteriors without it (as in the single model).
     max_iter, tol, p_tol : int, float, float
         EM stops after ``max_iter`` iterations, or when the mean log-likelihood changes by less
         than ``tol``, or when no posterior changes by more than ``p_tol``.
@@ -253,17 +302,31 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
     previous, P_previous = -np.inf, np.zeros((n, K + 1))
     it, ll, P = 0, -np.inf, P_previous
     log_field = footprint.log_field_density(sky)
+    colour_terms: list[ColourTerm] | None = None
     for it in range(1, max_iter + 1):
         L, parts, Tc, Tf = _terms(kin, S, sky, b, mu, cov, profiles, n_c, w_f, mu_f, cov_f,
                                   n_f, log_field, log_window, subsets)
+        kinematic = L
+        if colour_terms is not None:  # how like each cluster a star is; its colours
+            similar = _similarity(L, b, sky, n_c, n_f, profiles, log_field)
+            L = L + _colour_logs(colour_terms, mag, colour, b, similar)
         norm = log_sum_exp(L)
         P = np.exp(L - norm[:, None])
+        P_kin = P if colour_terms is None else np.exp(kinematic - log_sum_exp(kinematic)[:, None])
         Pw = P * w[:, None]  # expected stars of the table
         ll = float(np.sum(w * norm) / w.sum() - np.log(w.sum()))
+        converged = abs(ll - previous) < tol or np.max(np.abs(P - P_previous)) < p_tol
+        previous, P_previous = ll, P
+        photometric = colour is not None and mag is not None \
+            and (colour_terms is not None or converged)
+        if photometric and colour_terms is None:  # the term starts: the E-step's similarity
+            similar = _similarity(L, b, sky, n_c, n_f, profiles, log_field)
         for k, (r, kin_r, S_r, _, _) in enumerate(subsets):
             n_c[k] = bins.counts(b, Pw[:, k])
             centre = profiles[k].centre
-            q = Pw[:, k] * _kinematic_weight(cov[k], S)  # as in the single model
+            # as in the single model; with colour, by the posterior without it
+            shaping = Pw[:, k] if colour_terms is None else P_kin[:, k] * w
+            q = shaping * _kinematic_weight(cov[k], S)
             if q.sum() > 1:
                 centre = eff_centre(sky, q, centre, profiles[k].scale) \
                     if seeds[k].eff_centre else q @ sky / q.sum()
@@ -281,16 +344,25 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
         n_f = bins.counts(b, Pw[:, K])
         w_f = _field_update(kin, S, b, bins.n_bins, Pw[:, K, None] * np.exp(parts), mu_f,
                             cov_f, Tf, floor)
-        if abs(ll - previous) < tol or np.max(np.abs(P - P_previous)) < p_tol:
+        if photometric:  # each cluster's term from its own window's stars, as a single run's
+            refit = [ColourTerm.fit(mag[r], colour[r], b[r], bins.n_bins, P[r, k],
+                                    similar=similar[r, k], field_p=1.0 - P_kin[r, K],
+                                    own_p=P_kin[r, k],
+                                    weights=w[r]) for k, (r, *_) in enumerate(subsets)]
+            if any(t is None for t in refit):  # a cluster without a sequence: as they were
+                break
+            if colour_terms is None:  # the photometric phase starts: convergence anew
+                converged, previous = False, -np.inf
+            colour_terms = refit
+        if converged:
             break
-        previous, P_previous = ll, P
     means = np.array([c[0] if c is not None else m[0] for c, m in zip(coef, mu)])
     gradients = np.array([c[1:] if c is not None else np.zeros((2, 3)) for c in coef])
     return JointMixtureFit(probability=P, means=means, gradients=gradients, covs=np.array(cov),
                            profiles=profiles, n_cluster=n_c, n_field=n_f, field_weights=w_f,
                            field_means=np.array(mu_f), field_covs=np.array(cov_f),
                            footprint=footprint, magnitude_bins=bins, n_iter=it,
-                           log_likelihood=ll, sd_unbounded=wanted)
+                           log_likelihood=ll, sd_unbounded=wanted, colour_terms=colour_terms)
 
 
 def fit_sample(kin: np.ndarray, errors: np.ndarray | None, seeds: list[JointSeed], size: int,

@@ -354,7 +354,7 @@ class MSTGMM(MembershipEstimator):
                                  detection=self.candidates_[0] if source == "data" else None)
             alone = joint.joint_result(self, kin, err, sky, primary, self._n_clusters(),
                                        DETECTION_SKY_WINDOW)
-            if alone is None or len(alone.clusters) > 1:  # one: the single fit, with colour
+            if alone is None or len(alone.clusters) > 1:  # one: the single fit
                 return alone or no_cluster("the cluster was not confirmed by the joint mixture "
                                            "(too few members or too hot for a bound cluster)")
         e_m = err[i_m] if err is not None else None
@@ -426,14 +426,14 @@ class MSTGMM(MembershipEstimator):
         if self.scaler_ is None:
             stars = self._stars.rows(np.flatnonzero(passed))
             cov = None if err is None else error_covariance(err[passed], stars.correlations)
+            e_p = None if err is None else err[passed]
             if isinstance(self.mixture_, RadialMixtureFit):
-                p[passed] = self.mixture_.predict(
-                    sel[:, 2:5], cov, sky, stars.magnitude,
-                    self._window_log_volume(sel[:, 2:5], None if err is None else err[passed]),
-                    stars.colour)
+                p[passed] = self.mixture_.predict(sel[:, 2:5], cov, sky, stars.magnitude,
+                                                  self._window_log_volume(sel[:, 2:5], e_p),
+                                                  stars.colour)
             else:  # the joint model of several clusters: the first cluster's posterior
-                p[passed] = joint.first_posterior(self, sel[:, 2:5], None if err is None else
-                                                  err[passed], cov, sky, stars.magnitude)
+                p[passed] = joint.first_posterior(self, sel[:, 2:5], e_p, cov, sky,
+                                                  stars.magnitude, stars.colour)
         else:
             Z = self.scaler_.transform(np.column_stack([sky, sel[:, 2:5]]))
             p[passed] = self.mixture_.predict_proba(Z)[:, self.cluster_component_]
