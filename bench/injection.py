@@ -34,7 +34,7 @@ Usage::
 
     nice -n 10 python bench/injection.py [--quick] [--method mstgmm] [--seed 0]
         [--fields ubc246,ngc2112] [--per-field 8] [--n-range 30 2000] [--d-range 0.3 8]
-        [--own thin|mask|keep] [--jobs 1] [--out bench/out]
+        [--own thin|mask|keep] [--own-cache DIR] [--jobs 1] [--out bench/out]
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def run_field(label: str, path: Path, args) -> list[dict]:
     started = time.perf_counter()
     table = read_table(path)
     if args.own == "thin":
-        own, named = own_probability(table)
+        own, named = _cached_own_probability(table, label, args.own_cache)
         model = FieldModel(table, own="thin", own_probability=own,
                            random_state=zlib.crc32(label.encode()) + args.seed)
         print(f"{label}: thinned by {', '.join(named) or 'no catalogued cluster'}: "
@@ -190,6 +190,21 @@ def _detected_by_joint_run(t, truth: np.ndarray, exclude: np.ndarray, args) -> b
         cp = np.asarray(annotated.result.probability, float)[:, None]
     return any(_detected(selection_scores(np.nan_to_num(cp[:, k]), truth, exclude=exclude))
                for k in range(cp.shape[1] - (annotated.result.cluster_probability is not None)))
+
+
+def _cached_own_probability(table, label: str, cache: Path | None) -> tuple[np.ndarray, list[str]]:
+    """:func:`own_probability`, read from ``cache/<label>.json`` when there (written otherwise):
+    two versions of the model then get the same thinned backgrounds (the probabilities come
+    from the model under test, so a changed model otherwise also changes the backgrounds)."""
+    path = None if cache is None else cache / f"{label}.json"
+    if path is not None and path.exists():
+        saved = json.loads(path.read_text())
+        return np.array(saved["probability"], float), saved["named"]
+    own, named = own_probability(table)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"probability": own.tolist(), "named": named}))
+    return own, named
 
 
 def own_probability(table) -> tuple[np.ndarray, list[str]]:
@@ -430,6 +445,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="the field's catalogued clusters: each row removed with its "
                              "membership probability of them (thin), every row near them in "
                              "motion removed (mask), or kept and left out of the scores")
+    parser.add_argument("--own-cache", type=Path, metavar="DIR",
+                        help="read the thinning's own-cluster probabilities from DIR (written "
+                             "there when missing): compare two model versions on the same "
+                             "backgrounds")
     parser.add_argument("--set", action="append", default=[], type=_option, metavar="NAME=VALUE",
                         help="any other option of vo_ocml.run, e.g. --set clusters=all (repeatable)")
     parser.add_argument("--named-without-position", action="store_true",
