@@ -164,7 +164,7 @@ def run_field(label: str, path: Path, args) -> list[dict]:
             rec[f"{mode}_stars"] = (prob[keep & ~exclude].astype(np.float32), truth[keep & ~exclude],
                                     g[keep & ~exclude].astype(np.float32))
             rec[f"{mode}_catalogued"] = _catalogued(annotated) if s.f1 < OUTCOME_F1 else None
-        rec["detected"] = _detected(s)
+        rec["detected"] = _detected(s)  # s: the blind run's scores (the loop's last mode)
         if not rec["detected"] and inj.truth["n_true"] >= DETECT_MIN_TRUE:
             rec["detected_all"] = _detected_by_joint_run(t, truth, exclude, args)
         records.append(rec)
