@@ -99,8 +99,8 @@ class ColourTerm:
         colours (1 − ``field_p``; default ``p``), so that a star's colour does not take it
         out of the field it is compared with. ``own_p``: this cluster's membership without the
         colour term (default ``field_p``, the same with one cluster): its likely members give
-        the G range where the term holds -- with ``p`` a star at the range's edge would go in
-        and out of it from one iteration to the next (EM did not converge in 1,000 iterations).
+        the G range where the term holds (with ``p``, whose likely members change with the
+        term itself, EM did not converge in 1,000 iterations on a two-cluster test case).
         ``weights``: how many stars of the table each star stands for (a thinned sample's;
         default one each).
         None when too few members have a colour to fit a sequence.
