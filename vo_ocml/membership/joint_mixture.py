@@ -347,8 +347,9 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
         if photometric:  # each cluster's term from its own window's stars, as a single run's
             refit = [ColourTerm.fit(mag[r], colour[r], b[r], bins.n_bins, P[r, k],
                                     similar=similar[r, k], field_p=1.0 - P_kin[r, K],
-                                    own_p=P_kin[r, k],
-                                    weights=w[r]) for k, (r, *_) in enumerate(subsets)]
+                                    own_p=P_kin[r, k], weights=w[r],
+                                    mag_range=colour_terms and colour_terms[k].mag_range)
+                     for k, (r, *_) in enumerate(subsets)]
             if any(t is None for t in refit):  # a cluster without a sequence: as they were
                 break
             if colour_terms is None:  # the photometric phase starts: convergence anew

@@ -90,7 +90,8 @@ class ColourTerm:
     def fit(cls, mag: np.ndarray, colour: np.ndarray, b: np.ndarray, n_bins: int,
             p: np.ndarray, similar: np.ndarray | None = None,
             field_p: np.ndarray | None = None, own_p: np.ndarray | None = None,
-            weights: np.ndarray | None = None) -> "ColourTerm | None":
+            weights: np.ndarray | None = None,
+            mag_range: tuple[float, float] | None = None) -> "ColourTerm | None":
         """The term for stars in magnitude bins ``b`` with membership probabilities ``p``.
 
         ``similar`` (0–1 per star) is how much a star's kinematics resemble the cluster's: the
@@ -102,12 +103,16 @@ class ColourTerm:
         the G range where the term holds (with ``p``, whose likely members change with the
         term itself, EM did not converge in 1,000 iterations on a two-cluster test case).
         ``weights``: how many stars of the table each star stands for (a thinned sample's;
-        default one each).
+        default one each). ``mag_range``: the G range where the term holds, kept from the
+        previous fit (EM refits the term every iteration; a range that moved with it made EM
+        oscillate on a 20,000-star fit); default: the likely members'.
         None when too few members have a colour to fit a sequence.
         """
         ok = np.isfinite(mag) & np.isfinite(colour)
         n_stars = np.ones(len(p)) if weights is None else np.asarray(weights, float)
-        if p[ok] @ n_stars[ok] < 3 * (SEQUENCE_DEGREE + 1):
+        own = own_p if own_p is not None else field_p if field_p is not None else p
+        likely = mag[ok][own[ok] >= LIKELY_MEMBER]
+        if p[ok] @ n_stars[ok] < 3 * (SEQUENCE_DEGREE + 1) or len(likely) < 2:
             return None
         g, c, w, bb, n_ok = mag[ok], colour[ok], p[ok] * n_stars[ok], b[ok], n_stars[ok]
         wf = p[ok] if field_p is None else field_p[ok]
@@ -136,12 +141,8 @@ class ColourTerm:
             prior = FIELD_PRIOR_STARS * _per_star((1.0 - wf) * similar[ok], n_ok)
             density = (near + prior * density) / (near.sum(axis=1, keepdims=True) + prior)
         density = density / FIELD_BIN
-        own = own_p if own_p is not None else field_p if field_p is not None else p
-        likely = g[own[ok] >= LIKELY_MEMBER]
-        if len(likely) < 2:
-            return None
         return cls(coef, np.maximum(scatter, MIN_SCATTER), edges, density, (lo, hi),
-                   (float(np.min(likely)), float(np.max(likely))))
+                   mag_range or (float(np.min(likely)), float(np.max(likely))))
 
     def log_terms(self, mag: np.ndarray | None, colour: np.ndarray | None,
                   b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

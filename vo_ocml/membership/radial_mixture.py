@@ -335,19 +335,25 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
     for it in range(1, max_iter + 1):
         a, c, resp_parts, Tc, Tf = _terms(kin, S, sky, b, mu_c, cov_c, w_f, mu_f, cov_f,
                                           profile, log_field, n_c, n_f, log_window)
-        if colour is not None:  # the kinematic likelihood ratio alone (priors, sky taken out)
-            kin_ratio = a - c - np.log(n_c[b] / n_f[b]) - profile.log_density(sky) + log_field
-            p_kin = expit(a - c)  # membership without the colour term
+        a_kin, c_kin = a, c
         a, c = a + l_colour[0], c + l_colour[1]
         norm = np.logaddexp(a, c)
         p = np.exp(a - norm)
+        p_kin = p if colour_term is None else expit(a_kin - c_kin)  # without the colour term
         resp_f = (1.0 - p)[:, None] * np.exp(resp_parts)
         ll = float(norm.mean() - np.log(n))
+        converged = abs(ll - previous) < tol or np.max(np.abs(p - p_previous)) < p_tol
+        previous, p_previous = ll, p
+        photometric = colour is not None and mag is not None \
+            and (colour_term is not None or converged)
+        if photometric:  # the kinematic likelihood ratio alone (priors, sky taken out)
+            kin_ratio = a_kin - c_kin - np.log(n_c[b] / n_f[b]) - profile.log_density(sky) \
+                + log_field
         n_c, n_f = bins.counts(b, p), bins.counts(b, 1.0 - p)
         # the stars whose membership their motion decides shape the profile -- by their
         # membership without the colour term: a twin on the same sequence elsewhere on the sky
         # would otherwise widen it
-        q = (p if colour_term is None else p_kin) * _kinematic_weight(cov_c, S)
+        q = p_kin * _kinematic_weight(cov_c, S)
         if q.sum() > 1 and not fixed_centre:
             centre = q @ sky / q.sum()
         profile = fitter.fit(sky, q, centre)
@@ -357,11 +363,10 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
         wanted = np.sqrt(np.diag(cov_c))
         cov_c = _cap_sd(cov_c, cap)
         w_f = _field_update(kin, S, b, bins.n_bins, resp_f, mu_f, cov_f, Tf, floor)
-        converged = abs(ll - previous) < tol or np.max(np.abs(p - p_previous)) < p_tol
-        previous, p_previous = ll, p
-        if colour is not None and mag is not None and (colour_term is not None or converged):
+        if photometric:
             refit = ColourTerm.fit(mag, colour, b, bins.n_bins, p,
-                                   similar=expit(kin_ratio), field_p=p_kin)
+                                   similar=expit(kin_ratio), field_p=p_kin,
+                                   mag_range=colour_term and colour_term.mag_range)
             if refit is None:  # too few members with a colour: the term stays as it was
                 break
             if colour_term is None:  # the photometric phase starts: convergence anew
