@@ -218,11 +218,14 @@ def window_columns(est, kin: np.ndarray, err: np.ndarray | None,
     """Which stars pass each seed's filter (n, K), and their log window volumes (inf outside)."""
     passed = np.column_stack([est._filter(kin, err, s.centre, s.observed, s.intrinsic)
                               for s in seeds])
-    log_window = np.column_stack([
-        mixture_step.window_log_volume(
-            kin, err, s.observed, s.intrinsic, est.kinematic_range_, est.filter_nsigma,
-            None if est.filter != "fixed" else est.fixed_widths) for s in seeds])
-    return passed, np.where(passed, log_window, np.inf)
+    log_window = np.full(passed.shape, np.inf)
+    for k, s in enumerate(seeds):  # computed where the star passed only (millions of rows)
+        rows = passed[:, k]
+        log_window[rows, k] = mixture_step.window_log_volume(
+            kin[rows], None if err is None else err[rows], s.observed, s.intrinsic,
+            est.kinematic_range_, est.filter_nsigma,
+            None if est.filter != "fixed" else est.fixed_widths)
+    return passed, log_window
 
 
 def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,

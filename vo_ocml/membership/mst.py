@@ -88,9 +88,9 @@ def prune(Z: np.ndarray, *, rule: str = "paper", k_sigma: float = 3.0, n_neighbo
     if n < 3:
         return MSTPruning(np.ones(n, bool), np.zeros(0), np.nan)
     k = 3 if rule == "code" else n_neighbors
-    graph = knn_graph(Z, min(k, n - 1))
-    graph = graph.maximum(graph.T)  # symmetric, so the tree sees every edge once
-    tree = coo_matrix(minimum_spanning_tree(graph))
+    # SciPy reads the graph as undirected (an edge in either direction is one edge, the
+    # lighter weight counts): the k-NN graph's tree without building its symmetric copy
+    tree = coo_matrix(minimum_spanning_tree(knn_graph(Z, min(k, n - 1))))
     weights = tree.data
     if rule == "paper":
         threshold = float(weights.mean() + k_sigma * weights.std())
