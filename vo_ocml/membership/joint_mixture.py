@@ -45,7 +45,7 @@ _TINY_VARIANCE = 1e-12
 #: share of :func:`fit_sample`'s rows that are its highest-density stars. On a simulated
 #: 2,000,000-row cone with five 400-member clusters (bench/multi_cluster.py --speed, seed 1),
 #: ½, ¼ and ⅛ gave F1 0.69–0.81, 0.70–0.88 and 0.71–0.81, and ½ ran EM to 535 iterations
-#: (its weight-one field stars held the clusters' totals at twice the truth); ¼ was kept
+#: (its weight-one field stars held two clusters' totals at twice the truth); ¼ was kept
 PRECISE_SHARE = 0.25
 
 
@@ -382,10 +382,10 @@ def fit_sample(kin: np.ndarray, errors: np.ndarray | None, seeds: list[JointSeed
     precise astrometry and the field stars that look like them -- each standing for itself;
     the rest is drawn at random from the other stars, each weighted by the inverse of its
     draw's fraction. A uniform sample of a table of millions, where the filters pass hundreds
-    of thousands of field stars, keeps a dozen members per cluster; so did a first half of the
-    stars within 2σ of a seed, which faint stars' errors made most of the table (a
-    2,000,000-row cone with five clusters: 454,691 of its 509,431 candidates, and 58 of its
-    1,984 members in the sample).
+    of thousands of field stars, keeps a dozen members per cluster; so did a sample whose first
+    half was drawn from the stars within 2σ of a seed, which faint stars' errors made most of
+    the table (a 2,000,000-row cone with five clusters: 454,691 of its 509,431 candidates, and
+    58 of its 1,984 members in the sample).
     """
     var = 0.0 if errors is None else (errors**2 if errors.ndim == 2
                                       else np.diagonal(errors, axis1=1, axis2=2))
