@@ -395,7 +395,9 @@ def fit_sample(kin: np.ndarray, errors: np.ndarray | None, seeds: list[JointSeed
         density = np.maximum(density, -0.5 * np.sum((kin - s.mean) ** 2 / v + np.log(v), axis=1))
     n_top = min(int(size * PRECISE_SHARE), len(kin))
     top = np.argpartition(-density, n_top - 1)[:n_top] if n_top else np.empty(0, int)
-    rest = np.setdiff1d(np.arange(len(kin)), top)
+    others = np.ones(len(kin), bool)
+    others[top] = False
+    rest = np.flatnonzero(others)
     take = min(len(rest), size - n_top)
     drawn = rng.choice(rest, take, replace=False)
     rows = np.concatenate([top, drawn])
