@@ -12,7 +12,7 @@ members partly stay, labelled field); ``--own mask`` removes every row near them
 instead (the first sessions' mask, which carves a kinematic hole:
 :mod:`vo_ocml.injection.field`), ``--own keep`` keeps them and leaves them out of the scores.
 ``vo_ocml.run`` then runs blind and with the cluster named (its true centroid as Gaia would
-measure it, and the mean position of its injected stars as a catalogue would list it;
+measure it, and the mean position and r50 of its injected stars as a catalogue would list them;
 ``--named-without-position``: the centroid alone). N_true counts the injected stars actually
 in the table (inside the footprint, the field's G range and box, with five-parameter
 astrometry): a 2,000-member cluster at 8 kpc has most of its stars below the G limit. Injections with N_true < ``MIN_TRUE`` are counted
@@ -149,8 +149,9 @@ def run_field(label: str, path: Path, args) -> list[dict]:
         g = model.cmap.array(t, "phot_g_mean_mag")
         for mode in ("named", "blind"):
             t0 = time.perf_counter()
-            named = {"centroid": inj.centroid, "position": None if args.named_without_position
-                     else inj.position} if mode == "named" else {}
+            named = {"centroid": inj.centroid} if mode == "named" else {}
+            if mode == "named" and not args.named_without_position:
+                named.update(position=inj.position, r50=inj.r50)
             annotated = run(t, method=args.method, **named, **dict(args.set))
             rec[f"{mode}_time"] = time.perf_counter() - t0
             rec[f"{mode}_found"] = bool(annotated.summary.found)
@@ -283,7 +284,7 @@ def report(records: list[dict], args, elapsed: float) -> str:
              f"N {args.n_range[0]}–{args.n_range[1]}, d {args.d_range[0]}–{args.d_range[1]} kpc: "
              f"{len(records)} injections into {len({r['field'] for r in records})} fields, "
              f"{len(scored)} scored (N_true ≥ {MIN_TRUE}); named runs given "
-             f"{'the centroid only' if args.named_without_position else 'centroid and position'}"
+             f"{'the centroid only' if args.named_without_position else 'centroid, position, r50'}"
              f"; {elapsed:.0f} s.", ""]
     summary = {}
     for mode in ("named", "blind"):
@@ -457,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], type=_option, metavar="NAME=VALUE",
                         help="any other option of vo_ocml.run, e.g. --set clusters=all (repeatable)")
     parser.add_argument("--named-without-position", action="store_true",
-                        help="named runs get the centroid only, not the cluster's position")
+                        help="named runs get the centroid only, not the cluster's position, r50")
     parser.add_argument("--jobs", type=int, default=1, help="fields run in parallel (joblib)")
     parser.add_argument("--shared", type=Path, default=SHARED)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")

@@ -16,7 +16,8 @@ from vo_ocml.membership.mixture_step import NAMED_SKY_TOLERANCE, NAMED_TOLERANCE
 from vo_ocml.membership.sky import from_tangent_plane
 from vo_ocml.membership.deconvolution import _log_normal
 from vo_ocml.membership.radial_mixture import error_covariance
-from vo_ocml.membership.sky_prior import Footprint, ProfileFitter
+from vo_ocml.membership.result import R50_TOLERANCE
+from vo_ocml.membership.sky_prior import Footprint, ProfileFitter, eff_half_radius
 from vo_ocml.pipeline import run
 from vo_ocml.simulate import SimCluster, simulate_cone
 
@@ -294,3 +295,31 @@ def test_a_named_centroid_on_a_clusterless_fields_kinematic_peak_finds_no_cluste
         found.append(annotated.summary.found)
         assert annotated.summary.found or annotated.result.probability.max() == 0.0
     assert sum(found) <= 3
+
+
+def test_a_named_r50_keeps_a_small_cluster_from_taking_in_a_broad_group_around_it():
+    """A 60-star cluster (Plummer radius 0.9′) inside a 500-star group with its motion spread
+    over 18′: named by centroid and position, the profile swells over the group (half-number
+    radius ~18′, Σ P ~8 × the cluster); named with its r50 as well, the profile stays within
+    :data:`R50_TOLERANCE` times it and most of the group is left out."""
+    small = SimCluster(60, 0.3, -0.2, 0.35, sd_pm=0.06, sd_parallax=0.01, plummer_radius=0.015,
+                       offset=(0.15, 0.1))
+    group = SimCluster(500, 0.3, -0.2, 0.35, sd_pm=0.1, sd_parallax=0.02, plummer_radius=0.3,
+                       offset=(-0.05, -0.05))
+    table = simulate_cone(8000, (small, group), seed=1)
+    label = np.asarray(table["true_cluster"])
+    named = {"centroid": (0.3, -0.2, 0.35), "position": from_tangent_plane(0.15, 0.1, 120.0, -30.0)}
+    outcome = {}
+    for r50 in (None, 0.015):
+        a = run(table, **named, r50=r50)
+        p = np.nan_to_num(np.asarray(a.result.probability, float))
+        selected = p > 0.5
+        mix = a.result.details["mixture"]
+        outcome[r50] = (p.sum(), 2 * np.sum(selected & (label == 1))
+                        / (selected.sum() + np.sum(label == 1)),
+                        eff_half_radius(mix["profile_scale_deg"], mix["profile_slope"]))
+    params = {p["name"]: p for p in a.table.meta["ocml_params"]}
+    assert params["ocml_named_r50"]["value"] == 0.015 and params["ocml_named_r50"]["unit"] == "deg"
+    assert outcome[0.015][2] <= R50_TOLERANCE * 0.015 + 1e-9 < outcome[None][2]
+    assert outcome[0.015][0] < 0.6 * outcome[None][0]
+    assert outcome[0.015][1] > outcome[None][1] + 0.15

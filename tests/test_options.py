@@ -32,6 +32,7 @@ BAD = [
      "position must be RA,DEC in degrees (RA in [0, 360], Dec in [-90, 90]); got 400,10"),
     ("--position", "120", "position",
      "position must be RA,DEC in degrees (RA in [0, 360], Dec in [-90, 90]); got 120"),
+    ("--r50", "0", "r50", "r50 must be a number > 0; got 0"),
     ("--mst-rule", "both", "mst_rule", "mst_rule must be one of paper, code; got both"),
     ("--dec-n-clusters", "3", "n_clusters", "n_clusters is a parameter of method dec, not mstgmm"),
 ]

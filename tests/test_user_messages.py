@@ -70,6 +70,11 @@ def test_a_position_needs_a_centroid_and_must_be_on_the_table(m67_table):
         run(m67_table, centroid=(-11.0, -2.9, 1.15), position=(10.0, 11.8))
 
 
+def test_an_r50_needs_a_centroid(m67_table):
+    with pytest.raises(InputError, match="r50 needs a centroid"):
+        run(m67_table, r50=0.1)
+
+
 def test_named_cluster_on_the_table_is_accepted(m67_table):
     assert run(m67_table, cluster="NGC 2682").result.found
 

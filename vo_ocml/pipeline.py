@@ -34,6 +34,7 @@ from vo_ocml.membership.base import (ERROR_FEATURES, FEATURES, MEMBER_THRESHOLD,
                                      step_param_name)
 from vo_ocml.options import OPTIONS, RunOptions
 from vo_ocml.membership.gaia_precision import GLOBAL_ZERO_POINT, nominal_errors
+from vo_ocml.membership.result import R50_TOLERANCE
 from vo_ocml.membership.sky import angular_distance, sky_extent
 
 log = logging.getLogger(__name__)
@@ -50,33 +51,40 @@ OUTPUT_COLUMNS = {
 
 def resolve_centroid(cluster: str | None = None,
                      centroid: tuple[float, float, float] | None = None,
-                     position: tuple[float, float] | None = None) -> Centroid | None:
+                     position: tuple[float, float] | None = None,
+                     r50: float | None = None) -> Centroid | None:
     """The centroid to filter around: the user's, else the catalogue's for ``cluster``.
 
-    ``position`` (RA, Dec in deg) wins over the catalogue's position. Returns None when
-    neither gives proper motion and parallax (the data decide).
+    ``position`` (RA, Dec in deg) and ``r50`` (the half-number radius, deg) win over the
+    catalogue's. Returns None when neither gives proper motion and parallax (the data decide).
 
     Raises
     ------
     NotFoundError
         ``cluster`` is not in the shipped catalogue (with suggestions).
     InputError
-        ``centroid`` is not three finite numbers, or ``position`` is given without a centroid
-        or a catalogued one.
+        ``centroid`` is not three finite numbers, or ``position`` or ``r50`` is given without
+        a centroid or a catalogued one.
     """
     entry = lookup_cluster(cluster) if cluster else None
-    sky = {"ra": entry.ra, "dec": entry.dec} if entry is not None and \
+    known = {"ra": entry.ra, "dec": entry.dec} if entry is not None and \
         math.isfinite(entry.ra) and math.isfinite(entry.dec) else {}
     if position is not None:
         ra, dec = OPTIONS["position"].parse("position", position)
-        sky = {"ra": ra, "dec": dec}
+        known = {"ra": ra, "dec": dec}
+    if entry is not None and math.isfinite(entry.r50) and entry.r50 > 0:
+        known["r50"] = entry.r50
+    if r50 is not None:
+        known["r50"] = OPTIONS["r50"].parse("r50", r50)
     if centroid is not None:
         values = OPTIONS["centroid"].parse("centroid", centroid)
-        return Centroid(*values, source="user", name=entry.name if entry else cluster, **sky)
+        return Centroid(*values, source="user", name=entry.name if entry else cluster, **known)
     values = (entry.pmra, entry.pmdec, entry.parallax) if entry is not None else (math.nan,)
-    if position is not None and not all(math.isfinite(v) for v in values):
-        raise InputError("position needs a centroid (pmra, pmdec, parallax) or a cluster with a "
-                         "catalogued one: a blind search finds the cluster's position itself.")
+    for given, what in ((position, "position"), (r50, "r50")):
+        if given is not None and not all(math.isfinite(v) for v in values):
+            raise InputError(f"{what} needs a centroid (pmra, pmdec, parallax) or a cluster with "
+                             f"a catalogued one: a blind search finds the cluster's {what} "
+                             "itself.")
     if entry is None:
         return None
     if not all(math.isfinite(v) for v in values):
@@ -85,7 +93,7 @@ def resolve_centroid(cluster: str | None = None,
         return None
     spread = (entry.s_pmra, entry.s_pmdec, entry.s_parallax)
     return Centroid(*values, source=f"catalogue:{entry.catalogue}", name=entry.name,
-                    spread=spread if all(math.isfinite(s) for s in spread) else None, **sky)
+                    spread=spread if all(math.isfinite(s) for s in spread) else None, **known)
 
 
 #: a named cluster whose centre lies this many half-member radii (r50) beyond the table's edge
@@ -230,7 +238,8 @@ def _zero_point(value: float | str | None) -> float | None:
 
 def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
         centroid: tuple[float, float, float] | None = None,
-        position: tuple[float, float] | None = None, threshold: float = MEMBER_THRESHOLD,
+        position: tuple[float, float] | None = None, r50: float | None = None,
+        threshold: float = MEMBER_THRESHOLD,
         columns: dict[str, str] | None = None, random_state: int | None = 0,
         parallax_zero_point: float | str | None = None,
         **method_params: Any) -> Annotated:
@@ -251,6 +260,10 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
         The cluster's sky position (ICRS, deg), with ``centroid`` or ``cluster``; wins over
         the catalogue's. A fit that moves away from a named position (beyond its own
         half-number radius) or centroid is refitted held there.
+    r50 : float, optional
+        The cluster's half-number radius (deg) as a catalogue lists it, with ``centroid`` or
+        ``cluster``; wins over the catalogue's. The fitted profile's half-number radius is kept
+        below :data:`~vo_ocml.membership.result.R50_TOLERANCE` times it (``mstgmm``).
     threshold : float
         Probability above which a star is a member (0 ≤ threshold < 1; see
         :func:`vo_ocml.membership.base.is_member`).
@@ -280,7 +293,7 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
     """
     options = RunOptions().updated({
         "method": method, "cluster": cluster, "centroid": centroid, "position": position,
-        "threshold": threshold,
+        "r50": r50, "threshold": threshold,
         "columns": columns, "random_state": random_state,
         "parallax_zero_point": parallax_zero_point, **method_params})
     method, cluster, centroid = options.method, options.cluster, options.centroid
@@ -303,7 +316,7 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
         errors, error_source = np.column_stack([arrays[e] for e in ERROR_FEATURES]), "table"
     elif cmap.has("phot_g_mean_mag"):
         errors, error_source = nominal_errors(arrays["phot_g_mean_mag"]), precision.CITATION
-    named = resolve_centroid(cluster, centroid, options.position)
+    named = resolve_centroid(cluster, centroid, options.position, options.r50)
     estimator = cls(centroid=named, random_state=random_state, **options.params)
     estimator.fit(X, errors=errors, **_photometry_and_correlations(
         cmap, arrays, errors if error_source == "table" else None))
@@ -327,6 +340,10 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
               [named.ra, named.dec], "pos.eq", None if named is None or named.ra is None
               else "deg", "the sky position (ra, dec) the cluster was named at (--position or "
               "the catalogue's); a fit that leaves it is refitted held there"),
+        param("ocml_named_r50", "none" if named is None or named.r50 is None else named.r50,
+              "phys.angSize", None if named is None or named.r50 is None else "deg",
+              "the half-number radius the cluster was named with (--r50 or the catalogue's); "
+              f"the fitted profile's is kept below {R50_TOLERANCE:g} times it (mstgmm)"),
         param("ocml_n_implausible", implausible.count, "meta.number", None,
                "rows with a physically impossible value (vo_ocml.io.limits), kept as incomplete"),
         *summary.as_params()]

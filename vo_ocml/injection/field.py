@@ -53,7 +53,7 @@ from vo_ocml.errors import InputError
 from vo_ocml.injection import population as pop
 from vo_ocml.io.columns import QUANTITIES, resolve_columns
 from vo_ocml.membership.gaia_precision import nominal_errors
-from vo_ocml.membership.sky import sky_centre, tangent_plane
+from vo_ocml.membership.sky import angular_distance, sky_centre, tangent_plane
 
 #: Gaia EDR3 parallax zero-point added to injected parallaxes (mas; Lindegren et al. 2021)
 PARALLAX_ZERO_POINT = -0.017
@@ -105,8 +105,9 @@ class Injection:
         ``n_true`` (injected rows with complete astrometry: what a method can find),
         ``distance_kpc``, ``ra``, ``dec``, ``pmra``, ``pmdec``, ``parallax`` (observed frame:
         1/d plus the zero-point), ``sigma_v_kms``, ``sigma_pm``, ``r_core_pc``, ``r_tidal_pc``,
-        ``r_tidal_deg``, ``log_age``, ``a0``, and ``members_ra``, ``members_dec``: the mean
-        position of the injected rows with complete astrometry (a catalogue's centre).
+        ``r_tidal_deg``, ``log_age``, ``a0``, and ``members_ra``, ``members_dec``,
+        ``members_r50``: the mean position of the injected rows with complete astrometry and
+        their median distance from it in degrees (a catalogue's centre and r50).
     """
 
     table: Table
@@ -121,6 +122,11 @@ class Injection:
     def position(self) -> tuple[float, float]:
         """The cluster's (ra, dec) as a catalogue of its members would list it (deg)."""
         return self.truth["members_ra"], self.truth["members_dec"]
+
+    @property
+    def r50(self) -> float:
+        """The cluster's half-number radius (deg) as a catalogue of its members would list it."""
+        return self.truth["members_r50"]
 
 
 def _deproject(xi: np.ndarray, eta: np.ndarray, ra0: float, dec0: float) -> tuple[np.ndarray, np.ndarray]:
@@ -345,13 +351,16 @@ class FieldModel:
         complete = np.isfinite(observed).all(axis=1)
         members_ra, members_dec = sky_centre(values["ra"][complete], values["dec"][complete]) \
             if complete.any() else (float(ra0), float(dec0))
+        members_r50 = float(np.median(angular_distance(
+            values["ra"][complete], values["dec"][complete], members_ra, members_dec))) \
+            if complete.any() else float(r_tidal * pc_to_deg)
         truth = dict(n=int(n), n_rows=len(rows), n_true=int(complete.sum()),
                      distance_kpc=float(distance_kpc), ra=float(ra0), dec=float(dec0),
                      pmra=float(pmra0), pmdec=float(pmdec0),
                      parallax=float(parallax + PARALLAX_ZERO_POINT), sigma_v_kms=float(sigma_v),
                      sigma_pm=float(sigma_pm), r_core_pc=float(r_core), r_tidal_pc=float(r_tidal),
                      r_tidal_deg=float(r_tidal * pc_to_deg), log_age=float(age), a0=float(a0),
-                     members_ra=members_ra, members_dec=members_dec)
+                     members_ra=members_ra, members_dec=members_dec, members_r50=members_r50)
         return Injection(table=table, truth=truth)
 
     def _donors(self, rng: np.random.Generator, g: np.ndarray) -> np.ndarray:

@@ -48,7 +48,9 @@ MAX_REFITS = 3
 class Seed:
     """One cluster to fit: kinematic centre, spreads, sky target, where it came from.
 
-    ``window`` is the half-size (deg) of the sky box it was found in (inf: unknown).
+    ``window`` is the half-size (deg) of the sky box it was found in (inf: unknown); ``r50``
+    the half-number radius (deg) a catalogue lists for a named cluster (None: unknown), which
+    bounds its profile's (:func:`~vo_ocml.membership.mixture_step.max_half_radius`).
     """
 
     centre: np.ndarray
@@ -61,6 +63,7 @@ class Seed:
     window: float = np.inf
     detection: Detection | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    r50: float | None = None
 
 
 def check_clusters(clusters: Any) -> None:
@@ -178,7 +181,7 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
         joint_seeds = [JointSeed(s.centre, s.intrinsic, s.sky, gradient(s.centre),
                                  mixture_step.max_profile_scale(s.centre[2]),
                                  mixture_step.fit_pm_sd_bound(s.centre[2], velocity_dispersion),
-                                 mixture_step.max_half_radius(s.centre[2]),
+                                 mixture_step.max_half_radius(s.centre[2], s.r50),
                                  s.window, eff_centre=len(seeds) > 1) for s in seeds]
         fit_rows, weights = np.arange(len(kin)), None
         if len(kin) > max_fit_stars:

@@ -32,6 +32,7 @@ from vo_ocml.membership.centroid import max_pm_dispersion
 from vo_ocml.membership.radial_mixture import (
     RadialMixtureFit, error_covariance, fit_radial_mixture,
 )
+from vo_ocml.membership.result import R50_TOLERANCE
 from vo_ocml.membership.sky_prior import Footprint, eff_half_radius
 
 log = logging.getLogger(__name__)
@@ -91,8 +92,8 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
            corr: np.ndarray | None = None, footprint: Footprint | None = None,
            log_window: np.ndarray | None = None, max_pm_sd: float | None = None,
            max_parallax_sd: float | None = None, fixed_mean: bool = False,
-           fixed_centre: bool = False,
-           colour: np.ndarray | None = None) -> tuple[np.ndarray, dict, Any]:
+           fixed_centre: bool = False, colour: np.ndarray | None = None,
+           r50: float | None = None) -> tuple[np.ndarray, dict, Any]:
     """Fit the cluster + field mixture(s), best by BIC; return probabilities, facts, model.
 
     The mixture is fitted on a random sample of at most ``max_fit_stars`` stars (speed on
@@ -107,7 +108,8 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
     moved to another one: :func:`named_offset`); ``fixed_centre`` keeps its sky centre at
     ``target`` (a named position the free fit moved away from: :func:`sky_offset`);
     ``colour`` (BP−RP) adds the photometric term
-    (:mod:`vo_ocml.membership.photometry`).
+    (:mod:`vo_ocml.membership.photometry`); ``r50`` (deg), a named cluster's catalogued
+    half-number radius, bounds the profile's (:func:`max_half_radius`).
 
     Raises
     ------
@@ -129,7 +131,7 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
             max_pm_sd=max_pm_sd, max_parallax_sd=max_parallax_sd, fixed_mean=fixed_mean,
             fixed_centre=fixed_centre, colour=None if colour is None else colour[fit_rows],
             footprint=footprint, max_scale=max_profile_scale(centre[2]),
-            max_half_radius=max_half_radius(centre[2]), n_field=m,
+            max_half_radius=max_half_radius(centre[2], r50), n_field=m,
             gradient=gradient, random_state=random_state)
     # the BIC candidates are independent: fitted side by side (NumPy releases the GIL)
     with ThreadPoolExecutor(max(len(choices), 1)) as pool:
@@ -263,11 +265,13 @@ def fit_pm_sd_bound(parallax: float, velocity_dispersion: float) -> float:
     return velocity_dispersion * max(float(parallax), MIN_PARALLAX) / KMS_PER_MASYR_KPC
 
 
-def max_half_radius(parallax: float) -> float:
+def max_half_radius(parallax: float, r50: float | None = None) -> float:
     """Largest half-number radius (deg) of the profile at a parallax (mas):
-    :data:`MAX_HALF_RADIUS_PC`."""
+    :data:`MAX_HALF_RADIUS_PC`, and at most :data:`R50_TOLERANCE` times ``r50``, the
+    half-number radius (deg) a catalogue lists for a named cluster, when given."""
     distance_pc = 1000.0 / max(parallax, MIN_PARALLAX)
-    return float(np.degrees(MAX_HALF_RADIUS_PC / distance_pc))
+    largest = float(np.degrees(MAX_HALF_RADIUS_PC / distance_pc))
+    return largest if r50 is None else min(largest, R50_TOLERANCE * float(r50))
 
 
 def max_profile_scale(parallax: float) -> float:

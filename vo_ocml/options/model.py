@@ -19,7 +19,8 @@ from typing import Any
 from vo_ocml.errors import InputError
 from vo_ocml.io.formats import FORMATS
 from vo_ocml.membership import METHODS, estimator_class
-from vo_ocml.membership.result import MEMBER_THRESHOLD, check_threshold
+from vo_ocml.membership.result import (MEMBER_THRESHOLD, R50_TOLERANCE,
+                                      check_threshold)
 from vo_ocml.options.parse import (Parser, boolean, choice, column_map, number, numbers, show,
                                    sky_position, text)
 
@@ -146,6 +147,11 @@ RUN_OPTIONS = (
            "centroid or a cluster only: a fit that leaves it is refitted held there",
            sky_position, unit="deg, deg", metavar="RA,DEC",
            default_text="the catalogue's for --cluster, else none"),
+    Option("r50", "the cluster's half-number radius as a catalogue lists it, wins over the "
+           "catalogue's; with a centroid or a cluster only: the fitted profile's half-number "
+           f"radius is kept below {R50_TOLERANCE:g} times it (mstgmm)", _positive, unit="deg",
+           metavar="DEG",
+           default_text="the catalogue's for --cluster, else none"),
     Option("threshold", "membership probability above which a star is a member (ocml_member)",
            _threshold, default=MEMBER_THRESHOLD),
     Option("columns", "use COLUMN for QUANTITY (ra, dec, pmra, pmdec, parallax, pmra_error, "
@@ -266,9 +272,9 @@ METHOD_OPTIONS = (
 
 OPTIONS = {o.name: o for o in (*RUN_OPTIONS, *METHOD_OPTIONS)}
 #: run options whose None means "not given"
-NULLABLE = ("cluster", "centroid", "position", "parallax_zero_point")
+NULLABLE = ("cluster", "centroid", "position", "r50", "parallax_zero_point")
 #: run options that name the cluster: a batch takes them from each target
-TARGET_OPTIONS = ("cluster", "centroid", "position")
+TARGET_OPTIONS = ("cluster", "centroid", "position", "r50")
 
 
 def method_options(method: str) -> tuple[Option, ...]:
@@ -286,7 +292,8 @@ class RunOptions:
 
     Attributes
     ----------
-    method, cluster, centroid, position, threshold, columns, random_state, parallax_zero_point
+    method, cluster, centroid, position, r50, threshold, columns, random_state,
+    parallax_zero_point
         See :data:`RUN_OPTIONS`.
     params : mapping
         The method parameters given (the estimator's defaults apply to the others).
@@ -296,6 +303,7 @@ class RunOptions:
     cluster: str | None = None
     centroid: tuple[float, float, float] | None = None
     position: tuple[float, float] | None = None
+    r50: float | None = None
     threshold: float = MEMBER_THRESHOLD
     columns: Mapping[str, str] = field(default_factory=dict)
     random_state: int | None = 0
@@ -338,7 +346,7 @@ class RunOptions:
     def run_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :func:`vo_ocml.run`."""
         return {"method": self.method, "cluster": self.cluster, "centroid": self.centroid,
-                "position": self.position,
+                "position": self.position, "r50": self.r50,
                 "threshold": self.threshold, "columns": dict(self.columns) or None,
                 "random_state": self.random_state,
                 "parallax_zero_point": self.parallax_zero_point, **self.params}
