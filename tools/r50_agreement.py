@@ -38,10 +38,12 @@ def ratios(folder: Path) -> np.ndarray:
 
 def main(argv: list[str]) -> int:
     r = ratios(Path(argv[0]) if argv else Path("../shared/data/catalogues"))
+    values = np.percentile(r, PERCENTILES)
     print(f"{len(r)} clusters in both; r50 ratio percentiles: "
-          + ", ".join(f"{q} %: {v:.2f}" for q, v in zip(PERCENTILES, np.percentile(r, PERCENTILES))))
+          + ", ".join(f"{q} %: {v:.2f}" for q, v in zip(PERCENTILES, values)))
+    apart = np.maximum(r, 1 / r)
     for factor in (2, 3, 4, 5):
-        print(f"  the two differ by more than ×{factor}: {np.mean(np.maximum(r, 1 / r) > factor):.3f}")
+        print(f"  the two differ by more than ×{factor}: {np.mean(apart > factor):.3f}")
     return 0
 
 

@@ -245,15 +245,8 @@ class MSTGMM(MembershipEstimator):
             kin, err, self.observed_spread_, self.intrinsic_spread_, self.kinematic_range_,
             self.filter_nsigma, None if self.filter != "fixed" else self.fixed_widths)
 
-    def _named_r50(self) -> float | None:
-        """The named cluster's catalogued half-number radius (deg), when the centroid has one."""
-        c = as_centroid(self.centroid)
-        return None if c is None else c.r50
-
     def _gradient(self, centre: np.ndarray) -> bool:
-        if self.pm_gradient == "auto":
-            return bool(centre[2] > NEARBY_PARALLAX)
-        return bool(self.pm_gradient)
+        return bool(centre[2] > NEARBY_PARALLAX if self.pm_gradient == "auto" else self.pm_gradient)
 
     def _mixture(self, kin, err, sky, centre, observed, intrinsic, target, rows, footprint,
                  held=False, named_at=None):
@@ -272,7 +265,7 @@ class MSTGMM(MembershipEstimator):
                 max_pm_sd=mixture_step.fit_pm_sd_bound(centre[2], self.max_velocity_dispersion),
                 max_parallax_sd=max_parallax_dispersion(centre[2]), fixed_mean=held,
                 fixed_centre=fixed_centre, colour=stars.colour if self.photometric else None,
-                r50=self._named_r50())
+                r50=getattr(as_centroid(self.centroid), "r50", None))
             return post, info, model, None
         feats = np.column_stack([sky, kin])
         scaler = StandardScaler().fit(feats)
@@ -355,9 +348,8 @@ class MSTGMM(MembershipEstimator):
             sky_target(sky[i_m], kin[i_m], centre, observed)
         if self._n_clusters() > 1:
             primary = joint.Seed(centre, observed, intrinsic, target, significance, source,
-                                 name if name else (c.name if c is not None else None),
+                                 name or getattr(c, "name", None), r50=getattr(c, "r50", None),
                                  window=found_at[1] if found_at is not None else np.inf,
-                                 r50=self._named_r50(),
                                  detection=self.candidates_[0] if source == "data" else None)
             alone = joint.joint_result(self, kin, err, sky, primary, self._n_clusters(),
                                        DETECTION_SKY_WINDOW)
