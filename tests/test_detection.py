@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
+from scipy.special import log_ndtr
 
-from vo_ocml.membership.detection import find_candidates
+from vo_ocml.membership.detection import (FIRST_SEARCH_KEEPS, MAX_CANDIDATES, Detection,
+                                          _merged, find_candidates)
+from vo_ocml.membership.detection_cells import sigma_from_log_p
 from vo_ocml.membership.sky import tangent_plane
 from vo_ocml.simulate import SimCluster, simulate_cone
 
@@ -42,6 +47,22 @@ def test_poor_distant_cluster_found_blind():
     assert found and _is(found[0], cluster)
     assert found[0].significance >= 3.0
     assert found[0].local_significance > found[0].significance  # trials cost something
+
+
+@pytest.mark.parametrize("seed", [1, 3, 4])
+def test_a_poor_nearby_cluster_stands_out_among_the_better_measured_stars(seed):
+    """50 members at 500 pc (1 km/s, 2 pc Plummer radius) among 20,000 field stars: cells wide
+    enough for the faint field's errors drown their 0.4 mas/yr spread (best candidate 0.0–1.6σ,
+    elsewhere, with one search over all stars); the search over the better-measured half
+    finds them (detection.PRECISE_QUANTILE)."""
+    rng = np.random.default_rng(seed)
+    cluster = SimCluster(50, float(rng.uniform(-4, 2)), float(rng.uniform(-2, 3)), 2.0,
+                         sd_pm=2.0 / 4.74, sd_parallax=2 * 2.0**2 / 1000,
+                         plummer_radius=float(np.degrees(2 / 500)), offset=(0.1, -0.1))
+    X, E = _arrays(simulate_cone(20000, (cluster,), radius=0.5, seed=seed))
+    ok = np.all(np.isfinite(X), axis=1)
+    found, _ = _search(X[ok], E[ok])
+    assert found and _is(found[0], cluster) and found[0].significance >= 3.0
 
 
 def test_box_cut_neither_creates_nor_hides_clusters():
@@ -111,3 +132,28 @@ def test_no_cluster_reports_candidates_with_significance():
     params = {p["name"]: p["value"] for p in annotated.table.meta["ocml_params"]}
     assert "sigma global" in params["ocml_detection_candidates"]
     assert params["ocml_detection_significance"] == pytest.approx(details["detection_significance"])
+
+
+def test_the_search_over_the_better_measured_stars_only_adds_what_the_first_misses():
+    """Two searches (all stars, the better-measured half) may describe one cluster twice. A
+    peak the first finds at FIRST_SEARCH_KEEPS σ keeps its description (a new one would start
+    the mixture elsewhere for nothing) and ranks by the better of the two; one it finds below
+    that takes the second's, when more significant. Every significance counts the trials of
+    both searches."""
+    kinematic = Detection(centre=np.array([0.0, 0.0, 0.2]), scale=np.array([0.1, 0.1, 0.05]),
+                          significance=5.0, n_peak=60, local_significance=6.5, n_trials=300.0)
+    sky = Detection(centre=np.array([0.02, 0.0, 0.2]), scale=np.array([0.1, 0.1, 0.05]),
+                    significance=4.0, n_peak=40, sky_centre=np.zeros(2), sky_scale=0.03,
+                    local_significance=5.0, n_trials=300.0)
+    best = _merged([sky], [kinematic], 600, MAX_CANDIDATES, keep_sky=False)
+    assert len(best) == 1 and best[0].sky_centre is not None and best[0].n_trials == 600
+    assert best[0].significance == pytest.approx(sigma_from_log_p(log_ndtr(-5.0) + np.log(600)))
+    assert best[0].significance >= FIRST_SEARCH_KEEPS
+    faint = replace(sky, local_significance=3.5)  # 0σ after 600 trials
+    best = _merged([faint], [kinematic], 600, MAX_CANDIDATES, keep_sky=False)
+    assert len(best) == 1 and best[0].sky_centre is None and best[0].significance > 3.0
+    other = Detection(centre=np.array([3.0, 3.0, 0.5]), scale=np.array([0.1, 0.1, 0.05]),
+                      significance=5.0, n_peak=30, sky_centre=np.ones(2), sky_scale=0.03,
+                      local_significance=5.5, n_trials=300.0)
+    best = _merged([sky, other], [kinematic], 600, MAX_CANDIDATES, keep_sky=False)
+    assert [d.n_peak for d in best] == [40, 30]  # the first's description, the second's rank
