@@ -27,9 +27,8 @@ A cluster that fills its table on the sky (a proper-motion box of members) canno
 independence; for it the most populated kinematic cells are also tested against the smooth
 kinematic field around them (:func:`~vo_ocml.membership.detection_cells.kinematic_only`).
 
-The whole search runs twice when the stars have errors: over all of them, then over the
-better-measured half, with cells scaled to that half's errors (a distant cluster's brighter
-members stand out there against a field of faint stars whose errors widen every cell).
+The search runs twice when the stars have errors: over all of them, then over the better-
+measured half with cells scaled to its errors (:data:`PRECISE_QUANTILE`).
 
 Calibration: the field model is trusted to 20 % (μ is inflated by that fraction: real fields
 are not exactly separable, e.g. under patchy extinction), and the local p-value is multiplied
@@ -68,10 +67,10 @@ MEAN_SHIFT_REACH = 4.0
 #: several-cluster runs list up to this many times the candidates asked for before
 #: :func:`_resolved` (the same cluster found at several scales takes several places)
 RESOLVE_ROOM = 2
-#: the search is repeated on the better-measured stars -- those whose proper-motion error is
-#: at most this quantile of the searched stars' -- with cells scaled to their errors: a distant
-#: cluster's brighter members stand out there against a field of faint stars whose errors
-#: widen every cell (the median: two strata of equal size)
+#: the search is repeated on the stars whose proper-motion error is at most this quantile of
+#: the searched stars' (the median: two halves), with cells scaled to their errors: a distant
+#: or poor cluster's brighter members stand out there against a faint field whose errors widen
+#: every cell
 PRECISE_QUANTILE = 0.5
 #: a peak that the search over all the stars finds at least this significant (global σ; the
 #: estimator's default ``min_significance``) keeps that search's description (its centre,
@@ -286,13 +285,11 @@ def detect(pm_plx: np.ndarray, errors: np.ndarray | None, sky: np.ndarray, *,
 def _merged(first: list[Detection], second: list[Detection], n_trials: int,
             max_candidates: int, keep_sky: bool) -> list[Detection]:
     """The detections of two searches of one table (all stars, then the better-measured ones),
-    best first, at most ``max_candidates``.
-
-    Every global significance counts the trials of both searches. A peak that the first search
-    finds at :data:`FIRST_SEARCH_KEEPS` or more keeps the first search's description and
-    ranks by the better local significance of the two; the second search's other peaks join
-    as they are; the same peak found twice otherwise stays once (the more significant).
-    """
+    best first, at most ``max_candidates``; every global significance counts both searches'
+    trials (``n_trials``). A peak the first search finds at :data:`FIRST_SEARCH_KEEPS` or
+    more keeps the first search's description, ranked by the better local significance of the
+    two; the second search's other peaks join as they are; the same peak found twice otherwise
+    stays once (the more significant)."""
     log_n = float(np.log(max(n_trials, 1)))
 
     def rescored(found: list[Detection]) -> list[Detection]:
@@ -419,8 +416,8 @@ def find_candidates(pm_plx: np.ndarray, errors: np.ndarray | None = None,
     room = RESOLVE_ROOM * max_candidates if keep_sky else max_candidates
     found, n_trials = detect(pm_plx[pick], None if errors is None else errors[pick], sky[pick],
                              min_stars=min_stars, max_candidates=room, keep_sky=keep_sky)
-    if errors is not None:  # again on the better-measured stars, every cell a trial
-        e_pm = np.hypot(errors[pick, 0], errors[pick, 1])
+    e_pm = None if errors is None else np.hypot(errors[pick, 0], errors[pick, 1])
+    if e_pm is not None and np.isfinite(e_pm).any():  # the better-measured stars, again
         precise = pick[e_pm <= np.nanquantile(e_pm, PRECISE_QUANTILE)]
         more, extra = detect(pm_plx[precise], errors[precise], sky[precise],
                              min_stars=min_stars, max_candidates=room, keep_sky=keep_sky)
