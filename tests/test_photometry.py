@@ -58,6 +58,19 @@ def test_stars_without_colour_get_no_term():
     assert np.all(lc == 0) and np.all(lf == 0)
 
 
+def test_a_faint_bins_scatter_follows_its_own_members_not_the_bright_ones():
+    """Gaia's BP−RP errors grow from 0.01 mag at G 15 to 0.2 at G 20.5: the faint bin's
+    scatter is its members' (clipped at 3 × the bright members' 0.03, it was 0.1)."""
+    rng = np.random.default_rng(5)
+    g = rng.uniform(12, 20.8, 600)
+    sd = np.where(g < 19.5, 0.03, 0.2)
+    colour = 0.5 + 0.12 * (g - 12) + rng.normal(0, 1, len(g)) * sd
+    b = np.digitize(g, [15, 17, 19.5])
+    term = ColourTerm.fit(g, colour, b, 5, np.ones(len(g)))
+    assert term.scatter[0] < 0.04
+    assert 0.17 < term.scatter[3] < 0.23
+
+
 def test_too_few_members_give_no_term():
     g, colour, p, _ = _cmd(np.random.default_rng(3), n_members=5, n_field=100)
     assert ColourTerm.fit(g, colour, np.zeros(len(g), int), 1, p) is None
