@@ -225,6 +225,20 @@ CLI_WITH_SIGINT = ("import runpy, signal; signal.signal(signal.SIGINT, signal.de
                    "runpy.run_module('vo_ocml.cli', run_name='__main__')")
 
 
+def _running_tasks(dask_worker) -> int:
+    return len(dask_worker.active_threads)
+
+
+def _wait_until_idle(client, timeout: float = 120.0) -> None:
+    """Wait until no worker thread runs a task: a task the interrupted batch had started goes
+    on to the end (the scheduler outlives the batch), and its temporary file is renamed or
+    removed only then; a fixed moment right after the interrupt can catch it mid-write."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(client.run(_running_tasks).values()):
+        time.sleep(0.1)
+    assert not any(client.run(_running_tasks).values()), "the workers are still busy"
+
+
 def test_interrupted_batch_is_resumed(client, cone_dir: Path, tmp_path: Path) -> None:
     targets_file = tmp_path / "targets.csv"
     targets_file.write_text("name,ra,dec,radius\n" + "".join(
@@ -245,6 +259,7 @@ def test_interrupted_batch_is_resumed(client, cone_dir: Path, tmp_path: Path) ->
     assert proc.wait(timeout=120) == 130
     done_before = {p.stem for p in (out / "clusters").glob("*.json")}
     assert 1 <= len(done_before) < len(SIM_FIELDS)
+    _wait_until_idle(client)
     assert not list((out / "clusters").glob(".tmp-*"))
     assert not (out / "summary.parquet").exists()
     result = run_batch(sim_targets(), DirSource(str(cone_dir)), out, options=OPTIONS,
