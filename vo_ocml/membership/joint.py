@@ -17,6 +17,7 @@ refitted without it.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -253,9 +254,14 @@ def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
         velocity_dispersion=est.max_velocity_dispersion, random_state=est.random_state)
     est.kinematic_range_ = np.ptp(kin, axis=0)
     filters, log_window = window_columns(est, kin, err, seeds)
-    rows = [candidate_rows(kin, sky, filters[:, k], rule=est.mst_rule, k_sigma=est._mst_k(),
-                           n_neighbors=est.mst_neighbors, min_group=est.mst_min_group)
-            for k in range(len(seeds))]
+    def mst_rows(k: int) -> np.ndarray:
+        return candidate_rows(kin, sky, filters[:, k], rule=est.mst_rule, k_sigma=est._mst_k(),
+                              n_neighbors=est.mst_neighbors, min_group=est.mst_min_group)
+
+    # the clusters' MSTs are independent: built side by side (their k-NN searches and sorts
+    # release the GIL)
+    with ThreadPoolExecutor(len(seeds)) as pool:
+        rows = list(pool.map(mst_rows, range(len(seeds))))
     i_m = np.unique(np.concatenate(rows))
     stage = np.full(len(kin), STAGE_FILTER, dtype=STAGE_DTYPE)
     passed = filters.any(axis=1)
