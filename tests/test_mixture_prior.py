@@ -15,7 +15,7 @@ from vo_ocml.membership.centroid import (MAX_DEPTH_PC, MIN_PARALLAX_SPREAD,
 from vo_ocml.membership.mixture_step import NAMED_SKY_TOLERANCE, NAMED_TOLERANCE
 from vo_ocml.membership.sky import from_tangent_plane
 from vo_ocml.membership.deconvolution import _log_normal
-from vo_ocml.membership.radial_mixture import error_covariance
+from vo_ocml.membership.radial_mixture import error_covariance, field_prior_share
 from vo_ocml.membership.result import R50_TOLERANCE
 from vo_ocml.membership.sky_prior import Footprint, ProfileFitter, eff_half_radius
 from vo_ocml.pipeline import run
@@ -323,3 +323,13 @@ def test_a_named_r50_keeps_a_small_cluster_from_taking_in_a_broad_group_around_i
     assert outcome[0.015][2] <= R50_TOLERANCE * 0.015 + 1e-9 < outcome[None][2]
     assert outcome[0.015][0] < 0.6 * outcome[None][0]
     assert outcome[0.015][1] > outcome[None][1] + 0.15
+
+
+def test_the_fields_gaussians_learn_from_the_stars_the_prior_gives_the_field():
+    """A star in a rich cluster's core teaches the field's motions little, one far out nearly
+    as much as a plain field star; with two clusters, both clusters' priors count."""
+    core, edge = np.log([300.0, 0.3]), np.log([1.0, 1.0])  # log W_c ρ_c, log W_f ρ_f
+    share = field_prior_share(core, edge)
+    assert share[0] < 0.01 and share[1] > 0.7
+    both = field_prior_share(np.column_stack([core, core]), edge)
+    assert np.all(both < share) and both[1] == pytest.approx(1 / 1.6)

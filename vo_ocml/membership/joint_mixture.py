@@ -32,7 +32,8 @@ from scipy.special import expit
 from vo_ocml.membership.deconvolution import _log_normal, _xd_update, log_sum_exp
 from vo_ocml.membership.photometry import ColourTerm
 from vo_ocml.membership.radial_mixture import (UNIFORM_START, _cap_sd, _field_update,
-                                               _kinematic_weight, error_covariance)
+                                               _kinematic_weight, error_covariance,
+                                               field_prior_share)
 from vo_ocml.membership.sky_prior import (ClusterProfile, Footprint, MagnitudeBins,
                                           ProfileFitter, eff_centre)
 
@@ -349,8 +350,11 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
             if seeds[k].max_pm_sd is not None:
                 cov[k] = _cap_sd(cov[k], np.array([seeds[k].max_pm_sd] * 2 + [np.inf]))
         n_f = bins.counts(b, Pw[:, K])
-        w_f = _field_update(kin, S, b, bins.n_bins, Pw[:, K, None] * np.exp(parts), mu_f,
-                            cov_f, Tf, floor)
+        share = field_prior_share(
+            np.column_stack([np.log(n_c[k][b]) + profiles[k].log_density(sky) for k in range(K)]),
+            np.log(n_f[b]) + log_field)
+        w_f = _field_update(kin, S, b, bins.n_bins, (Pw[:, K] * share)[:, None] * np.exp(parts),
+                            mu_f, cov_f, Tf, floor)
         if photometric:  # each cluster's term from its own window's stars, as a single run's
             refit = [ColourTerm.fit(mag[r], colour[r], b[r], bins.n_bins, P[r, k],
                                     similar=similar[r, k], field_p=1.0 - P_kin[r, K],
