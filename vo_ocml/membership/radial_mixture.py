@@ -15,7 +15,8 @@ A the footprint's area, or the smoothed density of the stars outside the cluster
 :mod:`vo_ocml.membership.sky_prior`. EM: the E-step gives each star's membership probability;
 the M-step updates the luminosity functions (probability-weighted counts per bin), the
 cluster's centre and profile, and the Gaussians by extreme deconvolution (Bovy, Hogg & Roweis
-2011).
+2011), the field's with each star weighted by its prior share of the field
+(:func:`field_prior_share`).
 """
 
 from __future__ import annotations
@@ -234,7 +235,7 @@ def field_prior_share(log_clusters: np.ndarray, log_field: np.ndarray) -> np.nda
     model's own assumption), so weighting its stars by position leaves its Gaussians unbiased,
     while the members that EM still counts partly as field -- all at the cluster's motion, most
     in its core -- no longer raise the field's density there: on the injection bench the
-    fitted field held 10–17 % more stars near a rich cluster's motion than the field stars there
+    fitted field held 10–20 % more stars near a rich cluster's motion than the field stars there
     (docs/injection.md, eleventh session).
     """
     log_c = log_clusters if log_clusters.ndim == 1 else log_sum_exp(log_clusters)
