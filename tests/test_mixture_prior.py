@@ -83,6 +83,18 @@ def test_profile_recovers_a_plummer_cluster_in_a_box():
     assert np.mean(np.exp(prof.log_density(pts))) == pytest.approx(1.0, rel=0.05)
 
 
+def test_a_profile_centred_off_the_footprint_is_normalised_over_it():
+    """A named position outside the table (UBC 1207's, 0.4° off the NGC 225 cone it was
+    named in): the radial grid reached only 2 × the footprint's own radius, no ring covered the
+    footprint, and the profile came out 10⁶ times too dense there -- every star a member; here,
+    where the grid reaches part of it, 7.7 times."""
+    rng = np.random.default_rng(6)
+    stars = rng.uniform(-0.15, 0.15, (3000, 2)) + [-0.45, 0.42]  # the table, off the origin
+    prof = ProfileFitter(Footprint(stars)).fit(stars, np.ones(len(stars)), np.zeros(2))
+    pts = rng.uniform(-0.15, 0.15, (200000, 2)) + [-0.45, 0.42]
+    assert np.mean(np.exp(prof.log_density(pts))) * 0.3**2 == pytest.approx(1.0, rel=0.05)
+
+
 
 def test_the_profiles_half_radius_is_bounded():
     """Stars spread as r⁻² (an EFF slope of 2, unbounded half-number radius) fit slope 2;

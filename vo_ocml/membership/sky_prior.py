@@ -177,20 +177,30 @@ class ProfileFitter:
         self.footprint = footprint
         size = footprint.size
         span = float(np.max(np.hypot(*(footprint.vertices - footprint.vertices.mean(0)).T)))
-        self.edges = np.geomspace(size * _R_MIN_FRACTION, 2.0 * span, _N_RADII + 1)
-        self.mid = np.sqrt(self.edges[1:] * self.edges[:-1])
         self.scales = _SCALES * size
         if max_scale is not None:
             self.scales = self.scales[self.scales <= max(max_scale, self.scales[0])]
-        self.logp = eff_log_profile(self.mid[None, None, :], self.scales[:, None, None],
-                                    _SLOPES[None, :, None])
+        self._radii(2.0 * span)
         half = eff_half_radius(self.scales[:, None], _SLOPES[None, :])
         self.allowed = np.ones(half.shape, bool) if max_half_radius is None else \
             half <= max(max_half_radius, float(np.min(half)))
         self._centre: np.ndarray | None = None
         self._norm = np.empty(0)
 
+    def _radii(self, outer: float) -> None:
+        """The radial grid, out to ``outer`` (deg), and the profiles' log densities on it."""
+        self.edges = np.geomspace(self.footprint.size * _R_MIN_FRACTION, outer, _N_RADII + 1)
+        self.mid = np.sqrt(self.edges[1:] * self.edges[:-1])
+        self.logp = eff_log_profile(self.mid[None, None, :], self.scales[:, None, None],
+                                    _SLOPES[None, :, None])
+
     def _normalisation(self, centre: np.ndarray) -> np.ndarray:
+        reach = float(np.max(np.hypot(*(self.footprint.vertices - centre).T)))
+        if reach > self.edges[-1]:  # a centre far off the footprint (a named position outside
+            # the table): the grid must reach the far side, or no ring covers any of it and the
+            # profile, normalised over the first radius alone, outweighs every field star
+            self._radii(reach)
+            self._centre = None
         if self._centre is None or np.hypot(*(centre - self._centre)) > \
                 _RECENTRE * self.footprint.size:
             cover = self.footprint.coverage(centre, self.mid)
