@@ -353,8 +353,8 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
         share = field_prior_share(
             np.column_stack([np.log(n_c[k][b]) + profiles[k].log_density(sky) for k in range(K)]),
             np.log(n_f[b]) + log_field)
-        w_f = _field_update(kin, S, b, bins.n_bins, (Pw[:, K] * share)[:, None] * np.exp(parts),
-                            mu_f, cov_f, Tf, floor)
+        w_f = _field_update(kin, S, b, bins.n_bins, Pw[:, K, None] * np.exp(parts), mu_f,
+                            cov_f, Tf, floor, share)
         if photometric:  # each cluster's term from its own window's stars, as a single run's
             refit = [ColourTerm.fit(mag[r], colour[r], b[r], bins.n_bins, P[r, k],
                                     similar=similar[r, k], field_p=1.0 - P_kin[r, K],

@@ -15,8 +15,8 @@ A the footprint's area, or the smoothed density of the stars outside the cluster
 :mod:`vo_ocml.membership.sky_prior`. EM: the E-step gives each star's membership probability;
 the M-step updates the luminosity functions (probability-weighted counts per bin), the
 cluster's centre and profile, and the Gaussians by extreme deconvolution (Bovy, Hogg & Roweis
-2011), the field's with each star weighted by its prior share of the field
-(:func:`field_prior_share`).
+2011), the field's means and covariances with each star weighted by its prior share of the
+field (:func:`field_prior_share`).
 """
 
 from __future__ import annotations
@@ -227,8 +227,8 @@ def _initial_field(kin: np.ndarray, n_bins: int, n_field: int, floor: np.ndarray
 
 
 def field_prior_share(log_clusters: np.ndarray, log_field: np.ndarray) -> np.ndarray:
-    """The share of each star the field's Gaussians learn from: its prior probability of
-    being a field star by position and magnitude alone.
+    """The share of each star the field's Gaussians learn their shapes from: its prior
+    probability of being a field star by position and magnitude alone.
 
     ``log_clusters`` (n,) or (n, K): log W_c(b) ρ_c(x) of each cluster; ``log_field`` (n,):
     log W_f(b) ρ_f(x). The field's motions do not depend on position within the table (the
@@ -242,10 +242,17 @@ def field_prior_share(log_clusters: np.ndarray, log_field: np.ndarray) -> np.nda
     return expit(log_field - log_c)
 
 
-def _field_update(kin, S, b, n_bins, resp_f, mu_f, cov_f, Tf, floor) -> np.ndarray:
-    """M-step of the field's Gaussians (in place); returns their weights per magnitude bin."""
+def _field_update(kin, S, b, n_bins, resp_f, mu_f, cov_f, Tf, floor,
+                  share: np.ndarray | None = None) -> np.ndarray:
+    """M-step of the field's Gaussians (in place); returns their weights per magnitude bin.
+
+    ``share`` (n,) weights the stars that shape the Gaussians (:func:`field_prior_share`); the
+    weights per bin are the plain responsibilities' (weighting them too made EM take 40 % more
+    iterations on a 30,000-row cone, for no better calibration on the injection bench).
+    """
+    shaping = resp_f if share is None else resp_f * share[:, None]
     for m in range(len(mu_f)):
-        mean_m, cov_f[m], _ = _xd_update(kin, S, resp_f[:, m], mu_f[m], cov_f[m], Tf[m], floor)
+        mean_m, cov_f[m], _ = _xd_update(kin, S, shaping[:, m], mu_f[m], cov_f[m], Tf[m], floor)
         mu_f[m] = mean_m[0]
     n_parts = resp_f.shape[1]
     per_bin = np.column_stack([np.bincount(b, resp_f[:, m], minlength=n_bins)
@@ -381,8 +388,7 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
         cov_c = _cap_sd(cov_c, cap)
         share = field_prior_share(np.log(n_c[b]) + profile.log_density(sky),
                                   np.log(n_f[b]) + log_field)
-        w_f = _field_update(kin, S, b, bins.n_bins, resp_f * share[:, None], mu_f, cov_f, Tf,
-                            floor)
+        w_f = _field_update(kin, S, b, bins.n_bins, resp_f, mu_f, cov_f, Tf, floor, share)
         if photometric:
             refit = ColourTerm.fit(mag, colour, b, bins.n_bins, p,
                                    similar=expit(kin_ratio), field_p=p_kin,
