@@ -248,7 +248,7 @@ def _field_update(kin, S, b, n_bins, resp_f, mu_f, cov_f, Tf, floor,
 
     ``share`` (n,) weights the stars that shape the Gaussians (:func:`field_prior_share`); the
     weights per bin are the plain responsibilities' (weighting them too made EM take 40 % more
-    iterations on a 30,000-row cone, for no better calibration on the injection bench).
+    iterations on a 30,000-row cone; the injection bench's ECE moved by at most 0.002).
     """
     shaping = resp_f if share is None else resp_f * share[:, None]
     for m in range(len(mu_f)):
