@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.special import expit
 
 from vo_ocml.analysis.summary import _weighted_means
 from vo_ocml.errors import InputError
@@ -17,7 +18,8 @@ from vo_ocml.membership.sky import from_tangent_plane
 from vo_ocml.membership.deconvolution import _log_normal
 from vo_ocml.membership.radial_mixture import error_covariance, field_prior_share
 from vo_ocml.membership.result import R50_TOLERANCE
-from vo_ocml.membership.sky_prior import Footprint, ProfileFitter, eff_half_radius
+from vo_ocml.membership.sky_prior import (Footprint, MagnitudeBins, ProfileFitter,
+                                        eff_half_radius)
 from vo_ocml.pipeline import run
 from vo_ocml.simulate import SimCluster, simulate_cone
 
@@ -345,3 +347,26 @@ def test_the_fields_gaussians_learn_from_the_stars_the_prior_gives_the_field():
     assert share[0] < 0.01 and share[1] > 0.7
     both = field_prior_share(np.column_stack([core, core]), edge)
     assert np.all(both < share) and both[1] == pytest.approx(1 / 1.6)
+
+
+def test_the_members_share_of_a_magnitude_bin_is_smooth_in_g():
+    rng = np.random.default_rng(3)
+    g = np.concatenate([rng.uniform(12.0, 21.0, 3000), np.full(20, np.nan)])
+    bins = MagnitudeBins(g)
+    b = bins.index(g, len(g))
+    x = (g - 16.5) / 2.6
+    p = np.where(np.isfinite(g), expit(-1.0 - 0.8 * x - 0.3 * x**2), 0.7)
+    expected = bins.counts(b, p)
+    assert np.allclose(bins.member_counts(b, p, 1.0 - p)[0], expected, rtol=0.01)  # a smooth share
+    faint = bins.n_bins - 3  # a faint bin where 40 field stars move like the cluster
+    noisy = p.copy()
+    noisy[np.flatnonzero(b == faint)[:40]] = 1.0
+    free = bins.counts(b, noisy)
+    n_c, n_f = bins.member_counts(b, noisy, 1.0 - noisy)
+    assert np.allclose(n_c + n_f, free + bins.counts(b, 1.0 - noisy))  # each bin keeps its stars
+    assert n_c[:-1].sum() == pytest.approx(free[:-1].sum())  # and the members their number
+    # a free bin would take the 37 in (and raise its prior for the next EM step); the curve
+    # spreads them over the faint end
+    assert free[faint] - expected[faint] > 35
+    assert n_c[faint] - expected[faint] < (free[faint] - expected[faint]) / 3
+    assert n_c[-1] == pytest.approx(expected[-1])  # no magnitude: its own free bin

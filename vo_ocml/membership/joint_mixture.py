@@ -5,7 +5,9 @@ The single-cluster model (:mod:`vo_ocml.membership.radial_mixture`, prior from
 terms ``W_c(b) ρ_c(x) N(v; μ_c, Σ_c + S)`` (cluster) and ``W_f(b) ρ_f(x) Σ_m w_m(b) N(v; μ_m,
 Σ_m + S)`` (field: ρ_f uniform over the footprint, or following the stars outside every
 cluster's filter: :mod:`vo_ocml.membership.field_density`). Here every cluster k has its own term,
-``W_k(b) ρ_k(x) N(v; μ_k, Σ_k + S)``, with its own luminosity function W_k, EFF profile ρ_k
+``W_k(b) ρ_k(x) N(v; μ_k, Σ_k + S)``, with its own luminosity function W_k (its share of each
+magnitude bin smooth in G, fitted with the other clusters' and the field's:
+:meth:`~vo_ocml.membership.sky_prior.MagnitudeBins.member_counts`), EFF profile ρ_k
 (its own :class:`~vo_ocml.membership.sky_prior.ProfileFitter` around its own centre) and
 deconvolved Gaussian (with the perspective gradient where asked), and the posterior of each
 cluster and of the field is its term over their sum. The E- and M-steps are the single model's
@@ -329,8 +331,8 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
             and (colour_terms is not None or converged)
         if photometric and colour_terms is None:  # the term starts: the E-step's similarity
             similar = _similarity(L, b, sky, n_c, n_f, profiles, log_field)
+        n_c, n_f = bins.member_counts(b, Pw[:, :K], Pw[:, K])
         for k, (r, kin_r, S_r, _, _) in enumerate(subsets):
-            n_c[k] = bins.counts(b, Pw[:, k])
             centre = profiles[k].centre
             # as in the single model; with colour, by the posterior without it
             shaping = Pw[:, k] if colour_terms is None else P_kin[:, k] * w
@@ -349,7 +351,6 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
             wanted[k] = np.sqrt(np.diag(cov[k]))
             if seeds[k].max_pm_sd is not None:
                 cov[k] = _cap_sd(cov[k], np.array([seeds[k].max_pm_sd] * 2 + [np.inf]))
-        n_f = bins.counts(b, Pw[:, K])
         share = field_prior_share(
             np.column_stack([np.log(n_c[k][b]) + profiles[k].log_density(sky) for k in range(K)]),
             np.log(n_f[b]) + log_field)

@@ -7,16 +7,18 @@ v_i and error covariance S_i (Gaia's correlations included when the table has th
                       + W_f(b_i) ρ_f(x_i) Σ_m w_m(b_i) N(v_i; μ_m, Σ_m + S_i)
 
 W_c(b) and W_f(b) are the expected numbers of members and field stars per magnitude bin (the
-two luminosity functions: at G 20 the field outnumbers a cluster far more than at G 15), ρ_c an
-EFF/Plummer-like surface-density profile normalised over the footprint, ρ_f the field's (1/A,
-A the footprint's area, or the smoothed density of the stars outside the cluster's filter:
-:mod:`vo_ocml.membership.field_density`), Σ_c, Σ_m intrinsic (deconvolved) covariances, and
-μ_c(x) the cluster's mean, linear across the sky for nearby clusters (perspective). The prior is
-:mod:`vo_ocml.membership.sky_prior`. EM: the E-step gives each star's membership probability;
-the M-step updates the luminosity functions (probability-weighted counts per bin), the
-cluster's centre and profile, and the Gaussians by extreme deconvolution (Bovy, Hogg & Roweis
-2011), the field's means and covariances with each star weighted by its prior share of the
-field (:func:`field_prior_share`).
+two luminosity functions: at G 20 the field outnumbers a cluster far more than at G 15; their
+log-ratio is smooth in G), ρ_c an EFF/Plummer-like surface-density profile normalised over the
+footprint, ρ_f the field's (1/A, A the footprint's area, or the smoothed density of the stars
+outside the cluster's filter: :mod:`vo_ocml.membership.field_density`), Σ_c, Σ_m intrinsic
+(deconvolved) covariances, and μ_c(x) the cluster's mean, linear across the sky for nearby
+clusters (perspective). The prior is :mod:`vo_ocml.membership.sky_prior`. EM: the E-step gives
+each star's membership probability; the M-step updates the luminosity functions
+(probability-weighted counts per bin, the members' share of each a quadratic in G in log-odds:
+:meth:`~vo_ocml.membership.sky_prior.MagnitudeBins.member_counts`), the cluster's centre and
+profile, and the Gaussians by extreme deconvolution (Bovy, Hogg & Roweis 2011), the field's
+means and covariances with each star weighted by its prior share of the field
+(:func:`field_prior_share`).
 """
 
 from __future__ import annotations
@@ -95,7 +97,8 @@ class RadialMixtureFit:
     def n_parameters(self) -> int:
         """Free parameters (for BIC)."""
         n_bins, k = self.field_weights.shape
-        return 9 * (1 + len(self.field_means)) + n_bins * (k - 1) + 6 + 4 + 2 * n_bins - 1
+        return 9 * (1 + len(self.field_means)) + n_bins * (k - 1) + 6 + 4 \
+            + self.magnitude_bins.n_parameters
 
     def log_terms(self, kin: np.ndarray, S: np.ndarray | None, sky: np.ndarray,
                   b: np.ndarray, log_window: np.ndarray | None = None
@@ -373,7 +376,7 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
         if photometric:  # the kinematic likelihood ratio alone (priors, sky taken out)
             kin_ratio = a_kin - c_kin - np.log(n_c[b] / n_f[b]) - profile.log_density(sky) \
                 + log_field
-        n_c, n_f = bins.counts(b, p), bins.counts(b, 1.0 - p)
+        n_c, n_f = bins.member_counts(b, p, 1.0 - p)
         # the stars whose membership their motion decides shape the profile -- by their
         # membership without the colour term: a twin on the same sequence elsewhere on the sky
         # would otherwise widen it

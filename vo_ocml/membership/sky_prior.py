@@ -6,7 +6,8 @@ numbers of stars at its position ``x`` and in its magnitude bin ``b``::
     odds(x, b) = W_c(b) ρ_c(x) / (W_f(b) / A)
 
 ``W_c(b)`` and ``W_f(b)`` are the expected numbers of members and of field stars in magnitude
-bin ``b`` (the two luminosity functions, estimated within the EM from the probabilities), ``A``
+bin ``b`` (the two luminosity functions, estimated within the EM from the probabilities, the
+members' share of each bin smooth in G: :meth:`MagnitudeBins.member_counts`), ``A``
 is the area of the table's footprint, over which the field is uniform (or, given the stars
 outside the cluster's filter, follows their smoothed density:
 :mod:`~vo_ocml.membership.field_density`), and ``ρ_c`` is the
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.spatial import ConvexHull
+from scipy.special import expit
 
 from vo_ocml.membership.field_density import MIN_STARS, FieldDensity
 
@@ -41,6 +43,13 @@ _STARS_PER_BIN = 150
 _MAX_BINS = 16
 #: pseudo-count (stars) added to every bin of both luminosity functions
 PSEUDO_COUNT = 0.5
+#: degree of the polynomial in G of the log-ratio of the cluster's and the field's luminosity
+#: functions: over the few magnitudes a table spans both are smooth, the field's rising faster
+#: to the faint end (a slope) and the cluster's sequence turning over below its limit (a bend)
+LF_RATIO_DEGREE = 2
+#: Newton steps (at most) and the step size (in log-odds) at which the fit of that ratio stops
+_NEWTON_STEPS = 25
+_NEWTON_TOL = 1e-8
 #: the profile normalisations are recomputed when the centre moves by this fraction of the size
 _RECENTRE = 2e-3
 #: most stars used to build the footprint's hull
@@ -240,6 +249,16 @@ class MagnitudeBins:
             edges = np.empty(0)
         self.edges = edges
         self.n_bins = len(edges) + 2  # the last bin: no magnitude
+        b = self.index(finite, len(finite))
+        centres = np.array([np.median(finite[b == k]) for k in range(self.n_bins - 1)
+                            if np.any(b == k)])
+        degree = min(LF_RATIO_DEGREE, len(centres) - 1)
+        if len(centres) == self.n_bins - 1 and degree >= 1:
+            x = (centres - centres.mean()) / centres.std()
+            self._design = np.vander(x, degree + 1, increasing=True)
+            self._theta = np.zeros((1, degree + 1))  # log-odds coefficients per cluster
+        else:  # too few bins for a curve: the luminosity functions stay free per bin
+            self._design = None
 
     def index(self, mag: np.ndarray | None, n: int) -> np.ndarray:
         """Bin of each star (``n`` stars; the last bin for unknown magnitudes)."""
@@ -253,4 +272,86 @@ class MagnitudeBins:
         """Expected numbers per bin (weighted counts plus :data:`PSEUDO_COUNT`)."""
         return np.bincount(b, weights, minlength=self.n_bins) + PSEUDO_COUNT
 
+    def member_counts(self, b: np.ndarray, members: np.ndarray, field: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """Expected numbers of members and of field stars per bin.
 
+        Parameters
+        ----------
+        b : ndarray, shape (n,)
+            Each star's bin (:meth:`index`).
+        members : ndarray, shape (n,) or (n, K)
+            Each star's expected share of the cluster (of each of K clusters).
+        field : ndarray, shape (n,)
+            Each star's expected share of the field.
+
+        Returns
+        -------
+        n_c : ndarray, shape (n_bins,) or (K, n_bins)
+            Expected members per bin (of each cluster).
+        n_f : ndarray, shape (n_bins,)
+            Expected field stars per bin.
+
+        Notes
+        -----
+        Each bin keeps its expected number of stars; the clusters' shares of it follow
+        polynomials in G of degree :data:`LF_RATIO_DEGREE` in log-odds against the field,
+        fitted to the bins' expected counts by maximum (multinomial) likelihood. Free per bin,
+        a poor cluster's share of a faint bin is set by the few dozen field stars its motion
+        cannot tell apart, jumps from bin to bin, and feeds back through the next E-step. The
+        stars without a magnitude keep their own free bin.
+        """
+        single = np.ndim(members) == 1
+        members = np.reshape(members, (len(b), -1))
+        n_c = np.array([self.counts(b, m) for m in members.T])
+        n_f = self.counts(b, field)
+        if self._design is not None:
+            k = len(self._design)
+            total = n_c[:, :k].sum(axis=0) + n_f[:k]
+            if self._theta.shape[0] != len(n_c):
+                self._theta = np.zeros((len(n_c), self._design.shape[1]))
+            # the previous fit starts the next: EM moves the counts little per iteration
+            self._theta = _fit_shares(self._design, n_c[:, :k], total, self._theta)
+            shares = _shares(self._design, self._theta)
+            n_c[:, :k] = total * shares
+            n_f[:k] = total * (1.0 - shares.sum(axis=0))
+        return (n_c[0] if single else n_c), n_f
+
+    @property
+    def n_parameters(self) -> int:
+        """Free numbers in the two luminosity functions :meth:`member_counts` fits."""
+        if self._design is None:
+            return 2 * self.n_bins - 1
+        return self.n_bins - 1 + self._design.shape[1] + 1  # totals, the ratio, no magnitude
+
+
+def _shares(X: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """Each cluster's share of each bin (K, bins): log-odds ``theta @ X.T`` against the field."""
+    eta = theta @ X.T
+    return np.exp(eta - np.logaddexp.reduce(np.vstack([np.zeros(len(X)), eta]), axis=0))
+
+
+def _fit_shares(X: np.ndarray, counts: np.ndarray, total: np.ndarray,
+                theta: np.ndarray) -> np.ndarray:
+    """Maximum-likelihood ``theta`` (K, d) of the clusters' ``counts`` (K, bins) among the
+    bins' ``total`` stars: Newton's method with step halving (the likelihood is concave)."""
+    K, d = theta.shape
+
+    def log_likelihood(t: np.ndarray) -> float:
+        eta = t @ X.T
+        return float(np.sum(counts * eta)
+                     - total @ np.logaddexp.reduce(np.vstack([np.zeros(len(X)), eta]), axis=0))
+
+    for _ in range(_NEWTON_STEPS):
+        pi = _shares(X, theta)
+        grad = ((counts - total * pi) @ X).ravel()
+        w = total * (np.eye(K)[:, :, None] * pi[None] - pi[:, None] * pi[None])  # (K, K, bins)
+        hessian = np.einsum("klb,bi,bj->kilj", w, X, X).reshape(K * d, K * d)
+        step = np.linalg.lstsq(hessian, grad, rcond=None)[0].reshape(K, d)
+        before = log_likelihood(theta)
+        while log_likelihood(theta + step) < before and np.max(np.abs(step)) > _NEWTON_TOL:
+            step = step / 2
+        theta = theta + step
+        if np.max(np.abs(step)) < _NEWTON_TOL:
+            break
+    return theta
