@@ -106,7 +106,7 @@ class RadialMixtureFit:
         """log of the cluster's and the field's terms per star, and the field parts."""
         mean = self.cluster_mean + (sky - self.centre) @ self.cluster_gradient
         return _terms(kin, S, sky, b, mean, self.cluster_cov, self.field_weights,
-                      self.field_means, self.field_covs, self.profile,
+                      self.field_means, self.field_covs, self.profile.log_density(sky),
                       self.footprint.log_field_density(sky), self.n_cluster, self.n_field,
                       log_window)[:3]
 
@@ -131,11 +131,12 @@ class RadialMixtureFit:
         return -2.0 * self.log_likelihood * n + self.n_parameters * np.log(n)
 
 
-def _terms(kin, S, sky, b, mu_c, cov_c, w_f, mu_f, cov_f, profile, log_field, n_c, n_f,
+def _terms(kin, S, sky, b, mu_c, cov_c, w_f, mu_f, cov_f, log_rho, log_field, n_c, n_f,
            log_window=None):
     """log[W_c(b) ρ_c(x) N_c(v)], log[W_f(b) ρ_f(x) Σ_m w_m(b) N_m(v)], field parts, Tc, Tf.
 
-    ``log_field`` is log ρ_f(x) per star (:meth:`Footprint.log_field_density`). With
+    ``log_rho`` and ``log_field`` are log ρ_c(x) and log ρ_f(x) per star
+    (:meth:`ClusterProfile.log_density`, :meth:`Footprint.log_field_density`). With
     ``log_window`` the field's last component is uniform over each star's window.
     """
     lc, Tc = _log_normal(kin, mu_c, cov_c, S)
@@ -148,7 +149,7 @@ def _terms(kin, S, sky, b, mu_c, cov_c, w_f, mu_f, cov_f, profile, log_field, n_
         parts.append(np.log(w_f[b, n_field]) - log_window)
     parts = np.column_stack(parts)
     lf = log_sum_exp(parts)
-    a = np.log(n_c[b]) + profile.log_density(sky) + lc
+    a = np.log(n_c[b]) + log_rho + lc
     c = np.log(n_f[b]) + log_field + lf
     return a, c, parts - lf[:, None], Tc, [f[1] for f in field]
 
@@ -359,9 +360,10 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
     it, ll = 0, -np.inf
     colour_term, l_colour = None, (0.0, 0.0)
     log_field = footprint.log_field_density(sky)
+    log_rho = profile.log_density(sky)
     for it in range(1, max_iter + 1):
         a, c, resp_parts, Tc, Tf = _terms(kin, S, sky, b, mu_c, cov_c, w_f, mu_f, cov_f,
-                                          profile, log_field, n_c, n_f, log_window)
+                                          log_rho, log_field, n_c, n_f, log_window)
         a_kin, c_kin = a, c
         a, c = a + l_colour[0], c + l_colour[1]
         norm = np.logaddexp(a, c)
@@ -374,8 +376,7 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
         photometric = colour is not None and mag is not None \
             and (colour_term is not None or converged)
         if photometric:  # the kinematic likelihood ratio alone (priors, sky taken out)
-            kin_ratio = a_kin - c_kin - np.log(n_c[b] / n_f[b]) - profile.log_density(sky) \
-                + log_field
+            kin_ratio = a_kin - c_kin - np.log(n_c[b] / n_f[b]) - log_rho + log_field
         n_c, n_f = bins.member_counts(b, p, 1.0 - p)
         # the stars whose membership their motion decides shape the profile -- by their
         # membership without the colour term: a twin on the same sequence elsewhere on the sky
@@ -384,12 +385,13 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
         if q.sum() > 1 and not fixed_centre:
             centre = q @ sky / q.sum()
         profile = fitter.fit(sky, q, centre)
+        log_rho = profile.log_density(sky)  # this M-step's field share and the next E-step's
         design = np.column_stack([np.ones(n), sky - centre]) if gradient and not fixed_mean \
             else None
         mu_c, cov_c, coef = _xd_update(kin, S, p, mu_c, cov_c, Tc, floor, design, fixed_mean)
         wanted = np.sqrt(np.diag(cov_c))
         cov_c = _cap_sd(cov_c, cap)
-        share = field_prior_share(np.log(n_c[b]) + profile.log_density(sky),
+        share = field_prior_share(np.log(n_c[b]) + log_rho,
                                   np.log(n_f[b]) + log_field)
         w_f = _field_update(kin, S, b, bins.n_bins, resp_f, mu_f, cov_f, Tf, floor, share)
         if photometric:
