@@ -148,13 +148,14 @@ class JointMixtureFit:
         mu = [self.means[k] + (sky - self.profiles[k].centre) @ self.gradients[k]
               for k in range(len(self.means))]
         log_field = self.footprint.log_field_density(sky)
-        L = _terms(kin, error_covariance(errors), sky, b, mu, list(self.covs), self.profiles,
+        log_rho = _log_profiles(self.profiles, sky)
+        L = _terms(kin, error_covariance(errors), sky, b, mu, list(self.covs), log_rho,
                    self.n_cluster, self.field_weights, list(self.field_means),
                    list(self.field_covs), self.n_field, log_field, log_window)[0]
         if self.colour_terms is not None:
             L = L + _colour_logs(self.colour_terms, mag, colour, b,
-                                 _similarity(L, b, sky, self.n_cluster, self.n_field,
-                                             self.profiles, log_field))
+                                 _similarity(L, b, self.n_cluster, self.n_field, log_rho,
+                                             log_field))
         return np.exp(L - log_sum_exp(L)[:, None])
 
 
@@ -173,12 +174,18 @@ def _subsets(kin, S, sky, b, log_window, K: int) -> list[tuple]:
             for r in _cluster_rows(log_window, K)]
 
 
-def _terms(kin, S, sky, b, mu, cov, profiles, n_c, w_f, mu_f, cov_f, n_f, log_field,
+def _log_profiles(profiles: list[ClusterProfile], sky: np.ndarray) -> np.ndarray:
+    """log ρ_k(x) of every star (n, K): each cluster's profile density."""
+    return np.column_stack([p.log_density(sky) for p in profiles])
+
+
+def _terms(kin, S, sky, b, mu, cov, log_rho, n_c, w_f, mu_f, cov_f, n_f, log_field,
            log_window=None, subsets=None):
     """log terms (n, K + 1), the field's parts (n, M + U, normalised), Tc per cluster, Tf.
 
     Cluster k's term is computed on its window's rows only (zero probability elsewhere);
-    ``subsets`` (:func:`_subsets`), when given, saves gathering them again.
+    ``log_rho`` (n, K) is :func:`_log_profiles`; ``subsets`` (:func:`_subsets`), when given,
+    saves gathering them again.
     """
     n, K, M = len(kin), len(mu), len(mu_f)
     L = np.full((n, K + 1), -np.inf)
@@ -186,7 +193,7 @@ def _terms(kin, S, sky, b, mu, cov, profiles, n_c, w_f, mu_f, cov_f, n_f, log_fi
     for k, (r, kin_r, S_r, sky_r, b_r) in enumerate(
             subsets or _subsets(kin, S, sky, b, log_window, K)):
         lc, T = _log_normal(kin_r, mu[k][r], cov[k], S_r)
-        L[r, k] = np.log(n_c[k][b_r]) + profiles[k].log_density(sky_r) + lc
+        L[r, k] = np.log(n_c[k][b_r]) + log_rho[r, k] + lc
         Tc.append(T)
     parts, Tf = np.empty((n, w_f.shape[1])), []
     for m in range(M):
@@ -200,15 +207,14 @@ def _terms(kin, S, sky, b, mu, cov, profiles, n_c, w_f, mu_f, cov_f, n_f, log_fi
     return L, parts - lf[:, None], Tc, Tf
 
 
-def _similarity(L: np.ndarray, b: np.ndarray, sky: np.ndarray, n_c: np.ndarray,
-                n_f: np.ndarray, profiles: list[ClusterProfile],
-                log_field: np.ndarray) -> np.ndarray:
+def _similarity(L: np.ndarray, b: np.ndarray, n_c: np.ndarray, n_f: np.ndarray,
+                log_rho: np.ndarray, log_field: np.ndarray) -> np.ndarray:
     """How much each star's motion and parallax resemble each cluster's (n, K): the posterior
     of its kinematic likelihood ratio at equal priors (the priors, luminosity functions and
     profiles, taken out of the kinematic terms ``L``)."""
     K = L.shape[1] - 1
-    prior = np.column_stack([np.log(n_c[k][b] / n_f[b]) + profiles[k].log_density(sky)
-                             - log_field for k in range(K)])
+    prior = np.column_stack([np.log(n_c[k][b] / n_f[b]) + log_rho[:, k] - log_field
+                             for k in range(K)])
     return expit(L[:, :K] - L[:, K:] - prior)  # 0 outside a cluster's window (-inf there)
 
 
@@ -312,13 +318,14 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
     previous, P_previous = -np.inf, np.zeros((n, K + 1))
     it, ll, P = 0, -np.inf, P_previous
     log_field = footprint.log_field_density(sky)
+    log_rho = _log_profiles(profiles, sky)
     colour_terms: list[ColourTerm] | None = None
     for it in range(1, max_iter + 1):
-        L, parts, Tc, Tf = _terms(kin, S, sky, b, mu, cov, profiles, n_c, w_f, mu_f, cov_f,
+        L, parts, Tc, Tf = _terms(kin, S, sky, b, mu, cov, log_rho, n_c, w_f, mu_f, cov_f,
                                   n_f, log_field, log_window, subsets)
         kinematic = L
         if colour_terms is not None:  # how like each cluster a star is; its colours
-            similar = _similarity(L, b, sky, n_c, n_f, profiles, log_field)
+            similar = _similarity(L, b, n_c, n_f, log_rho, log_field)
             L = L + _colour_logs(colour_terms, mag, colour, b, similar)
         norm = log_sum_exp(L)
         P = np.exp(L - norm[:, None])
@@ -330,7 +337,7 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
         photometric = colour is not None and mag is not None \
             and (colour_terms is not None or converged)
         if photometric and colour_terms is None:  # the term starts: the E-step's similarity
-            similar = _similarity(L, b, sky, n_c, n_f, profiles, log_field)
+            similar = _similarity(L, b, n_c, n_f, log_rho, log_field)
         n_c, n_f = bins.member_counts(b, Pw[:, :K], Pw[:, K])
         for k, (r, kin_r, S_r, _, _) in enumerate(subsets):
             centre = profiles[k].centre
@@ -351,8 +358,9 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
             wanted[k] = np.sqrt(np.diag(cov[k]))
             if seeds[k].max_pm_sd is not None:
                 cov[k] = _cap_sd(cov[k], np.array([seeds[k].max_pm_sd] * 2 + [np.inf]))
+        log_rho = _log_profiles(profiles, sky)  # this M-step's field share, the next E-step's
         share = field_prior_share(
-            np.column_stack([np.log(n_c[k][b]) + profiles[k].log_density(sky) for k in range(K)]),
+            np.column_stack([np.log(n_c[k][b]) + log_rho[:, k] for k in range(K)]),
             np.log(n_f[b]) + log_field)
         w_f = _field_update(kin, S, b, bins.n_bins, Pw[:, K, None] * np.exp(parts), mu_f,
                             cov_f, Tf, floor, share)
