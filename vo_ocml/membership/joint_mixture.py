@@ -190,7 +190,7 @@ def _terms(kin, S, sky, b, mu, cov, log_rho, n_c, w_f, mu_f, cov_f, n_f, log_fie
     n, K, M = len(kin), len(mu), len(mu_f)
     L = np.full((n, K + 1), -np.inf)
     Tc = []
-    for k, (r, kin_r, S_r, sky_r, b_r) in enumerate(
+    for k, (r, kin_r, S_r, _, b_r) in enumerate(
             subsets or _subsets(kin, S, sky, b, log_window, K)):
         lc, T = _log_normal(kin_r, mu[k][r], cov[k], S_r)
         L[r, k] = np.log(n_c[k][b_r]) + log_rho[r, k] + lc
