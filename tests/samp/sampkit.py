@@ -76,6 +76,7 @@ class Peer:
         self.client = SAMPIntegratedClient(name=name, addr="127.0.0.1")
         self.client.connect()
         self.received: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
+        self._kept: list[tuple[str, dict[str, Any]]] = []  # met by expect, not yet asked for
         for mtype in mtypes:
             self.client.bind_receive_call(mtype, self._on_call, declare=False)
             self.client.bind_receive_notification(mtype, self._on_notify, declare=False)
@@ -105,12 +106,22 @@ class Peer:
         return self.client.call_and_wait(target, message, str(timeout))
 
     def expect(self, mtype: str, timeout: float = 30.0) -> dict[str, Any]:
-        """The next received message of ``mtype`` (others received before it are dropped)."""
+        """The earliest received message of ``mtype`` not yet taken.
+
+        Messages of other mtypes met on the way are kept for a later call: the hub delivers
+        each message on a thread of its own, so a table and its row list, sent one after the
+        other, may arrive in either order.
+        """
+        for i, (got, params) in enumerate(self._kept):
+            if got == mtype:
+                del self._kept[i]
+                return params
         end = time.monotonic() + timeout
         while True:
             got, params = self.received.get(timeout=max(0.01, end - time.monotonic()))
             if got == mtype:
                 return params
+            self._kept.append((got, params))
 
     def close(self) -> None:
         """Unregister."""
