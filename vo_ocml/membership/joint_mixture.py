@@ -149,7 +149,7 @@ class JointMixtureFit:
               for k in range(len(self.means))]
         log_field = self.footprint.log_field_density(sky)
         log_rho = _log_profiles(self.profiles, sky)
-        L = _terms(kin, error_covariance(errors), sky, b, mu, list(self.covs), log_rho,
+        L = _terms(kin, error_covariance(errors), b, mu, list(self.covs), log_rho,
                    self.n_cluster, self.field_weights, list(self.field_means),
                    list(self.field_covs), self.n_field, log_field, log_window)[0]
         if self.colour_terms is not None:
@@ -168,9 +168,9 @@ def _cluster_rows(log_window: np.ndarray | None, K: int) -> list:
     return [np.flatnonzero(np.isfinite(log_window[:, k])) for k in range(K)]
 
 
-def _subsets(kin, S, sky, b, log_window, K: int) -> list[tuple]:
-    """Per cluster: its rows (:func:`_cluster_rows`) and the stars' kin, S, sky, bin there."""
-    return [(r, kin[r], None if S is None else S[r], sky[r], b[r])
+def _subsets(kin, S, b, log_window, K: int) -> list[tuple]:
+    """Per cluster: its rows (:func:`_cluster_rows`) and the stars' kin, S, bin there."""
+    return [(r, kin[r], None if S is None else S[r], b[r])
             for r in _cluster_rows(log_window, K)]
 
 
@@ -179,7 +179,7 @@ def _log_profiles(profiles: list[ClusterProfile], sky: np.ndarray) -> np.ndarray
     return np.column_stack([p.log_density(sky) for p in profiles])
 
 
-def _terms(kin, S, sky, b, mu, cov, log_rho, n_c, w_f, mu_f, cov_f, n_f, log_field,
+def _terms(kin, S, b, mu, cov, log_rho, n_c, w_f, mu_f, cov_f, n_f, log_field,
            log_window=None, subsets=None):
     """log terms (n, K + 1), the field's parts (n, M + U, normalised), Tc per cluster, Tf.
 
@@ -190,8 +190,7 @@ def _terms(kin, S, sky, b, mu, cov, log_rho, n_c, w_f, mu_f, cov_f, n_f, log_fie
     n, K, M = len(kin), len(mu), len(mu_f)
     L = np.full((n, K + 1), -np.inf)
     Tc = []
-    for k, (r, kin_r, S_r, _, b_r) in enumerate(
-            subsets or _subsets(kin, S, sky, b, log_window, K)):
+    for k, (r, kin_r, S_r, b_r) in enumerate(subsets or _subsets(kin, S, b, log_window, K)):
         lc, T = _log_normal(kin_r, mu[k][r], cov[k], S_r)
         L[r, k] = np.log(n_c[k][b_r]) + log_rho[r, k] + lc
         Tc.append(T)
@@ -313,7 +312,7 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
                 for k, s in enumerate(seeds)]
     n_c = np.array([bins.counts(b, w * near[:, k]) for k in range(K)])
     n_f = bins.counts(b, w * ~near.any(axis=1))
-    subsets = _subsets(kin, S, sky, b, log_window, K)
+    subsets = _subsets(kin, S, b, log_window, K)
     wanted = np.sqrt(np.array([np.diag(c) for c in cov]))
     previous, P_previous = -np.inf, np.zeros((n, K + 1))
     it, ll, P = 0, -np.inf, P_previous
@@ -321,7 +320,7 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
     log_rho = _log_profiles(profiles, sky)
     colour_terms: list[ColourTerm] | None = None
     for it in range(1, max_iter + 1):
-        L, parts, Tc, Tf = _terms(kin, S, sky, b, mu, cov, log_rho, n_c, w_f, mu_f, cov_f,
+        L, parts, Tc, Tf = _terms(kin, S, b, mu, cov, log_rho, n_c, w_f, mu_f, cov_f,
                                   n_f, log_field, log_window, subsets)
         kinematic = L
         if colour_terms is not None:  # how like each cluster a star is; its colours
@@ -339,7 +338,7 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
         if photometric and colour_terms is None:  # the term starts: the E-step's similarity
             similar = _similarity(L, b, n_c, n_f, log_rho, log_field)
         n_c, n_f = bins.member_counts(b, Pw[:, :K], Pw[:, K])
-        for k, (r, kin_r, S_r, _, _) in enumerate(subsets):
+        for k, (r, kin_r, S_r, _) in enumerate(subsets):
             centre = profiles[k].centre
             # as in the single model; with colour, by the posterior without it
             shaping = Pw[:, k] if colour_terms is None else P_kin[:, k] * w

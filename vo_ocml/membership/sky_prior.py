@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.spatial import ConvexHull
-from scipy.special import expit
 
 from vo_ocml.membership.field_density import MIN_STARS, FieldDensity
 
@@ -325,10 +324,17 @@ class MagnitudeBins:
         return self.n_bins - 1 + self._design.shape[1] + 1  # totals, the ratio, no magnitude
 
 
+def _log_shares(X: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """log shares of each bin (K + 1, bins): the field's first, then each cluster's, whose
+    log-odds against the field are ``theta @ X.T``."""
+    logits = np.vstack([np.zeros(len(X)), theta @ X.T])
+    # (scipy.special.logsumexp here took the injection bench's median run from 0.57 to 0.87 s)
+    return logits - np.logaddexp.reduce(logits, axis=0)
+
+
 def _shares(X: np.ndarray, theta: np.ndarray) -> np.ndarray:
-    """Each cluster's share of each bin (K, bins): log-odds ``theta @ X.T`` against the field."""
-    eta = theta @ X.T
-    return np.exp(eta - np.logaddexp.reduce(np.vstack([np.zeros(len(X)), eta]), axis=0))
+    """Each cluster's share of each bin (K, bins) (:func:`_log_shares`)."""
+    return np.exp(_log_shares(X, theta)[1:])
 
 
 def _fit_shares(X: np.ndarray, counts: np.ndarray, total: np.ndarray,
@@ -336,11 +342,10 @@ def _fit_shares(X: np.ndarray, counts: np.ndarray, total: np.ndarray,
     """Maximum-likelihood ``theta`` (K, d) of the clusters' ``counts`` (K, bins) among the
     bins' ``total`` stars: Newton's method with step halving (the likelihood is concave)."""
     K, d = theta.shape
+    all_counts = np.vstack([total - counts.sum(axis=0), counts])  # the field's, the clusters'
 
     def log_likelihood(t: np.ndarray) -> float:
-        eta = t @ X.T
-        return float(np.sum(counts * eta)
-                     - total @ np.logaddexp.reduce(np.vstack([np.zeros(len(X)), eta]), axis=0))
+        return float(np.sum(all_counts * _log_shares(X, t)))
 
     for _ in range(_NEWTON_STEPS):
         pi = _shares(X, theta)
