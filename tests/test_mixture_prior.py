@@ -370,3 +370,17 @@ def test_the_members_share_of_a_magnitude_bin_is_smooth_in_g():
     assert free[faint] - expected[faint] > 35
     assert n_c[faint] - expected[faint] < (free[faint] - expected[faint]) / 3
     assert n_c[-1] == pytest.approx(expected[-1])  # no magnitude: its own free bin
+
+
+def test_a_bin_the_cluster_nearly_fills_keeps_some_field():
+    # a rich cluster's bright end, every star a member, then a trough and a faint rise: the
+    # quadratic's log-odds reach ~40 at the bright end (as on bench/samp_latency.py's cone)
+    g = np.random.default_rng(4).uniform(10.0, 20.0, 8000)
+    bins = MagnitudeBins(g)
+    b = bins.index(g, len(g))
+    p = np.where(g < 16.0, 1.0, np.where(g < 18.0, 0.2, 0.8))
+    n_c, n_f = bins.member_counts(b, p, 1.0 - p)
+    # 1 − the members' share rounds to 0 there: log n_f = −inf made any star of those bins,
+    # whatever its motion, a member (P = 1)
+    assert np.all(n_f > 0) and np.all(np.isfinite(np.log(n_f)))
+    assert np.allclose(n_c + n_f, bins.counts(b, p) + bins.counts(b, 1.0 - p))

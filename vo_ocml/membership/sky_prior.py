@@ -311,9 +311,11 @@ class MagnitudeBins:
                 self._theta = np.zeros((len(n_c), self._design.shape[1]))
             # the previous fit starts the next: EM moves the counts little per iteration
             self._theta = _fit_shares(self._design, n_c[:, :k], total, self._theta)
-            shares = _shares(self._design, self._theta)
-            n_c[:, :k] = total * shares
-            n_f[:k] = total * (1.0 - shares.sum(axis=0))
+            # the field's share from its own log-share: 1 − Σ shares is 0 where a cluster
+            # holds nearly all of a bin, and log 0 would make every star there a member
+            shares = np.exp(_log_shares(self._design, self._theta))
+            n_c[:, :k] = total * shares[1:]
+            n_f[:k] = total * shares[0]
         return (n_c[0] if single else n_c), n_f
 
     @property
