@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from vo_ocml.errors import InputError
 from vo_ocml.membership import mixture_step, mst
@@ -188,12 +189,13 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
         if len(kin) > max_fit_stars:
             fit_rows, weights = fit_sample(kin, err, joint_seeds, max_fit_stars,
                                            np.random.default_rng(random_state))
-        model = fit_joint_mixture(
-            kin[fit_rows], None if err is None else err[fit_rows], sky[fit_rows], joint_seeds,
-            mag=None if mag is None else mag[fit_rows], footprint=footprint,
-            field_groups=np.argmax(filters[fit_rows], axis=1),
-            log_window=None if log_window is None else log_window[fit_rows], weights=weights,
-            colour=None if colour is None else colour[fit_rows])
+        with threadpool_limits(mixture_step.MIXTURE_BLAS_THREADS, user_api="blas"):
+            model = fit_joint_mixture(
+                kin[fit_rows], None if err is None else err[fit_rows], sky[fit_rows],
+                joint_seeds, mag=None if mag is None else mag[fit_rows], footprint=footprint,
+                field_groups=np.argmax(filters[fit_rows], axis=1),
+                log_window=None if log_window is None else log_window[fit_rows],
+                weights=weights, colour=None if colour is None else colour[fit_rows])
         P = model.probability if len(fit_rows) == len(kin) else \
             model.predict(kin, err, sky, mag, log_window, colour)
         failing = []

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 from scipy.special import erf, erfinv, gammainc, gammaincinv
 from sklearn.mixture import GaussianMixture
+from threadpoolctl import threadpool_limits
 
 from vo_ocml.membership.centroid import max_pm_dispersion
 from vo_ocml.membership.radial_mixture import (
@@ -70,6 +71,10 @@ CORE_QUANTILE = 0.25
 AUTO_FIELD_GAUSSIANS = (1, 2)
 #: ``n_components="auto"``, the paper's mixture: cluster + field, as published
 AUTO_GMM_COMPONENTS = 2
+#: BLAS threads while a mixture is fitted: its products are of (n, 3) arrays of at most
+#: ``max_fit_stars`` rows, too small for threads to pay (bench/samp_latency.py's cone: one
+#: radial fit took 1.01 s wall and 1.68 s CPU with OpenBLAS's two threads, 0.94 s with one)
+MIXTURE_BLAS_THREADS = 1
 
 
 class TooFewStars(ValueError):
@@ -134,7 +139,8 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
             max_half_radius=max_half_radius(centre[2], r50), n_field=m,
             gradient=gradient, random_state=random_state)
     # the BIC candidates are independent: fitted side by side (NumPy releases the GIL)
-    with ThreadPoolExecutor(max(len(choices), 1)) as pool:
+    with threadpool_limits(MIXTURE_BLAS_THREADS, user_api="blas"), \
+            ThreadPoolExecutor(max(len(choices), 1)) as pool:
         fits = dict(zip(choices, pool.map(fit, choices)))
     if not fits:
         raise TooFewStars("too few stars for a mixture")
