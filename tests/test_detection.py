@@ -157,3 +157,35 @@ def test_the_search_over_the_better_measured_stars_only_adds_what_the_first_miss
                       local_significance=5.5, n_trials=300.0)
     best = _merged([sky, other], [kinematic], 600, MAX_CANDIDATES, keep_sky=False)
     assert [d.n_peak for d in best] == [40, 30]  # the first's description, the second's rank
+
+
+@pytest.mark.parametrize("seed", [2, 3])
+def test_cluster_wider_than_its_proper_motion_box_found(seed):
+    """A nearby cluster (0.5 mas/yr spread) in a proper-motion box only ±0.5 mas/yr wide: it
+    fills the box in proper motion and is the table's bulk, so only its parallax stands out;
+    the shells around a cell then grow along parallax alone (detection_cells.kinematic_only).
+    Without the cluster, the same box holds nothing significant."""
+    cluster = SimCluster(1500, -3.0, 2.0, 2.6, sd_pm=0.5, sd_parallax=0.05,
+                         plummer_radius=0.5)
+    table = simulate_cone(20000, (cluster,), radius=1.0, seed=seed)
+    X, E = _arrays(table)
+    box = (np.abs(X[:, 2] + 3.0) < 0.5) & (np.abs(X[:, 3] - 2.0) < 0.5)
+    found, _ = _search(X[box], E[box])
+    assert found and _is(found[0], cluster) and found[0].significance >= 3.0
+    field = box & (np.asarray(table["true_cluster"]) == 0)
+    found, _ = _search(X[field], E[field])
+    assert not found or found[0].significance < 3.0
+
+
+@pytest.mark.parametrize("seed", [501, 502])
+def test_a_field_cut_to_a_box_beside_its_peak_holds_no_cluster(seed):
+    """A pure field cut to 2 × 2 mas/yr × 0.5 mas boxes beside its proper-motion peak: the
+    density rises towards one edge. A cell whose shells grow denser away from it lies on that
+    slope, and extrapolating the slope inwards predicted a valley that the cell then
+    "exceeded" (3.6–6.2σ in these boxes before the nearer shell's density became the floor)."""
+    table = simulate_cone(20000, (), radius=0.5, seed=seed)
+    X, E = _arrays(table)
+    for lo in ([-1.0, -0.5, 0.0], [0.0, -0.5, 0.0], [1.0, -0.5, 0.0]):
+        box = np.all((X[:, 2:] >= lo) & (X[:, 2:] <= np.add(lo, [2.0, 2.0, 0.5])), axis=1)
+        found, _ = _search(X[box], E[box])
+        assert not found or found[0].significance < 3.0, lo

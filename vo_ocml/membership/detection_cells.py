@@ -177,10 +177,17 @@ def score_partition(kin_label: np.ndarray, plx_centre: np.ndarray, sky_label: np
 
 
 def box_fraction(centre: np.ndarray, half: np.ndarray, lo: np.ndarray,
-                  hi: np.ndarray) -> float:
-    """Fraction of the box ``centre ± half`` inside the table's kinematic bounding box."""
+                 hi: np.ndarray) -> np.ndarray:
+    """Fraction of the box ``centre ± half`` inside the table's kinematic bounding box, per
+    axis (the box's fraction is their product)."""
     inside = np.clip(np.minimum(centre + half, hi) - np.maximum(centre - half, lo), 0.0, None)
-    return float(np.prod(inside / (2.0 * half)))
+    return inside / (2.0 * half)
+
+
+def _mean_square_radius(r0: float, r1: float, dims: int) -> float:
+    """Mean squared box radius (max-norm) of points uniform between the boxes of half-widths
+    ``r0`` and ``r1`` in ``dims`` dimensions: the density's quadratic term weighs a shell by it."""
+    return dims / (dims + 2) * (r1 ** (dims + 2) - r0 ** (dims + 2)) / (r1**dims - r0**dims)
 
 
 def neighbour_contrast(kin_label: np.ndarray, coords: np.ndarray, n_kin: np.ndarray) -> np.ndarray:
@@ -220,8 +227,11 @@ def kinematic_only(X: np.ndarray, kin_label: np.ndarray, coords: np.ndarray,
     counts as a trial all the same. The field's density at the cell's box is extrapolated from
     two surrounding shells (the boxes 1–2× and 2–3× as wide), assuming a density quadratic in
     the distance, which a smooth field's peak is; box volumes are truncated at the table's
-    kinematic bounding box (a pre-cut box). Returns the candidate cells and the number of
-    cells that could be tested.
+    kinematic bounding box (a pre-cut box). Axes along which the outermost box spans the
+    whole table are left out (the boxes and shells are then slabs in the other axes): a
+    proper-motion box narrower than a nearby cluster's spread, which the cluster fills, leaves
+    only its parallax to stand out. Returns the candidate cells and the number of cells that
+    could be tested.
     """
     n_kin = np.bincount(kin_label)
     tested = int(np.sum(n_kin >= min_stars))
@@ -234,27 +244,39 @@ def kinematic_only(X: np.ndarray, kin_label: np.ndarray, coords: np.ndarray,
             continue
         centre = X[kin_label == j].mean(axis=0)
         half = grid.half_width_at(float(centre[2]))
-        far = np.max(np.abs(X - centre) / half, axis=1)  # box "radius" in half-widths
+        axes = np.ones(3, bool)
+        if np.prod(box_fraction(centre, SHELLS[-1] * half, *bounds)) < KIN_ONLY_MIN_INSIDE:
+            # the outer box is mostly outside the table: leave out the axes along which it
+            # spans the whole table (every box sees the same field along them: a proper-
+            # motion box narrower than the cluster) and test the cell along the others
+            outer = SHELLS[-1] * half
+            axes = ~((centre - outer <= bounds[0]) & (centre + outer >= bounds[1]))
+            if not axes.any():
+                continue
+        far = np.max(np.abs(X - centre)[:, axes] / half[axes], axis=1)  # box "radius"
         counts = [int(np.sum(far <= r)) for r in SHELLS]
-        inside = [box_fraction(centre, r * half, *bounds) for r in SHELLS]
+        inside = [np.prod(box_fraction(centre, r * half, *bounds)[axes]) for r in SHELLS]
         if inside[-1] < KIN_ONLY_MIN_INSIDE or counts[-1] - counts[0] < min_stars:
             continue  # the field around the cell is not seen well enough
-        volume = [f * r**3 for f, r in zip(inside, SHELLS)]
-        second = [r**2 for r in SHELLS]  # mean squared box radius ∝ r² inside a box of size r
+        dims = int(axes.sum())
+        volume = [f * r**dims for f, r in zip(inside, SHELLS)]
         rho = []
         for k in (1, 2):
             dv = volume[k] - volume[k - 1]
             rho.append((counts[k] - counts[k - 1]) / dv if dv > 0 else np.nan)
         if not np.all(np.isfinite(rho)):
             continue
-        m_in = second[0] * 0.6
-        m1 = 0.6 * (SHELLS[1] ** 5 - SHELLS[0] ** 5) / (SHELLS[1] ** 3 - SHELLS[0] ** 3)
-        m2 = 0.6 * (SHELLS[2] ** 5 - SHELLS[1] ** 5) / (SHELLS[2] ** 3 - SHELLS[1] ** 3)
+        m_in, m1, m2 = (_mean_square_radius(r0, r1, dims)
+                        for r0, r1 in zip((0.0, *SHELLS[:2]), SHELLS))
         slope = (rho[0] - rho[1]) / (m1 - m2)
         # floor: a quarter of the shells' mean density (a peak's extrapolation can reach
-        # zero, and an empty nearer shell says little)
+        # zero, and an empty nearer shell says little); where the table's edge cuts the
+        # shells and the density rises away from the cell, the nearer shell's: the field's
+        # slope, seen on one side only, extrapolated inwards would make a valley no field has
         shells = (counts[2] - counts[0]) / (volume[2] - volume[0])
-        density = max(rho[0] + slope * (m_in - m1), 0.25 * max(rho[0], shells))
+        one_sided = inside[-1] < 1.0 and rho[0] < rho[1]
+        floor = rho[0] if one_sided else 0.25 * max(rho[0], shells)
+        density = max(rho[0] + slope * (m_in - m1), floor)
         expected = density * volume[0]
         if counts[0] < KIN_ONLY_CONTRAST * expected:
             continue
