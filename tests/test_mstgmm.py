@@ -79,6 +79,26 @@ def test_no_cluster_in_a_pure_field():
     assert "no_cluster_reason" in result.details
 
 
+@pytest.mark.parametrize("n_group, n_cluster, seed", [(14, 40, 1), (16, 50, 0)])
+def test_a_blind_run_goes_on_when_the_best_candidate_is_no_cluster(n_group, n_cluster, seed):
+    """A handful of stars sharing one motion and parallax, scattered over the sky, outrank a
+    compact cluster on significance; the mixture does not confirm them as a cluster, so the
+    fit starts from the next candidate (vo_ocml.membership.seeding) instead of declaring
+    that there is none."""
+    group = SimCluster(n_group, 7.8, -3.3, 2.4, sd_pm=0.005, sd_parallax=0.005,
+                       plummer_radius=5.0)
+    cluster = SimCluster(n_cluster, -1.5, -1.4, 0.25, sd_pm=0.04, sd_parallax=0.01,
+                         plummer_radius=0.05, offset=(0.1, -0.1))
+    X, E, truth = _arrays(simulate_cone(12000, (group, cluster), radius=0.5, seed=seed))
+    est = MSTGMM().fit(X, errors=E)
+    np.testing.assert_allclose(est.candidates_[0].centre, [7.8, -3.3, 2.4], atol=0.2)
+    assert est.result_.found
+    np.testing.assert_allclose(est.result_.centroid.as_array(), [-1.5, -1.4, 0.25], atol=0.1)
+    completeness, purity = _scores(est.probability_, truth, k=2)
+    # a poor cluster at 4 kpc without magnitudes: 0.58–0.62 and 0.74–0.84 here
+    assert completeness > 0.5 and purity > 0.7
+
+
 def test_given_centroid_and_fixed_paper_filter(scene):
     X, E, truth = scene
     est = MSTGMM(Centroid(-2.5, 1.0, 0.7, source="user"), filter="fixed", refine=False,

@@ -37,10 +37,9 @@ from vo_ocml.membership.base import (
     MembershipEstimator, Scores, as_centroid, probability_step,
 )
 from vo_ocml.membership.centroid import best_measured, max_parallax_dispersion, measure_cluster
-from vo_ocml.membership.detection import MAX_CANDIDATES, find_candidates
 from vo_ocml.membership.radial_mixture import RadialMixtureFit, error_covariance
-from vo_ocml.membership.scope import (DEFAULT_SPREAD, DETECTION_SKY_WINDOW, VELOCITY_DISPERSION,
-                                     adaptive_filter)
+from vo_ocml.membership.scope import DETECTION_SKY_WINDOW, VELOCITY_DISPERSION, adaptive_filter
+from vo_ocml.membership.seeding import CandidateSeeds
 from vo_ocml.membership.sky import from_tangent_plane, sky_centre, sky_target, tangent_plane
 from vo_ocml.membership.sky_prior import Footprint
 
@@ -52,7 +51,7 @@ NEARBY_PARALLAX = 2.0
 STEP_P08 = probability_step(0.8)
 
 
-class MSTGMM(MembershipEstimator):
+class MSTGMM(CandidateSeeds, MembershipEstimator):
     """Open-cluster membership by filter → minimum spanning tree → Gaussian mixture.
 
     Parameters
@@ -135,7 +134,9 @@ class MSTGMM(MembershipEstimator):
         The fitted mixture (for "gmm": in the standardised 5-D space of ``scaler_``).
     candidates_ : list of Detection
         Data-driven centroid only: the most significant overdensities found, best first
-        (:func:`vo_ocml.membership.detection.find_candidates`).
+        (:func:`vo_ocml.membership.detection.find_candidates`). A single-cluster run fits the
+        first that the filter, MST and mixture confirm as a cluster
+        (:mod:`vo_ocml.membership.seeding`).
     cluster_component_ : int
         "gmm" only: index of the mixture component that is the cluster (-1 otherwise).
     """
@@ -209,30 +210,6 @@ class MSTGMM(MembershipEstimator):
         return super()._parameters() | {"mst_k": self._mst_k()}
 
     # ------------------------------------------------------------------ steps
-    def _seed(self, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray):
-        """Return (seed, spread guess, source, name, significance) or None (no cluster)."""
-        cen = as_centroid(self.centroid)
-        if cen is not None:
-            guess = DEFAULT_SPREAD
-            if cen.spread is not None and np.all(np.isfinite(cen.spread)):
-                guess = np.maximum(np.asarray(cen.spread), 0.05)
-            return cen.as_array(), guess, cen.source, cen.name, np.nan
-        extra = {"max_candidates": max(MAX_CANDIDATES, self._n_clusters()),
-                 "resolve_sky": self.min_significance} if self._n_clusters() > 1 else {}
-        self.candidates_ = find_candidates(kin, err, sky, random_state=self.random_state,
-                                           **extra)
-        if not self.candidates_ or self.candidates_[0].significance < self.min_significance:
-            return None
-        det = self.candidates_[0]
-        return det.centre, det.scale, "data", None, det.significance
-
-    def _detected_sky(self) -> tuple[np.ndarray, float] | None:
-        """The detection's sky centre (ξ, η) and a window around it (deg), when it has one."""
-        if not self.candidates_ or self.candidates_[0].sky_centre is None:
-            return None
-        det = self.candidates_[0]
-        return det.sky_centre, DETECTION_SKY_WINDOW * det.sky_scale
-
     def _filter(self, kin: np.ndarray, err: np.ndarray | None, centre: np.ndarray,
                 observed: np.ndarray, intrinsic: np.ndarray) -> np.ndarray:
         if self.filter == "fixed":
@@ -304,109 +281,129 @@ class MSTGMM(MembershipEstimator):
                     for i, d in enumerate(self.candidates_))
             return Scores(probability, stage, counts, None, details)
 
-        self.candidates_ = []
+        def attempt(seed) -> Scores | str:
+            """filter → MST → mixture around one seed: the result, or why it is no cluster."""
+            probability[:] = 0.0
+            stage[:] = STAGE_FILTER
+            counts.clear()
+            fit = None
+            if self.refine and self.filter == "adaptive":
+                good = best_measured(err, len(kin))
+                found_at = self._detected_sky() if seed[2] == "data" else None
+                if found_at is not None:  # measure it where it was found, not across the field
+                    near = np.all(np.abs(sky[good] - found_at[0]) <= found_at[1], axis=1)
+                    if near.sum() >= 10:
+                        good = good[near]
+                neighbours = joint.neighbours(self.candidates_[1:], self.min_significance) \
+                    if self._n_clusters() > 1 else (None, None)
+                fit = measure_cluster(kin[good], None if err is None else err[good], seed[0],
+                                      seed[1], random_state=self.random_state,
+                                      velocity_dispersion=self.max_velocity_dispersion,
+                                      others=neighbours[0], others_spread=neighbours[1])
+                if fit is None and seed[2] == "data":
+                    return ("the overdensity found in proper motion and parallax could not be "
+                            "measured as a bound cluster")
+            centre, guess, source, name, significance = seed
+            if fit is not None:  # a given centroid stays put: only a data seed is re-centred
+                observed, intrinsic = fit.observed_spread, fit.intrinsic_spread
+                centre = fit.centre if source == "data" else np.asarray(centre, float)
+            else:
+                observed = intrinsic = np.asarray(guess, float)
+            passed = self._filter(kin, err, centre, observed, intrinsic)
+            counts["filter"] = int(passed.sum())
+            i_f = np.flatnonzero(passed)
+            if len(i_f) < max(self.min_members, 10):
+                return f"only {len(i_f)} stars pass the initial filter"
+            zf = StandardScaler().fit_transform(np.column_stack([sky[i_f], kin[i_f, 2]]))
+            pruning = mst.prune(zf, rule=self.mst_rule, k_sigma=self._mst_k(),
+                                n_neighbors=self.mst_neighbors, min_group=self.mst_min_group)
+            i_m = i_f[pruning.keep]
+            stage[i_f[~pruning.keep]] = STAGE_MST
+            counts["mst"] = int(len(i_m))
+            found_at = self._detected_sky() if source == "data" else None
+            target = found_at[0] if found_at is not None else \
+                sky_target(sky[i_m], kin[i_m], centre, observed)
+            if self._n_clusters() > 1:
+                primary = joint.Seed(centre, observed, intrinsic, target, significance, source,
+                                     name or getattr(c, "name", None), r50=getattr(c, "r50", None),
+                                     window=found_at[1] if found_at is not None else np.inf,
+                                     detection=self._detection() if source == "data" else None)
+                alone = joint.joint_result(self, kin, err, sky, primary, self._n_clusters(),
+                                           DETECTION_SKY_WINDOW)
+                if alone is None or len(alone.clusters) > 1:  # one: the single fit
+                    return alone or no_cluster("the cluster was not confirmed by the joint "
+                                               "mixture (too few members or too hot for a bound "
+                                               "cluster)")
+            e_m = err[i_m] if err is not None else None
+            try:
+                self.centre_, self.observed_spread_ = centre, observed
+                self.intrinsic_spread_ = intrinsic
+                self.kinematic_range_ = np.ptp(kin, axis=0)
+                footprint = Footprint(sky, field_sky=sky[~passed])
+                post, mix_info, model, scaler = mixture_step.refit_if_moved(
+                    lambda held: self._mixture(kin[i_m], e_m, sky[i_m], centre, observed, intrinsic,
+                                               target, i_m, footprint, held, named_at),
+                    lambda out: out[1], centre, None if c is None else c.spread, source != "data",
+                    named_at)
+            except ValueError:
+                return f"only {len(i_m)} stars survive the MST"
+            probability[i_m] = post
+            stage[i_m] = STAGE_GMM
+            counts["gmm"] = int(np.sum(post > 0.5))
+            counts[STEP_P08] = int(np.sum(post > 0.8))
+            if counts["gmm"] < self.min_members:
+                return (f"the cluster component holds only {counts['gmm']} stars with P > 0.5 "
+                        f"(fewer than min_members={self.min_members})")
+            sigma_v, bound = mixture_step.velocity_dispersion(
+                post, kin[i_m], e_m, centre, mix_info, self.max_velocity_dispersion)
+            if sigma_v > bound:
+                return (f"the best candidate's intrinsic proper-motion dispersion, {sigma_v:.2f} "
+                        f"mas/yr, exceeds what a bound cluster can have at its parallax "
+                        f"({bound:.2f} mas/yr, i.e. {self.max_velocity_dispersion} km/s): it is "
+                        "a feature of the field")
+            mxi, meta = np.average(sky[i_m], axis=0, weights=post)
+            ra_c, dec_c = from_tangent_plane(mxi, meta, ra0, dec0)
+            fitted = np.asarray(mix_info.get("cluster_mean",
+                                             np.average(kin[i_m], axis=0, weights=post)))
+            centroid = Centroid(*map(float, fitted), source=source,
+                                name=name if name else (c.name if c is not None else None),
+                                ra=ra_c, dec=dec_c, spread=tuple(map(float, intrinsic)))
+            details = {
+                "detection_significance": significance,
+                **({"detection": self._detection().describe(self.sky_origin_)}
+                   if source == "data" else {}),
+                "seed": np.asarray(seed[0], float).tolist(),
+                "filter_centre": centre.tolist(),
+                "observed_spread": observed.tolist(),
+                "intrinsic_spread": intrinsic.tolist(),
+                "cluster_component_reason": mix_info.pop("reason"),
+                "mixture": mix_info,
+                "mst_edge_weights": pruning.edge_weights,
+                "mst_threshold": pruning.threshold,
+            }
+            self.centre_, self.observed_spread_ = centre, observed
+            self.intrinsic_spread_ = intrinsic
+            self.mixture_, self.scaler_ = model, scaler
+            self.cluster_component_ = mix_info.get("cluster_component", -1)
+            named = {} if self._n_clusters() == 1 else {"clusters": alone.clusters,
+                     "cluster_probability": np.column_stack([probability, 1.0 - probability])}
+            return Scores(probability, stage, counts, centroid, details, **named)
+
         seed = self._seed(kin, err, sky)
-        fit = None
-        if seed is not None and self.refine and self.filter == "adaptive":
-            good = best_measured(err, len(kin))
-            found_at = self._detected_sky() if seed[2] == "data" else None
-            if found_at is not None:  # measure it where it was found, not across the field
-                near = np.all(np.abs(sky[good] - found_at[0]) <= found_at[1], axis=1)
-                if near.sum() >= 10:
-                    good = good[near]
-            neighbours = joint.neighbours(self.candidates_[1:], self.min_significance) \
-                if self._n_clusters() > 1 else (None, None)
-            fit = measure_cluster(kin[good], None if err is None else err[good], seed[0], seed[1],
-                                  random_state=self.random_state,
-                                  velocity_dispersion=self.max_velocity_dispersion,
-                                  others=neighbours[0], others_spread=neighbours[1])
-            if fit is None and seed[2] == "data":
-                return no_cluster("the overdensity found in proper motion and parallax could "
-                                  "not be measured as a bound cluster")
         if seed is None:
             return no_cluster("no overdensity in proper motion, parallax and sky reached "
                               f"{self.min_significance} sigma (global)")
-        centre, guess, source, name, significance = seed
-        if fit is not None:  # a given centroid stays put: only a data seed is re-centred
-            observed, intrinsic = fit.observed_spread, fit.intrinsic_spread
-            centre = fit.centre if source == "data" else np.asarray(centre, float)
-        else:
-            observed = intrinsic = np.asarray(guess, float)
-        passed = self._filter(kin, err, centre, observed, intrinsic)
-        counts["filter"] = int(passed.sum())
-        i_f = np.flatnonzero(passed)
-        if len(i_f) < max(self.min_members, 10):
-            return no_cluster(f"only {len(i_f)} stars pass the initial filter")
-        zf = StandardScaler().fit_transform(np.column_stack([sky[i_f], kin[i_f, 2]]))
-        pruning = mst.prune(zf, rule=self.mst_rule, k_sigma=self._mst_k(),
-                            n_neighbors=self.mst_neighbors, min_group=self.mst_min_group)
-        i_m = i_f[pruning.keep]
-        stage[i_f[~pruning.keep]] = STAGE_MST
-        counts["mst"] = int(len(i_m))
-        found_at = self._detected_sky() if source == "data" else None
-        target = found_at[0] if found_at is not None else \
-            sky_target(sky[i_m], kin[i_m], centre, observed)
-        if self._n_clusters() > 1:
-            primary = joint.Seed(centre, observed, intrinsic, target, significance, source,
-                                 name or getattr(c, "name", None), r50=getattr(c, "r50", None),
-                                 window=found_at[1] if found_at is not None else np.inf,
-                                 detection=self.candidates_[0] if source == "data" else None)
-            alone = joint.joint_result(self, kin, err, sky, primary, self._n_clusters(),
-                                       DETECTION_SKY_WINDOW)
-            if alone is None or len(alone.clusters) > 1:  # one: the single fit
-                return alone or no_cluster("the cluster was not confirmed by the joint mixture "
-                                           "(too few members or too hot for a bound cluster)")
-        e_m = err[i_m] if err is not None else None
-        try:
-            self.centre_, self.observed_spread_, self.intrinsic_spread_ = centre, observed, intrinsic
-            self.kinematic_range_ = np.ptp(kin, axis=0)
-            footprint = Footprint(sky, field_sky=sky[~passed])
-            post, mix_info, model, scaler = mixture_step.refit_if_moved(
-                lambda held: self._mixture(kin[i_m], e_m, sky[i_m], centre, observed, intrinsic,
-                                           target, i_m, footprint, held, named_at),
-                lambda out: out[1], centre, None if c is None else c.spread, source != "data",
-                named_at)
-        except ValueError:
-            return no_cluster(f"only {len(i_m)} stars survive the MST")
-        probability[i_m] = post
-        stage[i_m] = STAGE_GMM
-        counts["gmm"] = int(np.sum(post > 0.5))
-        counts[STEP_P08] = int(np.sum(post > 0.8))
-        if counts["gmm"] < self.min_members:
-            return no_cluster(f"the cluster component holds only {counts['gmm']} stars with "
-                              f"P > 0.5 (fewer than min_members={self.min_members})")
-        sigma_v, bound = mixture_step.velocity_dispersion(post, kin[i_m], e_m, centre, mix_info,
-                                                          self.max_velocity_dispersion)
-        if sigma_v > bound:
-            return no_cluster(
-                f"the best candidate's intrinsic proper-motion dispersion, {sigma_v:.2f} mas/yr, "
-                f"exceeds what a bound cluster can have at its parallax ({bound:.2f} mas/yr, i.e. "
-                f"{self.max_velocity_dispersion} km/s): it is a feature of the field")
-        mxi, meta = np.average(sky[i_m], axis=0, weights=post)
-        ra_c, dec_c = from_tangent_plane(mxi, meta, ra0, dec0)
-        fitted = np.asarray(mix_info.get("cluster_mean", np.average(kin[i_m], axis=0, weights=post)))
-        centroid = Centroid(*map(float, fitted), source=source,
-                            name=name if name else (c.name if c is not None else None),
-                            ra=ra_c, dec=dec_c, spread=tuple(map(float, intrinsic)))
-        details = {
-            "detection_significance": significance,
-            **({"detection": self.candidates_[0].describe(self.sky_origin_)}
-               if source == "data" else {}),
-            "seed": np.asarray(seed[0], float).tolist(),
-            "filter_centre": centre.tolist(),
-            "observed_spread": observed.tolist(),
-            "intrinsic_spread": intrinsic.tolist(),
-            "cluster_component_reason": mix_info.pop("reason"),
-            "mixture": mix_info,
-            "mst_edge_weights": pruning.edge_weights,
-            "mst_threshold": pruning.threshold,
-        }
-        self.centre_, self.observed_spread_, self.intrinsic_spread_ = centre, observed, intrinsic
-        self.mixture_, self.scaler_ = model, scaler
-        self.cluster_component_ = mix_info.get("cluster_component", -1)
-        named = {} if self._n_clusters() == 1 else {"clusters": alone.clusters,
-                 "cluster_probability": np.column_stack([probability, 1.0 - probability])}
-        return Scores(probability, stage, counts, centroid, details, **named)
+        # a blind run goes on to the next significant candidate when one is no cluster
+        # (vo_ocml.membership.seeding)
+        refused = None
+        for k in self._seed_order(seed):
+            self._chosen = k
+            outcome = attempt(self._data_seed(k) if k else seed)
+            if isinstance(outcome, Scores):
+                return outcome
+            refused = refused or outcome  # the most significant candidate's reason
+        self._chosen = 0
+        return no_cluster(refused)
 
     def _predict_rows(self, X: np.ndarray, err: np.ndarray | None) -> np.ndarray:
         """New stars pass the fitted filter and get the cluster's posterior.
