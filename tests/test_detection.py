@@ -183,7 +183,7 @@ def test_a_field_cut_to_a_box_beside_its_peak_holds_no_cluster(seed):
     density rises towards one edge. A cell whose shells grow denser away from it lies on that
     slope, and extrapolating the slope inwards predicted a valley that the cell then
     "exceeded": 3.6–4.1σ in four of these boxes before the nearer shell's density became the
-    floor there (6.2σ in a fifth with slab cells and no such floor)."""
+    floor there (one of them 6.2σ with slab cells and no such floor)."""
     table = simulate_cone(20000, (), radius=0.5, seed=seed)
     X, E = _arrays(table)
     for lo in ([-1.0, -0.5, 0.0], [0.0, -0.5, 0.0], [1.0, -0.5, 0.0]):
