@@ -212,8 +212,7 @@ def _similarity(L: np.ndarray, b: np.ndarray, n_c: np.ndarray, n_f: np.ndarray,
     of its kinematic likelihood ratio at equal priors (the priors, luminosity functions and
     profiles, taken out of the kinematic terms ``L``)."""
     K = L.shape[1] - 1
-    prior = np.column_stack([np.log(n_c[k][b] / n_f[b]) + log_rho[:, k] - log_field
-                             for k in range(K)])
+    prior = np.log(n_c[:, b].T / n_f[b, None]) + log_rho - log_field[:, None]
     return expit(L[:, :K] - L[:, K:] - prior)  # 0 outside a cluster's window (-inf there)
 
 
@@ -358,9 +357,7 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
             if seeds[k].max_pm_sd is not None:
                 cov[k] = _cap_sd(cov[k], np.array([seeds[k].max_pm_sd] * 2 + [np.inf]))
         log_rho = _log_profiles(profiles, sky)  # this M-step's field share, the next E-step's
-        share = field_prior_share(
-            np.column_stack([np.log(n_c[k][b]) + log_rho[:, k] for k in range(K)]),
-            np.log(n_f[b]) + log_field)
+        share = field_prior_share(np.log(n_c[:, b].T) + log_rho, np.log(n_f[b]) + log_field)
         w_f = _field_update(kin, S, b, bins.n_bins, Pw[:, K, None] * np.exp(parts), mu_f,
                             cov_f, Tf, floor, share)
         if photometric:  # each cluster's term from its own window's stars, as a single run's

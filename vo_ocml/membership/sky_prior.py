@@ -349,16 +349,17 @@ def _fit_shares(X: np.ndarray, counts: np.ndarray, total: np.ndarray,
     def log_likelihood(t: np.ndarray) -> float:
         return float(np.sum(all_counts * _log_shares(X, t)))
 
+    current = log_likelihood(theta)
     for _ in range(_NEWTON_STEPS):
         pi = _shares(X, theta)
         grad = ((counts - total * pi) @ X).ravel()
         w = total * (np.eye(K)[:, :, None] * pi[None] - pi[:, None] * pi[None])  # (K, K, bins)
         hessian = np.einsum("klb,bi,bj->kilj", w, X, X).reshape(K * d, K * d)
         step = np.linalg.lstsq(hessian, grad, rcond=None)[0].reshape(K, d)
-        before = log_likelihood(theta)
-        while log_likelihood(theta + step) < before and np.max(np.abs(step)) > _NEWTON_TOL:
+        while (trial := log_likelihood(theta + step)) < current \
+                and np.max(np.abs(step)) > _NEWTON_TOL:
             step = step / 2
-        theta = theta + step
+        theta, current = theta + step, trial
         if np.max(np.abs(step)) < _NEWTON_TOL:
             break
     return theta
