@@ -375,17 +375,21 @@ def report(records: list[dict], args, elapsed: float) -> str:
         lines.append(f"| {'< ' + str(hi) if lo == 0 else f'{lo}–{hi}'} | {n_true} | " + " | ".join(cells) + " |")
     lines += ["", f"Calibration against G, runs that modelled the injected cluster (F1 ≥ {OUTCOME_F1}); "
               "candidates (P ≥ 0.05): ECE, Σ P / N_true and the log-odds shift δ that would "
-              "calibrate them (logit P + δ; < 0: over-confident):", "",
-              "| G | named candidates | named ECE | named Σ P / N_true | named δ | blind candidates | blind ECE | blind Σ P / N_true | blind δ |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              "calibrate them (logit P + δ; < 0: over-confident); then Σ P / N_true over every "
+              "star of the range (P < 0.01 counted as 0), where members the model gave P < 0.05 count:", "",
+              "| G | named candidates | named ECE | named Σ P / N_true | named δ | named Σ P / N_true, every star "
+              "| blind candidates | blind ECE | blind Σ P / N_true | blind δ | blind Σ P / N_true, every star |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for lo, hi in CALIBRATION_G_BINS:
         cells = []
         for mode in ("named", "blind"):
             p, t, g = _pooled([r for r in scored if r[f"{mode}_f1"] >= OUTCOME_F1], mode)
-            sel = (g >= lo) & (g < hi) & (p >= P_MIN)
+            every = (g >= lo) & (g < hi)
+            sel = every & (p >= P_MIN)
             cells += [str(int(sel.sum())), _fmt(reliability(p[sel], t[sel]).ece, 3),
                       _fmt(p[sel].sum() / t[sel].sum() if t[sel].any() else np.nan),
-                      _fmt(_log_odds_shift(p[sel], t[sel]))]
+                      _fmt(_log_odds_shift(p[sel], t[sel])),
+                      _fmt(p[every].sum() / t[every].sum() if t[every].any() else np.nan)]
         lines.append(f"| {'< ' + str(hi) if lo == 0 else f'≥ {lo}' if hi == 99 else f'{lo}–{hi}'} | " + " | ".join(cells) + " |")
     lines += ["", "Reliability (named): P bin, stars, mean P, fraction true:", "",
               "| P | " + " | ".join(f"{a:.2f}–{b:.2f}" for a, b in zip(summary['named'][0].edges[:-1], summary['named'][0].edges[1:])) + " |",
