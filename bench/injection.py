@@ -376,7 +376,8 @@ def report(records: list[dict], args, elapsed: float) -> str:
     lines += ["", f"Calibration against G, runs that modelled the injected cluster (F1 ≥ {OUTCOME_F1}); "
               "candidates (P ≥ 0.05): ECE, Σ P / N_true and the log-odds shift δ that would "
               "calibrate them (logit P + δ; < 0: over-confident); then Σ P / N_true over every "
-              "star of the range (P < 0.01 counted as 0), where members the model gave P < 0.05 count:", "",
+              "star of the range (field stars with P < 0.01 counted as 0), where members the model gave "
+              "P < 0.05 count:", "",
               "| G | named candidates | named ECE | named Σ P / N_true | named δ | named Σ P / N_true, every star "
               "| blind candidates | blind ECE | blind Σ P / N_true | blind δ | blind Σ P / N_true, every star |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
