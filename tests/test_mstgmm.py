@@ -99,6 +99,20 @@ def test_a_blind_run_goes_on_when_the_best_candidate_is_no_cluster(n_group, n_cl
     assert completeness > 0.5 and purity > 0.6
 
 
+@pytest.mark.parametrize("seed", [0, 2])
+def test_no_cluster_after_every_candidate_reports_the_first_ones_reason_and_counts(seed):
+    """Two handfuls of stars, each sharing one motion and parallax, scattered over the sky:
+    neither is confirmed; the run reports the most significant one's reason with its own
+    step counts, not those of the last candidate it tried."""
+    groups = (SimCluster(16, 7.8, -3.3, 2.4, sd_pm=0.005, sd_parallax=0.005, plummer_radius=5.0),
+              SimCluster(16, -6.0, 4.0, 1.8, sd_pm=0.005, sd_parallax=0.005, plummer_radius=5.0))
+    X, E, _ = _arrays(simulate_cone(12000, groups, radius=0.5, seed=seed))
+    result = MSTGMM().fit(X, errors=E).result_
+    assert not result.found
+    reason = result.details["no_cluster_reason"]
+    assert reason == f"only {result.step_counts['mst']} stars survive the MST"
+
+
 def test_given_centroid_and_fixed_paper_filter(scene):
     X, E, truth = scene
     est = MSTGMM(Centroid(-2.5, 1.0, 0.7, source="user"), filter="fixed", refine=False,

@@ -401,8 +401,11 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
             outcome = attempt(self._data_seed(k) if k else seed)
             if isinstance(outcome, Scores):
                 return outcome
-            refused = refused or outcome  # the most significant candidate's reason
+            if refused is None:  # the most significant candidate's reason, and its step counts
+                refused, refused_counts = outcome, dict(counts)
         self._chosen = 0
+        counts.clear()
+        counts.update(refused_counts)
         return no_cluster(refused)
 
     def _predict_rows(self, X: np.ndarray, err: np.ndarray | None) -> np.ndarray:
