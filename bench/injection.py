@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -58,6 +59,7 @@ from vo_ocml.catalog.match import match_cluster
 from vo_ocml.errors import VoOcmlError
 from vo_ocml.injection import KNOWN_COLUMN, TRUTH_COLUMN, FieldModel
 from vo_ocml.io.tables import read_table
+from vo_ocml.membership.sky import angular_distance
 from vo_ocml.pipeline import run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,6 +92,13 @@ ASTROMETRY = ("pmra", "pmdec", "parallax")
 OUTCOME_F1 = 0.5
 #: the calibration shift δ: P clipped this far from 0 and 1 before its logit, |δ| searched up to
 LOGIT_CLIP, MAX_SHIFT = 1e-6, 5.0
+#: how much of its table a cluster fills: its members' r50 over the median distance of the
+#: table's rows from its centre. From about half of it, no part of the table is far from the
+#: cluster and position no longer tells the field from it; the faint members' Σ P / N_true
+#: then falls (docs/injection.md, fifteenth session), so the Σ P rows are split there
+FILL_SPLIT = 0.5
+#: the faint range of the split Σ P rows (every star, as in the calibration-against-G table)
+FAINT_G = (19.5, 21.0)
 N_CLASSES = ((10, 50), (50, 100), (100, 200), (200, 500), (500, 100000))
 D_CLASSES = ((0.3, 1.0), (1.0, 3.0), (3.0, 8.0))
 
@@ -122,6 +131,8 @@ def design(field_label: str, seed: int, k: int, d_range: tuple[float, float],
 def run_field(label: str, path: Path, args) -> list[dict]:
     """Every injection into one field: per-injection records with per-star arrays."""
     warnings.simplefilter("ignore")
+    # the runs' "fills the table" warning: the bench measures that itself (FILL_SPLIT)
+    logging.getLogger("vo_ocml.analysis.summary").setLevel(logging.ERROR)
     started = time.perf_counter()
     table = read_table(path)
     if args.own == "thin":
@@ -138,6 +149,7 @@ def run_field(label: str, path: Path, args) -> list[dict]:
         rng = np.random.default_rng(ss)
         inj = model.inject(rng, n, d)
         rec = {"field": label, "i": i, **inj.truth, "rows": len(inj.table)}
+        rec["fill"] = _fill(inj, model)
         if inj.truth["n_true"] < MIN_TRUE:
             records.append(rec)
             continue
@@ -173,6 +185,15 @@ def run_field(label: str, path: Path, args) -> list[dict]:
     print(f"{label}: {len(records)} injections in {time.perf_counter() - started:.0f} s",
           file=sys.stderr, flush=True)
     return records
+
+
+def _fill(inj, model) -> float:
+    """The injected cluster's r50 over the median distance of its table's rows from its centre
+    (:data:`FILL_SPLIT`)."""
+    t = inj.table
+    spread = np.nanmedian(angular_distance(model.cmap.array(t, "ra"), model.cmap.array(t, "dec"),
+                                           inj.truth["members_ra"], inj.truth["members_dec"]))
+    return float(inj.r50 / spread) if spread > 0 else np.inf
 
 
 def _detected(s) -> bool:
@@ -273,6 +294,27 @@ def _log_odds_shift(p: np.ndarray, truth: np.ndarray) -> float:
     return float(minimize_scalar(loss, bounds=(-MAX_SHIFT, MAX_SHIFT), method="bounded").x)
 
 
+def _fill_row(scored: list[dict]) -> str:
+    """The Σ P rows split by how much of its table the cluster fills (:data:`FILL_SPLIT`):
+    fraction within 0.9–1.1 (N_true ≥ 100) and the pooled Σ P / N_true of every star at
+    :data:`FAINT_G`, runs that modelled the injected cluster."""
+    cells = []
+    for mode in ("named", "blind"):
+        parts = []
+        for name, inside in (("compact", True), ("filling", False)):
+            part = [r for r in scored if (r.get("fill", 0.0) < FILL_SPLIT) == inside]
+            rich = [r[f"{mode}_sum_p"] / r["n_true"] for r in part if r["n_true"] >= SUM_P_MIN_TRUE]
+            p, t, g = _pooled([r for r in part if r[f"{mode}_f1"] >= OUTCOME_F1], mode)
+            faint = (g >= FAINT_G[0]) & (g < FAINT_G[1])
+            parts.append(f"{name} {_fmt(np.mean([0.9 <= x <= 1.1 for x in rich]) if rich else np.nan)} "
+                         f"(n={len(rich)}), G {FAINT_G[0]:g}–{FAINT_G[1]:g} "
+                         f"{_fmt(p[faint].sum() / t[faint].sum() if t[faint].any() else np.nan)}")
+        cells.append("; ".join(parts))
+    return (f"| … split by the cluster's r50 against its table's (< {FILL_SPLIT:g}: compact, else "
+            "filling): fraction within 0.9–1.1; Σ P / N_true of every star, faint | | "
+            + " | ".join(cells) + " |")
+
+
 def _in(x: float, bounds: tuple[float, float]) -> bool:
     return bounds[0] <= x < bounds[1]
 
@@ -325,6 +367,7 @@ def report(records: list[dict], args, elapsed: float) -> str:
     lines.append("| Σ P / N_true, N_true ≥ 100: median [10–90 %] | 0.9–1.1 | " + " | ".join(med(summary[m][1]) for m in ("named", "blind")) + " |")
     lines.append("| … fraction of those clusters within 0.9–1.1 | 1 | " + " | ".join(
         _fmt(np.mean([0.9 <= x <= 1.1 for x in summary[m][1]]) if summary[m][1] else np.nan) for m in ("named", "blind")) + " |")
+    lines.append(_fill_row(scored))
     lines.append(f"| … fraction with \\|N_true − Σ P\\| ≤ {Z_LIMIT} √(Σ P (1 − P)) (calibrated: 0.95) | | " + " | ".join(
         _fmt(np.mean(z)) if (z := [abs(r["n_true"] - r[f"{m}_sum_p"]) <= Z_LIMIT * np.sqrt(r[f"{m}_var_p"])
                                    for r in scored if r["n_true"] >= SUM_P_MIN_TRUE and f"{m}_var_p" in r]) else "–"

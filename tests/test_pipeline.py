@@ -9,7 +9,8 @@ from astropy.table import Table
 from vo_ocml.analysis.validate import validate
 from vo_ocml.errors import InputError, NotFoundError
 from vo_ocml.pipeline import run
-from vo_ocml.simulate import simulate_cone
+from vo_ocml.membership.sky import angular_distance
+from vo_ocml.simulate import SimCluster, simulate_cone
 
 VIZIER = {"ra": "RA_ICRS", "dec": "DE_ICRS", "parallax": "Plx", "parallax_error": "e_Plx",
           "pmra": "pmRA", "pmra_error": "e_pmRA", "pmdec": "pmDE", "pmdec_error": "e_pmDE",
@@ -110,6 +111,25 @@ def test_no_cluster_in_a_field_keeps_every_row_with_probability_zero():
     assert np.all(annotated.table["ocml_prob"] == 0) and not annotated.members.any()
     params = {p["name"]: p["value"] for p in annotated.table.meta["ocml_params"]}
     assert params["ocml_found"] is False and "ocml_no_cluster_reason" in params
+
+
+def test_a_cluster_that_fills_its_table_is_flagged(caplog):
+    """r50 over the table's median radius (``fill``): a Plummer cluster of radius a (its
+    projected half-number radius) in a cone of radius R has fill ≈ a / (R / √2); cut the
+    same table to a disc of 1.5 a and the cluster fills it."""
+    a, R = 0.04, 0.4
+    table = simulate_cone(8000, (SimCluster(400, -2.5, 1.0, 0.7, plummer_radius=a),),
+                          radius=R, seed=1)
+    wide = run(table)
+    assert wide.summary.fill == pytest.approx(a / (R / np.sqrt(2)), rel=0.25)
+    assert not wide.summary.fills_table and "fills the table" not in caplog.text
+    disc = angular_distance(table["ra"], table["dec"], 120.0, -30.0) < 1.5 * a
+    narrow = run(table[disc])
+    assert narrow.summary.fills_table and "fills the table" in caplog.text
+    rows = dict(narrow.summary.as_rows())
+    assert "fills the table" in rows["r50 / table's median radius"]
+    params = {p["name"]: p["value"] for p in narrow.table.meta["ocml_params"]}
+    assert params["ocml_fill"] == pytest.approx(narrow.summary.fill)
 
 
 def test_errors_estimated_from_g_when_missing(m67_table):

@@ -7,12 +7,15 @@ weighs as 1 / (intrinsic spread² + its error²), times its probability); otherw
 the members' means with those same weights, the intrinsic spread measured from the members
 (observed variance less the mean squared error). So neither is dominated by the many faint
 members with large errors. The centre is the members' mean direction and r50 the median
-angular distance of members from it. The parallax says whether the Gaia zero-point
-(Lindegren et al. 2021) was applied.
+angular distance of members from it; ``fill``, r50 over the median distance of the table's
+rows from that centre, says whether the table reaches beyond the cluster (see
+:data:`FILL_WARNING`). The parallax says whether the Gaia zero-point (Lindegren et al. 2021)
+was applied.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +24,19 @@ import numpy as np
 from vo_ocml.io.tables import param
 from vo_ocml.membership.base import MEMBER_THRESHOLD, MembershipResult
 from vo_ocml.membership.gaia_precision import GLOBAL_ZERO_POINT
-from vo_ocml.membership.sky import sky_centre, tangent_plane
+from vo_ocml.membership.sky import angular_distance, sky_centre, tangent_plane
+
+log = logging.getLogger(__name__)
+
+#: a cluster whose r50 is at least this fraction of the median distance of the table's rows
+#: from its centre fills the table: no part of it is far enough from the cluster for the
+#: field to be measured apart from it by position, and the faint members' probabilities run
+#: low (injection bench, fifteenth session: Σ P / N_true of every star at G 19.5–21 of 0.87
+#: against 1.01 for clusters below this, named runs; docs/injection.md)
+FILL_WARNING = 0.5
+#: what a user is told when the cluster fills the table
+FILL_ADVICE = ("the cluster fills the table: faint members' probabilities run low; a table "
+               "reaching farther from the cluster lets the field be measured apart from it")
 
 #: how the cluster's means were obtained
 FITTED = "fitted model (deconvolved cluster mean; SE from the fit)"
@@ -50,6 +65,9 @@ class Summary:
         Members' centre (deg).
     r50 : float
         Median distance of members from the centre (deg).
+    fill : float
+        ``r50`` over the median distance of the table's rows from the centre; from
+        :data:`FILL_WARNING` up the cluster fills the table (NaN without members).
     centroid_source : str
         Where the filter's centroid came from ("data", "user", "catalogue:…").
     step_counts : dict
@@ -78,6 +96,12 @@ class Summary:
     step_counts: dict[str, int] = field(default_factory=dict)
     means_from: str = WEIGHTED
     parallax_zero_point: float | None = None
+    fill: float = np.nan
+
+    @property
+    def fills_table(self) -> bool:
+        """Whether the cluster fills the table (:data:`FILL_WARNING`)."""
+        return bool(self.fill >= FILL_WARNING)
 
     def as_rows(self) -> list[tuple[str, str]]:
         """(label, value) rows for printing or an HTML table."""
@@ -95,6 +119,8 @@ class Summary:
             ("means from", self.means_from),
             ("centre (ra, dec)", f"{self.ra:.5f}, {self.dec:.5f} deg" if np.isfinite(self.ra) else "—"),
             ("r50", f"{self.r50 * 60:.2f} arcmin" if np.isfinite(self.r50) else "—"),
+            ("r50 / table's median radius", "—" if not np.isfinite(self.fill) else
+             f"{self.fill:.2f}" + (f" ({FILL_ADVICE})" if self.fills_table else "")),
         ]
         steps = " → ".join(f"{k} {v}" for k, v in self.step_counts.items())
         rows.append(("steps", steps))
@@ -142,6 +168,9 @@ class Summary:
             p("ocml_centre_dec", self.dec, "pos.eq.dec", "deg", "members' centre, declination"),
             p("ocml_r50", self.r50, "phys.angSize", "deg",
               "median distance of members from the centre"),
+            p("ocml_fill", self.fill, "arith.ratio", None,
+              "r50 over the median distance of the table's rows from the centre; from "
+              f"{FILL_WARNING:g} up {FILL_ADVICE}"),
         ]
 
 
@@ -199,6 +228,19 @@ def cluster_means(result: MembershipResult, astrometry: dict[str, np.ndarray],
     return (*_weighted_means(x, err, p), WEIGHTED)
 
 
+def _fill(astrometry: dict[str, np.ndarray], ra: float, dec: float, r50: float) -> float:
+    """r50 over the median distance of the table's rows from (ra, dec); warns from
+    :data:`FILL_WARNING` up."""
+    ok = np.isfinite(astrometry["ra"]) & np.isfinite(astrometry["dec"])
+    spread = float(np.median(angular_distance(astrometry["ra"][ok], astrometry["dec"][ok],
+                                              ra, dec))) if ok.any() else 0.0
+    fill = r50 / spread if spread > 0 else np.nan
+    if fill >= FILL_WARNING:
+        log.warning("%s (r50 = %.2f × the rows' median distance from its centre)",
+                    FILL_ADVICE, fill)
+    return fill
+
+
 def summarize(result: MembershipResult, astrometry: dict[str, np.ndarray],
               threshold: float = MEMBER_THRESHOLD,
               parallax_zero_point: float | None = None) -> Summary:
@@ -226,15 +268,16 @@ def summarize(result: MembershipResult, astrometry: dict[str, np.ndarray],
         result, astrometry, threshold)
     if not members.any():
         pmra = pmdec = plx = pmra_se = pmdec_se = plx_se = np.nan
-    ra = dec = r50 = np.nan
+    ra = dec = r50 = fill = np.nan
     if members.any():
         ra, dec = sky_centre(astrometry["ra"][members], astrometry["dec"][members])
         xy = tangent_plane(astrometry["ra"][members], astrometry["dec"][members], ra, dec)
         r50 = float(np.median(np.hypot(xy[:, 0], xy[:, 1])))
+        fill = _fill(astrometry, ra, dec, r50)
     source = result.centroid.source if result.centroid is not None else "none (no cluster found)"
     return Summary(found=result.found, method=result.method, threshold=threshold,
                    n_members=int(members.sum()), n_p08=n08, pmra=pmra, pmra_se=pmra_se,
                    pmdec=pmdec, pmdec_se=pmdec_se, parallax=plx, parallax_se=plx_se,
                    ra=ra, dec=dec, r50=r50, centroid_source=source,
                    step_counts=dict(result.step_counts), means_from=how,
-                   parallax_zero_point=parallax_zero_point)
+                   parallax_zero_point=parallax_zero_point, fill=fill)

@@ -23,6 +23,7 @@ import numpy as np
 from astropy.table import Table
 
 from vo_ocml import __version__
+from vo_ocml.analysis.summary import FILL_ADVICE, FILL_WARNING
 from vo_ocml.batch.targets import Target
 from vo_ocml.batch.task import members_path, read_record
 from vo_ocml.io.atomic import atomic_write
@@ -43,6 +44,8 @@ SUMMARY_COLUMNS = {
     "parallax_se": ("mas", "its standard error"),
     "ra": ("deg", "members' centre, ICRS RA"), "dec": ("deg", "members' centre, ICRS Dec"),
     "r50": ("deg", "median distance of members from the centre"),
+    "fill": (None, "r50 over the median distance of the cone's rows from the centre; from "
+             f"{FILL_WARNING:g} up {FILL_ADVICE}"),
     "king_rc": ("deg", "King (1962) core radius"), "king_rc_err": ("deg", "its uncertainty"),
     "significance": (None, "Poisson significance of the detected overdensity (NaN when the "
                      "centroid was given)"),
