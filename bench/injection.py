@@ -306,7 +306,8 @@ def _fill_row(scored: list[dict]) -> str:
             rich = [r[f"{mode}_sum_p"] / r["n_true"] for r in part if r["n_true"] >= SUM_P_MIN_TRUE]
             p, t, g = _pooled([r for r in part if r[f"{mode}_f1"] >= OUTCOME_F1], mode)
             faint = (g >= FAINT_G[0]) & (g < FAINT_G[1])
-            parts.append(f"{name} {_fmt(np.mean([0.9 <= x <= 1.1 for x in rich]) if rich else np.nan)} "
+            within = np.mean([0.9 <= x <= 1.1 for x in rich]) if rich else np.nan
+            parts.append(f"{name} {_fmt(within)} "
                          f"(n={len(rich)}), G {FAINT_G[0]:g}–{FAINT_G[1]:g} "
                          f"{_fmt(p[faint].sum() / t[faint].sum() if t[faint].any() else np.nan)}")
         cells.append("; ".join(parts))

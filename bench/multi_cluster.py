@@ -10,7 +10,8 @@ Three parts (each optional):
     for the true one (candidates at P ≥ 0.05, :mod:`vo_ocml.analysis.calibration`); "missed"
     when no found cluster holds 20 % of a true cluster's members, "merged" when one found
     cluster holds 20 % of each of two true ones, "split" when a true cluster's recovered
-    members are shared by two found clusters (each ≥ 20 %). "ceiling" is the F1 of the simulation's own model with the true
+    members are shared by two found clusters (each ≥ 20 %). "ceiling" is the F1 of the
+    simulation's own model with the true
     values (:func:`vo_ocml.simulate.true_posterior`, P > 0.5): the best any method can do on
     that cone -- faint members are indistinguishable from the field, so it is often below 0.9.
     Rows are binned by how far apart the two nearest clusters are: the
@@ -148,7 +149,8 @@ def score(table: Table, annotated) -> list[dict]:
 
 def pairs(n: int, seed: int, method: str) -> None:
     print(f"{'case':>4} {'kpc':>4} {'N':>9} {'sep°':>5} {'Δpm':>5} {'Δplx':>5} {'apart':>6} "
-          f"{'F1 per cluster':>20} {'ceiling':>20} {'missed':>6} {'merged':>6} {'split':>5} {'found':>5} "
+          f"{'F1 per cluster':>20} {'ceiling':>20} {'missed':>6} {'merged':>6} {'split':>5} "
+          f"{'found':>5} "
           f"{'time':>5}")
     summary = []
     for i, clusters in enumerate(design(n, seed)):
