@@ -54,7 +54,7 @@ def test_catalogue_selection_by_filter_and_region() -> None:
     assert "NGC 2682" in {t.name for t in near}
     m67 = next(t for t in near if t.name == "NGC 2682")
     assert m67.cluster == "NGC 2682" and 0.1 <= m67.radius <= 1.5
-    assert m67.radius_source.startswith("3 × r50")
+    assert m67.radius_source.startswith("5 × r50")
     with pytest.raises(InputError, match="RADIUS"):
         from_catalogue(region=(10.0, 100.0, 1.0))
 
@@ -84,7 +84,7 @@ def test_targets_file(tmp_path: Path) -> None:
     assert m67.reference["catalogue"] == "Hunt & Reffert 2023"
     assert anon.name == "10.5000-20.2500" and anon.reference == {}
     assert (sim.radius_source, anon.radius_source) == ("file", "file")
-    assert m67.radius_source == "3 × r50 clipped to 0.1–1.5 deg (Hunt & Reffert 2023)"
+    assert m67.radius_source == "5 × r50 clipped to 0.1–1.5 deg (Hunt & Reffert 2023)"
     assert from_file(path, radius=0.5)[1].radius_source == "given"
     path.write_text("name,ra,dec\nX,1,2\n", encoding="utf-8")
     with pytest.raises(InputError, match="radius"):

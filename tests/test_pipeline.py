@@ -11,6 +11,7 @@ from vo_ocml.errors import InputError, NotFoundError
 from vo_ocml.pipeline import run
 from vo_ocml.membership.sky import angular_distance
 from vo_ocml.simulate import SimCluster, simulate_cone
+from vo_ocml.tap.resolve import R50_FACTOR
 
 VIZIER = {"ra": "RA_ICRS", "dec": "DE_ICRS", "parallax": "Plx", "parallax_error": "e_Plx",
           "pmra": "pmRA", "pmra_error": "e_pmRA", "pmdec": "pmDE", "pmdec_error": "e_pmDE",
@@ -126,6 +127,10 @@ def test_a_cluster_that_fills_its_table_is_flagged(caplog):
     disc = angular_distance(table["ra"], table["dec"], 120.0, -30.0) < 1.5 * a
     narrow = run(table[disc])
     assert narrow.summary.fills_table and "fills the table" in caplog.text
+    # and says where a wider table would come from: the default cone around the fitted centre
+    c = narrow.summary
+    assert (f"vo-ocml fetch --ra {c.ra:.4f} --dec {c.dec:.4f} --radius {R50_FACTOR * c.r50:.2f}"
+            in caplog.text)
     rows = dict(narrow.summary.as_rows())
     assert "fills the table" in rows["r50 / table's median radius"]
     params = {p["name"]: p["value"] for p in narrow.table.meta["ocml_params"]}

@@ -9,7 +9,9 @@ from astropy.coordinates.name_resolve import sesame_url
 
 from vo_ocml.catalog import lookup_cluster
 from vo_ocml.errors import InputError, NotFoundError, ServiceError
-from vo_ocml.tap.resolve import RADIUS_MAX, RADIUS_MIN, default_radius, resolve_target
+from vo_ocml.tap.resolve import (
+    R50_FACTOR, RADIUS_MAX, RADIUS_MIN, default_radius, resolve_target,
+)
 
 
 def test_catalogue_name_gives_position_radius_and_hunt_name() -> None:
@@ -17,7 +19,7 @@ def test_catalogue_name_gives_position_radius_and_hunt_name() -> None:
     entry = lookup_cluster("NGC 2682")
     assert target.name == "NGC 2682" and target.hunt_name == "NGC_2682"
     assert (target.ra, target.dec) == (entry.ra, entry.dec)
-    assert math.isclose(target.radius, 3 * entry.r50)
+    assert math.isclose(target.radius, R50_FACTOR * entry.r50)
     assert target.position_source == entry.catalogue
     assert "r50" in target.radius_source
 
@@ -26,7 +28,7 @@ def test_sources_name_the_catalogue_of_each_value() -> None:
     # Dias et al. 2002 gives Saurer 1's position in B1950 and no proper motion (the UCC's taken)
     target = resolve_target("Saurer 1", offline=True)
     assert target.position_source == "Dias et al. 2002 read as B1950, precessed"
-    assert target.radius_source.startswith("3 × r50 of Dias et al. 2002, within")
+    assert target.radius_source.startswith("5 × r50 of Dias et al. 2002, within")
 
 
 def test_default_radius_is_clipped() -> None:

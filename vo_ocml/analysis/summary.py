@@ -25,6 +25,7 @@ from vo_ocml.io.tables import param
 from vo_ocml.membership.base import MEMBER_THRESHOLD, MembershipResult
 from vo_ocml.membership.gaia_precision import GLOBAL_ZERO_POINT
 from vo_ocml.membership.sky import angular_distance, sky_centre, tangent_plane
+from vo_ocml.tap.resolve import R50_FACTOR
 
 log = logging.getLogger(__name__)
 
@@ -242,8 +243,11 @@ def _fill(astrometry: dict[str, np.ndarray], ra: float, dec: float, r50: float) 
         if ok.any() else 0.0
     fill = r50 / spread if spread > 0 else np.nan
     if fill >= FILL_WARNING:
-        log.warning("%s (r50 = %.2f × the rows' median distance from its centre)",
-                    FILL_ADVICE, fill)
+        log.warning("%s (r50 = %.2f × the rows' median distance from its centre): a cone of "
+                    "at least %g × r50 (an r50 the table cuts is a lower bound), e.g. vo-ocml "
+                    "fetch --ra %.4f --dec %.4f --radius %.2f, or vo-ocml fetch NAME for a "
+                    "catalogued cluster", FILL_ADVICE, fill, R50_FACTOR, ra, dec,
+                    R50_FACTOR * r50)
     return fill
 
 

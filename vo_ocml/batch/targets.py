@@ -1,7 +1,7 @@
 """Which clusters a batch runs on: names, the shipped catalogue filtered, or a file of positions.
 
 Each :class:`Target` knows its cone (centre and radius, as ``vo-ocml fetch`` computes it:
-3 × r50 clipped to 0.1–1.5°), what to pass to :func:`vo_ocml.run` (a catalogue name, so the
+5 × r50 clipped to 0.1–1.5°), what to pass to :func:`vo_ocml.run` (a catalogue name, so the
 catalogue's centroid seeds the run exactly as ``vo-ocml run --cluster NAME`` does, or an explicit
 centroid from the file, or nothing: found in the data), and the catalogue's own values that the
 batch's results are compared with.
@@ -23,7 +23,7 @@ import numpy as np
 from vo_ocml.catalog import ClusterEntry, lookup_cluster
 from vo_ocml.errors import InputError, NotFoundError
 from vo_ocml.membership.sky import angular_distance
-from vo_ocml.tap.resolve import default_radius
+from vo_ocml.tap.resolve import R50_FACTOR, RADIUS_MAX, RADIUS_MIN, default_radius
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ REFERENCE_FIELDS = ("pmra", "pmdec", "parallax", "s_pmra", "s_pmdec", "s_paralla
 #: extra names a ``--where`` filter may use for catalogue columns
 ALIASES = {"N": "n_members", "plx": "parallax"}
 #: ``Target.radius_source`` of a radius from the catalogue (``{}``: the catalogue's name)
-CATALOGUE_RADIUS = "3 × r50 clipped to 0.1–1.5 deg ({})"
+CATALOGUE_RADIUS = f"{R50_FACTOR:g} × r50 clipped to {RADIUS_MIN:g}–{RADIUS_MAX:g} deg ({{}})"
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class Target:
     ra, dec, radius : float
         Cone centre (ICRS) and radius, degrees.
     radius_source : str
-        Where the radius came from, e.g. ``"3 × r50 (Hunt & Reffert 2023)"``.
+        Where the radius came from, e.g. ``"5 × r50 clipped to 0.1–1.5 deg (Hunt & Reffert 2023)"``.
     cluster : str or None
         Catalogue name given to :func:`vo_ocml.run` (its centroid seeds the run).
     centroid : (pmra, pmdec, parallax) or None
@@ -155,7 +155,7 @@ def from_catalogue(where: str | None = None, region: tuple[float, float, float] 
     region : (ra, dec, radius), optional
         Keep clusters whose centre lies within ``radius`` degrees of (ra, dec) (ICRS).
     radius : float, optional
-        Cone radius for every cluster (deg); default the catalogue's 3 × r50 within 0.1–1.5°.
+        Cone radius for every cluster (deg); default the catalogue's 5 × r50 within 0.1–1.5°.
 
     Returns
     -------

@@ -18,7 +18,7 @@ __all__ = ["add_parser", "run_fetch"]
 
 _EPILOG = """\
 examples:
-  vo-ocml fetch "NGC 2682"                         # -> NGC_2682_gaiadr3.vot, radius 3 x r50
+  vo-ocml fetch "NGC 2682"                         # -> NGC_2682_gaiadr3.vot, radius 5 x r50
   vo-ocml fetch M67 --radius 0.8 --gmax 18 -o m67.vot
   vo-ocml fetch --ra 132.85 --dec 11.82 --radius 0.5 -o cone.vot
   vo-ocml fetch "NGC 2682" --hunt-members          # Hunt & Reffert 2023 members (VizieR)
@@ -57,7 +57,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--ra", type=float, metavar="DEG", help="cone centre RA (ICRS, degrees)")
     p.add_argument("--dec", type=float, metavar="DEG", help="cone centre Dec (ICRS, degrees)")
     p.add_argument("--radius", type=float, metavar="DEG", help="cone radius in degrees "
-                   "(default for catalogue clusters: 3 x r50, clipped to [0.1, 1.5])")
+                   "(default for catalogue clusters: 5 x r50, clipped to [0.1, 1.5])")
     p.add_argument("--gmax", type=float, default=20.0, metavar="MAG",
                    help="faint limit in Gaia G, mag (default: 20)")
     p.add_argument("--columns", default="", metavar="COL[,COL...]",

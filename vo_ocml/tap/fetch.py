@@ -82,7 +82,8 @@ def fetch_cone(*, name: str | None = None, ra: float | None = None, dec: float |
     ----------
     name : str, optional
         Cluster name; resolved by the shipped catalogue, then Sesame (not when
-        ``offline``). Also gives the default radius: 3 × r50, clipped to [0.1, 1.5] deg.
+        ``offline``). Also gives the default radius: 5 × r50, clipped to [0.1, 1.5] deg
+        (:func:`vo_ocml.tap.resolve.default_radius`).
     ra, dec : float, optional
         Cone centre (ICRS, deg); override the name's position.
     radius : float, optional

@@ -14,7 +14,13 @@ from vo_ocml.errors import InputError, NotFoundError, ServiceError
 __all__ = ["R50_FACTOR", "RADIUS_MAX", "RADIUS_MIN", "Target", "default_radius", "resolve_target"]
 
 #: default cone radius = R50_FACTOR × r50 (the radius holding half the catalogue's members)…
-R50_FACTOR = 3.0
+#: A cone of k × r50 has a "fill" (r50 over the rows' median distance from the centre,
+#: :attr:`vo_ocml.analysis.summary.Summary.fill`) of about √2 / k; a cluster filling its
+#: table leaves the field's density at the cluster's motion unmeasured. On injected clusters
+#: cut to cones of 3 and 5 × r50 (``bench/cone_radius.py``; docs/injection.md, sixteenth
+#: session), 5 × r50 gave the lower calibration error in each of four sets (ECE 0.034–0.051 →
+#: 0.012–0.034); 8 × r50 was no better on the whole and costs 2.3 × the rows
+R50_FACTOR = 5.0
 #: … but at least RADIUS_MIN deg (enough field stars for compact, distant clusters) …
 RADIUS_MIN = 0.1
 #: … and at most RADIUS_MAX deg (nearby clusters: a wider cone means ~10⁵ rows or more)
@@ -32,7 +38,7 @@ class Target:
     ra, dec, radius : float
         Cone centre (ICRS) and radius, in degrees.
     position_source, radius_source : str
-        E.g. "Hunt & Reffert 2023", "Sesame", "given ra/dec", "3 × r50 (Hunt & Reffert 2023)".
+        E.g. "Hunt & Reffert 2023", "Sesame", "given ra/dec", "5 × r50 of Hunt & Reffert 2023, within [0.1, 1.5] deg".
     hunt_name : str or None
         The Hunt & Reffert (2023) designation ("NGC_2682"), if the catalogue knows one.
     """
