@@ -109,8 +109,9 @@ def main(argv: list[str] | None = None) -> int:
                 out = pooled[k]
                 out["p"].append(p), out["truth"].append(tr), out["g"].append(gg)
                 out["per"].append((truth.sum(), ratio, s.f1, rows.sum()))
-                line.append(f"k {k:g}: rows {rows.sum():6d} fill "
-                            f"{inj.r50 / np.median(dist[rows]):.2f} ΣP/N {ratio:.2f} F1 {s.f1:.2f}")
+                fill = inj.r50 / np.median(dist[rows])
+                line.append(f"k {k:g}: rows {rows.sum():6d} fill {fill:.2f} ΣP/N {ratio:.2f} "
+                            f"F1 {s.f1:.2f}")
             print(f"{label[:24]:24s} {i} N_true {truth.sum():4d} d {d:.1f} kpc | "
                   + " | ".join(line), flush=True)
     default = f" (the default, {R50_FACTOR:g} × r50)"

@@ -49,7 +49,8 @@ class Target:
     ra, dec, radius : float
         Cone centre (ICRS) and radius, degrees.
     radius_source : str
-        Where the radius came from, e.g. ``"5 × r50 clipped to 0.1–1.5 deg (Hunt & Reffert 2023)"``.
+        Where the radius came from, e.g.
+        ``"5 × r50 clipped to 0.1–1.5 deg (Hunt & Reffert 2023)"``.
     cluster : str or None
         Catalogue name given to :func:`vo_ocml.run` (its centroid seeds the run).
     centroid : (pmra, pmdec, parallax) or None

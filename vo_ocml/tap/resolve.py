@@ -38,7 +38,8 @@ class Target:
     ra, dec, radius : float
         Cone centre (ICRS) and radius, in degrees.
     position_source, radius_source : str
-        E.g. "Hunt & Reffert 2023", "Sesame", "given ra/dec", "5 × r50 of Hunt & Reffert 2023, within [0.1, 1.5] deg".
+        E.g. "Hunt & Reffert 2023", "Sesame", "given ra/dec",
+        "5 × r50 of Hunt & Reffert 2023, within [0.1, 1.5] deg".
     hunt_name : str or None
         The Hunt & Reffert (2023) designation ("NGC_2682"), if the catalogue knows one.
     """
