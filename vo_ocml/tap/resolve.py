@@ -13,13 +13,13 @@ from vo_ocml.errors import InputError, NotFoundError, ServiceError
 
 __all__ = ["R50_FACTOR", "RADIUS_MAX", "RADIUS_MIN", "Target", "default_radius", "resolve_target"]
 
-#: default cone radius = R50_FACTOR × r50 (the radius holding half the catalogue's members)…
+#: default cone radius = R50_FACTOR × r50 (the radius holding half the catalogue's members).
 #: A cone of k × r50 has a "fill" (r50 over the rows' median distance from the centre,
-#: :attr:`vo_ocml.analysis.summary.Summary.fill`) of about √2 / k; a cluster filling its
+#: :attr:`vo_ocml.analysis.summary.Summary.fill`) of about √2 / k, and a cluster filling its
 #: table leaves the field's density at the cluster's motion unmeasured. On injected clusters
 #: cut to cones of 3 and 5 × r50 (``bench/cone_radius.py``; docs/injection.md, sixteenth
 #: session), 5 × r50 gave the lower calibration error in each of four sets (ECE 0.034–0.051 →
-#: 0.012–0.034); 8 × r50 was no better on the whole and costs 2.3 × the rows
+#: 0.012–0.034); 8 × r50 was no better on the whole and costs 2.3 × the rows…
 R50_FACTOR = 5.0
 #: … but at least RADIUS_MIN deg (enough field stars for compact, distant clusters) …
 RADIUS_MIN = 0.1
