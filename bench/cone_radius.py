@@ -52,8 +52,9 @@ RICH = 100
 
 
 def _injections(label: str, path: Path, args):
-    """(injected table, truth, usable rows, G, distance from the members' centre, r50) of each
-    injection of one field that ``--min-true`` and the widest disc admit."""
+    """(index, distance in kpc, injection, truth, usable rows, G, each row's distance from the
+    members' centre in deg) of each injection of one field that ``--min-true`` and the widest
+    disc admit; truth counts usable rows only (five-parameter astrometry)."""
     table = read_table(path)
     own, _ = _cached_own_probability(table, label, args.own_cache)
     model = FieldModel(table, own="thin", own_probability=own,
