@@ -28,7 +28,6 @@ import argparse
 import logging
 import sys
 import warnings
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -36,13 +35,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from injection import (  # noqa: E402  (the bench's own module, beside this one)
-    ASTROMETRY, D_RANGE, FAINT_G, N_RANGE, SHARED, _cached_own_probability, design,
-    discover_fields,
+    FAINT_G, SHARED, discover_fields, thinned_injections,
 )
 
 from vo_ocml.analysis.calibration import reliability, selection_scores  # noqa: E402
-from vo_ocml.injection import TRUTH_COLUMN, FieldModel  # noqa: E402
-from vo_ocml.io.tables import read_table  # noqa: E402
 from vo_ocml.membership.sky import angular_distance  # noqa: E402
 from vo_ocml.pipeline import run  # noqa: E402
 from vo_ocml.tap.resolve import R50_FACTOR  # noqa: E402
@@ -55,19 +51,10 @@ def _injections(label: str, path: Path, args):
     """(index, distance in kpc, injection, truth, usable rows, G, each row's distance from the
     members' centre in deg) of each injection of one field that ``--min-true`` and the widest
     disc admit; truth counts usable rows only (five-parameter astrometry)."""
-    table = read_table(path)
-    own, _ = _cached_own_probability(table, label, args.own_cache)
-    model = FieldModel(table, own="thin", own_probability=own,
-                       random_state=zlib.crc32(label.encode()) + args.seed)
     widest = max(args.factors)
-    for i, (n, d, ss) in enumerate(design(label, args.seed, args.per_field,
-                                          model.distance_range(*D_RANGE), N_RANGE)):
-        inj = model.inject(np.random.default_rng(ss), n, d)
+    for i, d, inj, model, truth, usable in thinned_injections(
+            label, path, args.seed, args.per_field, args.own_cache, args.min_true):
         t = inj.table
-        usable = np.all([np.isfinite(model.cmap.array(t, q)) for q in ASTROMETRY], axis=0)
-        truth = np.asarray(t[TRUTH_COLUMN], bool) & usable
-        if truth.sum() < args.min_true:
-            continue
         dist = angular_distance(model.cmap.array(t, "ra"), model.cmap.array(t, "dec"),
                                 inj.truth["members_ra"], inj.truth["members_dec"])
         reached = inj.r50 / np.median(dist[dist <= widest * inj.r50])

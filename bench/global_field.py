@@ -33,7 +33,6 @@ import argparse
 import logging
 import sys
 import warnings
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -43,14 +42,11 @@ from scipy.stats import qmc
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from injection import (  # noqa: E402  (the bench's own module, beside this one)
-    ASTROMETRY, D_RANGE, FAINT_G, FILL_SPLIT, N_RANGE, SHARED, _cached_own_probability, _fill,
-    design, discover_fields,
+    ASTROMETRY, FAINT_G, FILL_SPLIT, SHARED, _fill, discover_fields, thinned_injections,
 )
 
 import vo_ocml.membership.mixture_step as mixture_step  # noqa: E402
 from vo_ocml.analysis.calibration import reliability  # noqa: E402
-from vo_ocml.injection import TRUTH_COLUMN, FieldModel  # noqa: E402
-from vo_ocml.io.tables import read_table  # noqa: E402
 from vo_ocml.membership.deconvolution import _log_normal, _xd_update, log_sum_exp  # noqa: E402
 from vo_ocml.membership.gaia_precision import nominal_errors  # noqa: E402
 from vo_ocml.membership.radial_mixture import error_covariance  # noqa: E402
@@ -212,18 +208,9 @@ def main(argv: list[str] | None = None) -> int:
         fields = {k: v for k, v in fields.items() if k in args.fields.split(",")}
     records = []
     for label in sorted(fields):
-        table = read_table(fields[label])
-        own, _ = _cached_own_probability(table, label, args.own_cache)
-        model = FieldModel(table, own="thin", own_probability=own,
-                           random_state=zlib.crc32(label.encode()) + args.seed)
-        for i, (n, d, ss) in enumerate(design(label, args.seed, args.per_field,
-                                              model.distance_range(*D_RANGE), N_RANGE)):
-            inj = model.inject(np.random.default_rng(ss), n, d)
+        for i, d, inj, model, truth, usable in thinned_injections(
+                label, fields[label], args.seed, args.per_field, args.own_cache, args.min_true):
             t = inj.table
-            usable = np.all([np.isfinite(model.cmap.array(t, q)) for q in ASTROMETRY], axis=0)
-            truth = np.asarray(t[TRUTH_COLUMN], bool) & usable
-            if truth.sum() < args.min_true:
-                continue
             captured.fit = None
             annotated = run(t, centroid=inj.centroid, position=inj.position, r50=inj.r50)
             if captured.fit is None or not annotated.summary.found:

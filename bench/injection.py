@@ -215,6 +215,26 @@ def _detected_by_joint_run(t, truth: np.ndarray, exclude: np.ndarray, args) -> b
                for k in range(cp.shape[1] - (annotated.result.cluster_probability is not None)))
 
 
+def thinned_injections(label: str, path: Path, seed: int, per_field: int, own_cache: Path | None,
+                       min_true: int):
+    """Each injection into one field's thinned background, as :func:`run_field` makes them,
+    that has at least ``min_true`` members with five-parameter astrometry: (index, distance
+    in kpc, the injection, the field model, truth, usable rows); truth counts usable rows only.
+    For the benches that re-run these injections another way (bench/cone_radius.py,
+    bench/global_field.py)."""
+    table = read_table(path)
+    own, _ = _cached_own_probability(table, label, own_cache)
+    model = FieldModel(table, own="thin", own_probability=own,
+                       random_state=zlib.crc32(label.encode()) + seed)
+    for i, (n, d, ss) in enumerate(design(label, seed, per_field,
+                                          model.distance_range(*D_RANGE), N_RANGE)):
+        inj = model.inject(np.random.default_rng(ss), n, d)
+        usable = np.all([np.isfinite(model.cmap.array(inj.table, q)) for q in ASTROMETRY], axis=0)
+        truth = np.asarray(inj.table[TRUTH_COLUMN], bool) & usable
+        if truth.sum() >= min_true:
+            yield i, d, inj, model, truth, usable
+
+
 def _cached_own_probability(table, label: str, cache: Path | None) -> tuple[np.ndarray, list[str]]:
     """:func:`own_probability`, read from ``cache/<label>.json`` when there (written otherwise):
     two versions of the model then get the same thinned backgrounds (the probabilities come
