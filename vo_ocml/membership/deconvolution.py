@@ -23,17 +23,42 @@ def _inv3(cov: np.ndarray, S: np.ndarray | None) -> tuple[np.ndarray, np.ndarray
     ``cov`` is (3, 3) or (n, 3, 3), ``S`` (n, 3, 3) or None. Returns the inverses' six unique
     elements, shape (6, n), in the order 00, 01, 02, 11, 12, 22, and the determinants (n,):
     many times faster than LAPACK's batched routines for matrices this small, and no (n, 3, 3)
-    array is built.
+    array is built. Fastest when S is stored element-major (:func:`element_major`).
     """
-    def element(j: int, k: int):
-        return cov[..., j, k] + (0.0 if S is None else S[:, j, k])
-    a, b, c, e, f, i = (element(j, k) for j, k in _UPPER)
-    A, B, C = e * i - f * f, c * f - b * i, b * f - c * e
-    E, F, I = a * i - c * c, b * c - a * f, a * e - b * b
-    det = a * A + b * B + c * C
-    inv = np.array(np.broadcast_arrays(A, B, C, E, F, I))
+    a, b, c, e, f, i = (cov[..., j, k] + (0.0 if S is None else S[:, j, k]) for j, k in _UPPER)
+    inv = np.empty((6,) + np.broadcast_shapes(a.shape, b.shape))
+    A, B, C, E, F, I = inv  # each product into its row: no temporaries to stack
+    np.multiply(e, i, out=A)
+    A -= f * f
+    np.multiply(c, f, out=B)
+    B -= b * i
+    np.multiply(b, f, out=C)
+    C -= c * e
+    np.multiply(a, i, out=E)
+    E -= c * c
+    np.multiply(b, c, out=F)
+    F -= a * f
+    np.multiply(a, e, out=I)
+    I -= b * b
+    det = a * A
+    det += b * B
+    det += c * C
     inv /= det
     return inv, det
+
+
+def element_major(n: int) -> np.ndarray:
+    """A zeroed (n, 3, 3) array stored as (3, 3, n): each star's element (j, k) is contiguous,
+    which the element-wise algebra of :func:`_inv3` reads many times per EM iteration."""
+    return np.zeros((3, 3, n)).transpose(2, 0, 1)
+
+
+def take_rows(errors: np.ndarray | None, rows) -> np.ndarray | None:
+    """``errors[rows]`` of standard errors (n, 3) or error covariances (n, 3, 3); covariances
+    come back element-major (:func:`element_major`)."""
+    if errors is None or errors.ndim != 3:
+        return None if errors is None else errors[rows]
+    return np.ascontiguousarray(errors.transpose(1, 2, 0)[:, :, rows]).transpose(2, 0, 1)
 
 
 def log_sum_exp(parts: np.ndarray) -> np.ndarray:
@@ -52,11 +77,16 @@ def log_sum_exp(parts: np.ndarray) -> np.ndarray:
 
 
 def _apply(inv: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Each star's inverse (six unique elements, :func:`_inv3`) times its row of ``x`` (n, 3)."""
+    """Each star's inverse (six unique elements, :func:`_inv3`) times its row of ``x`` (n, 3);
+    returned transposed, shape (3, n)."""
     x0, x1, x2 = x.T
     u00, u01, u02, u11, u12, u22 = inv
-    return np.column_stack([u00 * x0 + u01 * x1 + u02 * x2, u01 * x0 + u11 * x1 + u12 * x2,
-                            u02 * x0 + u12 * x1 + u22 * x2])
+    y = np.empty((3, len(x)))
+    for row, (p, q, r) in zip(y, ((u00, u01, u02), (u01, u11, u12), (u02, u12, u22))):
+        np.multiply(p, x0, out=row)
+        row += q * x1
+        row += r * x2
+    return y
 
 
 def _log_normal(V: np.ndarray, mean: np.ndarray, cov: np.ndarray,
@@ -75,8 +105,13 @@ def _log_normal(V: np.ndarray, mean: np.ndarray, cov: np.ndarray,
     inv, det = _inv3(cov, S)
     d0, d1, d2 = d.T
     u00, u01, u02, u11, u12, u22 = inv
-    maha = u00 * d0 * d0 + u11 * d1 * d1 + u22 * d2 * d2 \
-        + 2.0 * (u01 * d0 * d1 + u02 * d0 * d2 + u12 * d1 * d2)
+    maha = u00 * d0 * d0  # in place, in the order of the written-out sum
+    maha += u11 * d1 * d1
+    maha += u22 * d2 * d2
+    cross = u01 * d0 * d1
+    cross += u02 * d0 * d2
+    cross += u12 * d1 * d2
+    maha += 2.0 * cross
     return -0.5 * (maha + np.log(det) + V.shape[1] * _LOG2PI), None if S is None else inv
 
 
@@ -98,7 +133,7 @@ def _xd_update(V: np.ndarray, S: np.ndarray | None, w: np.ndarray, mean: np.ndar
     if S is None:
         b, wB = V, None
     else:  # b_i = μ + Σ T_i⁻¹ (v_i − μ); Σ_i w_i B_i = Σ·Σw − Σ (Σ_i w_i T_i⁻¹) Σ
-        b = mean + _apply(Tinv, V - mean) @ cov
+        b = mean + (cov @ _apply(Tinv, V - mean)).T
         u = Tinv @ w  # Σ_i w_i T_i⁻¹, its six unique elements
         wT = np.array([[u[0], u[1], u[2]], [u[1], u[3], u[4]], [u[2], u[4], u[5]]])
         wB = cov * total - cov @ wT @ cov

@@ -28,6 +28,7 @@ from threadpoolctl import threadpool_limits
 from vo_ocml.errors import InputError
 from vo_ocml.membership import mixture_step, mst
 from vo_ocml.membership.centroid import best_measured, measure_cluster
+from vo_ocml.membership.deconvolution import take_rows
 from vo_ocml.membership.detection import Detection
 from vo_ocml.membership.joint_mixture import (JointMixtureFit, JointSeed, fit_joint_mixture,
                                               fit_sample)
@@ -191,7 +192,7 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
                                            np.random.default_rng(random_state))
         with threadpool_limits(mixture_step.MIXTURE_BLAS_THREADS, user_api="blas"):
             model = fit_joint_mixture(
-                kin[fit_rows], None if err is None else err[fit_rows], sky[fit_rows],
+                kin[fit_rows], take_rows(err, fit_rows), sky[fit_rows],
                 joint_seeds, mag=None if mag is None else mag[fit_rows], footprint=footprint,
                 field_groups=np.argmax(filters[fit_rows], axis=1),
                 log_window=None if log_window is None else log_window[fit_rows],

@@ -31,7 +31,7 @@ import numpy as np
 
 from scipy.special import expit
 
-from vo_ocml.membership.deconvolution import _log_normal, _xd_update, log_sum_exp
+from vo_ocml.membership.deconvolution import _log_normal, _xd_update, log_sum_exp, take_rows
 from vo_ocml.membership.photometry import ColourTerm
 from vo_ocml.membership.radial_mixture import (UNIFORM_START, _cap_sd, _field_update,
                                                _kinematic_weight, error_covariance,
@@ -170,7 +170,7 @@ def _cluster_rows(log_window: np.ndarray | None, K: int) -> list:
 
 def _subsets(kin, S, b, log_window, K: int) -> list[tuple]:
     """Per cluster: its rows (:func:`_cluster_rows`) and the stars' kin, S, bin there."""
-    return [(r, kin[r], None if S is None else S[r], b[r])
+    return [(r, kin[r], take_rows(S, r), b[r])
             for r in _cluster_rows(log_window, K)]
 
 

@@ -30,6 +30,7 @@ from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
 from vo_ocml.membership.centroid import max_pm_dispersion
+from vo_ocml.membership.deconvolution import take_rows
 from vo_ocml.membership.radial_mixture import (
     RadialMixtureFit, error_covariance, fit_radial_mixture,
 )
@@ -130,7 +131,7 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
 
     def fit(m: int) -> RadialMixtureFit:
         return fit_radial_mixture(
-            kin[fit_rows], None if cov is None else cov[fit_rows], sky[fit_rows], centre,
+            kin[fit_rows], take_rows(cov, fit_rows), sky[fit_rows], centre,
             intrinsic, target, mag=None if mag is None else mag[fit_rows],
             log_window=None if log_window is None else log_window[fit_rows],
             max_pm_sd=max_pm_sd, max_parallax_sd=max_parallax_sd, fixed_mean=fixed_mean,

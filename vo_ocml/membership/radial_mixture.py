@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
-from vo_ocml.membership.deconvolution import _log_normal, _xd_update, log_sum_exp
+from vo_ocml.membership.deconvolution import _log_normal, _xd_update, element_major, log_sum_exp
 from vo_ocml.membership.photometry import ColourTerm
 from vo_ocml.membership.sky_prior import (
     PSEUDO_COUNT, ClusterProfile, Footprint, MagnitudeBins, ProfileFitter,
@@ -179,7 +179,8 @@ def _cap_sd(cov: np.ndarray, max_sd: np.ndarray) -> np.ndarray:
 
 def error_covariance(errors: np.ndarray | None,
                      correlations: np.ndarray | None = None) -> np.ndarray | None:
-    """Per-star error covariances (n, 3, 3) of (pmra, pmdec, parallax).
+    """Per-star error covariances (n, 3, 3) of (pmra, pmdec, parallax), stored element-major
+    (:func:`~vo_ocml.membership.deconvolution.element_major`).
 
     Parameters
     ----------
@@ -191,7 +192,9 @@ def error_covariance(errors: np.ndarray | None,
     """
     if errors is None or errors.ndim == 3:
         return errors
-    S = np.einsum("ni,ij->nij", errors**2, np.eye(3))
+    S = element_major(len(errors))
+    for i in range(3):
+        S[:, i, i] = errors[:, i] ** 2
     if correlations is not None:
         rho = np.clip(np.nan_to_num(np.asarray(correlations, float)), -0.999, 0.999)
         for _ in range(_PD_STEPS):  # shrink the few inconsistent triples until positive definite
