@@ -176,7 +176,7 @@ def _subsets(kin, S, b, log_window, K: int) -> list[tuple]:
 
 def _log_profiles(profiles: list[ClusterProfile], sky: np.ndarray) -> np.ndarray:
     """log ρ_k(x) of every star (n, K): each cluster's profile density."""
-    return np.column_stack([p.log_density(sky) for p in profiles])
+    return np.array([p.log_density(sky) for p in profiles]).T  # column-major
 
 
 def _terms(kin, S, b, mu, cov, log_rho, n_c, w_f, mu_f, cov_f, n_f, log_field,
@@ -188,13 +188,13 @@ def _terms(kin, S, b, mu, cov, log_rho, n_c, w_f, mu_f, cov_f, n_f, log_field,
     saves gathering them again.
     """
     n, K, M = len(kin), len(mu), len(mu_f)
-    L = np.full((n, K + 1), -np.inf)
+    L = np.full((n, K + 1), -np.inf, order="F")  # column-major: read column by column
     Tc = []
     for k, (r, kin_r, S_r, b_r) in enumerate(subsets or _subsets(kin, S, b, log_window, K)):
         lc, T = _log_normal(kin_r, mu[k][r], cov[k], S_r)
         L[r, k] = np.log(n_c[k][b_r]) + log_rho[r, k] + lc
         Tc.append(T)
-    parts, Tf = np.empty((n, w_f.shape[1])), []
+    parts, Tf = np.empty((n, w_f.shape[1]), order="F"), []
     for m in range(M):
         lm, T = _log_normal(kin, mu_f[m], cov_f[m], S)
         parts[:, m] = np.log(w_f[b, m]) + lm
@@ -226,7 +226,7 @@ def _colour_logs(terms: list[ColourTerm], mag: np.ndarray | None, colour: np.nda
     total = similar.sum(axis=1, keepdims=True)
     share = np.where(total > 0, similar / np.where(total > 0, total, 1.0), 1.0 / K)
     field = np.log(np.sum(share * np.exp(np.column_stack([lf for _, lf in logs])), axis=1))
-    return np.column_stack([lc for lc, _ in logs] + [field])
+    return np.array([lc for lc, _ in logs] + [field]).T
 
 
 def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarray,
@@ -312,6 +312,7 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
     n_c = np.array([bins.counts(b, w * near[:, k]) for k in range(K)])
     n_f = bins.counts(b, w * ~near.any(axis=1))
     subsets = _subsets(kin, S, b, log_window, K)
+    sky_rows = [sky[r] for r, *_ in subsets]  # a cluster's probability is 0 outside its rows
     wanted = np.sqrt(np.array([np.diag(c) for c in cov]))
     previous, P_previous = -np.inf, np.zeros((n, K + 1))
     it, ll, P = 0, -np.inf, P_previous
@@ -340,12 +341,12 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
         for k, (r, kin_r, S_r, _) in enumerate(subsets):
             centre = profiles[k].centre
             # as in the single model; with colour, by the posterior without it
-            shaping = Pw[:, k] if colour_terms is None else P_kin[:, k] * w
-            q = shaping * _kinematic_weight(cov[k], S)
+            shaping = Pw[r, k] if colour_terms is None else P_kin[r, k] * w[r]
+            q = shaping * _kinematic_weight(cov[k], S_r)
             if q.sum() > 1:
-                centre = eff_centre(sky, q, centre, profiles[k].scale) \
-                    if seeds[k].eff_centre else q @ sky / q.sum()
-            profiles[k] = fitters[k].fit(sky, q, centre)
+                centre = eff_centre(sky_rows[k], q, centre, profiles[k].scale) \
+                    if seeds[k].eff_centre else q @ sky_rows[k] / q.sum()
+            profiles[k] = fitters[k].fit(sky_rows[k], q, centre)
             if Pw[r, k].sum() < _EMPTY:
                 continue
             design = np.column_stack([np.ones(n), sky - centre]) if seeds[k].gradient \

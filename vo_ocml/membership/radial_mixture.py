@@ -147,7 +147,7 @@ def _terms(kin, S, sky, b, mu_c, cov_c, w_f, mu_f, cov_f, log_rho, log_field, n_
         if log_window is None:
             raise ValueError("this model has a uniform field component: give log_window")
         parts.append(np.log(w_f[b, n_field]) - log_window)
-    parts = np.column_stack(parts)
+    parts = np.array(parts).T  # column-major: read column by column
     lf = log_sum_exp(parts)
     a = np.log(n_c[b]) + log_rho + lc
     c = np.log(n_f[b]) + log_field + lf
