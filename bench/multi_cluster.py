@@ -16,7 +16,9 @@ Three parts (each optional):
     that cone -- faint members are indistinguishable from the field, so it is often below 0.9.
     Rows are binned by how far apart the two nearest clusters are: the
     largest of |Δpm| / σ_pm, |Δϖ| / σ_ϖ and separation / r50 in combined (intrinsic + median
-    error) spreads.
+    error) spreads. With ``--alone``, each true cluster is also run by itself: the same cone
+    without the other clusters' stars, a blind single-cluster run (``ocml_member``); its F1
+    ("alone") is what the joint model would reach if the neighbours cost nothing.
 ``--real``
     The real fields (shared data): every cluster found with its catalogue match, and the
     catalogue's clusters (≥ 50 members) whose centres lie inside the footprint.
@@ -26,6 +28,7 @@ Three parts (each optional):
 Usage::
 
     nice -n 10 python bench/multi_cluster.py --pairs 24 --real --speed
+    nice -n 10 python bench/multi_cluster.py --pairs 24 --alone
     nice -n 10 python bench/multi_cluster.py --pairs 24 --real --method dec
 """
 
@@ -147,11 +150,24 @@ def score(table: Table, annotated) -> list[dict]:
     return rows
 
 
-def pairs(n: int, seed: int, method: str) -> None:
+def alone(table: Table, method: str) -> list[float]:
+    """Per true cluster: F1 of a blind single-cluster run on the cone without the others."""
+    truth = np.asarray(table["true_cluster"])
+    scores = []
+    for j in range(1, truth.max() + 1):
+        keep = (truth == 0) | (truth == j)
+        annotated = run(table[keep], method=method, random_state=0)
+        member = np.asarray(annotated.table["ocml_member"], bool)
+        t = truth[keep] == j
+        scores.append(float(2 * np.sum(member & t) / (t.sum() + member.sum())))
+    return scores
+
+
+def pairs(n: int, seed: int, method: str, by_itself: bool = False) -> None:
     print(f"{'case':>4} {'kpc':>4} {'N':>9} {'sep°':>5} {'Δpm':>5} {'Δplx':>5} {'apart':>6} "
-          f"{'F1 per cluster':>20} {'ceiling':>20} {'missed':>6} {'merged':>6} {'split':>5} "
-          f"{'found':>5} "
-          f"{'time':>5}")
+          f"{'F1 per cluster':>20} {'ceiling':>20} "
+          + (f"{'alone':>20} " if by_itself else "")
+          + f"{'missed':>6} {'merged':>6} {'split':>5} {'found':>5} {'time':>5}")
     summary = []
     for i, clusters in enumerate(design(n, seed)):
         a, b = clusters[0], clusters[1]
@@ -165,22 +181,27 @@ def pairs(n: int, seed: int, method: str) -> None:
         rows = score(table, annotated)
         for r, best in zip(rows, ceiling(table, clusters, radius)):
             r["ceiling"] = best
+        if by_itself:
+            for r, f1 in zip(rows, alone(table, method)):
+                r["alone"] = f1
         d = min(apart(x, y) for x in clusters for y in clusters if x is not y)
         for r in rows:
             summary.append((d, r))
         sep = np.hypot(*np.subtract(a.offset, b.offset))
         f1s = " ".join(f"{r['f1']:.2f}" for r in rows)
         best = " ".join(f"{r['ceiling']:.2f}" for r in rows)
+        by_self = " ".join("%.2f" % r["alone"] for r in rows) if by_itself else ""
+        by_self = f"{by_self:>20} " if by_itself else ""
         print(f"{i:>4} {1 / a.parallax:>4.1f} {'/'.join(str(c.n) for c in clusters):>9} "
               f"{sep:>5.2f} {np.hypot(a.pmra - b.pmra, a.pmdec - b.pmdec):>5.2f} "
               f"{abs(a.parallax - b.parallax):>5.2f} {d:>6.1f} "
-              f"{f1s:>20} {best:>20} "
+              f"{f1s:>20} {best:>20} {by_self}"
               f"{sum(r['missed'] for r in rows):>6} {sum(r['merged'] for r in rows):>6} "
               f"{sum(r['split'] for r in rows):>5} "
               f"{len(annotated.clusters):>5} {elapsed:>5.1f}", flush=True)
     print(f"\n{'apart (σ)':<10} {'clusters':>8} {'median F1':>9} {'ceiling':>7} {'F1/ceil':>7} "
           f"{'F1≥0.9':>7} {'compl':>6} {'purity':>6} {'missed':>6} {'merged':>6} {'split':>5} "
-          f"{'ECE':>5}")
+          f"{'ECE':>5}" + (f" {'alone':>6} {'≥0.9':>5} {'F1−alone':>8}" if by_itself else ""))
     for lo, hi in zip(APART_BINS[:-1], APART_BINS[1:]):
         sel = [r for d, r in summary if lo <= d < hi]
         if not sel:
@@ -195,7 +216,10 @@ def pairs(n: int, seed: int, method: str) -> None:
               f"{np.mean([r['missed'] for r in sel]):>6.2f} "
               f"{np.mean([r['merged'] for r in sel]):>6.2f} "
               f"{np.mean([r['split'] for r in sel]):>5.2f} "
-              f"{np.nanmedian([r['ece'] for r in sel]) if any(np.isfinite(r['ece']) for r in sel) else np.nan:>5.3f}")
+              f"{np.nanmedian([r['ece'] for r in sel]) if any(np.isfinite(r['ece']) for r in sel) else np.nan:>5.3f}"
+              + (f" {np.median([r['alone'] for r in sel]):>6.3f} "
+                 f"{np.mean([r['alone'] >= 0.9 for r in sel]):>5.2f} "
+                 f"{np.median([r['f1'] - r['alone'] for r in sel]):>8.3f}" if by_itself else ""))
 
 
 def real(shared: Path, method: str) -> None:
@@ -252,13 +276,15 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=0, help="simulated pairs/triples to run")
     parser.add_argument("--real", action="store_true", help="the real fields")
     parser.add_argument("--speed", action="store_true", help="2,000,000 rows, five clusters")
+    parser.add_argument("--alone", action="store_true",
+                        help="with --pairs: also run each true cluster by itself")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--method", default="mstgmm", choices=("mstgmm", "dec"))
     parser.add_argument("--shared", type=Path,
                         default=Path(__file__).resolve().parents[2] / "shared" / "data")
     args = parser.parse_args()
     if args.pairs:
-        pairs(args.pairs, args.seed, args.method)
+        pairs(args.pairs, args.seed, args.method, args.alone)
     if args.real:
         real(args.shared, args.method)
     if args.speed:
