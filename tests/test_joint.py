@@ -11,6 +11,7 @@ from vo_ocml.catalog import lookup_cluster
 from vo_ocml.catalog.match import column_label, match_cluster
 from vo_ocml.errors import InputError
 from vo_ocml.io.tables import write_table
+from vo_ocml.membership.centroid import max_parallax_dispersion
 from vo_ocml.membership.detection import Detection, _resolved
 from vo_ocml.membership.joint_mixture import START_CHI2, JointSeed, fit_joint_mixture, fit_sample
 from vo_ocml.options import RunOptions
@@ -349,3 +350,33 @@ def test_joint_mixture_with_one_cluster_and_colour_is_the_single_model():
                                          eff_centre=False)], mag=g[keep], colour=colour[keep])
     assert single.colour_term is not None and joint.colour_terms is not None
     assert np.allclose(joint.probability[:, 0], single.probability, atol=1e-9)
+
+
+def test_a_clusters_parallax_spread_is_bounded_by_its_depth():
+    """A 60-star cluster (parallax spread 0.02 mas at 1.72 mas) inside a field feature at its
+    motion spread over 0.8–2.2 mas, from a detection seed 0.27 mas wide: unbounded, the
+    cluster's Gaussian swells over the feature (parallax sd ~0.45 mas, ~450 members,
+    F1 ~0.22; the fate of `bench/multi_cluster.py` case 7's third cluster); bounded by the
+    depth the single model allows (:func:`max_parallax_dispersion`), it stays the cluster."""
+    rng = np.random.default_rng(0)
+    nc, n_feature, n_field = 60, 500, 3000
+    kin = np.vstack([
+        rng.normal([-2.9, 2.9, 1.72], [0.15, 0.15, 0.02], (nc, 3)),
+        np.column_stack([rng.normal(-2.9, 0.8, n_feature), rng.normal(2.9, 0.8, n_feature),
+                         rng.uniform(0.8, 2.2, n_feature)]),
+        np.column_stack([rng.normal(-2, 3, n_field), rng.normal(1, 3, n_field),
+                         rng.lognormal(np.log(0.8), 0.6, n_field)])])
+    err = np.tile([0.05, 0.05, 0.03], (len(kin), 1))
+    sky = rng.uniform(-0.6, 0.6, (len(kin), 2))
+    sky[:nc] = rng.normal(0, 0.12, (nc, 2))
+    truth = np.arange(len(kin)) < nc
+    bound = max_parallax_dispersion(1.72)
+    f1, sd = {}, {}
+    for limit in (None, bound):
+        seed = JointSeed(np.array([-3.09, 2.97, 1.83]), np.array([0.525, 0.525, 0.273]),
+                         np.zeros(2), max_parallax_sd=limit)
+        fit = fit_joint_mixture(kin, err, sky, [seed])
+        f1[limit] = _f1(fit.probability[:, 0] > 0.5, truth)
+        sd[limit] = float(np.sqrt(fit.covs[0][2, 2]))
+    assert sd[None] > 5 * bound and f1[None] < 0.5
+    assert sd[bound] <= bound * 1.001 and f1[bound] > 0.9

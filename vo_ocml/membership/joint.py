@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits
 
 from vo_ocml.errors import InputError
 from vo_ocml.membership import mixture_step, mst
-from vo_ocml.membership.centroid import best_measured, measure_cluster
+from vo_ocml.membership.centroid import best_measured, max_parallax_dispersion, measure_cluster
 from vo_ocml.membership.deconvolution import take_rows
 from vo_ocml.membership.detection import Detection
 from vo_ocml.membership.joint_mixture import (JointMixtureFit, JointSeed, fit_joint_mixture,
@@ -185,7 +185,9 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
                                  mixture_step.max_profile_scale(s.centre[2]),
                                  mixture_step.fit_pm_sd_bound(s.centre[2], velocity_dispersion),
                                  mixture_step.max_half_radius(s.centre[2], s.r50),
-                                 s.window, eff_centre=len(seeds) > 1) for s in seeds]
+                                 s.window, eff_centre=len(seeds) > 1,
+                                 max_parallax_sd=max_parallax_dispersion(s.centre[2]))
+                       for s in seeds]
         fit_rows, weights = np.arange(len(kin)), None
         if len(kin) > max_fit_stars:
             fit_rows, weights = fit_sample(kin, err, joint_seeds, max_fit_stars,

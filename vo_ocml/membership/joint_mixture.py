@@ -59,7 +59,9 @@ class JointSeed:
     ``gradient``: whether its mean may vary linearly across the sky (nearby clusters);
     ``max_scale``: largest scale radius (deg) of its profile (None: the footprint's);
     ``max_pm_sd``: largest intrinsic proper-motion dispersion (mas/yr) of a bound cluster at
-    its parallax (None: unbounded), as in the single-cluster model; ``max_half_radius``: largest
+    its parallax (None: unbounded), as in the single-cluster model; ``max_parallax_sd``: largest
+    intrinsic parallax dispersion (mas), a cluster's depth at its parallax (None: unbounded), as
+    in the single model; ``max_half_radius``: largest
     half-number radius (deg) of its profile (None: unbounded), as in the single model;
     ``window``: half-size (deg) of the sky box it was found in (inf: unknown), where its first
     members are taken;
@@ -76,6 +78,7 @@ class JointSeed:
     max_pm_sd: float | None = None
     max_half_radius: float | None = None
     window: float = np.inf
+    max_parallax_sd: float | None = None
     eff_centre: bool = True
 
 
@@ -355,8 +358,10 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
                                                floor, None if design is None else design[r])
             mu[k] = np.broadcast_to(mu_r[0], kin.shape) if design is None else design @ coef[k]
             wanted[k] = np.sqrt(np.diag(cov[k]))
-            if seeds[k].max_pm_sd is not None:
-                cov[k] = _cap_sd(cov[k], np.array([seeds[k].max_pm_sd] * 2 + [np.inf]))
+            cap = np.array([seeds[k].max_pm_sd or np.inf] * 2
+                           + [seeds[k].max_parallax_sd or np.inf])
+            if np.isfinite(cap).any():
+                cov[k] = _cap_sd(cov[k], cap)
         log_rho = _log_profiles(profiles, sky)  # this M-step's field share, the next E-step's
         share = field_prior_share(np.log(n_c[:, b].T) + log_rho, np.log(n_f[b]) + log_field)
         w_f = _field_update(kin, S, b, bins.n_bins, Pw[:, K, None] * np.exp(parts), mu_f,
