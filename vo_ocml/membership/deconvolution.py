@@ -27,22 +27,14 @@ def _inv3(cov: np.ndarray, S: np.ndarray | None) -> tuple[np.ndarray, np.ndarray
     """
     a, b, c, e, f, i = (cov[..., j, k] + (0.0 if S is None else S[:, j, k]) for j, k in _UPPER)
     inv = np.empty((6,) + np.broadcast_shapes(a.shape, b.shape))
-    A, B, C, E, F, I = inv  # each product into its row: no temporaries to stack
-    np.multiply(e, i, out=A)
-    A -= f * f
-    np.multiply(c, f, out=B)
-    B -= b * i
-    np.multiply(b, f, out=C)
-    C -= c * e
-    np.multiply(a, i, out=E)
-    E -= c * c
-    np.multiply(b, c, out=F)
-    F -= a * f
-    np.multiply(a, e, out=I)
-    I -= b * b
-    det = a * A
-    det += b * B
-    det += c * C
+    # the adjugate's six cofactors p q − r s, each into its row: no temporaries to stack
+    for row, (p, q, r, s) in zip(inv, ((e, i, f, f), (c, f, b, i), (b, f, c, e),
+                                       (a, i, c, c), (b, c, a, f), (a, e, b, b))):
+        np.multiply(p, q, out=row)
+        row -= r * s
+    det = a * inv[0]
+    det += b * inv[1]
+    det += c * inv[2]
     inv /= det
     return inv, det
 
