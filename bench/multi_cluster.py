@@ -190,8 +190,7 @@ def pairs(n: int, seed: int, method: str, by_itself: bool = False) -> None:
         sep = np.hypot(*np.subtract(a.offset, b.offset))
         f1s = " ".join(f"{r['f1']:.2f}" for r in rows)
         best = " ".join(f"{r['ceiling']:.2f}" for r in rows)
-        by_self = " ".join("%.2f" % r["alone"] for r in rows) if by_itself else ""
-        by_self = f"{by_self:>20} " if by_itself else ""
+        by_self = f"{' '.join('%.2f' % r['alone'] for r in rows):>20} " if by_itself else ""
         print(f"{i:>4} {1 / a.parallax:>4.1f} {'/'.join(str(c.n) for c in clusters):>9} "
               f"{sep:>5.2f} {np.hypot(a.pmra - b.pmra, a.pmdec - b.pmdec):>5.2f} "
               f"{abs(a.parallax - b.parallax):>5.2f} {d:>6.1f} "
