@@ -79,18 +79,20 @@ def test_no_cluster_in_a_pure_field():
     assert "no_cluster_reason" in result.details
 
 
+@pytest.mark.parametrize("clusters", [1, "all"])
 @pytest.mark.parametrize("n_group, n_cluster, seed", [(16, 40, 0), (16, 40, 1), (16, 50, 0)])
-def test_a_blind_run_goes_on_when_the_best_candidate_is_no_cluster(n_group, n_cluster, seed):
+def test_a_blind_run_goes_on_when_the_best_candidate_is_no_cluster(n_group, n_cluster, seed,
+                                                                   clusters):
     """A handful of stars sharing one motion and parallax, scattered over the sky, outrank a
     compact cluster on significance; the mixture does not confirm them as a cluster, so the
     fit starts from the next candidate (vo_ocml.membership.seeding) instead of declaring
-    that there is none."""
+    that there is none -- in a run of several clusters too (it declared none before)."""
     group = SimCluster(n_group, 7.8, -3.3, 2.4, sd_pm=0.005, sd_parallax=0.005,
                        plummer_radius=5.0)
     cluster = SimCluster(n_cluster, -1.5, -1.4, 0.25, sd_pm=0.04, sd_parallax=0.01,
                          plummer_radius=0.05, offset=(0.1, -0.1))
     X, E, truth = _arrays(simulate_cone(12000, (group, cluster), radius=0.5, seed=seed))
-    est = MSTGMM().fit(X, errors=E)
+    est = MSTGMM(clusters=clusters).fit(X, errors=E)
     np.testing.assert_allclose(est.candidates_[0].centre, [7.8, -3.3, 2.4], atol=0.2)
     assert est.result_.found
     np.testing.assert_allclose(est.result_.centroid.as_array(), [-1.5, -1.4, 0.25], atol=0.1)

@@ -1,7 +1,7 @@
 """Where a filter → MST → mixture fit starts: a given centroid, or blind detection's candidates.
 
-:class:`CandidateSeeds` is a mixin of :class:`~vo_ocml.membership.mstgmm.MSTGMM`. A blind
-single-cluster run tries the candidates that reach ``min_significance`` in turn, most
+:class:`CandidateSeeds` is a mixin of :class:`~vo_ocml.membership.mstgmm.MSTGMM`. A blind run
+(of one cluster or several) tries the candidates that reach ``min_significance`` in turn, most
 significant first, until one is confirmed as a cluster: a handful of stars that no mixture
 confirms (too few survive the MST, too hot for a bound cluster) can outrank a rich cluster
 on significance.
@@ -51,10 +51,10 @@ class CandidateSeeds:
         return det.centre, det.scale, "data", None, det.significance
 
     def _seed_order(self, seed: tuple) -> list[int]:
-        """The candidates to try in turn: only the first for a given centroid or a run of
-        several clusters (:mod:`~vo_ocml.membership.joint` models the others), else every
-        one that reaches ``min_significance``."""
-        if seed[2] != "data" or self._n_clusters() > 1:
+        """The candidates to try in turn: only the first for a given centroid, else every one
+        that reaches ``min_significance`` (in a run of several clusters, the first confirmed
+        is the primary and :mod:`~vo_ocml.membership.joint` models the others)."""
+        if seed[2] != "data":
             return [0]
         return [k for k, d in enumerate(self.candidates_)
                 if d.significance >= self.min_significance]
