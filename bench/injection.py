@@ -26,7 +26,9 @@ completeness, purity, F1 against G and by N_true × distance; calibration over c
 stars (P ≥ 0.05): reliability diagram (PNG in ``--out``) and ECE -- pooled, and split by
 whether the run modelled the injected cluster (``OUTCOME_F1``) or found a real catalogued
 cluster of the field instead (the shipped catalogue, :mod:`vo_ocml.catalog.match`: a named run
-whose injection lies on one, or what the thinning left of one) -- and Σ P / N_true,
+whose injection lies on one, or what the thinning left of one) or another structure the field
+holds without the injection (blind runs on the field alone find it: :func:`field_structures`,
+an uncatalogued cluster or a thinned one moved too far for the match) -- and Σ P / N_true,
 also against the spread Σ P (1 − P) that calibrated probabilities leave N_true around Σ P. A
 blind run that misses a rich injected cluster is repeated with ``clusters="all"``: the single
 run returns the most significant cluster, which may be a real one of the field.
