@@ -94,7 +94,7 @@ ASTROMETRY = ("pmra", "pmdec", "parallax")
 OUTCOME_F1 = 0.5
 #: a run that did not model the injected cluster found a structure its field holds without the
 #: injection when at least this fraction of its members (P > 0.5) among the field's rows are
-#: members of one that a blind ``clusters="all"`` run on the field alone finds (:func:`held_by`)
+#: members of one that blind runs on the field alone find (:func:`field_structures`)
 HELD_FRACTION = 0.5
 #: the calibration shift δ: P clipped this far from 0 and 1 before its logit, |δ| searched up to
 LOGIT_CLIP, MAX_SHIFT = 1e-6, 5.0

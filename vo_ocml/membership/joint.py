@@ -89,10 +89,11 @@ def _same(a: Seed, b: Seed) -> bool:
     return not np.isfinite(window) or bool(np.all(np.abs(a.sky - b.sky) <= window))
 
 
-def neighbours(candidates: list[Detection], min_significance: float
-               ) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Kinematic centres and spreads (m, 3) of the significant candidates (None: none)."""
-    found = [d for d in candidates if d.significance >= min_significance]
+def neighbours(candidates: list[Detection], min_significance: float,
+               but: Detection | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Kinematic centres and spreads (m, 3) of the significant candidates other than ``but``
+    (the one being measured); None: none."""
+    found = [d for d in candidates if d.significance >= min_significance and d is not but]
     if not found:
         return None, None
     return np.array([d.centre for d in found]), np.array([d.scale for d in found])

@@ -294,8 +294,8 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
                     near = np.all(np.abs(sky[good] - found_at[0]) <= found_at[1], axis=1)
                     if near.sum() >= 10:
                         good = good[near]
-                others = [d for d in self.candidates_ if d is not self._detection()]
-                neighbours = joint.neighbours(others, self.min_significance) \
+                neighbours = joint.neighbours(self.candidates_, self.min_significance,
+                                              but=self._detection()) \
                     if self._n_clusters() > 1 else (None, None)
                 fit = measure_cluster(kin[good], None if err is None else err[good], seed[0],
                                       seed[1], random_state=self.random_state,
@@ -331,10 +331,9 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
                                      detection=self._detection() if source == "data" else None)
                 alone = joint.joint_result(self, kin, err, sky, primary, self._n_clusters(),
                                            DETECTION_SKY_WINDOW)
-                if alone is None:  # a reason: the next candidate is tried
-                    return "the joint mixture did not confirm it (too few members, or too hot)"
-                if len(alone.clusters) > 1:  # one: the single fit
-                    return alone
+                if alone is None or len(alone.clusters) > 1:  # None: next candidate; 1: single fit
+                    return alone or ("the cluster was not confirmed by the joint mixture (too "
+                                     "few members or too hot for a bound cluster)")
             e_m = err[i_m] if err is not None else None
             try:
                 self.centre_, self.observed_spread_ = centre, observed
