@@ -206,7 +206,7 @@ def field_structures(base, args) -> list[tuple[str, np.ndarray]]:
     table that finds one of them found the field, not the injection (:func:`held_by`)."""
     found = []
     for clusters in (1, "all"):
-        annotated = run(base, method=args.method, clusters=clusters, **dict(args.set))
+        annotated = run(base, method=args.method, **{**dict(args.set), "clusters": clusters})
         if not annotated.summary.found:
             continue
         cp = annotated.result.cluster_probability
@@ -253,7 +253,7 @@ def _detected_by_joint_run(t, truth: np.ndarray, exclude: np.ndarray, args) -> b
     """Whether a blind ``clusters="all"`` run detects the injected cluster as one of the
     clusters it models: the single blind run returns the most significant cluster only, which
     may be a real one that the field holds."""
-    annotated = run(t, method=args.method, clusters="all", **dict(args.set))
+    annotated = run(t, method=args.method, **{**dict(args.set), "clusters": "all"})
     cp = annotated.result.cluster_probability
     if cp is None:  # one cluster or none: the single run's answer
         cp = np.asarray(annotated.result.probability, float)[:, None]
