@@ -101,22 +101,6 @@ def test_a_blind_run_goes_on_when_the_best_candidate_is_no_cluster(n_group, n_cl
     assert completeness > 0.5 and purity > 0.6
 
 
-@pytest.mark.parametrize("n_cluster, seed", [(40, 0), (40, 1), (50, 0)])
-def test_a_several_cluster_run_gives_a_lone_cluster_the_single_runs_answer(n_cluster, seed):
-    """The scattered group of the test above is no cluster, so the field holds one: a
-    several-cluster run measures it on all its stars, as the single run does (the precise
-    stars only tell apart a neighbour inside its window, vo_ocml.membership.centroid), and
-    gives the single run's probabilities (it gave up to 0.15 apart before)."""
-    group = SimCluster(16, 7.8, -3.3, 2.4, sd_pm=0.005, sd_parallax=0.005, plummer_radius=5.0)
-    cluster = SimCluster(n_cluster, -1.5, -1.4, 0.25, sd_pm=0.04, sd_parallax=0.01,
-                         plummer_radius=0.05, offset=(0.1, -0.1))
-    X, E, _ = _arrays(simulate_cone(12000, (group, cluster), radius=0.5, seed=seed))
-    single = MSTGMM().fit(X, errors=E)
-    several = MSTGMM(clusters="all").fit(X, errors=E)
-    np.testing.assert_allclose(several.intrinsic_spread_, single.intrinsic_spread_)
-    np.testing.assert_allclose(several.probability_, single.probability_, atol=1e-9)
-
-
 @pytest.mark.parametrize("seed", [0, 2])
 def test_no_cluster_after_every_candidate_reports_the_first_ones_reason_and_counts(seed):
     """Two handfuls of stars, each sharing one motion and parallax, scattered over the sky:

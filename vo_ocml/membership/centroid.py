@@ -20,7 +20,7 @@ from sklearn.mixture import GaussianMixture
 CORE_WEIGHT = 0.3
 #: a cluster is measured in a window of this many of its spreads around it on every axis
 WINDOW_SPREADS = 6.0
-#: with a neighbour in that window, a cluster is measured on the stars whose errors are
+#: with other clusters in the table, a cluster is measured on the stars whose errors are
 #: below this fraction of its expected spread per axis (the guess): their errors widen the
 #: observed spread by at most ~12 % (√(1 + 0.5²)), whereas faint stars' errors, larger than a
 #: nearby cluster's whole spread, would make it look hot and swallow its neighbours ...
@@ -129,7 +129,7 @@ def measure_cluster(pm_plx: np.ndarray, errors: np.ndarray | None, seed: np.ndar
                     max_growth: float = 3.0) -> ClusterFit | None:
     """Measure the cluster around ``seed`` with a local two-component mixture.
 
-    With ``others`` inside its window and errors, only the stars measured to better than
+    With ``others`` and errors, only the stars measured to better than
     :data:`PRECISE_FRACTION` of ``guess`` on every axis are used when there are at least
     :data:`MIN_PRECISE` of them.
 
@@ -169,10 +169,9 @@ def measure_cluster(pm_plx: np.ndarray, errors: np.ndarray | None, seed: np.ndar
     """
     centre, spread = np.asarray(seed, float), np.maximum(np.asarray(guess, float), 1e-3)
     seed_spread = spread.copy()
-    if errors is not None and others is not None and np.any(
-            np.all(np.abs(others - centre) < WINDOW_SPREADS * spread, axis=1)):
-        # a neighbour in the window to tell apart: the mixture is not deconvolved, so
-        # measure on the precise stars
+    if errors is not None and others is not None and len(others):
+        # neighbours to tell apart: the mixture is not deconvolved, so measure on the
+        # precise stars
         precise = np.all(errors < PRECISE_FRACTION * spread, axis=1)
         if precise.sum() >= MIN_PRECISE:
             pm_plx, errors = pm_plx[precise], errors[precise]
