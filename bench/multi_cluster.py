@@ -17,7 +17,7 @@ Three parts (each optional):
     Rows are binned by how far apart the two nearest clusters are: the
     largest of |Δpm| / σ_pm, |Δϖ| / σ_ϖ and separation / r50 in combined (intrinsic + median
     error) spreads. With ``--alone``, each true cluster is also run by itself: the same cone
-    without the other clusters' stars, a blind single-cluster run (``ocml_member``); its F1
+    without the other clusters' stars, a blind single-cluster run (members: P > 0.5); its F1
     ("alone") is what the joint model would reach if the neighbours cost nothing.
 ``--real``
     The real fields (shared data): every cluster found with its catalogue match, and the
@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
-from vo_ocml.analysis.calibration import expected_calibration_error
+from vo_ocml.analysis.calibration import expected_calibration_error, selection_scores
 from vo_ocml.membership.gaia_precision import nominal_errors
 from vo_ocml.pipeline import run
 from vo_ocml.simulate import SimCluster, simulate_cone, true_posterior
@@ -157,9 +157,7 @@ def alone(table: Table, method: str) -> list[float]:
     for j in range(1, truth.max() + 1):
         keep = (truth == 0) | (truth == j)
         annotated = run(table[keep], method=method, random_state=0)
-        member = np.asarray(annotated.table["ocml_member"], bool)
-        t = truth[keep] == j
-        scores.append(float(2 * np.sum(member & t) / (t.sum() + member.sum())))
+        scores.append(selection_scores(annotated.result.probability, truth[keep] == j).f1)
     return scores
 
 
