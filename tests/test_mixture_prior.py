@@ -311,6 +311,24 @@ def test_a_named_centroid_on_a_clusterless_fields_kinematic_peak_finds_no_cluste
     assert sum(found) <= 3
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_a_poor_cluster_in_a_small_table_is_found(seed):
+    """A 15-star cluster in a 120-star table: its filter window holds fewer stars than a
+    Gaussian field needs (MIN_GAUSSIAN_FIELD_STARS), and the field is its uniform component
+    alone. Was "no cluster" (too few stars for a mixture) in every seed; the same table
+    without the cluster, named at the cluster's or the field's motions, finds none."""
+    cluster = SimCluster(15, -2.0, 1.2, 0.3, sd_pm=0.05, sd_parallax=0.02, plummer_radius=0.03)
+    table = simulate_cone(120, (cluster,), radius=0.3, seed=seed)
+    truth = np.asarray(table["true_cluster"]) == 1
+    centroid = (cluster.pmra, cluster.pmdec, cluster.parallax)
+    p = np.nan_to_num(np.asarray(run(table, centroid=centroid).result.probability, float))
+    assert 2 * np.sum((p > 0.5) & truth) / (np.sum(p > 0.5) + truth.sum()) >= 0.85
+    assert 0.8 <= p.sum() / truth.sum() <= 1.2
+    field = table[~truth]
+    for named in (centroid, (-1.5, 0.5, 0.45)):  # the cluster's, the field's kinematic peak
+        assert not run(field, centroid=named).summary.found
+
+
 def test_a_named_r50_keeps_a_small_cluster_from_taking_in_a_broad_group_around_it():
     """A 60-star cluster (Plummer radius 0.9′) inside a 500-star group with its motion spread
     over 18′: named by centroid and position, the profile swells over the group (half-number

@@ -273,7 +273,7 @@ def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
     passed = filters.any(axis=1)
     stage[passed] = STAGE_MST
     counts = {"filter": int(passed.sum()), "mst": int(len(i_m))}
-    if len(i_m) < 20 * (len(seeds) + 1):
+    if len(i_m) < mixture_step.STARS_PER_COMPONENT * (len(seeds) + 1):
         return None
     stars = est._stars.rows(i_m)
     cov = None if err is None else error_covariance(err[i_m], stars.correlations)

@@ -70,6 +70,20 @@ CORE_QUANTILE = 0.25
 #: cluster's component then swells over the peak (injection benchmark, runs that modelled the
 #: injected cluster: ECE 0.028 with one field Gaussian, 0.014 with BIC over one or two)
 AUTO_FIELD_GAUSSIANS = (1, 2)
+#: the radial mixture fits a field Gaussian only with at least this many stars per component
+#: (the cluster's and each field Gaussian's)
+STARS_PER_COMPONENT = 20
+#: fewer stars than a cluster and one field Gaussian need: the filter's window is nearly empty
+#: of field stars, and the field is the window's uniform component alone (a 12–18-star distant
+#: cluster in a 200-row proper-motion box was "no cluster": docs/injection.md, nineteenth
+#: session); below this many (``min_members``' default) no mixture is fitted
+MIN_MIXTURE_STARS = 10
+#: such a fit is a cluster only if its members sit, on average, where its sky profile is at
+#: least twice the table's mean density (``concentration``, the probability-weighted mean of
+#: log ρ_c(x) A, is above log 2): with no field Gaussian to set it against, a co-moving group
+#: scattered over the table would otherwise pass on its motion alone (compact injected
+#: clusters 2.1–6.8; 16 co-moving stars scattered over a cone −0.12)
+MIN_SPARSE_CONCENTRATION = float(np.log(2.0))
 #: ``n_components="auto"``, the paper's mixture: cluster + field, as published
 AUTO_GMM_COMPONENTS = 2
 #: BLAS threads while a mixture is fitted: its products are of (n, 3) arrays of at most
@@ -120,14 +134,19 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
     Raises
     ------
     TooFewStars
-        Fewer than 20 stars per component for every choice of ``n_field``.
+        Fewer than :data:`STARS_PER_COMPONENT` stars per component for every choice of
+        ``n_field``, and, with ``log_window``, fewer than :data:`MIN_MIXTURE_STARS` in all
+        (between the two the field is the window's uniform component alone, and the fit
+        must be concentrated on the sky: :data:`MIN_SPARSE_CONCENTRATION`).
     """
     fit_rows = np.arange(len(kin))
     if len(kin) > max_fit_stars:
         fit_rows = np.sort(np.random.default_rng(random_state).choice(
             len(kin), max_fit_stars, replace=False))
     cov = error_covariance(err, corr)
-    choices = [m for m in n_field if len(fit_rows) >= 20 * (m + 1)]
+    choices = [m for m in n_field if len(fit_rows) >= STARS_PER_COMPONENT * (m + 1)]
+    if not choices and log_window is not None and len(fit_rows) >= MIN_MIXTURE_STARS:
+        choices = [0]  # the field: its component uniform over the window, alone
 
     def fit(m: int) -> RadialMixtureFit:
         return fit_radial_mixture(
@@ -155,6 +174,9 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
     uniform = best.field_weights.shape[1] > len(best.field_means)
     gain = best.profile.log_density(sky) + np.log(best.footprint.area)
     concentration = float(np.sum(probability * gain) / max(probability.sum(), 1e-9))
+    if 0 in fits and concentration < MIN_SPARSE_CONCENTRATION:
+        raise TooFewStars("too few stars for a field Gaussian, and the candidate members are "
+                          "no more concentrated on the sky than the field")
     info = {"model": "radial", "n_components": n_components, "bic": bics,
             "pm_gradient_per_deg": best.cluster_gradient.tolist(),
             "deconvolved": err is not None, "fixed_mean": fixed_mean,

@@ -219,7 +219,9 @@ CORRELATION_PAIRS = ((0, 1), (2, 0), (2, 1))
 
 def _initial_field(kin: np.ndarray, n_bins: int, n_field: int, floor: np.ndarray,
                    random_state: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Starting field: one Gaussian, or ``n_field`` k-means components (weights per bin)."""
+    """Starting field: no Gaussian, one, or ``n_field`` k-means components (weights per bin)."""
+    if n_field == 0:
+        return np.zeros((n_bins, 0)), np.zeros((0, 3)), np.zeros((0, 3, 3))
     if n_field == 1:
         weights, means = np.ones(1), kin.mean(axis=0)[None]
         covs = (np.cov(kin.T) + np.diag(floor**2))[None]
@@ -313,7 +315,8 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
         (:func:`~vo_ocml.membership.centroid.max_pm_dispersion`): the cluster's Gaussian cannot
         grow into a kinematic feature of the field.
     n_field : int
-        Gaussians describing the field; their weights depend on magnitude.
+        Gaussians describing the field; their weights depend on magnitude. 0 (with
+        ``log_window``): the field is its uniform component alone.
     colour : ndarray, shape (n,), optional
         BP−RP: once the kinematic and spatial model has converged, EM goes on with the
         photometric term (:mod:`vo_ocml.membership.photometry`), refitted every iteration;
@@ -350,7 +353,8 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
     coef = None
     w_f, mu_f, cov_f = _initial_field(kin, bins.n_bins, n_field, floor, random_state)
     if log_window is not None:  # the uniform component starts with a share of every bin
-        w_f = np.column_stack([w_f * (1 - UNIFORM_START), np.full(len(w_f), UNIFORM_START)])
+        w_f = np.column_stack([w_f * (1 - UNIFORM_START),
+                               np.full(len(w_f), UNIFORM_START if n_field else 1.0)])
     centre = np.asarray(centre, float)
     cap = np.array([max_pm_sd or np.inf, max_pm_sd or np.inf, max_parallax_sd or np.inf])
     # start: the stars kinematically within 2σ of the cluster are its members, in every bin
