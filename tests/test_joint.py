@@ -11,7 +11,8 @@ from vo_ocml.catalog import lookup_cluster
 from vo_ocml.catalog.match import column_label, match_cluster
 from vo_ocml.errors import InputError
 from vo_ocml.io.tables import write_table
-from vo_ocml.membership.centroid import max_parallax_dispersion
+from vo_ocml.membership.centroid import (MIN_PRECISE, PRECISE_FRACTION, WINDOW_SPREADS,
+                                         max_parallax_dispersion, measure_cluster)
 from vo_ocml.membership.detection import Detection, _resolved
 from vo_ocml.membership.joint_mixture import START_CHI2, JointSeed, fit_joint_mixture, fit_sample
 from vo_ocml.options import RunOptions
@@ -380,3 +381,28 @@ def test_a_clusters_parallax_spread_is_bounded_by_its_depth():
         sd[limit] = float(np.sqrt(fit.covs[0][2, 2]))
     assert sd[None] > 5 * bound and f1[None] < 0.5
     assert sd[bound] <= bound * 1.001 and f1[bound] > 0.9
+
+
+def test_a_cluster_with_few_precise_stars_is_measured_on_all_of_them():
+    """With another cluster in the table, a cluster is measured on the precise stars; a poor
+    nearby one has almost none near its seed (40 members, none measured to half its spread),
+    and its measurement failed -- a several-cluster run then skipped a cluster that the single
+    run finds (docs/multi.md, nineteenth session). It is measured on every star instead."""
+    rng = np.random.default_rng(0)
+    seed, guess = np.array([1.4, 0.05, 2.65]), np.array([0.5, 0.5, 0.1])
+    n_c, n_f = 40, 3000
+    cluster = seed + rng.normal(0, 1, (n_c, 3)) * [0.45, 0.45, 0.03]
+    field = np.column_stack([rng.normal(0, 4, (n_f, 2)), rng.lognormal(np.log(0.5), 0.6, n_f)])
+    err = np.vstack([np.tile([0.3, 0.3, 0.08], (n_c, 1)),
+                     np.where(rng.random((n_f, 1)) < 0.2, 0.02, 0.3) * [1.0, 1.0, 0.3]])
+    pm_plx = np.vstack([cluster, field + rng.normal(0, 1, (n_f, 3)) * err[n_c:]])
+    precise = np.all(err < PRECISE_FRACTION * guess, axis=1)
+    near = np.all(np.abs(pm_plx - seed) < WINDOW_SPREADS * guess, axis=1)
+    assert precise.sum() >= MIN_PRECISE and (precise & near).sum() < 10  # the case
+    alone = measure_cluster(pm_plx, err, seed, guess, random_state=0)
+    beside = measure_cluster(pm_plx, err, seed, guess, random_state=0,
+                             others=np.array([[-4.0, -3.0, 0.35]]),
+                             others_spread=np.array([[0.05, 0.05, 0.01]]))
+    assert alone is not None and beside is not None
+    np.testing.assert_allclose(beside.centre, alone.centre)
+    np.testing.assert_allclose(beside.centre, seed, atol=0.3)

@@ -12,6 +12,7 @@ median squared error of its stars gives the intrinsic spread.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from sklearn.mixture import GaussianMixture
@@ -131,7 +132,8 @@ def measure_cluster(pm_plx: np.ndarray, errors: np.ndarray | None, seed: np.ndar
 
     With ``others`` and errors, only the stars measured to better than
     :data:`PRECISE_FRACTION` of ``guess`` on every axis are used when there are at least
-    :data:`MIN_PRECISE` of them.
+    :data:`MIN_PRECISE` of them and enough of them near the seed for a fit; else every star
+    (a poor nearby cluster has few precise stars: a several-cluster run then skipped it).
 
     Parameters
     ----------
@@ -167,14 +169,29 @@ def measure_cluster(pm_plx: np.ndarray, errors: np.ndarray | None, seed: np.ndar
     ClusterFit or None
         None when the window holds too few stars for a fit.
     """
-    centre, spread = np.asarray(seed, float), np.maximum(np.asarray(guess, float), 1e-3)
-    seed_spread = spread.copy()
+    measure = partial(_measure, seed=np.asarray(seed, float),
+                      guess=np.maximum(np.asarray(guess, float), 1e-3),
+                      random_state=random_state, iterations=iterations,
+                      velocity_dispersion=velocity_dispersion, max_window=max_window,
+                      others=others, others_spread=others_spread, max_growth=max_growth)
     if errors is not None and others is not None and len(others):
         # neighbours to tell apart: the mixture is not deconvolved, so measure on the
-        # precise stars
-        precise = np.all(errors < PRECISE_FRACTION * spread, axis=1)
+        # precise stars -- unless they are too few near the seed (a poor nearby cluster)
+        precise = np.all(errors < PRECISE_FRACTION * measure.keywords["guess"], axis=1)
         if precise.sum() >= MIN_PRECISE:
-            pm_plx, errors = pm_plx[precise], errors[precise]
+            fit = measure(pm_plx[precise], errors[precise])
+            if fit is not None:
+                return fit
+    return measure(pm_plx, errors)
+
+
+def _measure(pm_plx: np.ndarray, errors: np.ndarray | None, *, seed: np.ndarray,
+             guess: np.ndarray, random_state: int | None, iterations: int,
+             velocity_dispersion: float, max_window: int, others: np.ndarray | None,
+             others_spread: np.ndarray | None, max_growth: float) -> ClusterFit | None:
+    """:func:`measure_cluster` on the stars given (None: too few in the window)."""
+    centre, spread = seed, guess
+    seed_spread = spread.copy()
     n_core = 0.0
     for _ in range(iterations):
         window = np.flatnonzero(np.all(np.abs(pm_plx - centre) < WINDOW_SPREADS * spread,
