@@ -563,6 +563,17 @@ def reliability_png(records: list[dict], path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def over_fields(field_run, fields: dict[str, Path], args) -> list[dict]:
+    """``field_run(label, path, args)`` for every field, ``args.jobs`` at a time (joblib), the
+    records of all fields in one list (also bench/peer_hdbscan.py)."""
+    if args.jobs > 1:
+        from joblib import Parallel, delayed
+        chunks = Parallel(n_jobs=args.jobs)(delayed(field_run)(k, v, args) for k, v in fields.items())
+    else:
+        chunks = [field_run(k, v, args) for k, v in fields.items()]
+    return [r for chunk in chunks for r in chunk]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help=f"{len(QUICK_FIELDS)} fields × {QUICK_PER_FIELD} injections")
@@ -600,12 +611,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("no field matches --fields")
     args.per_field = args.per_field or (QUICK_PER_FIELD if args.quick else PER_FIELD)
     t0 = time.perf_counter()
-    if args.jobs > 1:
-        from joblib import Parallel, delayed
-        chunks = Parallel(n_jobs=args.jobs)(delayed(run_field)(k, v, args) for k, v in fields.items())
-    else:
-        chunks = [run_field(k, v, args) for k, v in fields.items()]
-    records = [r for chunk in chunks for r in chunk]
+    records = over_fields(run_field, fields, args)
     elapsed = time.perf_counter() - t0
     text = report(records, args, elapsed)
     print(text)

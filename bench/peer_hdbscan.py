@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from injection import (  # noqa: E402  (the bench's own module, beside this one)
     D_CLASSES, FILL_SPLIT, MIN_TRUE, N_CLASSES, PER_FIELD, SHARED, _fill, _in, discover_fields,
-    thinned_injections,
+    over_fields, thinned_injections,
 )
 
 from vo_ocml.analysis.calibration import reliability, selection_scores  # noqa: E402
@@ -211,12 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     if not fields:
         parser.error("no field matches --fields")
     t0 = time.perf_counter()
-    if args.jobs > 1:
-        from joblib import Parallel, delayed
-        chunks = Parallel(n_jobs=args.jobs)(delayed(run_field)(k, v, args) for k, v in fields.items())
-    else:
-        chunks = [run_field(k, v, args) for k, v in fields.items()]
-    records = [r for chunk in chunks for r in chunk]
+    records = over_fields(run_field, fields, args)
     print(f"HDBSCAN min_cluster_size {MIN_CLUSTER_SIZE}, min_samples {args.min_samples}, leaf; "
           f"seed {args.seed}")
     print(report(records))
