@@ -134,7 +134,8 @@ def run_field(label: str, path: Path, args) -> list[dict]:
     started = time.perf_counter()
     for i, d, inj, model, truth, usable in thinned_injections(label, path, args.seed, args.per_field,
                                                               args.own_cache, MIN_TRUE):
-        records.append({"field": label, "i": i, "distance_kpc": d, **score_injection(inj, model, truth, usable, args.min_samples)})
+        records.append({"field": label, "i": i, "distance_kpc": d,
+                        **score_injection(inj, model, truth, usable, args.min_samples)})
     print(f"{label}: {len(records)} injections in {time.perf_counter() - started:.0f} s",
           file=sys.stderr, flush=True)
     return records
@@ -171,6 +172,7 @@ def report(records: list[dict]) -> str:
 
     def pooled(m: str, key: str) -> np.ndarray:
         return np.concatenate([r[m][key] for r in records])
+
     def faint_purity(m: str) -> str:
         g, member, truth = pooled(m, "g"), pooled(m, "member"), pooled(m, "truth")
         sel = member & (g >= FAINT[0]) & (g < FAINT[1])

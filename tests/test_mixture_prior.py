@@ -314,8 +314,8 @@ def test_a_named_centroid_on_a_clusterless_fields_kinematic_peak_finds_no_cluste
 @pytest.mark.parametrize("seed", range(4))
 def test_a_poor_cluster_in_a_small_table_is_found(seed):
     """A 15-star cluster in a 120-star table: its filter window holds fewer stars than a
-    Gaussian field needs (MIN_GAUSSIAN_FIELD_STARS), and the field is its uniform component
-    alone. Was "no cluster" (too few stars for a mixture) in every seed; the same table
+    Gaussian field needs (mixture_step.STARS_PER_COMPONENT), and the field is its uniform
+    component alone. Was "no cluster" (too few stars for a mixture) in every seed; the same table
     without the cluster, named at the cluster's or the field's motions, finds none."""
     cluster = SimCluster(15, -2.0, 1.2, 0.3, sd_pm=0.05, sd_parallax=0.02, plummer_radius=0.03)
     table = simulate_cone(120, (cluster,), radius=0.3, seed=seed)
