@@ -24,9 +24,14 @@ members to N_true, and the ECE (P ≥ 0.05) of vo_ocml's probabilities and of HD
 ``probabilities_`` (its membership strengths, which are not probabilities; shown because a
 user might read them as such).
 
+``--real`` runs the real set of ``bench/accuracy.py`` instead (published member lists: M67,
+the Pleiades, six distant boxes, oc345p67): vo_ocml blind and named, HDBSCAN's cluster nearest
+the shipped catalogue's entry, and its cluster that best matches the reference (an oracle).
+
 Usage::
 
     python bench/peer_hdbscan.py [--own-cache DIR] [--seed 0] [--fields a,b] [--jobs 2]
+    python bench/peer_hdbscan.py --real [--min-samples 10]
 """
 
 from __future__ import annotations
@@ -50,6 +55,8 @@ from injection import (  # noqa: E402  (the bench's own module, beside this one)
 )
 
 from vo_ocml.analysis.calibration import reliability, selection_scores  # noqa: E402
+from vo_ocml.analysis.validate import validate  # noqa: E402
+from vo_ocml.catalog import lookup_cluster  # noqa: E402
 from vo_ocml.pipeline import run  # noqa: E402
 
 #: the independent benchmark's HDBSCAN setting (also Hunt & Reffert 2023's min_cluster_size)
@@ -75,23 +82,34 @@ def tangent_plane(ra: np.ndarray, dec: np.ndarray, ra0: float, dec0: float) -> t
     return np.degrees(x), np.degrees(y)
 
 
-def hdbscan_clusters(inj, model, usable: np.ndarray, min_samples: int):
-    """HDBSCAN's labels (−1: noise or not clustered), strengths, the scaled features of the
-    usable rows and the scaled named point (the injected cluster's catalogue entry)."""
-    t = inj.table
-    ra, dec = model.cmap.array(t, "ra"), model.cmap.array(t, "dec")
+def hdbscan_fit(ra: np.ndarray, dec: np.ndarray, kin: np.ndarray, usable: np.ndarray,
+                min_samples: int):
+    """HDBSCAN over the ``usable`` rows in Hunt & Reffert's space: labels (−1: noise or not
+    clustered), strengths, every row's scaled features (0 where unknown), and a function that
+    scales a point (ra, dec, pmra, pmdec, parallax) into that space."""
     ra0, dec0 = float(np.nanmedian(ra)), float(np.nanmedian(dec))
     x, y = tangent_plane(ra, dec, ra0, dec0)
-    features = np.column_stack([x, y] + [model.cmap.array(t, q) for q in KINEMATICS])
+    features = np.column_stack([x, y, kin])
     scaler = RobustScaler().fit(features[usable])
     fit = HDBSCAN(min_cluster_size=MIN_CLUSTER_SIZE, min_samples=min_samples,
                   cluster_selection_method="leaf", copy=True).fit(scaler.transform(features[usable]))
-    labels = np.full(len(t), -1)
-    strength = np.zeros(len(t))
+    labels = np.full(len(ra), -1)
+    strength = np.zeros(len(ra))
     labels[usable], strength[usable] = fit.labels_, fit.probabilities_
-    nx, ny = tangent_plane(np.array([inj.position[0]]), np.array([inj.position[1]]), ra0, dec0)
-    named = scaler.transform(np.array([[nx[0], ny[0], *inj.centroid]]))[0]
-    return labels, strength, scaler.transform(np.where(np.isfinite(features), features, 0.0)), named
+
+    def scale(point) -> np.ndarray:
+        px, py = tangent_plane(np.array([point[0]]), np.array([point[1]]), ra0, dec0)
+        return scaler.transform(np.array([[px[0], py[0], *point[2:]]]))[0]
+    return labels, strength, scaler.transform(np.where(np.isfinite(features), features, 0.0)), scale
+
+
+def nearest(labels: np.ndarray, scaled: np.ndarray, point: np.ndarray) -> int | None:
+    """The HDBSCAN cluster whose median lies nearest ``point`` (scaled); None: no cluster."""
+    ids = np.unique(labels[labels >= 0])
+    if not ids.size:
+        return None
+    medians = np.array([np.median(scaled[labels == k], axis=0) for k in ids])
+    return int(ids[np.argmin(np.linalg.norm(medians - point, axis=1))])
 
 
 def score_injection(inj, model, truth: np.ndarray, usable: np.ndarray, min_samples: int) -> dict:
@@ -102,15 +120,17 @@ def score_injection(inj, model, truth: np.ndarray, usable: np.ndarray, min_sampl
         named = {"centroid": inj.centroid, "position": inj.position, "r50": inj.r50} if mode == "named" else {}
         prob = np.nan_to_num(np.asarray(run(inj.table, **named).result.probability, float))
         out[f"ours {mode}"] = prob
-    labels, strength, scaled, point = hdbscan_clusters(inj, model, usable, min_samples)
+    t = inj.table
+    labels, strength, scaled, scale = hdbscan_fit(
+        model.cmap.array(t, "ra"), model.cmap.array(t, "dec"),
+        np.column_stack([model.cmap.array(t, q) for q in KINEMATICS]), usable, min_samples)
     ids = np.unique(labels[labels >= 0])
     if ids.size:
-        medians = np.array([np.median(scaled[labels == k], axis=0) for k in ids])
-        nearest = ids[np.argmin(np.linalg.norm(medians - point, axis=1))]
+        near = nearest(labels, scaled, scale((*inj.position, *inj.centroid)))
         scores = [selection_scores((labels == k).astype(float), truth, exclude=~usable) for k in ids]
         mostly = ids[[sc.purity > ORACLE_PURITY for sc in scores]]
         best = mostly if mostly.size else ids[[int(np.argmax([sc.f1 for sc in scores]))]]
-        out["HDBSCAN named"] = np.where(labels == nearest, strength, 0.0)
+        out["HDBSCAN named"] = np.where(labels == near, strength, 0.0)
         out["HDBSCAN best"] = np.where(np.isin(labels, best), strength, 0.0)
     else:
         out["HDBSCAN named"] = out["HDBSCAN best"] = np.zeros(len(labels))
@@ -139,6 +159,41 @@ def run_field(label: str, path: Path, args) -> list[dict]:
     print(f"{label}: {len(records)} injections in {time.perf_counter() - started:.0f} s",
           file=sys.stderr, flush=True)
     return records
+
+
+def real_set(shared: Path, min_samples: int) -> str:
+    """The real set of ``bench/accuracy.py`` (published member lists): vo_ocml's F1 blind and
+    named, and HDBSCAN's for its cluster nearest the shipped catalogue's entry and for its
+    cluster that best matches the reference (an oracle), as a markdown table."""
+    from accuracy import cases  # the bench's own module, beside this one
+
+    lines = ["| cone | rows | vo_ocml blind | vo_ocml named | HDBSCAN nearest the catalogue entry "
+             "| HDBSCAN best match (oracle) | HDBSCAN clusters |", "|---|---|---|---|---|---|---|"]
+    for label, table, reference, name in cases(shared):
+        blind = run(table)
+        f1 = [validate(blind, reference).f1,
+              validate(run(table, cluster=name), reference).f1 if name else np.nan]
+        kin = np.column_stack([np.asarray(table[q], float) for q in KINEMATICS])
+        usable = np.all(np.isfinite(kin), axis=1)
+        labels, _, scaled, scale = hdbscan_fit(np.asarray(table["ra"], float),
+                                               np.asarray(table["dec"], float), kin, usable,
+                                               min_samples)
+        scored = blind.table.copy(copy_data=False)
+
+        def f1_of(k: int | None) -> float:
+            scored["ocml_prob"] = (labels == k).astype(float) if k is not None else 0.0
+            return validate(scored, reference, threshold=0.5).f1
+        ids = np.unique(labels[labels >= 0])
+        named = np.nan
+        if name:
+            entry = lookup_cluster(name)
+            named = f1_of(nearest(labels, scaled, scale((entry.ra, entry.dec, entry.pmra,
+                                                         entry.pmdec, entry.parallax))))
+        best = max((f1_of(k) for k in ids), default=0.0)
+        lines.append(f"| {label} | {len(table)} | {f1[0]:.3f} | "
+                     + " | ".join("–" if np.isnan(x) else f"{x:.3f}" for x in (f1[1], named))
+                     + f" | {best:.3f} | {ids.size} |")
+    return "\n".join(lines)
 
 
 def _median(values: list[float]) -> str:
@@ -206,7 +261,14 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"HDBSCAN's min_samples (default {MIN_CLUSTER_SIZE})")
     parser.add_argument("--jobs", type=int, default=1, help="fields run in parallel (joblib)")
     parser.add_argument("--shared", type=Path, default=SHARED)
+    parser.add_argument("--real", action="store_true",
+                        help="the real set of bench/accuracy.py (published member lists) instead")
     args = parser.parse_args(argv)
+    if args.real:
+        print(f"HDBSCAN min_cluster_size {MIN_CLUSTER_SIZE}, min_samples {args.min_samples}, leaf; "
+              "F1 against the references of bench/accuracy.py")
+        print(real_set(args.shared, args.min_samples))
+        return 0
     fields = discover_fields(args.shared)
     if args.fields:
         fields = {k: v for k, v in fields.items() if any(w in k for w in args.fields.split(","))}
