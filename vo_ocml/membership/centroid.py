@@ -169,15 +169,15 @@ def measure_cluster(pm_plx: np.ndarray, errors: np.ndarray | None, seed: np.ndar
     ClusterFit or None
         None when the window holds too few stars for a fit.
     """
-    measure = partial(_measure, seed=np.asarray(seed, float),
-                      guess=np.maximum(np.asarray(guess, float), 1e-3),
-                      random_state=random_state, iterations=iterations,
-                      velocity_dispersion=velocity_dispersion, max_window=max_window,
-                      others=others, others_spread=others_spread, max_growth=max_growth)
+    seed, guess = np.asarray(seed, float), np.maximum(np.asarray(guess, float), 1e-3)
+    measure = partial(_measure, seed=seed, guess=guess, random_state=random_state,
+                      iterations=iterations, velocity_dispersion=velocity_dispersion,
+                      max_window=max_window, others=others, others_spread=others_spread,
+                      max_growth=max_growth)
     if errors is not None and others is not None and len(others):
         # neighbours to tell apart: the mixture is not deconvolved, so measure on the
         # precise stars -- unless they are too few near the seed (a poor nearby cluster)
-        precise = np.all(errors < PRECISE_FRACTION * measure.keywords["guess"], axis=1)
+        precise = np.all(errors < PRECISE_FRACTION * guess, axis=1)
         if precise.sum() >= MIN_PRECISE:
             fit = measure(pm_plx[precise], errors[precise])
             if fit is not None:
