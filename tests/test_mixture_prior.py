@@ -16,7 +16,7 @@ from vo_ocml.membership.centroid import (MAX_DEPTH_PC, MIN_PARALLAX_SPREAD,
 from vo_ocml.membership.mixture_step import NAMED_SKY_TOLERANCE, NAMED_TOLERANCE
 from vo_ocml.membership.sky import from_tangent_plane
 from vo_ocml.membership.deconvolution import _log_normal
-from vo_ocml.membership.radial_mixture import error_covariance, field_prior_share
+from vo_ocml.membership.radial_mixture import _field_update, error_covariance, field_prior_share
 from vo_ocml.membership.result import R50_TOLERANCE
 from vo_ocml.membership.sky_prior import (Footprint, MagnitudeBins, ProfileFitter,
                                         eff_half_radius)
@@ -402,3 +402,15 @@ def test_a_bin_the_cluster_nearly_fills_keeps_some_field():
     # whatever its motion, a member (P = 1)
     assert np.all(n_f > 0) and np.all(np.isfinite(np.log(n_f)))
     assert np.allclose(n_c + n_f, bins.counts(b, p) + bins.counts(b, 1.0 - p))
+
+
+def test_a_field_part_without_stars_keeps_its_gaussian():
+    """A field Gaussian no star belongs to (a small group fitted apart) is left as it was."""
+    rng = np.random.default_rng(0)
+    kin = rng.normal(0.0, 1.0, (30, 3))
+    mu_f, cov_f = np.array([[0.0, 0.0, 0.0], [5.0, 5.0, 1.0]]), np.stack([np.eye(3)] * 2)
+    resp = np.column_stack([np.ones(30), np.zeros(30)])
+    weights = _field_update(kin, None, np.zeros(30, int), 1, resp, mu_f, cov_f, [None, None],
+                            np.full(3, 1e-3), np.ones(30))
+    assert np.array_equal(mu_f[1], [5.0, 5.0, 1.0]) and np.allclose(mu_f[0], kin.mean(axis=0))
+    assert weights.shape == (1, 2) and weights[0, 1] < 0.05

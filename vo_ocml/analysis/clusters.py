@@ -71,8 +71,10 @@ def name_clusters(result: MembershipResult, astrometry: dict[str, np.ndarray],
     taken: list[str] = []
     n_candidates = 0
     for k, found in enumerate(result.clusters):
+        # the fitted means in ``details`` are the first cluster's (a single-model fit)
         single = dataclasses.replace(result, probability=result.cluster_probability[:, k],
-                                     centroid=found.centroid, step_counts={})
+                                     centroid=found.centroid, step_counts={},
+                                     details=result.details if k == 0 else {})
         s = summarize(single, astrometry, threshold)
         ra, dec = (s.ra, s.dec) if math.isfinite(s.ra) else (found.centroid.ra, found.centroid.dec)
         match = match_cluster(ra, dec, s.pmra if math.isfinite(s.pmra) else found.centroid.pmra,

@@ -1,5 +1,5 @@
 """Every cluster in the field: seeds from blind detection, one filter → MST per cluster, one joint
-mixture (:mod:`vo_ocml.membership.joint_mixture`) for all of them and the field.
+mixture (:mod:`vo_ocml.membership.joint_mixture`) per group of clusters that compete for stars.
 
 Used by :class:`~vo_ocml.membership.mstgmm.MSTGMM` when ``clusters`` is not 1. The first cluster
 is the named one (centroid given) or the most significant one found; the others are the blind
@@ -8,11 +8,16 @@ detection's candidates (:func:`~vo_ocml.membership.detection.find_candidates`) a
 (:func:`~vo_ocml.membership.centroid.measure_cluster`), at most ``max_clusters`` in all. A
 candidate that is the named cluster again (kinematically within :data:`SAME_CLUSTER` combined
 spreads of it, and on the sky within its window when both positions are known) is dropped.
-Each cluster's filter and MST select its candidate stars; the joint mixture is fitted on the
-union. A cluster left with fewer than ``min_members`` stars at P > 0.5, or whose Gaussian would be
-hotter than a bound cluster can be without the fit's bound (the single model's test,
+Each cluster's filter and MST select its candidate stars. Clusters whose filters share stars
+are one group (:func:`~vo_ocml.membership.joint_groups.overlap_groups`), and each group's joint
+mixture is fitted on the union of its clusters' candidates. A cluster left with fewer than
+``min_members`` stars at P > 0.5, or whose Gaussian would be hotter than a bound cluster can be
+without the fit's bound (the single model's test,
 :func:`~vo_ocml.membership.mixture_step.velocity_dispersion`), is dropped and the mixture
-refitted without it.
+refitted without it. The first cluster alone in its group, or not confirmed by its group's
+mixture, or moved by it away from where it was named, is fitted by the single model
+(:func:`~vo_ocml.membership.joint_groups.beside`): a several-cluster run finds every cluster a
+single run finds.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from vo_ocml.membership import mixture_step, mst
 from vo_ocml.membership.centroid import best_measured, max_parallax_dispersion, measure_cluster
 from vo_ocml.membership.deconvolution import take_rows
 from vo_ocml.membership.detection import Detection
+from vo_ocml.membership.joint_groups import moved_from_name, overlap_groups
 from vo_ocml.membership.joint_mixture import (JointMixtureFit, JointSeed, fit_joint_mixture,
                                               fit_sample)
 from vo_ocml.membership.radial_mixture import error_covariance
@@ -152,11 +158,12 @@ def candidate_rows(kin: np.ndarray, sky: np.ndarray, passed: np.ndarray, *, rule
 
 @dataclass
 class JointOutcome:
-    """The joint fit on the candidate rows: posteriors, the seeds kept, the model, facts."""
+    """The joint fit on the candidate rows: posteriors, the seeds kept, the model (None: a
+    primary cluster left to the single model), facts."""
 
     probability: np.ndarray
     seeds: list[Seed]
-    model: JointMixtureFit
+    model: JointMixtureFit | None
     dropped: list[str]
 
 
@@ -164,8 +171,11 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
               filters: np.ndarray, gradient, min_members: int, velocity_dispersion: float,
               max_fit_stars: int, random_state: int | None, mag: np.ndarray | None = None,
               footprint: Footprint | None = None, log_window: np.ndarray | None = None,
-              colour: np.ndarray | None = None) -> JointOutcome | None:
+              colour: np.ndarray | None = None, keep_first: bool = True) -> JointOutcome | None:
     """Fit the joint mixture; drop failing non-primary clusters and refit. None: the primary fails.
+
+    With ``keep_first=False`` (a group of clusters other than the primary's) the first seed is
+    dropped like any other; None: every cluster failed.
 
     ``err``: standard errors (n, 3) or covariances (n, 3, 3); ``filters`` (n, K) says which
     cluster's filter each star passed: the field is one Gaussian per cluster's filter region
@@ -212,7 +222,7 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
                                    f"(bound {bound:.2f})"))
         if not failing:
             return JointOutcome(P, seeds, model, dropped)
-        if failing[0][0] == 0:
+        if (failing[0][0] == 0 and keep_first) or len(failing) == len(seeds):
             return None
         dropped += [f"candidate at pm ({seeds[k].centre[0]:.2f}, {seeds[k].centre[1]:.2f}), "
                     f"parallax {seeds[k].centre[2]:.3f}: {why}" for k, why in failing]
@@ -239,14 +249,19 @@ def window_columns(est, kin: np.ndarray, err: np.ndarray | None,
 
 
 def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
-                 primary: Seed, max_clusters: int, sky_window: float) -> tuple[np.ndarray, np.ndarray, dict,
-                                                            JointOutcome] | None:
-    """Every cluster's filter → MST, then the joint mixture, for ``est`` (an MSTGMM).
+                 primary: Seed, max_clusters: int, sky_window: float
+                 ) -> tuple[np.ndarray, np.ndarray, dict, list[JointOutcome]]:
+    """Every cluster's filter → MST, then a joint mixture per group of overlapping clusters
+    (:func:`~vo_ocml.membership.joint_groups.overlap_groups`), for ``est`` (an MSTGMM).
+
+    The primary cluster alone in its group, or not confirmed by its group's mixture, is left to
+    the single model (its outcome's model is None; :func:`beside`), so that a several-cluster
+    run finds every cluster a single run finds.
 
     Returns
     -------
-    (probability (m, K + 1) on every row, stage per row, step counts, outcome), or None when
-    the primary cluster fails the checks (no cluster).
+    (probability (m, K + 1) on every row, stage per row, step counts, one outcome per group
+    with the primary's first)
     """
     from vo_ocml.membership.base import STAGE_DTYPE, STAGE_FILTER, STAGE_GMM, STAGE_MST
     from vo_ocml.membership.detection import find_candidates
@@ -268,29 +283,54 @@ def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
     # release the GIL)
     with ThreadPoolExecutor(len(seeds)) as pool:
         rows = list(pool.map(mst_rows, range(len(seeds))))
-    i_m = np.unique(np.concatenate(rows))
     stage = np.full(len(kin), STAGE_FILTER, dtype=STAGE_DTYPE)
     passed = filters.any(axis=1)
     stage[passed] = STAGE_MST
-    counts = {"filter": int(passed.sum()), "mst": int(len(i_m))}
-    if len(i_m) < mixture_step.STARS_PER_COMPONENT * (len(seeds) + 1):
-        return None
-    stars = est._stars.rows(i_m)
-    cov = None if err is None else error_covariance(err[i_m], stars.correlations)
-    outcome = fit_seeds(kin[i_m], cov, sky[i_m], seeds, mag=stars.magnitude,
-                        footprint=Footprint(sky, field_sky=sky[~passed]), filters=filters[i_m],
-                        log_window=log_window[i_m],
-                        gradient=est._gradient, min_members=est.min_members,
-                        velocity_dispersion=est.max_velocity_dispersion,
-                        max_fit_stars=est.max_fit_stars, random_state=est.random_state,
-                        colour=stars.colour if est.photometric else None)
-    if outcome is None:
-        return None
-    P = np.zeros((len(kin), len(outcome.seeds) + 1))
-    P[:, -1] = 1.0
-    P[i_m] = outcome.probability
-    stage[i_m] = STAGE_GMM
-    return P, stage, counts, outcome
+    counts = {"filter": int(passed.sum()), "mst": len(np.unique(np.concatenate(rows)))}
+    outcomes, columns, skipped = [], [], []
+    taken = np.zeros(len(kin), bool)  # a star shared by two groups is the first's
+    groups, g = overlap_groups(filters), 0
+    while g < len(groups):
+        group = groups[g]
+        i_m = np.unique(np.concatenate([rows[k] for k in group]))
+        i_m = i_m[~taken[i_m]]
+        if group == [0]:  # the primary alone: the single model fits it (joint_groups.beside)
+            taken[i_m] = True
+            outcomes.append(JointOutcome(np.zeros((0, 2)), [seeds[0]], None, []))
+            columns.append(np.zeros((len(kin), 1)))
+            g += 1
+            continue
+        outcome = None
+        if len(i_m) >= mixture_step.STARS_PER_COMPONENT * (len(group) + 1):
+            stars = est._stars.rows(i_m)
+            cov = None if err is None else error_covariance(err[i_m], stars.correlations)
+            outcome = fit_seeds(
+                kin[i_m], cov, sky[i_m], [seeds[k] for k in group], mag=stars.magnitude,
+                filters=filters[np.ix_(i_m, group)],
+                footprint=Footprint(sky, field_sky=sky[~filters[:, group].any(axis=1)]),
+                log_window=log_window[np.ix_(i_m, group)], gradient=est._gradient,
+                min_members=est.min_members, velocity_dispersion=est.max_velocity_dispersion,
+                max_fit_stars=est.max_fit_stars, random_state=est.random_state,
+                colour=stars.colour if est.photometric else None, keep_first=g == 0)
+        if g == 0 and (outcome is None or moved_from_name(est, seeds[0], outcome)):
+            # the primary not confirmed beside its neighbours, or taken away from where it was
+            # named: it is fitted alone, as a single run fits it, and they together after it
+            groups[0:1] = [[0], group[1:]]
+            continue
+        g += 1
+        if outcome is None:
+            skipped.append(f"{len(group)} candidate(s) not confirmed by their mixture "
+                           f"({len(i_m)} stars after the MST)")
+            continue
+        taken[i_m] = True
+        block = np.zeros((len(kin), len(outcome.seeds)))
+        block[i_m] = outcome.probability[:, :-1]
+        stage[i_m] = STAGE_GMM
+        outcomes.append(outcome)
+        columns.append(block)
+    outcomes[0].dropped.extend(skipped)
+    P = np.column_stack(columns)  # a star is in one group's rows at most
+    return np.column_stack([P, 1.0 - P.sum(axis=1)]), stage, counts, outcomes
 
 
 def first_posterior(est, kin: np.ndarray, err: np.ndarray | None, cov: np.ndarray | None,
@@ -303,31 +343,37 @@ def first_posterior(est, kin: np.ndarray, err: np.ndarray | None, cov: np.ndarra
 
 def joint_result(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, primary: Seed,
                  max_clusters: int, sky_window: float):
-    """The :class:`~vo_ocml.membership.base.Scores` of a joint run (None: no cluster).
+    """The :class:`~vo_ocml.membership.base.Scores` of a joint run.
 
     Sets ``est``'s fitted attributes (``centre_``, spreads, ``mixture_``: the
-    :class:`JointMixtureFit`, ``clusters_``).
+    :class:`JointMixtureFit`, ``clusters_``, ``joint_seeds_``). With one seed in
+    ``joint_seeds_`` the primary is left to the single model and these scores only carry the
+    other clusters (:func:`~vo_ocml.membership.joint_groups.beside`).
     """
     from vo_ocml.membership.base import Centroid, ClusterFound, Scores, probability_step
     from vo_ocml.membership.sky import from_tangent_plane
 
-    found = joint_scores(est, kin, err, sky, primary, max_clusters, sky_window)
-    if found is None:
-        return None
-    P, stage, counts, outcome = found
-    model = outcome.model
+    P, stage, counts, outcomes = joint_scores(est, kin, err, sky, primary, max_clusters,
+                                              sky_window)
     clusters = []
-    for k, s in enumerate(outcome.seeds):
-        ra, dec = from_tangent_plane(*model.centres[k], *est.sky_origin_)
-        intrinsic = np.sqrt(np.diag(model.covs[k]))
-        centroid = Centroid(*map(float, model.means[k]), source=s.source, name=s.name,
-                            ra=float(ra), dec=float(dec), spread=tuple(map(float, intrinsic)))
-        details = {"seed": np.asarray(s.centre, float).tolist(),
-                   "intrinsic_spread": intrinsic.tolist()}
-        if s.detection is not None:
-            details["detection"] = s.detection.describe()
-        clusters.append(ClusterFound(f"cluster_{k + 1}", centroid, float(s.significance),
-                                     details))
+    for outcome in outcomes:
+        model = outcome.model
+        for k, s in enumerate(outcome.seeds):
+            if model is None:  # the primary alone, fitted by the single model
+                clusters.append(ClusterFound("cluster_1", Centroid(
+                    *map(float, s.centre), source=s.source, name=s.name), float(s.significance)))
+                continue
+            ra, dec = from_tangent_plane(*model.centres[k], *est.sky_origin_)
+            intrinsic = np.sqrt(np.diag(model.covs[k]))
+            centroid = Centroid(*map(float, model.means[k]), source=s.source, name=s.name,
+                                ra=float(ra), dec=float(dec), spread=tuple(map(float, intrinsic)))
+            details = {"seed": np.asarray(s.centre, float).tolist(),
+                       "intrinsic_spread": intrinsic.tolist()}
+            if s.detection is not None:
+                details["detection"] = s.detection.describe()
+            clusters.append(ClusterFound(f"cluster_{len(clusters) + 1}", centroid,
+                                         float(s.significance), details))
+    model, n_first = outcomes[0].model, len(outcomes[0].seeds)
     counts["gmm"] = int(np.sum(P[:, 0] > 0.5))
     counts[probability_step(0.8)] = int(np.sum(P[:, 0] > 0.8))
     details = {
@@ -338,15 +384,16 @@ def joint_result(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, 
         "observed_spread": primary.observed.tolist(),
         "intrinsic_spread": primary.intrinsic.tolist(),
         "cluster_component_reason": (
-            f"first of {len(clusters)} clusters of a joint mixture with the field, deconvolved "
+            f"first of {n_first} clusters of a joint mixture with the field, deconvolved "
             f"with the stars' errors: {'yes' if err is not None else 'no'}"),
         "n_clusters": len(clusters),
-        "photometric": model.colour_terms is not None,
+        "n_fitted_apart": len(clusters) - n_first,
+        "photometric": model is not None and model.colour_terms is not None,
     }
-    if outcome.dropped:
-        details["clusters_dropped"] = "; ".join(outcome.dropped)
+    if outcomes[0].dropped:
+        details["clusters_dropped"] = "; ".join(outcomes[0].dropped)
     est.centre_, est.observed_spread_ = primary.centre, primary.observed
     est.intrinsic_spread_, est.mixture_, est.clusters_ = primary.intrinsic, model, clusters
-    est.joint_seeds_ = outcome.seeds
+    est.joint_seeds_ = outcomes[0].seeds
     return Scores(P[:, 0], stage, counts, clusters[0].centroid, details,
                   clusters=clusters, cluster_probability=P)

@@ -31,7 +31,7 @@ import numpy as np
 from sklearn.preprocessing import StandardScaler
 
 from vo_ocml.errors import InputError
-from vo_ocml.membership import joint, mixture_step, mst
+from vo_ocml.membership import joint, joint_groups, mixture_step, mst
 from vo_ocml.membership.base import (
     STAGE_DTYPE, STAGE_FILTER, STAGE_GMM, STAGE_MST, STAGE_NO_CLUSTER, Centroid,
     MembershipEstimator, Scores, as_centroid, probability_step,
@@ -329,11 +329,10 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
                                      name or getattr(c, "name", None), r50=getattr(c, "r50", None),
                                      window=found_at[1] if found_at is not None else np.inf,
                                      detection=self._detection() if source == "data" else None)
-                alone = joint.joint_result(self, kin, err, sky, primary, self._n_clusters(),
-                                           DETECTION_SKY_WINDOW)
-                if alone is None or len(alone.clusters) > 1:  # None: next candidate; 1: single fit
-                    return alone or ("the cluster was not confirmed by the joint mixture (too "
-                                     "few members or too hot for a bound cluster)")
+                several = joint.joint_result(self, kin, err, sky, primary, self._n_clusters(),
+                                             DETECTION_SKY_WINDOW)
+                if len(self.joint_seeds_) > 1:  # else the single fit below, others beside it
+                    return several
             e_m = err[i_m] if err is not None else None
             try:
                 self.centre_, self.observed_spread_ = centre, observed
@@ -385,8 +384,8 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
             self.intrinsic_spread_ = intrinsic
             self.mixture_, self.scaler_ = model, scaler
             self.cluster_component_ = mix_info.get("cluster_component", -1)
-            named = {} if self._n_clusters() == 1 else {"clusters": alone.clusters,
-                     "cluster_probability": np.column_stack([probability, 1.0 - probability])}
+            named = {} if self._n_clusters() == 1 else \
+                joint_groups.beside(several, probability, centroid)
             return Scores(probability, stage, counts, centroid, details, **named)
 
         seed = self._seed(kin, err, sky)

@@ -1,0 +1,81 @@
+"""Which clusters of a several-cluster run are fitted together, and how a cluster fitted by the
+single model sits beside the others (used by :mod:`vo_ocml.membership.joint`).
+
+Clusters whose filter windows share no more than a few stars do not compete for members: each
+group of clusters that do is fitted by its own joint mixture, and the first (named or most
+significant) cluster, when alone in its group, by the single-cluster model, so that a
+several-cluster run gives it the single run's answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from scipy.sparse.csgraph import connected_components
+
+from vo_ocml.membership import mixture_step
+
+if TYPE_CHECKING:
+    from vo_ocml.membership.joint import JointOutcome, Seed
+
+#: two clusters whose filters share at most this fraction of the smaller filter's stars (stars
+#: whose errors span both windows) are fitted apart, each shared star by the first: so few
+#: stars move a cluster's F1 and Σ P by about that fraction, inside the 0.01 by which a
+#: cluster's F1 may differ from its single-cluster run's
+SHARED_FRACTION = 0.01
+
+
+def overlap_groups(filters: np.ndarray) -> list[list[int]]:
+    """The clusters linked through stars their filters share (``filters``: (n, K) booleans):
+    more than :data:`SHARED_FRACTION` of the smaller filter's.
+
+    Groups are in the order of their first cluster, so the primary's comes first. Clusters of
+    different groups are fitted apart: a cluster whose window no other shares gets the same
+    model as in a single-cluster run.
+    """
+    K, n = filters.shape[1], filters.sum(axis=0)
+    shared = np.array([[np.sum(filters[:, a] & filters[:, b]) > SHARED_FRACTION * min(n[a], n[b])
+                        for b in range(K)] for a in range(K)])
+    labels = connected_components(shared, directed=False)[1]
+    return [list(np.flatnonzero(labels == g)) for g in dict.fromkeys(labels)]
+
+
+def moved_from_name(est, primary: Seed, outcome: JointOutcome) -> bool:
+    """Whether the joint fit took a named primary cluster away from the centroid or the position
+    it was named at: the single model's test
+    (:func:`~vo_ocml.membership.mixture_step.refit_if_moved`), which then refits it held there."""
+    from vo_ocml.membership.base import as_centroid
+
+    c = as_centroid(est.centroid)
+    if primary.source == "data" or c is None:
+        return False
+    model, profile = outcome.model, outcome.model.profiles[0]
+    members = max(float(outcome.probability[:, 0].sum()), 1.0)
+    info = {"cluster_mean": model.means[0], "cluster_intrinsic_sd": np.sqrt(np.diag(model.covs[0])),
+            "cluster_mean_cov": model.covs[0] / members,  # the mean's, from its members' spread
+            "profile_centre_deg": profile.centre, "profile_scale_deg": profile.scale,
+            "profile_slope": profile.slope}
+    named_at = np.zeros(2) if None not in (c.ra, c.dec) else None  # the tangent plane's origin
+    return (mixture_step.named_offset(info, primary.centre, c.spread) > mixture_step.NAMED_TOLERANCE
+            or mixture_step.sky_offset(info, named_at) > mixture_step.NAMED_SKY_TOLERANCE)
+
+
+def beside(scores, probability: np.ndarray, centroid) -> dict[str, Any]:
+    """A primary cluster fitted by the single model
+    (:func:`~vo_ocml.membership.joint.joint_scores` left it to it): its posterior
+    ``probability`` and ``centroid`` in place of the joint run's first cluster (``scores``), the
+    clusters fitted apart from it beside it, the field the rest.
+
+    Returns
+    -------
+    dict
+        The :class:`~vo_ocml.membership.base.Scores` fields ``clusters`` and
+        ``cluster_probability``.
+    """
+    others = scores.cluster_probability[:, 1:-1]
+    clusters = [replace(scores.clusters[0], centroid=centroid), *scores.clusters[1:]]
+    return {"clusters": clusters, "cluster_probability": np.column_stack(
+        [probability, others, 1.0 - probability - others.sum(axis=1)])}
+
