@@ -424,6 +424,7 @@ def test_clusters_that_share_no_star_are_fitted_apart():
     assert not np.any((P[:, 0] > 0) & (P[:, 1] > 0))
     truth = np.asarray(table["true_cluster"])
     assert _f1(P[:, 1] > 0.5, truth == 2) > 0.9
+    assert every.result.details["n_clusters"] == 2 and every.result.details["n_fitted_apart"] == 1
 
 
 def test_a_named_cluster_the_joint_fit_moves_gets_the_single_runs_answer():

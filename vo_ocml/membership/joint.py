@@ -390,8 +390,9 @@ def joint_result(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, 
         "n_fitted_apart": len(clusters) - n_first,
         "photometric": model is not None and model.colour_terms is not None,
     }
-    if outcomes[0].dropped:
-        details["clusters_dropped"] = "; ".join(outcomes[0].dropped)
+    dropped = [why for outcome in outcomes for why in outcome.dropped]
+    if dropped:
+        details["clusters_dropped"] = "; ".join(dropped)
     est.centre_, est.observed_spread_ = primary.centre, primary.observed
     est.intrinsic_spread_, est.mixture_, est.clusters_ = primary.intrinsic, model, clusters
     est.joint_seeds_ = outcomes[0].seeds

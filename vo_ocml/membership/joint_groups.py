@@ -62,11 +62,16 @@ def moved_from_name(est, primary: Seed, outcome: JointOutcome) -> bool:
             or mixture_step.sky_offset(info, named_at) > mixture_step.NAMED_SKY_TOLERANCE)
 
 
-def beside(scores, probability: np.ndarray, centroid) -> dict[str, Any]:
+#: the joint run's facts a single-model fit of the first cluster keeps in its details
+JOINT_FACTS = ("n_clusters", "n_fitted_apart", "clusters_dropped")
+
+
+def beside(scores, probability: np.ndarray, centroid, details: dict[str, Any]) -> dict[str, Any]:
     """A primary cluster fitted by the single model
     (:func:`~vo_ocml.membership.joint.joint_scores` left it to it): its posterior
     ``probability`` and ``centroid`` in place of the joint run's first cluster (``scores``), the
-    clusters fitted apart from it beside it, the field the rest.
+    clusters fitted apart from it beside it, the field the rest. The joint run's facts
+    (:data:`JOINT_FACTS`) are added to the single fit's ``details`` (in place).
 
     Returns
     -------
@@ -74,6 +79,7 @@ def beside(scores, probability: np.ndarray, centroid) -> dict[str, Any]:
         The :class:`~vo_ocml.membership.base.Scores` fields ``clusters`` and
         ``cluster_probability``.
     """
+    details.update({k: scores.details[k] for k in JOINT_FACTS if k in scores.details})
     others = scores.cluster_probability[:, 1:-1]
     clusters = [replace(scores.clusters[0], centroid=centroid), *scores.clusters[1:]]
     return {"clusters": clusters, "cluster_probability": np.column_stack(
