@@ -14,6 +14,7 @@ from vo_ocml.io.tables import write_table
 from vo_ocml.membership.centroid import (MIN_PRECISE, PRECISE_FRACTION, WINDOW_SPREADS,
                                          max_parallax_dispersion, measure_cluster)
 from vo_ocml.membership.detection import Detection, _resolved
+from vo_ocml.membership.joint_groups import combine
 from vo_ocml.membership.joint_mixture import START_CHI2, JointSeed, fit_joint_mixture, fit_sample
 from vo_ocml.options import RunOptions
 from vo_ocml.membership.sky_prior import eff_centre
@@ -408,23 +409,35 @@ def test_a_cluster_with_few_precise_stars_is_measured_on_all_of_them():
     np.testing.assert_allclose(beside.centre, seed, atol=0.3)
 
 
-def test_clusters_that_share_no_star_are_fitted_apart():
-    """Two clusters 5 mas/yr apart: their filters share no star, so the named one gets the
-    single run's probabilities exactly and the other its own column beside it."""
-    clusters = (SimCluster(300, -2.5, 1.0, 0.7), SimCluster(200, 1.5, -2.5, 0.4, offset=(0.2, -0.1)))
+def test_clusters_that_hardly_share_stars_are_fitted_apart():
+    """Two clusters 5 mas/yr apart: their filters share 2 stars (of 736 in the larger), so each
+    is fitted apart, the named one by the single model: its probabilities are the single run's
+    but on those two stars, and the other cluster gets its own column beside it."""
+    clusters = (SimCluster(300, -2.5, 1.0, 0.7),
+                SimCluster(200, 1.5, -2.5, 0.4, offset=(0.2, -0.1)))
     table = simulate_cone(4000, clusters, seed=4)
     centroid = (-2.5, 1.0, 0.7)
     one, every = vo_ocml.run(table, centroid=centroid), vo_ocml.run(table, centroid=centroid,
                                                                     clusters="all")
     assert len(every.clusters) == 2
-    assert np.array_equal(np.nan_to_num(one.result.probability),
-                          np.nan_to_num(every.result.probability))
+    single, joint = (np.nan_to_num(r.result.probability) for r in (one, every))
+    assert np.sum(single != joint) <= 2 and np.max(np.abs(single - joint)) < 0.5
     P = every.result.cluster_probability
-    assert np.allclose(P.sum(axis=1), 1.0)
-    assert not np.any((P[:, 0] > 0) & (P[:, 1] > 0))
+    assert np.allclose(P.sum(axis=1), 1.0) and np.array_equal(P[:, 0], every.result.probability)
     truth = np.asarray(table["true_cluster"])
     assert _f1(P[:, 1] > 0.5, truth == 2) > 0.9
     assert every.result.details["n_clusters"] == 2 and every.result.details["n_fitted_apart"] == 1
+
+
+def test_posteriors_of_fits_made_apart_keep_their_odds():
+    a = np.array([[0.6, 0.4], [0.3, 0.7], [1.0, 0.0]])
+    b = np.array([[0.0, 0.0, 1.0], [0.2, 0.2, 0.6], [1.0, 0.0, 0.0]])
+    P = combine(a, b)
+    assert np.allclose(P.sum(axis=1), 1.0)
+    assert np.allclose(P[0], [0.6, 0.0, 0.0, 0.4])  # b gives the star to its field: a's answer
+    odds = P[1, :3] / P[1, 3]
+    assert np.allclose(odds, [0.3 / 0.7, 0.2 / 0.6, 0.2 / 0.6])
+    assert np.allclose(P[2], [0.5, 0.5, 0.0, 0.0])  # both certain: half each
 
 
 def test_a_named_cluster_the_joint_fit_moves_gets_the_single_runs_answer():

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import reduce
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,7 @@ from vo_ocml.membership import mixture_step, mst
 from vo_ocml.membership.centroid import best_measured, max_parallax_dispersion, measure_cluster
 from vo_ocml.membership.deconvolution import take_rows
 from vo_ocml.membership.detection import Detection
-from vo_ocml.membership.joint_groups import moved_from_name, overlap_groups
+from vo_ocml.membership.joint_groups import combine, moved_from_name, overlap_groups
 from vo_ocml.membership.joint_mixture import (JointMixtureFit, JointSeed, fit_joint_mixture,
                                               fit_sample)
 from vo_ocml.membership.radial_mixture import error_covariance
@@ -287,17 +288,17 @@ def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
     passed = filters.any(axis=1)
     stage[passed] = STAGE_MST
     counts = {"filter": int(passed.sum()), "mst": len(np.unique(np.concatenate(rows)))}
-    outcomes, columns, skipped = [], [], []
-    taken = np.zeros(len(kin), bool)  # a star shared by two groups is the first's
-    groups, g = overlap_groups(filters), 0
+    outcomes, blocks, skipped = [], [], []
+    taken = np.zeros(len(kin), bool)  # the primary's stars, when its group was split
+    groups, g, split = overlap_groups(filters), 0, False
     while g < len(groups):
         group = groups[g]
         i_m = np.unique(np.concatenate([rows[k] for k in group]))
         i_m = i_m[~taken[i_m]]
         if group == [0]:  # the primary alone: the single model fits it (joint_groups.beside)
-            taken[i_m] = True
+            taken[i_m] = split
             outcomes.append(JointOutcome(np.zeros((0, 2)), [seeds[0]], None, []))
-            columns.append(np.zeros((len(kin), 1)))
+            blocks.append(np.column_stack([np.zeros(len(kin)), np.ones(len(kin))]))
             g += 1
             continue
         outcome = None
@@ -315,22 +316,21 @@ def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
         if g == 0 and (outcome is None or moved_from_name(est, seeds[0], outcome)):
             # the primary not confirmed beside its neighbours, or taken away from where it was
             # named: it is fitted alone, as a single run fits it, and they together after it
-            groups[0:1] = [[0], group[1:]]
+            groups[0:1], split = [[0], group[1:]], True
             continue
         g += 1
         if outcome is None:
             skipped.append(f"{len(group)} candidate(s) not confirmed by their mixture "
                            f"({len(i_m)} stars after the MST)")
             continue
-        taken[i_m] = True
-        block = np.zeros((len(kin), len(outcome.seeds)))
-        block[i_m] = outcome.probability[:, :-1]
+        block = np.zeros((len(kin), len(outcome.seeds) + 1))
+        block[:, -1] = 1.0
+        block[i_m] = outcome.probability
         stage[i_m] = STAGE_GMM
         outcomes.append(outcome)
-        columns.append(block)
+        blocks.append(block)
     outcomes[0].dropped.extend(skipped)
-    P = np.column_stack(columns)  # a star is in one group's rows at most
-    return np.column_stack([P, 1.0 - P.sum(axis=1)]), stage, counts, outcomes
+    return reduce(combine, blocks), stage, counts, outcomes
 
 
 def first_posterior(est, kin: np.ndarray, err: np.ndarray | None, cov: np.ndarray | None,

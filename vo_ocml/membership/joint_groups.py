@@ -20,23 +20,23 @@ from vo_ocml.membership import mixture_step
 if TYPE_CHECKING:
     from vo_ocml.membership.joint import JointOutcome, Seed
 
-#: two clusters whose filters share at most this fraction of the smaller filter's stars (stars
-#: whose errors span both windows) are fitted apart, each shared star by the first: so few
-#: stars move a cluster's F1 and Σ P by about that fraction, inside the 0.01 by which a
-#: cluster's F1 may differ from its single-cluster run's
+#: two clusters whose filters share at most this fraction of the larger filter's stars (stars
+#: whose errors span both windows) are fitted apart: so few stars move the larger cluster's F1
+#: and Σ P by about that fraction, inside the 0.01 by which a cluster's F1 may differ from its
+#: single-cluster run's; the shared stars' posteriors are then combined (:func:`combine`)
 SHARED_FRACTION = 0.01
 
 
 def overlap_groups(filters: np.ndarray) -> list[list[int]]:
     """The clusters linked through stars their filters share (``filters``: (n, K) booleans):
-    more than :data:`SHARED_FRACTION` of the smaller filter's.
+    more than :data:`SHARED_FRACTION` of the larger filter's.
 
     Groups are in the order of their first cluster, so the primary's comes first. Clusters of
     different groups are fitted apart: a cluster whose window no other shares gets the same
     model as in a single-cluster run.
     """
     K, n = filters.shape[1], filters.sum(axis=0)
-    shared = np.array([[np.sum(filters[:, a] & filters[:, b]) > SHARED_FRACTION * min(n[a], n[b])
+    shared = np.array([[np.sum(filters[:, a] & filters[:, b]) > SHARED_FRACTION * max(n[a], n[b])
                         for b in range(K)] for a in range(K)])
     labels = connected_components(shared, directed=False)[1]
     return [list(np.flatnonzero(labels == g)) for g in dict.fromkeys(labels)]
@@ -66,12 +66,32 @@ def moved_from_name(est, primary: Seed, outcome: JointOutcome) -> bool:
 JOINT_FACTS = ("n_clusters", "n_fitted_apart", "clusters_dropped")
 
 
+def combine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """One posterior over the clusters of two fits made apart, and the field.
+
+    ``a`` (n, K_a + 1) and ``b`` (n, K_b + 1): each fit's cluster posteriors, then its field's.
+    Each cluster keeps its odds against the field (exact where the field's density at a star is
+    the same in both fits); where one fit gives a star wholly to the field, the other's
+    posterior is unchanged. A star each fit gives wholly to its own clusters gets half of each.
+
+    Returns
+    -------
+    ndarray, shape (n, K_a + K_b + 1)
+    """
+    fa, fb = a[:, -1:], b[:, -1:]
+    joint = np.column_stack([a[:, :-1] * fb, b[:, :-1] * fa, fa * fb])
+    total = joint.sum(axis=1, keepdims=True)
+    halves = np.column_stack([a[:, :-1], b[:, :-1], np.zeros_like(fa)]) / 2.0
+    return np.where(total > 0, joint / np.where(total > 0, total, 1.0), halves)
+
+
 def beside(scores, probability: np.ndarray, centroid, details: dict[str, Any]) -> dict[str, Any]:
     """A primary cluster fitted by the single model
     (:func:`~vo_ocml.membership.joint.joint_scores` left it to it): its posterior
     ``probability`` and ``centroid`` in place of the joint run's first cluster (``scores``), the
-    clusters fitted apart from it beside it, the field the rest. The joint run's facts
-    (:data:`JOINT_FACTS`) are added to the single fit's ``details`` (in place).
+    clusters fitted apart from it beside it (:func:`combine`), the field the rest.
+    ``probability`` is updated in place where a cluster fitted apart shares stars with it, and
+    the joint run's facts (:data:`JOINT_FACTS`) are added to the single fit's ``details``.
 
     Returns
     -------
@@ -80,8 +100,8 @@ def beside(scores, probability: np.ndarray, centroid, details: dict[str, Any]) -
         ``cluster_probability``.
     """
     details.update({k: scores.details[k] for k in JOINT_FACTS if k in scores.details})
-    others = scores.cluster_probability[:, 1:-1]
+    P = combine(np.column_stack([probability, 1.0 - probability]),
+                scores.cluster_probability[:, 1:])
+    probability[:] = P[:, 0]
     clusters = [replace(scores.clusters[0], centroid=centroid), *scores.clusters[1:]]
-    return {"clusters": clusters, "cluster_probability": np.column_stack(
-        [probability, others, 1.0 - probability - others.sum(axis=1)])}
-
+    return {"clusters": clusters, "cluster_probability": P}
