@@ -427,6 +427,7 @@ def test_clusters_that_hardly_share_stars_are_fitted_apart():
     truth = np.asarray(table["true_cluster"])
     assert _f1(P[:, 1] > 0.5, truth == 2) > 0.9
     assert every.result.details["n_clusters"] == 2 and every.result.details["n_fitted_apart"] == 1
+    assert every.result.step_counts["gmm"] == np.sum(joint > 0.5)
 
 
 def test_posteriors_of_fits_made_apart_keep_their_odds():

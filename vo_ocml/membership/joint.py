@@ -256,7 +256,8 @@ def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
     (:func:`~vo_ocml.membership.joint_groups.overlap_groups`), for ``est`` (an MSTGMM).
 
     The primary cluster alone in its group, or not confirmed by its group's mixture, is left to
-    the single model (its outcome's model is None; :func:`beside`), so that a several-cluster
+    the single model (its outcome's model is None;
+    :func:`~vo_ocml.membership.joint_groups.beside`), so that a several-cluster
     run finds every cluster a single run finds.
 
     Returns
@@ -296,7 +297,7 @@ def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
         i_m = np.unique(np.concatenate([rows[k] for k in group]))
         i_m = i_m[~taken[i_m]]
         if group == [0]:  # the primary alone: the single model fits it (joint_groups.beside)
-            taken[i_m] = split
+            taken[i_m] = split  # after a split the rest of its group fits the stars it leaves
             outcomes.append(JointOutcome(np.zeros((0, 2)), [seeds[0]], None, []))
             blocks.append(np.column_stack([np.zeros(len(kin)), np.ones(len(kin))]))
             g += 1

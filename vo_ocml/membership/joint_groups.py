@@ -64,6 +64,8 @@ def moved_from_name(est, primary: Seed, outcome: JointOutcome) -> bool:
 
 #: the joint run's facts a single-model fit of the first cluster keeps in its details
 JOINT_FACTS = ("n_clusters", "n_fitted_apart", "clusters_dropped")
+#: the second probability step a fit counts (``p_gt_08``), besides the members
+CONFIDENT = 0.8
 
 
 def combine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -85,13 +87,15 @@ def combine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(total > 0, joint / np.where(total > 0, total, 1.0), halves)
 
 
-def beside(scores, probability: np.ndarray, centroid, details: dict[str, Any]) -> dict[str, Any]:
+def beside(scores, probability: np.ndarray, centroid, details: dict[str, Any],
+           counts: dict[str, int]) -> dict[str, Any]:
     """A primary cluster fitted by the single model
     (:func:`~vo_ocml.membership.joint.joint_scores` left it to it): its posterior
     ``probability`` and ``centroid`` in place of the joint run's first cluster (``scores``), the
     clusters fitted apart from it beside it (:func:`combine`), the field the rest.
-    ``probability`` is updated in place where a cluster fitted apart shares stars with it, and
-    the joint run's facts (:data:`JOINT_FACTS`) are added to the single fit's ``details``.
+    ``probability`` (and the members it counts in ``counts``) is updated in place where a
+    cluster fitted apart shares stars with it, and the joint run's facts (:data:`JOINT_FACTS`)
+    are added to the single fit's ``details``.
 
     Returns
     -------
@@ -99,9 +103,13 @@ def beside(scores, probability: np.ndarray, centroid, details: dict[str, Any]) -
         The :class:`~vo_ocml.membership.base.Scores` fields ``clusters`` and
         ``cluster_probability``.
     """
+    from vo_ocml.membership.base import MEMBER_THRESHOLD, STAGE_GMM, probability_step
+
     details.update({k: scores.details[k] for k in JOINT_FACTS if k in scores.details})
     P = combine(np.column_stack([probability, 1.0 - probability]),
                 scores.cluster_probability[:, 1:])
     probability[:] = P[:, 0]
+    counts[STAGE_GMM] = int(np.sum(probability > MEMBER_THRESHOLD))  # as the single fit counts
+    counts[probability_step(CONFIDENT)] = int(np.sum(probability > CONFIDENT))
     clusters = [replace(scores.clusters[0], centroid=centroid), *scores.clusters[1:]]
     return {"clusters": clusters, "cluster_probability": P}

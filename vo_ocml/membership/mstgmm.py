@@ -385,7 +385,7 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
             self.mixture_, self.scaler_ = model, scaler
             self.cluster_component_ = mix_info.get("cluster_component", -1)
             named = {} if self._n_clusters() == 1 else \
-                joint_groups.beside(several, probability, centroid, details)
+                joint_groups.beside(several, probability, centroid, details, counts)
             return Scores(probability, stage, counts, centroid, details, **named)
 
         seed = self._seed(kin, err, sky)
