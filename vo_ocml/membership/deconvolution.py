@@ -120,8 +120,8 @@ def _xd_update(V: np.ndarray, S: np.ndarray | None, w: np.ndarray, mean: np.ndar
     Returns the new per-star means, the covariance and the regression coefficients (or None).
     """
     total = w.sum()
-    if total < 1e-6:
-        return mean, cov, None
+    if total < 1e-6:  # no star belongs to it: unchanged, per star as promised
+        return np.broadcast_to(mean, V.shape), cov, None
     if S is None:
         b, wB = V, None
     else:  # b_i = μ + Σ T_i⁻¹ (v_i − μ); Σ_i w_i B_i = Σ·Σw − Σ (Σ_i w_i T_i⁻¹) Σ

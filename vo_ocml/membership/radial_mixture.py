@@ -262,7 +262,7 @@ def _field_update(kin, S, b, n_bins, resp_f, mu_f, cov_f, Tf, floor,
     shaping = resp_f * share[:, None]
     for m in range(len(mu_f)):
         mean_m, cov_f[m], _ = _xd_update(kin, S, shaping[:, m], mu_f[m], cov_f[m], Tf[m], floor)
-        mu_f[m] = np.atleast_2d(mean_m)[0]  # unchanged (one row) when the part holds no star
+        mu_f[m] = mean_m[0]
     n_parts = resp_f.shape[1]
     per_bin = np.column_stack([np.bincount(b, resp_f[:, m], minlength=n_bins)
                                for m in range(n_parts)]) + PSEUDO_COUNT / n_parts
