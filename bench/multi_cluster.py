@@ -13,7 +13,10 @@ Three parts (each optional):
     members are shared by two found clusters (each ≥ 20 %). "ceiling" is the F1 of the
     simulation's own model with the true
     values (:func:`vo_ocml.simulate.true_posterior`, P > 0.5): the best any method can do on
-    that cone -- faint members are indistinguishable from the field, so it is often below 0.9.
+    that cone -- faint members are indistinguishable from the field, so it is often below 0.9;
+    "c.mrg" counts the merges of that model itself, scored as the run's clusters are: a poor
+    cluster whose members the true posterior gives mostly to a neighbour or the field is
+    merged there too.
     Rows are binned by how far apart the two nearest clusters are: the
     largest of |Δpm| / σ_pm, |Δϖ| / σ_ϖ and separation / r50 in combined (intrinsic + median
     error) spreads. With ``--alone``, each true cluster is also run by itself: the same cone
@@ -111,19 +114,24 @@ def design(n: int, seed: int) -> list[tuple[SimCluster, ...]]:
     return cases
 
 
-def ceiling(table: Table, clusters: tuple[SimCluster, ...], radius: float) -> list[float]:
-    """Per true cluster: the F1 of the simulation's own model (P > 0.5), the best possible."""
+def ceiling(table: Table, clusters: tuple[SimCluster, ...], radius: float) -> list[dict]:
+    """Per true cluster, the simulation's own model (P > 0.5), the best possible: its F1
+    (``f1``, its own column against the truth) and whether it, too, holds a fifth of this
+    cluster and of another in one cluster (``merged``, as :func:`recoveries` counts it)."""
     truth = np.asarray(table["true_cluster"])
-    member = true_posterior(table, clusters, radius=radius)[:, :-1] > 0.5
-    return [float(2 * np.sum(member[:, j] & (truth == j + 1))
-                  / (np.sum(truth == j + 1) + member[:, j].sum())) for j in range(len(clusters))]
+    posterior = true_posterior(table, clusters, radius=radius)
+    member = posterior[:, :-1] > 0.5
+    merged = [r["merged"] for r in recoveries(truth, posterior)]
+    return [{"f1": float(2 * np.sum(member[:, j] & (truth == j + 1))
+                         / (np.sum(truth == j + 1) + member[:, j].sum())), "merged": merged[j]}
+            for j in range(len(clusters))]
 
 
-def score(table: Table, annotated) -> list[dict]:
-    """Per true cluster: best found cluster, completeness, purity, F1, missed, merged, split."""
-    truth = np.asarray(table["true_cluster"])
-    P = annotated.result.cluster_probability
-    found = np.zeros((len(table), 0), bool) if P is None else \
+def recoveries(truth: np.ndarray, P: np.ndarray | None) -> list[dict]:
+    """Per true cluster (``truth``: 0 field, j the j-th cluster), against the clusters of a
+    posterior ``P`` (n, K + 1, the field last; None: no cluster): best found cluster,
+    completeness, purity, F1, ECE, missed, merged, split."""
+    found = np.zeros((len(truth), 0), bool) if P is None else \
         np.nan_to_num(P[:, :-1]) > 0.5
     rows, best = [], []
     for j in range(1, truth.max() + 1):
@@ -146,7 +154,15 @@ def score(table: Table, annotated) -> list[dict]:
     for j, r in enumerate(rows):
         r["missed"] = best[j] < 0
         r["merged"] = best[j] >= 0 and best.count(best[j]) > 1
-        r["name"] = annotated.clusters[best[j]].name if best[j] >= 0 else "—"
+        r["best"] = best[j]
+    return rows
+
+
+def score(table: Table, annotated) -> list[dict]:
+    """:func:`recoveries` of the clusters a run found, each with the name of its recovery."""
+    rows = recoveries(np.asarray(table["true_cluster"]), annotated.result.cluster_probability)
+    for r in rows:
+        r["name"] = annotated.clusters[r["best"]].name if r["best"] >= 0 else "—"
     return rows
 
 
@@ -165,7 +181,7 @@ def pairs(n: int, seed: int, method: str, by_itself: bool = False) -> None:
     print(f"{'case':>4} {'kpc':>4} {'N':>9} {'sep°':>5} {'Δpm':>5} {'Δplx':>5} {'apart':>6} "
           f"{'F1 per cluster':>20} {'ceiling':>20} "
           + (f"{'alone':>20} " if by_itself else "")
-          + f"{'missed':>6} {'merged':>6} {'split':>5} {'found':>5} {'time':>5}")
+          + f"{'missed':>6} {'merged':>6} {'c.mrg':>5} {'split':>5} {'found':>5} {'time':>5}")
     summary = []
     for i, clusters in enumerate(design(n, seed)):
         a, b = clusters[0], clusters[1]
@@ -178,7 +194,7 @@ def pairs(n: int, seed: int, method: str, by_itself: bool = False) -> None:
         elapsed = time.perf_counter() - t0
         rows = score(table, annotated)
         for r, best in zip(rows, ceiling(table, clusters, radius)):
-            r["ceiling"] = best
+            r["ceiling"], r["ceiling_merged"] = best["f1"], best["merged"]
         if by_itself:
             for r, f1 in zip(rows, alone(table, method)):
                 r["alone"] = f1
@@ -194,10 +210,11 @@ def pairs(n: int, seed: int, method: str, by_itself: bool = False) -> None:
               f"{abs(a.parallax - b.parallax):>5.2f} {d:>6.1f} "
               f"{f1s:>20} {best:>20} {by_self}"
               f"{sum(r['missed'] for r in rows):>6} {sum(r['merged'] for r in rows):>6} "
-              f"{sum(r['split'] for r in rows):>5} "
+              f"{sum(r['ceiling_merged'] for r in rows):>5} {sum(r['split'] for r in rows):>5} "
               f"{len(annotated.clusters):>5} {elapsed:>5.1f}", flush=True)
     print(f"\n{'apart (σ)':<10} {'clusters':>8} {'median F1':>9} {'ceiling':>7} {'F1/ceil':>7} "
-          f"{'F1≥0.9':>7} {'compl':>6} {'purity':>6} {'missed':>6} {'merged':>6} {'split':>5} "
+          f"{'F1≥0.9':>7} {'compl':>6} {'purity':>6} {'missed':>6} {'merged':>6} {'c.mrg':>5} "
+          f"{'split':>5} "
           f"{'ECE':>5}" + (f" {'alone':>6} {'≥0.9':>5} {'F1−alone':>8}" if by_itself else ""))
     for lo, hi in zip(APART_BINS[:-1], APART_BINS[1:]):
         sel = [r for d, r in summary if lo <= d < hi]
@@ -212,6 +229,7 @@ def pairs(n: int, seed: int, method: str, by_itself: bool = False) -> None:
               f"{np.median(purity) if purity else np.nan:>6.3f} "
               f"{np.mean([r['missed'] for r in sel]):>6.2f} "
               f"{np.mean([r['merged'] for r in sel]):>6.2f} "
+              f"{np.mean([r['ceiling_merged'] for r in sel]):>5.2f} "
               f"{np.mean([r['split'] for r in sel]):>5.2f} "
               f"{np.nanmedian([r['ece'] for r in sel]) if any(np.isfinite(r['ece']) for r in sel) else np.nan:>5.3f}"
               + (f" {np.median([r['alone'] for r in sel]):>6.3f} "
@@ -265,7 +283,7 @@ def speed(seed: int, method: str) -> None:
           f"{os.getloadavg()[0]:.1f} after (the machine is shared: a load above its cores "
           f"slows the run); clusters found {len(annotated.clusters)}; F1 "
           + " ".join(f"{r['f1']:.2f}" for r in rows) + "; ceiling "
-          + " ".join(f"{c:.2f}" for c in ceiling(table, clusters, 1.5)))
+          + " ".join(f"{c['f1']:.2f}" for c in ceiling(table, clusters, 1.5)))
 
 
 def main() -> None:
