@@ -24,7 +24,8 @@ Three parts (each optional):
     ("alone") is what the joint model would reach if the neighbours cost nothing.
 ``--real``
     The real fields (shared data): every cluster found with its catalogue match, and the
-    catalogue's clusters (≥ 50 members) whose centres lie inside the footprint.
+    catalogue's clusters (≥ 50 members) inside the table: rows within the catalogue's r50 of
+    its centre, its proper motion and parallax inside the table's ranges (a pre-cut box).
 ``--speed``
     A 2,000,000-row simulated cone with five clusters: wall time and peak memory.
 
@@ -253,12 +254,15 @@ def real(shared: Path, method: str) -> None:
         ra, dec = arrays["ra"], arrays["dec"]
         ra0, dec0 = sky_centre(ra, dec)
         xy = tangent_plane(ra, dec, ra0, dec0)
-        lo, hi = xy.min(axis=0), xy.max(axis=0)
+        kin = np.column_stack([arrays[c] for c in ("pmra", "pmdec", "parallax")])
+        kin_lo, kin_hi = np.nanmin(kin, axis=0), np.nanmax(kin, axis=0)
         inside = []
-        for e in clusters_near(ra0, dec0, float(np.hypot(*(hi - lo)))):
+        for e in clusters_near(ra0, dec0, float(np.hypot(*np.ptp(xy, axis=0)))):
             p = tangent_plane(np.array([e.ra]), np.array([e.dec]), ra0, dec0)[0]
-            if np.all((p >= lo) & (p <= hi)) and np.nan_to_num(e.n_members) >= 50:
-                inside.append(e)
+            moves = np.array([e.pmra, e.pmdec, e.parallax])
+            if (np.nan_to_num(e.n_members) >= 50 and np.any(np.hypot(*(xy - p).T) < e.r50)
+                    and np.all((moves >= kin_lo) & (moves <= kin_hi))):
+                inside.append(e)  # rows within its r50, its motion inside the table's cuts
         matched = {c.match.entry.name for c in annotated.clusters if c.match is not None}
         for e in inside:
             print(f"  catalogue: {e.name:<20} N={int(e.n_members):>5} pm ({e.pmra:.2f}, "
