@@ -144,6 +144,17 @@ def test_errors_estimated_from_g_when_missing(m67_table):
     assert params["ocml_errors"].startswith("estimated from G")
 
 
+def test_a_table_without_errors_or_g_is_warned_about(m67_table, caplog):
+    t = m67_table.copy()
+    t.remove_columns(["pmra_error", "pmdec_error", "parallax_error"])
+    run(t)
+    assert "no error columns" not in caplog.text  # G gives the errors
+    t.remove_column("phot_g_mean_mag")
+    params = {p["name"]: p["value"] for p in run(t).table.meta["ocml_params"]}
+    assert params["ocml_errors"].startswith("none")
+    assert "no error columns (pmra_error, pmdec_error, parallax_error)" in caplog.text
+
+
 @pytest.mark.parametrize("kwargs, error, message", [
     ({"method": "kmeans"}, InputError, "method must be one of mstgmm, dec; got kmeans"),
     ({"threshold": 1.5}, InputError, "threshold"),

@@ -316,6 +316,12 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
         errors, error_source = np.column_stack([arrays[e] for e in ERROR_FEATURES]), "table"
     elif cmap.has("phot_g_mean_mag"):
         errors, error_source = nominal_errors(arrays["phot_g_mean_mag"]), precision.CITATION
+    else:
+        log.warning("the table has no error columns (%s) and no G magnitude to estimate them "
+                    "from: every star is taken as equally well measured, so the cluster's "
+                    "spread is that of its best-measured members and members with large errors "
+                    "get low probabilities (low completeness, Σ P below the number of members); "
+                    "add the error columns or phot_g_mean_mag", ", ".join(ERROR_FEATURES))
     named = resolve_centroid(cluster, centroid, options.position, options.r50)
     estimator = cls(centroid=named, random_state=random_state, **options.params)
     estimator.fit(X, errors=errors, **_photometry_and_correlations(
