@@ -14,9 +14,9 @@ Three parts (each optional):
     simulation's own model with the true
     values (:func:`vo_ocml.simulate.true_posterior`, P > 0.5): the best any method can do on
     that cone -- faint members are indistinguishable from the field, so it is often below 0.9;
-    "c.mrg" counts the merges of that model itself, scored as the run's clusters are: a poor
-    cluster whose members the true posterior gives mostly to a neighbour or the field is
-    merged there too.
+    "c.mrg" counts the merges of that model itself, scored as the run's clusters are (a poor
+    cluster a fifth of whose members the true posterior gives to a neighbour, and fewer to its
+    own cluster, is merged there too).
     Rows are binned by how far apart the two nearest clusters are: the
     largest of |Δpm| / σ_pm, |Δϖ| / σ_ϖ and separation / r50 in combined (intrinsic + median
     error) spreads. With ``--alone``, each true cluster is also run by itself: the same cone
