@@ -318,10 +318,10 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
         errors, error_source = nominal_errors(arrays["phot_g_mean_mag"]), precision.CITATION
     else:
         log.warning("the table has no error columns (%s) and no G magnitude to estimate them "
-                    "from: every star is taken as equally well measured, so the cluster's "
-                    "spread is that of its best-measured members and members with large errors "
-                    "get low probabilities (low completeness, Σ P below the number of members); "
-                    "add the error columns or phot_g_mean_mag", ", ".join(ERROR_FEATURES))
+                    "from: each member's error is taken as unknown, one of Gaia's levels from "
+                    "none to G 21's (vo_ocml.membership.unknown_errors), and the probabilities "
+                    "are less sharp than the errors would make them; add the error columns or "
+                    "phot_g_mean_mag", ", ".join(ERROR_FEATURES))
     named = resolve_centroid(cluster, centroid, options.position, options.r50)
     estimator = cls(centroid=named, random_state=random_state, **options.params)
     estimator.fit(X, errors=errors, **_photometry_and_correlations(

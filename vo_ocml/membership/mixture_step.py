@@ -36,6 +36,7 @@ from vo_ocml.membership.radial_mixture import (
 )
 from vo_ocml.membership.result import R50_TOLERANCE
 from vo_ocml.membership.sky_prior import Footprint, eff_half_radius
+from vo_ocml.membership.unknown_errors import ErrorLevels
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,8 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
     ``fixed_mean`` keeps the cluster's mean at ``centre`` (a named cluster whose free fit
     moved to another one: :func:`named_offset`); ``fixed_centre`` keeps its sky centre at
     ``target`` (a named position the free fit moved away from: :func:`sky_offset`);
-    ``colour`` (BP−RP) adds the photometric term
+    without ``err`` the cluster is a mixture over Gaia's levels of error
+    (:mod:`vo_ocml.membership.unknown_errors`); ``colour`` (BP−RP) adds the photometric term
     (:mod:`vo_ocml.membership.photometry`); ``r50`` (deg), a named cluster's catalogued
     half-number radius, bounds the profile's (:func:`max_half_radius`).
 
@@ -156,8 +158,8 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
             max_pm_sd=max_pm_sd, max_parallax_sd=max_parallax_sd, fixed_mean=fixed_mean,
             fixed_centre=fixed_centre, colour=None if colour is None else colour[fit_rows],
             footprint=footprint, max_scale=max_profile_scale(centre[2]),
-            max_half_radius=max_half_radius(centre[2], r50), n_field=m,
-            gradient=gradient, random_state=random_state)
+            max_half_radius=max_half_radius(centre[2], r50), n_field=m, gradient=gradient,
+            error_levels=ErrorLevels.start() if err is None else None, random_state=random_state)
     # the BIC candidates are independent: fitted side by side (NumPy releases the GIL, but
     # its calls on 13,574 stars are short: 2.04 s side by side against 2.36 s one after
     # the other on bench/samp_latency.py's cone)
@@ -180,6 +182,8 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
     info = {"model": "radial", "n_components": n_components, "bic": bics,
             "pm_gradient_per_deg": best.cluster_gradient.tolist(),
             "deconvolved": err is not None, "fixed_mean": fixed_mean,
+            **({} if best.error_levels is None else {"error_level_shares": np.exp(
+                best.error_levels.log_shares).tolist()}),
             "fixed_centre": fixed_centre,
             "photometric": best.colour_term is not None, "error_correlations": corr is not None,
             "n_iter": best.n_iter,

@@ -31,7 +31,7 @@ import numpy as np
 from sklearn.preprocessing import StandardScaler
 
 from vo_ocml.errors import InputError
-from vo_ocml.membership import joint, joint_groups, mixture_step, mst
+from vo_ocml.membership import joint, joint_groups, mixture_step, mst, unknown_errors
 from vo_ocml.membership.base import (
     STAGE_DTYPE, STAGE_FILTER, STAGE_GMM, STAGE_MST, STAGE_NO_CLUSTER, Centroid,
     MembershipEstimator, Scores, as_centroid, probability_step,
@@ -214,13 +214,15 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
                 observed: np.ndarray, intrinsic: np.ndarray) -> np.ndarray:
         if self.filter == "fixed":
             return np.all(np.abs(kin - centre) < np.asarray(self.fixed_widths), axis=1)
-        return adaptive_filter(kin, err, centre, observed, intrinsic, self.filter_nsigma)
+        return adaptive_filter(kin, unknown_errors.stand_in(err, len(kin)), centre, observed,
+                               intrinsic, self.filter_nsigma)
 
     def _window_log_volume(self, kin: np.ndarray, err: np.ndarray | None) -> np.ndarray:
         """log-volume of each star's filter window (:func:`mixture_step.window_log_volume`)."""
         return mixture_step.window_log_volume(
-            kin, err, self.observed_spread_, self.intrinsic_spread_, self.kinematic_range_,
-            self.filter_nsigma, None if self.filter != "fixed" else self.fixed_widths)
+            kin, unknown_errors.stand_in(err, len(kin)), self.observed_spread_,
+            self.intrinsic_spread_, self.kinematic_range_, self.filter_nsigma,
+            None if self.filter != "fixed" else self.fixed_widths)
 
     def _gradient(self, centre: np.ndarray) -> bool:
         return bool(centre[2] > NEARBY_PARALLAX if self.pm_gradient == "auto" else self.pm_gradient)

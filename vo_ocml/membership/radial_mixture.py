@@ -33,6 +33,7 @@ from vo_ocml.membership.photometry import ColourTerm
 from vo_ocml.membership.sky_prior import (
     PSEUDO_COUNT, ClusterProfile, Footprint, MagnitudeBins, ProfileFitter,
 )
+from vo_ocml.membership.unknown_errors import ErrorLevels, cluster_update
 
 @dataclass
 class RadialMixtureFit:
@@ -69,6 +70,9 @@ class RadialMixtureFit:
         The cluster's intrinsic dispersions at the last M-step before the bounds
         (``max_pm_sd``, ``max_parallax_sd``) were applied: above a bound, the fit wants a
         component hotter than a bound cluster.
+    error_levels : ErrorLevels or None
+        For stars without errors: the cluster's levels of error and their shares
+        (:mod:`vo_ocml.membership.unknown_errors`).
     """
 
     probability: np.ndarray
@@ -87,6 +91,7 @@ class RadialMixtureFit:
     log_likelihood: float
     colour_term: ColourTerm | None = None
     cluster_sd_unbounded: np.ndarray | None = None
+    error_levels: ErrorLevels | None = None
 
     @property
     def centre(self) -> np.ndarray:
@@ -98,7 +103,8 @@ class RadialMixtureFit:
         """Free parameters (for BIC)."""
         n_bins, k = self.field_weights.shape
         return 9 * (1 + len(self.field_means)) + n_bins * (k - 1) + 6 + 4 \
-            + self.magnitude_bins.n_parameters
+            + self.magnitude_bins.n_parameters \
+            + (0 if self.error_levels is None else len(self.error_levels.errors) - 1)
 
     def log_terms(self, kin: np.ndarray, S: np.ndarray | None, sky: np.ndarray,
                   b: np.ndarray, log_window: np.ndarray | None = None
@@ -108,7 +114,7 @@ class RadialMixtureFit:
         return _terms(kin, S, sky, b, mean, self.cluster_cov, self.field_weights,
                       self.field_means, self.field_covs, self.profile.log_density(sky),
                       self.footprint.log_field_density(sky), self.n_cluster, self.n_field,
-                      log_window)[:3]
+                      log_window, self.error_levels)[:3]
 
     def predict(self, kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarray,
                 mag: np.ndarray | None = None, log_window: np.ndarray | None = None,
@@ -132,14 +138,16 @@ class RadialMixtureFit:
 
 
 def _terms(kin, S, sky, b, mu_c, cov_c, w_f, mu_f, cov_f, log_rho, log_field, n_c, n_f,
-           log_window=None):
+           log_window=None, levels=None):
     """log[W_c(b) ρ_c(x) N_c(v)], log[W_f(b) ρ_f(x) Σ_m w_m(b) N_m(v)], field parts, Tc, Tf.
 
     ``log_rho`` and ``log_field`` are log ρ_c(x) and log ρ_f(x) per star
     (:meth:`ClusterProfile.log_density`, :meth:`Footprint.log_field_density`). With
-    ``log_window`` the field's last component is uniform over each star's window.
+    ``log_window`` the field's last component is uniform over each star's window. With
+    ``levels`` (stars without errors) Tc is each star's responsibilities of the levels.
     """
-    lc, Tc = _log_normal(kin, mu_c, cov_c, S)
+    lc, Tc = _log_normal(kin, mu_c, cov_c, S) if levels is None or S is not None \
+        else levels.log_density(kin, mu_c, cov_c)
     n_field = len(mu_f)
     field = [_log_normal(kin, mu_f[m], cov_f[m], S) for m in range(n_field)]
     parts = [np.log(w_f[b, m]) + field[m][0] for m in range(n_field)]
@@ -154,21 +162,23 @@ def _terms(kin, S, sky, b, mu_c, cov_c, w_f, mu_f, cov_f, log_rho, log_field, n_
     return a, c, parts - lf[:, None], Tc, [f[1] for f in field]
 
 
-def _kinematic_weight(cov_c: np.ndarray, S: np.ndarray | None) -> np.ndarray | float:
+def _kinematic_weight(cov_c: np.ndarray, S: np.ndarray | None,
+                      error_variance: np.ndarray | None = None) -> np.ndarray | float:
     """How sharply each star's proper motion places it in the cluster: σ_c² / (σ_c² + σ_i²).
 
     σ_c² is the cluster's intrinsic proper-motion variance and σ_i² the star's error variance
-    (traces over pmra, pmdec). The cluster's centre and profile are fitted with membership
-    probabilities times this weight: a faint star whose errors dwarf the cluster's spread is
-    a member or not by its prior alone, and letting such stars shape the profile feeds back
+    (traces over pmra, pmdec; ``error_variance`` when S is None: the expected one over the
+    levels of error, :mod:`vo_ocml.membership.unknown_errors`). The cluster's centre and
+    profile are fitted with membership probabilities times this weight: a faint star whose
+    errors dwarf the cluster's spread is a member or not by its prior alone, and letting such stars shape the profile feeds back
     (a broad profile raises their prior, which broadens the profile). In a simulated 2,000,000-
     row cone the distant cluster's profile otherwise grew to 6′ with an r⁻² halo (truth: a 1′
     Plummer sphere) and Σ P reached 3.3 × the truth.
     """
-    if S is None:
+    if S is None and error_variance is None:
         return 1.0
     var_c = cov_c[0, 0] + cov_c[1, 1]
-    return var_c / (var_c + S[:, 0, 0] + S[:, 1, 1])
+    return var_c / (var_c + (error_variance if S is None else S[:, 0, 0] + S[:, 1, 1]))
 
 
 def _cap_sd(cov: np.ndarray, max_sd: np.ndarray) -> np.ndarray:
@@ -278,6 +288,7 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
                        max_parallax_sd: float | None = None,
                        n_field: int = 1, fixed_mean: bool = False, fixed_centre: bool = False,
                        colour: np.ndarray | None = None,
+                       error_levels: ErrorLevels | None = None,
                        gradient: bool = True, max_iter: int = 1000, tol: float = 2e-7,
                        p_tol: float = 5e-4,
                        random_state: int | None = 0) -> RadialMixtureFit:
@@ -321,6 +332,9 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
         BP−RP: once the kinematic and spatial model has converged, EM goes on with the
         photometric term (:mod:`vo_ocml.membership.photometry`), refitted every iteration;
         the profile is then shaped by the membership without it.
+    error_levels : ErrorLevels, optional
+        Without ``errors``: the cluster is a mixture over these levels of error, their shares
+        fitted (:mod:`vo_ocml.membership.unknown_errors`); otherwise ignored.
     fixed_mean : bool
         Keep the cluster's mean at ``cluster_mean`` (no gradient): only its covariance, profile
         and luminosity function are fitted -- the cluster a user or catalogue named, when the
@@ -344,6 +358,7 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
     """
     n = len(kin)
     S = error_covariance(errors)
+    levels = error_levels if S is None else None
     footprint = footprint or Footprint(sky)
     bins = MagnitudeBins(mag)
     b = bins.index(mag, n)
@@ -370,7 +385,7 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
     log_rho = profile.log_density(sky)
     for it in range(1, max_iter + 1):
         a, c, resp_parts, Tc, Tf = _terms(kin, S, sky, b, mu_c, cov_c, w_f, mu_f, cov_f,
-                                          log_rho, log_field, n_c, n_f, log_window)
+                                          log_rho, log_field, n_c, n_f, log_window, levels)
         a_kin, c_kin = a, c
         a, c = a + l_colour[0], c + l_colour[1]
         norm = np.logaddexp(a, c)
@@ -388,14 +403,15 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
         # the stars whose membership their motion decides shape the profile -- by their
         # membership without the colour term: a twin on the same sequence elsewhere on the sky
         # would otherwise widen it
-        q = p_kin * _kinematic_weight(cov_c, S)
+        q = p_kin * _kinematic_weight(cov_c, S, levels and levels.pm_variance(Tc))
         if q.sum() > 1 and not fixed_centre:
             centre = q @ sky / q.sum()
         profile = fitter.fit(sky, q, centre)
         log_rho = profile.log_density(sky)  # this M-step's field share and the next E-step's
         design = np.column_stack([np.ones(n), sky - centre]) if gradient and not fixed_mean \
             else None
-        mu_c, cov_c, coef = _xd_update(kin, S, p, mu_c, cov_c, Tc, floor, design, fixed_mean)
+        mu_c, cov_c, coef, levels = cluster_update(levels, kin, S, p, mu_c, cov_c, Tc, floor,
+                                                   design, fixed_mean)
         wanted = np.sqrt(np.diag(cov_c))
         cov_c = _cap_sd(cov_c, cap)
         share = field_prior_share(np.log(n_c[b]) + log_rho,
@@ -420,4 +436,4 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
                             field_covs=cov_f, profile=profile, footprint=footprint,
                             magnitude_bins=bins, n_cluster=n_c, n_field=n_f, n_iter=it,
                             log_likelihood=ll, colour_term=colour_term,
-                            cluster_sd_unbounded=wanted)
+                            cluster_sd_unbounded=wanted, error_levels=levels)
