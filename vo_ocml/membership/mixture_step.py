@@ -159,7 +159,8 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
             fixed_centre=fixed_centre, colour=None if colour is None else colour[fit_rows],
             footprint=footprint, max_scale=max_profile_scale(centre[2]),
             max_half_radius=max_half_radius(centre[2], r50), n_field=m, gradient=gradient,
-            error_levels=ErrorLevels.start() if err is None else None, random_state=random_state)
+            error_levels=ErrorLevels.start() if err is None else None,
+            random_state=random_state)
     # the BIC candidates are independent: fitted side by side (NumPy releases the GIL, but
     # its calls on 13,574 stars are short: 2.04 s side by side against 2.36 s one after
     # the other on bench/samp_latency.py's cone)

@@ -170,8 +170,9 @@ def _kinematic_weight(cov_c: np.ndarray, S: np.ndarray | None,
     (traces over pmra, pmdec; ``error_variance`` when S is None: the expected one over the
     levels of error, :mod:`vo_ocml.membership.unknown_errors`). The cluster's centre and
     profile are fitted with membership probabilities times this weight: a faint star whose
-    errors dwarf the cluster's spread is a member or not by its prior alone, and letting such stars shape the profile feeds back
-    (a broad profile raises their prior, which broadens the profile). In a simulated 2,000,000-
+    errors dwarf the cluster's spread is a member or not by its prior alone, and letting such
+    stars shape the profile feeds back (a broad profile raises their prior, which broadens the
+    profile). In a simulated 2,000,000-
     row cone the distant cluster's profile otherwise grew to 6′ with an r⁻² halo (truth: a 1′
     Plummer sphere) and Σ P reached 3.3 × the truth.
     """
