@@ -35,6 +35,7 @@ from vo_ocml.membership.radial_mixture import (
     RadialMixtureFit, error_covariance, fit_radial_mixture,
 )
 from vo_ocml.membership.result import R50_TOLERANCE
+from vo_ocml.membership.scope import FILTER_NSIGMA, adaptive_filter
 from vo_ocml.membership.sky_prior import Footprint, eff_half_radius
 from vo_ocml.membership.unknown_errors import ErrorLevels
 
@@ -139,7 +140,9 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
         Fewer than :data:`STARS_PER_COMPONENT` stars per component for every choice of
         ``n_field``, and, with ``log_window``, fewer than :data:`MIN_MIXTURE_STARS` in all
         (between the two the field is the window's uniform component alone, and the fit
-        must be concentrated on the sky: :data:`MIN_SPARSE_CONCENTRATION`).
+        must be concentrated on the sky: :data:`MIN_SPARSE_CONCENTRATION`); without ``err``,
+        the same when the window of the cluster's observed spread alone holds fewer than a
+        cluster and a field Gaussian need.
     """
     fit_rows = np.arange(len(kin))
     if len(kin) > max_fit_stars:
@@ -180,6 +183,14 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
     if 0 in fits and concentration < MIN_SPARSE_CONCENTRATION:
         raise TooFewStars("too few stars for a field Gaussian, and the candidate members are "
                           "no more concentrated on the sky than the field")
+    if err is None and concentration < MIN_SPARSE_CONCENTRATION and np.sum(adaptive_filter(
+            kin, None, centre, intrinsic, intrinsic, FILTER_NSIGMA)) < 2 * STARS_PER_COMPONENT:
+        # the same test where the errors are unknown and the filter widened to their widest
+        # level (unknown_errors.stand_in): the window of the cluster's observed spread alone
+        # must hold a cluster and a field Gaussian's stars, as before the widening
+        raise TooFewStars("too few stars within the cluster's observed spread for a field "
+                          "Gaussian, and the candidate members are no more concentrated on "
+                          "the sky than the field")
     info = {"model": "radial", "n_components": n_components, "bic": bics,
             "pm_gradient_per_deg": best.cluster_gradient.tolist(),
             "deconvolved": err is not None, "fixed_mean": fixed_mean,

@@ -346,8 +346,8 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
                                                target, i_m, footprint, held, named_at),
                     lambda out: out[1], centre, None if c is None else c.spread, source != "data",
                     named_at)
-            except ValueError:
-                return f"only {len(i_m)} stars survive the MST"
+            except ValueError as why:  # TooFewStars: too few stars, or not concentrated
+                return f"{len(i_m)} stars survive the MST, no mixture: {why}"
             probability[i_m] = post
             stage[i_m] = STAGE_GMM
             counts["gmm"] = int(np.sum(post > 0.5))
