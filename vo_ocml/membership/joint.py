@@ -41,6 +41,7 @@ from vo_ocml.membership.joint_mixture import (JointMixtureFit, JointSeed, fit_jo
                                               fit_sample)
 from vo_ocml.membership.radial_mixture import error_covariance
 from vo_ocml.membership.sky_prior import Footprint
+from vo_ocml.membership.unknown_errors import stand_in
 
 #: two seeds closer than this many combined observed spreads on every kinematic axis (and on
 #: the sky within their detection windows) are one cluster
@@ -240,10 +241,11 @@ def window_columns(est, kin: np.ndarray, err: np.ndarray | None,
     passed = np.column_stack([est._filter(kin, err, s.centre, s.observed, s.intrinsic)
                               for s in seeds])
     log_window = np.full(passed.shape, np.inf)
+    err = stand_in(err, len(kin))  # the filter's errors (unknown: their widest level)
     for k, s in enumerate(seeds):  # computed where the star passed only (millions of rows)
         rows = passed[:, k]
         log_window[rows, k] = mixture_step.window_log_volume(
-            kin[rows], None if err is None else err[rows], s.observed, s.intrinsic,
+            kin[rows], err[rows], s.observed, s.intrinsic,
             est.kinematic_range_, est.filter_nsigma,
             None if est.filter != "fixed" else est.fixed_widths)
     return passed, log_window
