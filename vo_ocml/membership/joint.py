@@ -41,7 +41,7 @@ from vo_ocml.membership.joint_mixture import (JointMixtureFit, JointSeed, fit_jo
                                               fit_sample)
 from vo_ocml.membership.radial_mixture import error_covariance
 from vo_ocml.membership.sky_prior import Footprint
-from vo_ocml.membership.unknown_errors import stand_in
+from vo_ocml.membership.unknown_errors import ErrorLevels, stand_in
 
 #: two seeds closer than this many combined observed spreads on every kinematic axis (and on
 #: the sky within their detection windows) are one cluster
@@ -211,7 +211,8 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
                 joint_seeds, mag=None if mag is None else mag[fit_rows], footprint=footprint,
                 field_groups=np.argmax(filters[fit_rows], axis=1),
                 log_window=None if log_window is None else log_window[fit_rows],
-                weights=weights, colour=None if colour is None else colour[fit_rows])
+                weights=weights, colour=None if colour is None else colour[fit_rows],
+                error_levels=ErrorLevels.start() if err is None else None)
         P = model.probability if len(fit_rows) == len(kin) else \
             model.predict(kin, err, sky, mag, log_window, colour)
         failing = []

@@ -31,13 +31,14 @@ import numpy as np
 
 from scipy.special import expit
 
-from vo_ocml.membership.deconvolution import _log_normal, _xd_update, log_sum_exp, take_rows
+from vo_ocml.membership.deconvolution import _log_normal, log_sum_exp, take_rows
 from vo_ocml.membership.photometry import ColourTerm
 from vo_ocml.membership.radial_mixture import (UNIFORM_START, _cap_sd, _field_update,
                                                _kinematic_weight, error_covariance,
                                                field_prior_share)
 from vo_ocml.membership.sky_prior import (ClusterProfile, Footprint, MagnitudeBins,
                                           ProfileFitter, eff_centre)
+from vo_ocml.membership.unknown_errors import ErrorLevels, cluster_update
 
 #: a star starts in a cluster when its χ² (3 dof) to the cluster's centroid is below this (2σ)
 START_CHI2 = 3 * 2.0**2
@@ -113,6 +114,8 @@ class JointMixtureFit:
         (``JointSeed.max_pm_sd``) was applied (as ``RadialMixtureFit.cluster_sd_unbounded``).
     colour_terms : list of ColourTerm, or None
         Each cluster's photometric term, when fitted with colours.
+    error_levels : list of ErrorLevels, or None
+        Each cluster's levels of error, for stars without errors (:mod:`.unknown_errors`).
     """
 
     probability: np.ndarray
@@ -131,6 +134,7 @@ class JointMixtureFit:
     log_likelihood: float
     sd_unbounded: np.ndarray | None = None
     colour_terms: list[ColourTerm] | None = None
+    error_levels: list[ErrorLevels] | None = None
 
     @property
     def centres(self) -> np.ndarray:
@@ -154,7 +158,8 @@ class JointMixtureFit:
         log_rho = _log_profiles(self.profiles, sky)
         L = _terms(kin, error_covariance(errors), b, mu, list(self.covs), log_rho,
                    self.n_cluster, self.field_weights, list(self.field_means),
-                   list(self.field_covs), self.n_field, log_field, log_window)[0]
+                   list(self.field_covs), self.n_field, log_field, log_window,
+                   levels=self.error_levels)[0]
         if self.colour_terms is not None:
             L = L + _colour_logs(self.colour_terms, mag, colour, b,
                                  _similarity(L, b, self.n_cluster, self.n_field, log_rho,
@@ -183,18 +188,20 @@ def _log_profiles(profiles: list[ClusterProfile], sky: np.ndarray) -> np.ndarray
 
 
 def _terms(kin, S, b, mu, cov, log_rho, n_c, w_f, mu_f, cov_f, n_f, log_field,
-           log_window=None, subsets=None):
+           log_window=None, subsets=None, levels=None):
     """log terms (n, K + 1), the field's parts (n, M + U, normalised), Tc per cluster, Tf.
 
     Cluster k's term is computed on its window's rows only (zero probability elsewhere);
     ``log_rho`` (n, K) is :func:`_log_profiles`; ``subsets`` (:func:`_subsets`), when given,
-    saves gathering them again.
+    saves gathering them again; with ``levels`` (stars without errors) Tc is each star's
+    responsibilities of cluster k's levels of error.
     """
     n, K, M = len(kin), len(mu), len(mu_f)
     L = np.full((n, K + 1), -np.inf, order="F")  # column-major: read column by column
     Tc = []
     for k, (r, kin_r, S_r, b_r) in enumerate(subsets or _subsets(kin, S, b, log_window, K)):
-        lc, T = _log_normal(kin_r, mu[k][r], cov[k], S_r)
+        lc, T = _log_normal(kin_r, mu[k][r], cov[k], S_r) if levels is None or S is not None \
+            else levels[k].log_density(kin_r, mu[k][r], cov[k])
         L[r, k] = np.log(n_c[k][b_r]) + log_rho[r, k] + lc
         Tc.append(T)
     parts, Tf = np.empty((n, w_f.shape[1]), order="F"), []
@@ -238,8 +245,8 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
                       field_groups: np.ndarray | None = None,
                       log_window: np.ndarray | None = None,
                       weights: np.ndarray | None = None, colour: np.ndarray | None = None,
-                      max_iter: int = 1000, tol: float = 2e-7,
-                      p_tol: float = 5e-4) -> JointMixtureFit:
+                      error_levels: ErrorLevels | None = None, max_iter: int = 1000,
+                      tol: float = 2e-7, p_tol: float = 5e-4) -> JointMixtureFit:
     """Fit K clusters and the field together by EM.
 
     Parameters
@@ -274,6 +281,9 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
         BP−RP (with ``mag``): once the kinematic and spatial model has converged, EM goes on
         with each cluster's photometric term, refitted every iteration; the profiles are then
         shaped by the posteriors without it (as in the single model).
+    error_levels : ErrorLevels, optional
+        Without ``errors``: each cluster is a mixture over these levels of error, its shares
+        fitted (:mod:`vo_ocml.membership.unknown_errors`); otherwise ignored.
     max_iter, tol, p_tol : int, float, float
         EM stops after ``max_iter`` iterations, or when the mean log-likelihood changes by less
         than ``tol``, or when no posterior changes by more than ``p_tol``.
@@ -285,6 +295,7 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
     n, K = len(kin), len(seeds)
     w = np.ones(n) if weights is None else np.asarray(weights, float)
     S = error_covariance(errors)
+    levels = None if S is not None or error_levels is None else [error_levels] * K
     footprint = footprint or Footprint(sky)
     bins = MagnitudeBins(mag)
     b = bins.index(mag, n)
@@ -324,7 +335,7 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
     colour_terms: list[ColourTerm] | None = None
     for it in range(1, max_iter + 1):
         L, parts, Tc, Tf = _terms(kin, S, b, mu, cov, log_rho, n_c, w_f, mu_f, cov_f,
-                                  n_f, log_field, log_window, subsets)
+                                  n_f, log_field, log_window, subsets, levels)
         kinematic = L
         if colour_terms is not None:  # how like each cluster a star is; its colours
             similar = _similarity(L, b, n_c, n_f, log_rho, log_field)
@@ -345,7 +356,7 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
             centre = profiles[k].centre
             # as in the single model; with colour, by the posterior without it
             shaping = Pw[r, k] if colour_terms is None else P_kin[r, k] * w[r]
-            q = shaping * _kinematic_weight(cov[k], S_r)
+            q = shaping * _kinematic_weight(cov[k], S_r, levels and levels[k].pm_variance(Tc[k]))
             if q.sum() > 1:
                 centre = eff_centre(sky_rows[k], q, centre, profiles[k].scale) \
                     if seeds[k].eff_centre else q @ sky_rows[k] / q.sum()
@@ -354,8 +365,11 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
                 continue
             design = np.column_stack([np.ones(n), sky - centre]) if seeds[k].gradient \
                 else None
-            mu_r, cov[k], coef[k] = _xd_update(kin_r, S_r, Pw[r, k], mu[k][r], cov[k], Tc[k],
-                                               floor, None if design is None else design[r])
+            mu_r, cov[k], coef[k], level = cluster_update(
+                levels and levels[k], kin_r, S_r, Pw[r, k], mu[k][r], cov[k], Tc[k], floor,
+                None if design is None else design[r], False)
+            if levels:
+                levels[k] = level
             mu[k] = np.broadcast_to(mu_r[0], kin.shape) if design is None else design @ coef[k]
             wanted[k] = np.sqrt(np.diag(cov[k]))
             cap = np.array([seeds[k].max_pm_sd or np.inf] * 2
@@ -385,7 +399,8 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
                            profiles=profiles, n_cluster=n_c, n_field=n_f, field_weights=w_f,
                            field_means=np.array(mu_f), field_covs=np.array(cov_f),
                            footprint=footprint, magnitude_bins=bins, n_iter=it,
-                           log_likelihood=ll, sd_unbounded=wanted, colour_terms=colour_terms)
+                           log_likelihood=ll, sd_unbounded=wanted, colour_terms=colour_terms,
+                           error_levels=levels)
 
 
 def fit_sample(kin: np.ndarray, errors: np.ndarray | None, seeds: list[JointSeed], size: int,
