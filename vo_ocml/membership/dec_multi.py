@@ -41,6 +41,7 @@ from vo_ocml.membership.scope import (DETECTION_SKY_WINDOW, FILTER_NSIGMA, MIN_S
                                       VELOCITY_DISPERSION, adaptive_filter, candidates)
 from vo_ocml.membership.sky import from_tangent_plane, tangent_plane
 from vo_ocml.membership.sky_prior import Footprint
+from vo_ocml.membership.unknown_errors import stand_in
 
 if TYPE_CHECKING:
     from vo_ocml.membership.dec import DEC
@@ -79,6 +80,7 @@ def windows(kin: np.ndarray, err: np.ndarray | None, seeds: list[joint.Seed],
             span: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Which stars pass each seed's adaptive filter (n, K), and the log-volumes of their filter
     windows (n, K; inf outside), clipped by the table's range ``span`` (as the default method's)."""
+    err = stand_in(err, len(kin))  # unknown errors: their widest level (unknown_errors)
     passed = np.column_stack([adaptive_filter(kin, err, s.centre, s.observed, s.intrinsic, FILTER_NSIGMA)
                               for s in seeds])
     volume = np.column_stack([mixture_step.window_log_volume(kin, err, s.observed, s.intrinsic, span,

@@ -36,6 +36,7 @@ from vo_ocml.membership.radial_mixture import RadialMixtureFit, error_covariance
 from vo_ocml.membership.scope import FILTER_NSIGMA, VELOCITY_DISPERSION, Scope, adaptive_filter, candidates
 from vo_ocml.membership.sky import from_tangent_plane, sky_centre, tangent_plane
 from vo_ocml.membership.sky_prior import Footprint
+from vo_ocml.membership.unknown_errors import stand_in
 
 if TYPE_CHECKING:
     from vo_ocml.membership.dec import DEC
@@ -77,7 +78,8 @@ class SkyModel:
         """Probability of complete rows ``X`` (ra, dec, pmra, pmdec, parallax); 0 outside the filter."""
         kin = X[:, 2:]
         s = self.scope
-        passed = adaptive_filter(kin, errors, s.centre, s.observed_spread, s.intrinsic_spread, self.nsigma)
+        passed = adaptive_filter(kin, stand_in(errors, len(kin)), s.centre, s.observed_spread,
+                                 s.intrinsic_spread, self.nsigma)
         p = np.zeros(len(X))
         if passed.any():
             sky = tangent_plane(X[passed, 0], X[passed, 1], *self.origin)
@@ -115,8 +117,8 @@ def no_cluster(m: int, counts: dict[str, int], reason: str, details: dict | None
 
 def window(kin: np.ndarray, err: np.ndarray | None, scope: Scope, span: np.ndarray) -> np.ndarray:
     """log-volume of each star's filter window (:func:`mixture_step.window_log_volume`)."""
-    return mixture_step.window_log_volume(kin, err, scope.observed_spread, scope.intrinsic_spread,
-                                          span, FILTER_NSIGMA)
+    return mixture_step.window_log_volume(kin, stand_in(err, len(kin)), scope.observed_spread,
+                                          scope.intrinsic_spread, span, FILTER_NSIGMA)
 
 
 def _likelihood_ratio(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, start: np.ndarray,

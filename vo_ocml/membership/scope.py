@@ -17,6 +17,7 @@ from scipy.special import erf, gammaincinv
 from vo_ocml.membership.centroid import BOUND_VELOCITY_DISPERSION, best_measured, measure_cluster
 from vo_ocml.membership.detection import Detection, find_candidates
 from vo_ocml.membership.result import Centroid
+from vo_ocml.membership.unknown_errors import stand_in
 
 log = logging.getLogger(__name__)
 
@@ -154,5 +155,5 @@ def candidates(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centroi
     else:
         observed, intrinsic = fit.observed_spread, fit.intrinsic_spread
         centre = fit.centre if source == "data" else np.asarray(centre, float)
-    passed = adaptive_filter(kin, err, centre, observed, intrinsic, nsigma)
+    passed = adaptive_filter(kin, stand_in(err, len(kin)), centre, observed, intrinsic, nsigma)
     return Scope(passed, np.asarray(centre, float), observed, intrinsic, source, significance), ""
