@@ -43,6 +43,23 @@ def test_a_table_without_errors_or_g_keeps_its_faint_members(seed):
     assert len(result.details["mixture"]["error_level_shares"]) == len(ErrorLevels.start().errors)
 
 
+def test_the_mean_of_a_cluster_without_errors_is_as_uncertain_as_its_members_levels():
+    # with the members' unknown errors ignored the mean's standard error was the intrinsic
+    # spread over √N (rms of (fit − truth) / SE 1.6–2.9 over 12 such cones; 0.95–1.46 with
+    # the levels)
+    cluster = SimCluster(150, -1.5, 0.5, 0.45, sd_pm=0.05, sd_parallax=0.02, plummer_radius=0.05)
+    table = simulate_cone(5000, (cluster,), radius=0.3, seed=0)
+    table.remove_columns(["phot_g_mean_mag", "bp_rp", "pmra_error", "pmdec_error",
+                          "parallax_error"])
+    annotated = run(table, centroid=(cluster.pmra, cluster.pmdec, cluster.parallax))
+    mixture = annotated.result.details["mixture"]
+    members = np.nansum(annotated.result.probability)
+    spread_only = np.asarray(mixture["cluster_intrinsic_sd"]) / np.sqrt(members)
+    se = np.array([annotated.summary.pmra_se, annotated.summary.pmdec_se,
+                   annotated.summary.parallax_se])
+    assert np.all(se > 1.3 * spread_only)
+
+
 def test_several_clusters_without_errors_or_g_each_keep_their_faint_members():
     # bench/multi_cluster.py's seed-1 case 18, stripped to astrometry: one Gaussian per
     # cluster gave F1 0.60 and 0.62 (0.99 and 0.97 with every column)

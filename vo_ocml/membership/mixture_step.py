@@ -203,7 +203,12 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
             "cluster_intrinsic_sd": np.sqrt(np.diag(best.cluster_cov)).tolist(),
             "cluster_sd_unbounded": best.cluster_sd_unbounded.tolist(),
             "pm_sd_bound": max_pm_sd,
-            "cluster_mean_cov": mean_covariance(best.cluster_cov, probability, cov).tolist(),
+            "cluster_mean_cov": (mean_covariance(best.cluster_cov, probability, cov)
+                                 if best.error_levels is None else
+                                 best.error_levels.mean_covariance(
+                                     kin, best.cluster_mean + (sky - best.centre)
+                                     @ best.cluster_gradient, best.cluster_cov, probability)
+                                 ).tolist(),
             "profile_centre_deg": best.profile.centre.tolist(),
             "profile_scale_deg": best.profile.scale, "profile_slope": best.profile.slope,
             "concentration": concentration, "field_uniform_component": uniform,

@@ -78,6 +78,16 @@ class ErrorLevels:
         shares = np.maximum(w @ resp / max(w.sum(), 1e-300), MIN_SHARE)
         return mu[:n], new, coef, ErrorLevels(self.errors, np.log(shares / shares.sum()))
 
+    def mean_covariance(self, kin: np.ndarray, mean: np.ndarray, cov: np.ndarray,
+                        p: np.ndarray) -> np.ndarray:
+        """Covariance of the fitted cluster mean, (Σ_i P_i Σ_k r_ik (Σ_c + E_k)⁻¹)⁻¹: each
+        member weighs as the levels of error it likely has (r_ik, its responsibilities; the
+        single model's :func:`~vo_ocml.membership.mixture_step.mean_covariance` with the
+        stars' own errors)."""
+        weight = p @ self.log_density(kin, mean, cov)[1]
+        return np.linalg.inv(sum(w * np.linalg.inv(cov + np.diag(e**2))
+                                 for w, e in zip(weight, self.errors)))
+
     def pm_variance(self, resp: np.ndarray) -> np.ndarray:
         """Each star's expected proper-motion error variance (pmra² + pmdec²) over the levels."""
         return resp @ (self.errors[:, 0] ** 2 + self.errors[:, 1] ** 2)
