@@ -105,7 +105,7 @@ def cluster_update(levels: ErrorLevels | None, kin: np.ndarray, S: np.ndarray | 
     return levels.update(kin, w, T, mean, cov, floor, design, fixed_mean)
 
 
-def stand_in(err: np.ndarray | None, n: int) -> np.ndarray | None:
+def stand_in(err: np.ndarray | None, n: int) -> np.ndarray:
     """``err``, or for ``n`` stars without errors the widest level's: the filter's window then
     admits a member whatever its unstated error, as the levels' mixture models it."""
     return err if err is not None else np.broadcast_to(ErrorLevels.start().widest, (n, 3))
