@@ -30,6 +30,9 @@ from vo_ocml.membership.gaia_precision import nominal_errors
 LEVEL_G = (13.0, 16.0, 18.0, 19.0, 20.0, 21.0)
 #: the smallest share a level keeps (its log stays finite, EM can return to it)
 MIN_SHARE = 1e-6
+#: the widest level's standard errors (pmra, pmdec, parallax): the filter's, for stars without
+#: errors (:func:`stand_in`)
+WIDEST = nominal_errors(np.array([LEVEL_G[-1]]))[0]
 
 
 @dataclass(frozen=True)
@@ -45,11 +48,6 @@ class ErrorLevels:
         """No error and :data:`LEVEL_G`'s nominal errors, in equal shares."""
         errors = np.vstack([np.zeros(3), nominal_errors(np.array(LEVEL_G))])
         return cls(errors, np.full(len(errors), -np.log(len(errors))))
-
-    @property
-    def widest(self) -> np.ndarray:
-        """The largest level's standard errors (3,): the filter's, for stars without errors."""
-        return self.errors[-1]
 
     def log_density(self, kin: np.ndarray, mean: np.ndarray,
                     cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -108,4 +106,4 @@ def cluster_update(levels: ErrorLevels | None, kin: np.ndarray, S: np.ndarray | 
 def stand_in(err: np.ndarray | None, n: int) -> np.ndarray:
     """``err``, or for ``n`` stars without errors the widest level's: the filter's window then
     admits a member whatever its unstated error, as the levels' mixture models it."""
-    return err if err is not None else np.broadcast_to(ErrorLevels.start().widest, (n, 3))
+    return err if err is not None else np.broadcast_to(WIDEST, (n, 3))
