@@ -11,11 +11,13 @@ from vo_ocml.catalog import lookup_cluster
 from vo_ocml.catalog.match import column_label, match_cluster
 from vo_ocml.errors import InputError
 from vo_ocml.io.tables import write_table
+from vo_ocml.membership.result import ERROR_FEATURES, FEATURES, STAGE_GMM
 from vo_ocml.membership.centroid import (MIN_PRECISE, PRECISE_FRACTION, WINDOW_SPREADS,
                                          max_parallax_dispersion, measure_cluster)
 from vo_ocml.membership.detection import Detection, _resolved
 from vo_ocml.membership.joint_groups import combine
 from vo_ocml.membership.joint_mixture import START_CHI2, JointSeed, fit_joint_mixture, fit_sample
+from vo_ocml.membership.mstgmm import MSTGMM
 from vo_ocml.options import RunOptions
 from vo_ocml.membership.sky_prior import eff_centre
 from vo_ocml.simulate import SimCluster, simulate_cone, true_posterior
@@ -428,6 +430,26 @@ def test_clusters_that_hardly_share_stars_are_fitted_apart():
     assert _f1(P[:, 1] > 0.5, truth == 2) > 0.9
     assert every.result.details["n_clusters"] == 2 and every.result.details["n_fitted_apart"] == 1
     assert every.result.step_counts["gmm"] == np.sum(joint > 0.5)
+
+
+def test_new_stars_are_combined_with_clusters_fitted_apart():
+    """predict_proba combines the first cluster's posterior with the clusters fitted apart from
+    it, as the fit did: on the stars the mixture scored it gives the fit's probabilities (to
+    the single model's own refit tolerance), also on the stars the combination changed (before:
+    the single model's alone, 0.007 off on this field)."""
+    clusters = (SimCluster(300, -2.5, 1.0, 0.7),
+                SimCluster(200, 1.5, -2.5, 0.4, offset=(0.2, -0.1)))
+    table = simulate_cone(4000, clusters, seed=4)
+    X = np.column_stack([np.asarray(table[c], float) for c in FEATURES])
+    E = np.column_stack([np.asarray(table[c], float) for c in ERROR_FEATURES])
+    one = MSTGMM((-2.5, 1.0, 0.7)).fit(X, errors=E)
+    every = MSTGMM((-2.5, 1.0, 0.7), clusters="all").fit(X, errors=E)
+    assert len(every.fits_apart_) == 1 and not one.fits_apart_
+    scored = every.result_.stage == STAGE_GMM
+    combined = scored & (np.abs(every.probability_ - one.probability_) > 1e-3)
+    assert combined.any()
+    new = every.predict_proba(X, errors=E)[:, 1]
+    np.testing.assert_allclose(new[scored], every.probability_[scored], atol=1e-3)
 
 
 def test_posteriors_of_fits_made_apart_keep_their_odds():

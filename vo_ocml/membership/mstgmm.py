@@ -37,7 +37,7 @@ from vo_ocml.membership.base import (
     MembershipEstimator, Scores, as_centroid, probability_step,
 )
 from vo_ocml.membership.centroid import best_measured, max_parallax_dispersion, measure_cluster
-from vo_ocml.membership.radial_mixture import RadialMixtureFit, error_covariance
+from vo_ocml.membership.radial_mixture import error_covariance
 from vo_ocml.membership.scope import DETECTION_SKY_WINDOW, VELOCITY_DISPERSION, adaptive_filter
 from vo_ocml.membership.seeding import CandidateSeeds
 from vo_ocml.membership.sky import from_tangent_plane, sky_centre, sky_target, tangent_plane
@@ -139,6 +139,9 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
         (:mod:`vo_ocml.membership.seeding`).
     cluster_component_ : int
         "gmm" only: index of the mixture component that is the cluster (-1 otherwise).
+    fits_apart_ : list of (list of Seed, JointMixtureFit)
+        Groups of clusters fitted apart from the first cluster's (several-cluster runs), whose
+        posteriors :meth:`predict_proba` combines with the first's, as the fit did.
     """
 
     def __init__(self, centroid: Centroid | tuple[float, float, float] | None = None, *,
@@ -267,6 +270,7 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
         self.sky_origin_ = (ra0, dec0)
         self.centre_ = self.observed_spread_ = self.intrinsic_spread_ = None
         self.mixture_, self.scaler_, self.cluster_component_, self.clusters_ = None, None, -1, []
+        self.fits_apart_: list = []
         probability = np.zeros(len(X))
         stage = np.full(len(X), STAGE_FILTER, dtype=STAGE_DTYPE)
         counts: dict[str, int] = {}
@@ -427,13 +431,8 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
             stars = self._stars.rows(np.flatnonzero(passed))
             cov = None if err is None else error_covariance(err[passed], stars.correlations)
             e_p = None if err is None else err[passed]
-            if isinstance(self.mixture_, RadialMixtureFit):
-                p[passed] = self.mixture_.predict(sel[:, 2:5], cov, sky, stars.magnitude,
-                                                  self._window_log_volume(sel[:, 2:5], e_p),
-                                                  stars.colour)
-            else:  # the joint model of several clusters: the first cluster's posterior
-                p[passed] = joint.first_posterior(self, sel[:, 2:5], e_p, cov, sky,
-                                                  stars.magnitude, stars.colour)
+            p[passed] = joint.first_posterior(self, sel[:, 2:5], e_p, cov, sky, stars.magnitude,
+                                              stars.colour)[:, 0]
         else:
             Z = self.scaler_.transform(np.column_stack([sky, sel[:, 2:5]]))
             p[passed] = self.mixture_.predict_proba(Z)[:, self.cluster_component_]
