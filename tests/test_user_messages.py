@@ -15,7 +15,8 @@ from vo_ocml.cli import main
 from vo_ocml.errors import InputError
 from vo_ocml.io.tables import read_table, write_table
 from vo_ocml.membership.result import STAGE_DESCRIPTION
-from vo_ocml.simulate import simulate_cone
+from vo_ocml.membership.sky import angular_distance
+from vo_ocml.simulate import SimCluster, simulate_cone
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -51,6 +52,21 @@ def test_no_cluster_is_warned_once(tmp_path, capsys, caplog):
     assert main(["run", str(source), "-o", str(tmp_path / "o.vot")]) == 0
     err = capsys.readouterr().err + caplog.text
     assert len(re.findall("no cluster found", err, flags=re.IGNORECASE)) == 1, err
+
+
+def test_fill_advice_is_logged_once_per_cluster(caplog):
+    """A several-cluster run whose first cluster fills its table (a disc of 1.5 Plummer radii)
+    advises a wider cone once for it (before: twice, from the run's summary and again from
+    the clusters' table)."""
+    caplog.set_level(logging.WARNING)
+    a = 0.04
+    table = simulate_cone(8000, (SimCluster(400, -2.5, 1.0, 0.7, plummer_radius=a),),
+                          radius=0.4, seed=1)
+    disc = angular_distance(table["ra"], table["dec"], 120.0, -30.0) < 1.5 * a
+    annotated = run(table[disc], clusters="all")
+    assert annotated.clusters and annotated.clusters[0].summary.fills_table
+    filling = sum(c.summary.fills_table for c in annotated.clusters)
+    assert caplog.text.count("fills the table") == filling, caplog.text
 
 
 def test_named_cluster_off_the_table_gives_the_angular_distance(data_dir):

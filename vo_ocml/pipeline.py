@@ -329,7 +329,7 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
     result: MembershipResult = estimator.result_
     out, names = annotate(table, result, threshold)
     summary = summarize(result, arrays, threshold, parallax_zero_point=zero_point)
-    clusters = name_clusters(result, arrays, threshold) if result.clusters else []
+    clusters = name_clusters(result, arrays, threshold, summary) if result.clusters else []
     if clusters:
         add_cluster_columns(out, result, clusters, threshold, _unique)
         out.meta["ocml_clusters"] = cluster_table(clusters)

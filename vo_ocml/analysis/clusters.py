@@ -65,8 +65,12 @@ class ClusterSummary:
 
 
 def name_clusters(result: MembershipResult, astrometry: dict[str, np.ndarray],
-                  threshold: float) -> list[ClusterSummary]:
-    """Summarise and name every cluster of a joint run (empty for a single-cluster run)."""
+                  threshold: float, first: Summary | None = None) -> list[ClusterSummary]:
+    """Summarise and name every cluster of a joint run (empty for a single-cluster run).
+
+    ``first``: the first cluster's summary when it is already made (the run's own, by
+    :func:`~vo_ocml.analysis.summary.summarize`), so that its warnings are not logged twice.
+    """
     out: list[ClusterSummary] = []
     taken: list[str] = []
     n_candidates = 0
@@ -75,7 +79,7 @@ def name_clusters(result: MembershipResult, astrometry: dict[str, np.ndarray],
         single = dataclasses.replace(result, probability=result.cluster_probability[:, k],
                                      centroid=found.centroid, step_counts={},
                                      details=result.details if k == 0 else {})
-        s = summarize(single, astrometry, threshold)
+        s = first if k == 0 and first is not None else summarize(single, astrometry, threshold)
         ra, dec = (s.ra, s.dec) if math.isfinite(s.ra) else (found.centroid.ra, found.centroid.dec)
         match = match_cluster(ra, dec, s.pmra if math.isfinite(s.pmra) else found.centroid.pmra,
                               s.pmdec if math.isfinite(s.pmdec) else found.centroid.pmdec,
