@@ -70,7 +70,7 @@ def test_pair_columns_and_summary_table(pair, tmp_path):
     assert abs(summary["pmra"][0] - NGC7790.pmra) < 0.05
 
 
-def test_predict_proba_is_the_first_clusters(pair):
+def test_new_stars_get_every_clusters_probability_and_predict_proba_the_firsts(pair):
     table, run = pair
     X = np.column_stack([np.asarray(table[c], float) for c in ("ra", "dec", "pmra", "pmdec",
                                                                 "parallax")])
@@ -78,6 +78,9 @@ def test_predict_proba_is_the_first_clusters(pair):
                                                                 "parallax_error")])
     dec = DEC(clusters="all", **FAST).fit(X, errors=E)
     assert np.allclose(dec.predict_proba(X, errors=E)[:, 1], dec.result_.probability, atol=1e-9)
+    P = dec.predict_cluster_proba(X, errors=E)
+    assert P.shape == (len(X), len(dec.result_.clusters) + 1) == (len(X), 3)
+    assert np.allclose(P, dec.result_.cluster_probability, atol=1e-9)
 
 
 def test_a_single_cluster_is_not_split():

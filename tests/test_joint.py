@@ -11,7 +11,7 @@ from vo_ocml.catalog import lookup_cluster
 from vo_ocml.catalog.match import column_label, match_cluster
 from vo_ocml.errors import InputError
 from vo_ocml.io.tables import write_table
-from vo_ocml.membership.result import ERROR_FEATURES, FEATURES, STAGE_GMM
+from vo_ocml.membership.result import ERROR_FEATURES, FEATURES, STAGE_GMM, Centroid
 from vo_ocml.membership.centroid import (MIN_PRECISE, PRECISE_FRACTION, WINDOW_SPREADS,
                                          max_parallax_dispersion, measure_cluster)
 from vo_ocml.membership.detection import Detection, _resolved
@@ -450,6 +450,32 @@ def test_new_stars_are_combined_with_clusters_fitted_apart():
     assert combined.any()
     new = every.predict_proba(X, errors=E)[:, 1]
     np.testing.assert_allclose(new[scored], every.probability_[scored], atol=1e-3)
+    P, fitted = every.predict_cluster_proba(X, errors=E), every.result_.cluster_probability
+    assert P.shape == fitted.shape == (len(X), 3)
+    mixture = scored | (fitted[:, :-1] > 0.01).any(axis=1)  # each cluster's mixture's stars
+    np.testing.assert_allclose(P[mixture], fitted[mixture], atol=1e-3)
+
+
+def test_new_stars_get_each_clusters_probability_after_the_first_was_fitted_alone():
+    """A poor named cluster whose rich kinematic twin moves it in their joint mixture is fitted
+    alone, the rest on the stars it left (``first_alone_``), and a third cluster apart: new
+    stars get every cluster's probability as the fit gave them (treating the first cluster's
+    window as the others' field, as the fit did: 0.096 off otherwise, on this field)."""
+    clusters = (SimCluster(40, -2.5, 1.0, 0.7, plummer_radius=0.03),
+                SimCluster(300, -2.45, 1.05, 0.69, offset=(0.3, 0.0)),
+                SimCluster(200, 1.5, -2.5, 0.4, offset=(0.2, -0.1)))
+    table = simulate_cone(4000, clusters, seed=1)
+    X = np.column_stack([np.asarray(table[c], float) for c in FEATURES])
+    E = np.column_stack([np.asarray(table[c], float) for c in ERROR_FEATURES])
+    X[0, 4] = np.nan  # a row that cannot be scored
+    est = MSTGMM(Centroid(-2.5, 1.0, 0.7, source="user", ra=120.0, dec=-30.0, r50=0.03),
+                 clusters="all").fit(X, errors=E)
+    assert est.first_alone_ and len(est.fits_apart_) == 1 and len(est.result_.clusters) == 2
+    P, fitted = est.predict_cluster_proba(X, errors=E), est.result_.cluster_probability
+    assert np.isnan(P[0]).all() and np.allclose(P[1:].sum(axis=1), 1.0)
+    assert np.array_equal(P[:, 0], est.predict_proba(X, errors=E)[:, 1], equal_nan=True)
+    mixture = (est.result_.stage == STAGE_GMM) | (fitted[:, :-1] > 0.01).any(axis=1)
+    np.testing.assert_allclose(P[mixture], fitted[mixture], atol=2e-3)
 
 
 def test_posteriors_of_fits_made_apart_keep_their_odds():

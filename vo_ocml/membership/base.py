@@ -3,7 +3,8 @@
 It owns what every membership estimator shares: input validation, the choice of the rows that
 can be scored (the complete rows), their canonical order, the result for every input row, the
 step counts and the score. A subclass only scores the complete rows, in canonical order
-(:meth:`MembershipEstimator._fit_rows`, :meth:`MembershipEstimator._predict_rows`).
+(:meth:`MembershipEstimator._fit_rows`, :meth:`MembershipEstimator._predict_rows` or
+:meth:`MembershipEstimator._predict_cluster_rows`).
 
 Estimators take ``X`` as an ``(n, 5)`` float array with columns :data:`FEATURES`
 (ra, dec in degrees; pmra, pmdec in mas/yr; parallax in mas) and, as the keyword ``errors``,
@@ -147,9 +148,10 @@ class MembershipEstimator(BaseEstimator):
     ``fit(X, errors=E)`` checks ``X`` and ``errors``, keeps the rows that can be scored
     (:meth:`_scorable`) in a canonical order (sorted by ra, dec, pmra, pmdec, parallax, so that
     the result does not depend on the table's row order), hands them to :meth:`_fit_rows`, and
-    builds ``result_`` for every input row. ``predict_proba`` and ``score`` work the same way.
-    Subclasses set :attr:`method` and implement :meth:`_check_params`, :meth:`_fit_rows` and
-    :meth:`_predict_rows`; every constructor argument is a parameter (``get_params``,
+    builds ``result_`` for every input row. ``predict_proba``, ``predict_cluster_proba`` and
+    ``score`` work the same way. Subclasses set :attr:`method` and implement
+    :meth:`_check_params`, :meth:`_fit_rows` and :meth:`_predict_rows` (or, when their fits
+    model several clusters, :meth:`_predict_cluster_rows`); every constructor argument is a parameter (``get_params``,
     ``set_params``, ``clone`` and ``GridSearchCV`` work).
 
     Attributes
@@ -180,6 +182,13 @@ class MembershipEstimator(BaseEstimator):
     def _predict_rows(self, X: np.ndarray, errors: np.ndarray | None) -> np.ndarray:
         """Membership probability of complete new rows under the fitted model."""
         raise NotImplementedError
+
+    def _predict_cluster_rows(self, X: np.ndarray, errors: np.ndarray | None) -> np.ndarray:
+        """Each cluster's posterior, then the field's, (m, K + 1), of complete new rows under
+        the fitted model; by default the one cluster of :meth:`_predict_rows`. An estimator
+        whose fits model several clusters implements this instead."""
+        p = self._predict_rows(X, errors)
+        return np.column_stack([p, 1.0 - p])
 
     def _parameters(self) -> dict[str, Any]:
         """Every parameter the fit used, for provenance (the centroid as three numbers)."""
@@ -322,16 +331,40 @@ class MembershipEstimator(BaseEstimator):
         Returns
         -------
         ndarray, shape (n, 2)
-            Columns: P(field), P(member); NaN for rows that cannot be scored.
+            Columns: P(field), P(member) of the first (named or most significant) cluster; NaN
+            for rows that cannot be scored.
+        """
+        p = self.predict_cluster_proba(X, errors=errors, magnitude=magnitude,
+                                       correlations=correlations, colour=colour)[:, 0]
+        return np.column_stack([1.0 - p, p])
+
+    def predict_cluster_proba(self, X: Any, *, errors: Any = None, magnitude: Any = None,
+                              correlations: Any = None, colour: Any = None) -> np.ndarray:
+        """Each star's probability of belonging to each cluster of the fit, and to the field.
+
+        Parameters
+        ----------
+        X, errors, magnitude, correlations, colour
+            As for :meth:`predict_proba`.
+
+        Returns
+        -------
+        ndarray, shape (n, K + 1)
+            Columns: the K clusters in the order of ``result_.clusters`` (several-cluster fits;
+            otherwise K = 1, the fitted cluster), then the field; rows sum to one, NaN for rows
+            that cannot be scored. Column 0 is ``predict_proba(X)[:, 1]``; on the fitted rows
+            the columns approximate ``result_.cluster_probability`` (new stars are not pruned
+            by the MST).
         """
         self._check_fitted()
         X, errors = self._check_input(X, errors)
-        p = np.full(len(X), np.nan)
         rows = np.flatnonzero(self._scorable(X))
         self._stars = StarColumns.checked(len(X), magnitude, correlations, colour).rows(rows)
+        out = np.full((len(X), max(len(self.result_.clusters), 1) + 1), np.nan)
         if len(rows):
-            p[rows] = self._predict_rows(X[rows], None if errors is None else errors[rows])
-        return np.column_stack([1.0 - p, p])
+            out[rows] = self._predict_cluster_rows(X[rows],
+                                                   None if errors is None else errors[rows])
+        return out
 
     def score(self, X: Any, y: None = None, *, errors: Any = None) -> float:
         """How decisively the fitted model splits ``X`` into members and field (higher: better).

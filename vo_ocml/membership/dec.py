@@ -289,7 +289,9 @@ class DEC(MembershipEstimator):
         self.model_ = out.model
         return out.scores
 
-    def _predict_rows(self, X: np.ndarray, err: np.ndarray | None) -> np.ndarray:
-        """Membership of usable new rows under the fitted model."""
+    def _predict_cluster_rows(self, X: np.ndarray, err: np.ndarray | None) -> np.ndarray:
+        """Each cluster's membership, then the field's, of usable new rows under the fitted
+        model (one cluster, or a several-cluster run's)."""
         with threadpool_limits(limits=1):
-            return self.model_.predict(X, err, self._stars)
+            P = self.model_.predict(X, err, self._stars)
+        return P if P.ndim == 2 else np.column_stack([P, 1.0 - P])

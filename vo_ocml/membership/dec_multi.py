@@ -54,7 +54,8 @@ FEATURES = ("xi", "eta", "pmra", "pmdec", "parallax")
 
 @dataclass
 class SeveralModel:
-    """The fitted several-cluster DEC, to score new rows (the first cluster's probability)."""
+    """The fitted several-cluster DEC, to score new rows (each cluster's probability, then the
+    field's)."""
 
     origin: tuple[float, float]
     seeds: list[joint.Seed]
@@ -62,18 +63,19 @@ class SeveralModel:
     span: np.ndarray
 
     def predict(self, X: np.ndarray, errors: np.ndarray | None, stars: StarColumns) -> np.ndarray:
-        """First cluster's probability of complete rows ``X``; 0 outside every seed's filter."""
+        """Posteriors (n, K + 1) of complete rows ``X``; the field's outside every seed's filter."""
         kin = X[:, 2:]
         filters, log_window = windows(kin, errors, self.seeds, self.span)
         passed = filters.any(axis=1)
-        p = np.zeros(len(X))
+        P = np.zeros((len(X), len(self.seeds) + 1))
+        P[:, -1] = 1.0
         if passed.any():
             sel = stars.rows(np.flatnonzero(passed))
             cov = None if errors is None else error_covariance(errors[passed], sel.correlations)
             sky = tangent_plane(X[passed, 0], X[passed, 1], *self.origin)
-            p[passed] = self.mixture.predict(kin[passed], cov, sky, sel.magnitude,
-                                             log_window[passed])[:, 0]
-        return p
+            P[passed] = self.mixture.predict(kin[passed], cov, sky, sel.magnitude,
+                                             log_window[passed])
+        return P
 
 
 def windows(kin: np.ndarray, err: np.ndarray | None, seeds: list[joint.Seed],

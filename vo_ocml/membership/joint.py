@@ -39,7 +39,7 @@ from vo_ocml.membership.detection import Detection
 from vo_ocml.membership.joint_groups import combine, moved_from_name, overlap_groups
 from vo_ocml.membership.joint_mixture import (JointMixtureFit, JointSeed, fit_joint_mixture,
                                               fit_sample)
-from vo_ocml.membership.radial_mixture import RadialMixtureFit, error_covariance
+from vo_ocml.membership.radial_mixture import error_covariance
 from vo_ocml.membership.sky_prior import Footprint
 from vo_ocml.membership.unknown_errors import ErrorLevels, stand_in
 
@@ -334,49 +334,9 @@ def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
         outcomes.append(outcome)
         blocks.append(block)
     outcomes[0].dropped.extend(skipped)
-    # new stars are combined as these were (mstgmm's predict_proba): after a split no group
-    # fitted apart held the primary's stars, so none changed its posterior
-    est.fits_apart_ = [] if split else [(o.seeds, o.model) for o in outcomes[1:]]
+    # new stars are combined as these were (joint_predict)
+    est.fits_apart_, est.first_alone_ = [(o.seeds, o.model) for o in outcomes[1:]], split
     return reduce(combine, blocks), stage, counts, outcomes
-
-
-def first_posterior(est, kin: np.ndarray, err: np.ndarray | None, cov: np.ndarray | None,
-                    sky: np.ndarray, mag: np.ndarray | None,
-                    colour: np.ndarray | None = None) -> np.ndarray:
-    """Posteriors of new stars under ``est``'s fit of the first cluster -- the single model's,
-    or its group's joint mixture (its clusters', the first's first, then the field's) --
-    combined with every group fitted apart from it (:func:`with_fits_apart`)."""
-    if isinstance(est.mixture_, RadialMixtureFit):
-        q = est.mixture_.predict(kin, cov, sky, mag, est._window_log_volume(kin, err), colour)
-        first = np.column_stack([q, 1.0 - q])
-    else:
-        log_window = window_columns(est, kin, err, est.joint_seeds_)[1]
-        first = est.mixture_.predict(kin, cov, sky, mag, log_window, colour)
-    return with_fits_apart(est, first, kin, err, cov, sky, mag, colour)
-
-
-def with_fits_apart(est, first: np.ndarray, kin: np.ndarray, err: np.ndarray | None,
-                    cov: np.ndarray | None, sky: np.ndarray, mag: np.ndarray | None,
-                    colour: np.ndarray | None = None) -> np.ndarray:
-    """New stars' posteriors under the first cluster's fit (``first``: its clusters', then the
-    field's) combined with those of every group of clusters fitted apart from it
-    (``est.fits_apart_``), as the fit combined them (:func:`combine`); the first cluster's
-    stays the first column.
-
-    ``err``: the stars' standard errors (their filter windows), ``cov``: their error covariances
-    (their likelihoods); None for both: unknown.
-    """
-    for seeds, model in est.fits_apart_:
-        passed, log_window = window_columns(est, kin, err, seeds)
-        rows = np.flatnonzero(passed.any(axis=1))
-        block = np.zeros((len(kin), len(seeds) + 1))
-        block[:, -1] = 1.0  # outside the group's windows: its field's, as in the fit
-        if len(rows):
-            block[rows] = model.predict(kin[rows], take_rows(cov, rows), sky[rows],
-                                        None if mag is None else mag[rows], log_window[rows],
-                                        None if colour is None else colour[rows])
-        first = combine(first, block)
-    return first
 
 
 def joint_result(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, primary: Seed,

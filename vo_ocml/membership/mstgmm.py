@@ -31,13 +31,13 @@ import numpy as np
 from sklearn.preprocessing import StandardScaler
 
 from vo_ocml.errors import InputError
-from vo_ocml.membership import joint, joint_groups, mixture_step, mst, unknown_errors
+from vo_ocml.membership import (joint, joint_groups, joint_predict, mixture_step, mst,
+                                 unknown_errors)
 from vo_ocml.membership.base import (
     STAGE_DTYPE, STAGE_FILTER, STAGE_GMM, STAGE_MST, STAGE_NO_CLUSTER, Centroid,
     MembershipEstimator, Scores, as_centroid, probability_step,
 )
 from vo_ocml.membership.centroid import best_measured, max_parallax_dispersion, measure_cluster
-from vo_ocml.membership.radial_mixture import error_covariance
 from vo_ocml.membership.scope import DETECTION_SKY_WINDOW, VELOCITY_DISPERSION, adaptive_filter
 from vo_ocml.membership.seeding import CandidateSeeds
 from vo_ocml.membership.sky import from_tangent_plane, sky_centre, sky_target, tangent_plane
@@ -141,7 +141,10 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
         "gmm" only: index of the mixture component that is the cluster (-1 otherwise).
     fits_apart_ : list of (list of Seed, JointMixtureFit)
         Groups of clusters fitted apart from the first cluster's (several-cluster runs), whose
-        posteriors :meth:`predict_proba` combines with the first's, as the fit did.
+        posteriors :meth:`predict_cluster_proba` combines with the first's, as the fit did.
+    first_alone_ : bool
+        Several-cluster runs: the first cluster was fitted alone because its group's mixture
+        moved it, and the rest of its group on the stars it left.
     """
 
     def __init__(self, centroid: Centroid | tuple[float, float, float] | None = None, *,
@@ -271,6 +274,7 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
         self.centre_ = self.observed_spread_ = self.intrinsic_spread_ = None
         self.mixture_, self.scaler_, self.cluster_component_, self.clusters_ = None, None, -1, []
         self.fits_apart_: list = []
+        self.first_alone_ = False
         probability = np.zeros(len(X))
         stage = np.full(len(X), STAGE_FILTER, dtype=STAGE_DTYPE)
         counts: dict[str, int] = {}
@@ -413,27 +417,10 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
         counts.update(refused_counts)
         return no_cluster(refused)
 
-    def _predict_rows(self, X: np.ndarray, err: np.ndarray | None) -> np.ndarray:
-        """New stars pass the fitted filter and get the cluster's posterior.
+    def _predict_cluster_rows(self, X: np.ndarray, err: np.ndarray | None) -> np.ndarray:
+        """New stars pass the fitted filters and get each cluster's posterior and the field's
+        (:func:`~vo_ocml.membership.joint_predict.cluster_posteriors`).
 
         The MST pruning belongs to the fitted sample and is not re-applied.
         """
-        p = np.zeros(len(X))
-        if self.mixture_ is None:
-            return p
-        passed = self._filter(X[:, 2:5], err, self.centre_, self.observed_spread_,
-                              self.intrinsic_spread_)
-        if not passed.any():
-            return p
-        sel = X[passed]
-        sky = tangent_plane(sel[:, 0], sel[:, 1], *self.sky_origin_)
-        if self.scaler_ is None:
-            stars = self._stars.rows(np.flatnonzero(passed))
-            cov = None if err is None else error_covariance(err[passed], stars.correlations)
-            e_p = None if err is None else err[passed]
-            p[passed] = joint.first_posterior(self, sel[:, 2:5], e_p, cov, sky, stars.magnitude,
-                                              stars.colour)[:, 0]
-        else:
-            Z = self.scaler_.transform(np.column_stack([sky, sel[:, 2:5]]))
-            p[passed] = self.mixture_.predict_proba(Z)[:, self.cluster_component_]
-        return p
+        return joint_predict.cluster_posteriors(self, X, err)
