@@ -80,12 +80,32 @@ def test_dec_grid_search(scene):
     assert search.best_params_["n_clusters"] in (3, 4)
 
 
+@pytest.mark.parametrize("est", [MSTGMM(), MSTGMM(mixture="gmm"), DEC(**TINY_DEC)])
+def test_a_single_cluster_fit_predicts_its_cluster_and_the_field(est, scene):
+    """predict_cluster_proba of a one-cluster fit: [cluster, field], its first column
+    predict_proba's member column, NaN where a row cannot be scored; on the fitted rows the
+    fit's own probabilities (the MST aside: new stars are not pruned)."""
+    X, E = scene
+    est.fit(X, errors=E)
+    X_new = X.copy()
+    X_new[3, 2] = np.nan
+    P = est.predict_cluster_proba(X_new, errors=E)
+    assert P.shape == (len(X), 2) and np.isnan(P[3]).all()
+    ok = np.isfinite(P[:, 0])  # DEC cannot score parallax ≤ 0 either
+    assert (~ok).sum() == np.isnan(est.probability_).sum() + 1
+    np.testing.assert_allclose(P[ok].sum(axis=1), 1.0)
+    np.testing.assert_array_equal(P[:, 0], est.predict_proba(X_new, errors=E)[:, 1])
+    fitted = est.result_.stage == est.result_.stage[np.argmax(est.probability_)]
+    np.testing.assert_allclose(P[ok & fitted, 0], est.probability_[ok & fitted], atol=1e-3)
+
+
 def test_score_of_no_cluster_is_minus_infinity():
     rng = np.random.default_rng(0)
     X = np.column_stack([rng.uniform(10, 11, 800), rng.uniform(0, 1, 800),
                          rng.normal(0, 8, 800), rng.normal(0, 8, 800), rng.uniform(0.1, 3, 800)])
     est = MSTGMM().fit(X)
     assert not est.result_.found and est.score(X) == -math.inf
+    np.testing.assert_array_equal(est.predict_cluster_proba(X), np.tile([0.0, 1.0], (800, 1)))
 
 
 def test_mst_rule_code_brings_its_own_k(scene):
