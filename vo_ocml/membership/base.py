@@ -151,8 +151,8 @@ class MembershipEstimator(BaseEstimator):
     builds ``result_`` for every input row. ``predict_proba``, ``predict_cluster_proba`` and
     ``score`` work the same way. Subclasses set :attr:`method` and implement
     :meth:`_check_params`, :meth:`_fit_rows` and :meth:`_predict_rows` (or, when their fits
-    model several clusters, :meth:`_predict_cluster_rows`); every constructor argument is a parameter (``get_params``,
-    ``set_params``, ``clone`` and ``GridSearchCV`` work).
+    model several clusters, :meth:`_predict_cluster_rows`); every constructor argument is a
+    parameter (``get_params``, ``set_params``, ``clone`` and ``GridSearchCV`` work).
 
     Attributes
     ----------

@@ -291,6 +291,7 @@ def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
     stage = np.full(len(kin), STAGE_FILTER, dtype=STAGE_DTYPE)
     passed = filters.any(axis=1)
     stage[passed] = STAGE_MST
+
     def union(ks) -> np.ndarray:  # sorted rows any of these MSTs kept (np.unique: ~1 s a call)
         kept = np.zeros(len(kin), bool)
         for k in ks:
