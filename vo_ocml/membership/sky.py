@@ -16,11 +16,12 @@ def sky_centre(ra: np.ndarray, dec: np.ndarray) -> tuple[float, float]:
 
 def tangent_plane(ra: np.ndarray, dec: np.ndarray, ra0: float, dec0: float) -> np.ndarray:
     """Gnomonic projection about (ra0, dec0): returns (ξ, η) in degrees, shape (n, 2)."""
-    r, d = np.radians(ra), np.radians(dec)
-    r0, d0 = np.radians(ra0), np.radians(dec0)
-    cosc = np.sin(d0) * np.sin(d) + np.cos(d0) * np.cos(d) * np.cos(r - r0)
-    xi = np.cos(d) * np.sin(r - r0) / cosc
-    eta = (np.cos(d0) * np.sin(d) - np.sin(d0) * np.cos(d) * np.cos(r - r0)) / cosc
+    d, dr = np.radians(dec), np.radians(ra) - np.radians(ra0)
+    d0 = np.radians(dec0)
+    sin_d, cos_d, cos_dr = np.sin(d), np.cos(d), np.cos(dr)  # each once: millions of rows
+    cosc = np.sin(d0) * sin_d + np.cos(d0) * cos_d * cos_dr
+    xi = cos_d * np.sin(dr) / cosc
+    eta = (np.cos(d0) * sin_d - np.sin(d0) * cos_d * cos_dr) / cosc
     return np.degrees(np.column_stack([xi, eta]))
 
 
