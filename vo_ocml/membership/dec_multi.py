@@ -13,16 +13,22 @@
    position of the stars it scores above 0.5.
 3. **Probability**: the default method's joint K-cluster + field mixture
    (:func:`vo_ocml.membership.joint.fit_seeds`, deconvolved, magnitude- and sky-dependent
-   prior) started from the seeds' centroids and intrinsic spreads at DEC's sky positions; each
-   star's probabilities of every cluster and of the field sum to one. A non-primary cluster with
-   fewer than :data:`~vo_ocml.membership.dec_sky.MIN_MEMBERS` members or hotter than a bound
-   cluster is dropped and the mixture refitted; if the first fails, no cluster is found.
+   prior) started from the seeds' centroids and intrinsic spreads at DEC's sky positions, one
+   per group of clusters whose filters share stars
+   (:func:`~vo_ocml.membership.joint_groups.overlap_groups`, as the default method groups
+   them), on the stars of the group's filters; the groups' posteriors are combined
+   (:func:`~vo_ocml.membership.joint_groups.combine`), so that each star's probabilities of
+   every cluster and of the field sum to one and a cluster far from the first in motion does
+   not change the first's. A non-primary cluster with fewer than
+   :data:`~vo_ocml.membership.dec_sky.MIN_MEMBERS` members or hotter than a bound cluster is
+   dropped and its group's mixture refitted; if the first fails, no cluster is found.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import reduce
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -35,6 +41,7 @@ from vo_ocml.membership.dec_groups import (MIN_GROUP, Ensemble, Outcome, cluster
 from vo_ocml.membership.dec_sky import (MAX_FIT_STARS, MIN_MEMBERS, MIN_SIDE, STARS_PER_COMPONENT,
                                         NEARBY_PARALLAX, no_cluster, sky_frame)
 from vo_ocml.membership.detection import MAX_CANDIDATES, find_candidates
+from vo_ocml.membership.joint_groups import combine, overlap_groups
 from vo_ocml.membership.joint_mixture import JointMixtureFit
 from vo_ocml.membership.radial_mixture import error_covariance
 from vo_ocml.membership.scope import (DETECTION_SKY_WINDOW, FILTER_NSIGMA, MIN_SIGNIFICANCE,
@@ -55,27 +62,29 @@ FEATURES = ("xi", "eta", "pmra", "pmdec", "parallax")
 @dataclass
 class SeveralModel:
     """The fitted several-cluster DEC, to score new rows (each cluster's probability, then the
-    field's)."""
+    field's): one joint mixture per group of clusters (its seeds and model), combined."""
 
     origin: tuple[float, float]
-    seeds: list[joint.Seed]
-    mixture: JointMixtureFit
+    fits: list[tuple[list[joint.Seed], JointMixtureFit]]
     span: np.ndarray
 
     def predict(self, X: np.ndarray, errors: np.ndarray | None, stars: StarColumns) -> np.ndarray:
         """Posteriors (n, K + 1) of complete rows ``X``; the field's outside every seed's filter."""
         kin = X[:, 2:]
-        filters, log_window = windows(kin, errors, self.seeds, self.span)
-        passed = filters.any(axis=1)
-        P = np.zeros((len(X), len(self.seeds) + 1))
-        P[:, -1] = 1.0
-        if passed.any():
-            sel = stars.rows(np.flatnonzero(passed))
-            cov = None if errors is None else error_covariance(errors[passed], sel.correlations)
-            sky = tangent_plane(X[passed, 0], X[passed, 1], *self.origin)
-            P[passed] = self.mixture.predict(kin[passed], cov, sky, sel.magnitude,
-                                             log_window[passed])
-        return P
+        blocks = []
+        for seeds, mixture in self.fits:
+            filters, log_window = windows(kin, errors, seeds, self.span)
+            passed = filters.any(axis=1)
+            P = np.zeros((len(X), len(seeds) + 1))
+            P[:, -1] = 1.0
+            if passed.any():
+                sel = stars.rows(np.flatnonzero(passed))
+                cov = None if errors is None else error_covariance(errors[passed], sel.correlations)
+                sky = tangent_plane(X[passed, 0], X[passed, 1], *self.origin)
+                P[passed] = mixture.predict(kin[passed], cov, sky, sel.magnitude,
+                                            log_window[passed])
+            blocks.append(P)
+        return reduce(combine, blocks)
 
 
 def windows(kin: np.ndarray, err: np.ndarray | None, seeds: list[joint.Seed],
@@ -126,6 +135,35 @@ def sky_starts(ens: Ensemble, W: np.ndarray, k: int, seeds: list[joint.Seed]) ->
     return starts, facts
 
 
+def _fit_group(est: "DEC", kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
+               stars: StarColumns, seeds: list[joint.Seed], rows: np.ndarray,
+               filters: np.ndarray, log_window: np.ndarray,
+               first: bool) -> tuple[joint.JointOutcome, np.ndarray] | None:
+    """One group's joint mixture on its filters' stars ``rows`` (``filters``, ``log_window``:
+    the group's columns, every row), and its posteriors (every row: the field's outside
+    ``rows``). None: too few stars, or its clusters (``first``: its first) not confirmed."""
+    if len(rows) < STARS_PER_COMPONENT * (len(seeds) + 1):
+        return None
+    sub = stars.rows(rows)
+    cov = None if err is None else error_covariance(err[rows], sub.correlations)
+    outcome = joint.fit_seeds(kin[rows], cov, sky[rows], seeds, filters=filters[rows],
+                              log_window=log_window[rows],
+                              gradient=lambda c: bool(c[2] > NEARBY_PARALLAX), min_members=MIN_MEMBERS,
+                              velocity_dispersion=VELOCITY_DISPERSION, max_fit_stars=MAX_FIT_STARS,
+                              random_state=est.random_state, mag=sub.magnitude,
+                              footprint=Footprint(sky, field_sky=sky[~filters.any(axis=1)]),
+                              keep_first=first)
+    if outcome is None:
+        return None
+    P = np.zeros((len(kin), len(outcome.seeds) + 1))
+    P[:, -1] = 1.0
+    # every star of the group scored by the fitted model, exactly as predict_proba scores new rows
+    kept = [next(i for i, t in enumerate(seeds) if t is s) for s in outcome.seeds]
+    P[rows] = outcome.model.predict(kin[rows], cov, sky[rows], sub.magnitude,
+                                    log_window[rows][:, kept])
+    return outcome, P
+
+
 def fit_several(est: "DEC", Xc: np.ndarray, err: np.ndarray | None, centroid: Centroid | None,
                 stars: StarColumns, max_clusters: int) -> Outcome:
     """Several clusters and the field on the complete rows ``Xc`` (canonical order)."""
@@ -156,10 +194,13 @@ def fit_several(est: "DEC", Xc: np.ndarray, err: np.ndarray | None, centroid: Ce
              "observed_spread": scope.observed_spread.round(4).tolist(),
              "intrinsic_spread": scope.intrinsic_spread.round(4).tolist(),
              "detection_significance": scope.significance, "n_seeds_found": len(seeds)}
-    needed = STARS_PER_COMPONENT * (len(seeds) + 1)  # the joint mixture's components
-    if len(cand) < needed:
-        return no_cluster(m, counts, f"only {len(cand)} stars pass the filters (DEC and the joint "
-                          f"mixture of {len(seeds)} cluster(s) and the field need {needed})", front)
+    groups = overlap_groups(filters[cand])
+    needed = STARS_PER_COMPONENT * (len(groups[0]) + 1)  # the first group's mixture's components
+    first_rows = cand[filters[np.ix_(cand, groups[0])].any(axis=1)]
+    if len(first_rows) < needed:
+        return no_cluster(m, counts, f"only {len(first_rows)} stars pass the filters (DEC and the "
+                          f"joint mixture of {len(groups[0])} cluster(s) and the field need "
+                          f"{needed})", front)
     W = np.column_stack([sky[cand], kin[cand]])
     Z = RobustScaler.fit(W, FEATURES).transform(W)
     k, silhouettes = est._k(Z, "stars passing the filters", k_low=len(seeds) + 1)
@@ -173,46 +214,50 @@ def fit_several(est: "DEC", Xc: np.ndarray, err: np.ndarray | None, centroid: Ce
         s.sky = start
     details = front | ensemble_details(ens, seed_ints, k, silhouettes, est.n_clusters is not None)
     details["dec_sky_starts"] = facts
-    sub = stars.rows(cand)
-    cov = None if err is None else error_covariance(err[cand], sub.correlations)
-    outcome = joint.fit_seeds(kin[cand], cov, sky[cand], seeds, filters=filters[cand],
-                              log_window=log_window[cand],
-                              gradient=lambda c: bool(c[2] > NEARBY_PARALLAX), min_members=MIN_MEMBERS,
-                              velocity_dispersion=VELOCITY_DISPERSION, max_fit_stars=MAX_FIT_STARS,
-                              random_state=est.random_state, mag=sub.magnitude,
-                              footprint=Footprint(sky, field_sky=sky[~filters.any(axis=1)]))
-    if outcome is None:
-        return no_cluster(m, counts, "the cluster was not confirmed by the joint mixture (too few "
-                           f"members (< {MIN_MEMBERS}) or too hot for a bound cluster)", details, k)
-    model = outcome.model
-    P = np.zeros((m, len(outcome.seeds) + 1))
-    P[:, -1] = 1.0
-    # every candidate scored by the fitted model, exactly as predict_proba scores new rows
-    kept = [next(i for i, t in enumerate(seeds) if t is s) for s in outcome.seeds]
-    P[cand] = model.predict(kin[cand], cov, sky[cand], sub.magnitude, log_window[cand][:, kept])
+    outcomes, blocks, dropped = [], [], []
+    for g, group in enumerate(groups):
+        rows = cand[filters[np.ix_(cand, group)].any(axis=1)]
+        fitted = _fit_group(est, kin, err, sky, stars, [seeds[i] for i in group], rows,
+                            filters[:, group], log_window[:, group], first=g == 0)
+        if fitted is None and g == 0:
+            return no_cluster(m, counts, "the cluster was not confirmed by the joint mixture (too "
+                              f"few members (< {MIN_MEMBERS}) or too hot for a bound cluster)",
+                              details, k)
+        if fitted is None:
+            dropped.append(f"{len(group)} candidate(s) not confirmed by their mixture "
+                           f"({len(rows)} stars in their filters)")
+            continue
+        outcomes.append(fitted[0])
+        blocks.append(fitted[1])
+        dropped += fitted[0].dropped
+    P = reduce(combine, blocks)
     clusters = []
-    for i, s in enumerate(outcome.seeds):
-        ra, dec = from_tangent_plane(*model.centres[i], *origin)
-        spread = np.sqrt(np.diag(model.covs[i]))
-        found_i = Centroid(*map(float, model.means[i]), source=s.source, name=s.name, ra=float(ra),
-                           dec=float(dec), spread=tuple(map(float, spread)))
-        info = {"seed": np.asarray(s.centre, float).tolist(), "intrinsic_spread": spread.tolist(),
-                "dec_sky_start": np.round(s.sky, 5).tolist()}
-        if s.detection is not None:
-            info["detection"] = s.detection.describe()
-        clusters.append(ClusterFound(f"cluster_{i + 1}", found_i, float(s.significance), info))
+    for outcome in outcomes:
+        for i, s in enumerate(outcome.seeds):
+            ra, dec = from_tangent_plane(*outcome.model.centres[i], *origin)
+            spread = np.sqrt(np.diag(outcome.model.covs[i]))
+            found_i = Centroid(*map(float, outcome.model.means[i]), source=s.source, name=s.name,
+                               ra=float(ra), dec=float(dec), spread=tuple(map(float, spread)))
+            info = {"seed": np.asarray(s.centre, float).tolist(),
+                    "intrinsic_spread": spread.tolist(), "dec_sky_start": np.round(s.sky, 5).tolist()}
+            if s.detection is not None:
+                info["detection"] = s.detection.describe()
+            clusters.append(ClusterFound(f"cluster_{len(clusters) + 1}", found_i,
+                                         float(s.significance), info))
     details |= {"n_clusters_found": len(clusters),
-                "cluster_component_reason": f"first of {len(clusters)} clusters of a joint mixture with "
-                f"the field, started at DEC's sky positions, deconvolved with the stars' errors: "
+                "n_fitted_apart": len(clusters) - len(outcomes[0].seeds),
+                "cluster_component_reason": f"first of {len(clusters)} clusters, each group of "
+                f"clusters whose filters share stars in a joint mixture with the field, started "
+                f"at DEC's sky positions, deconvolved with the stars' errors: "
                 f"{'yes' if err is not None else 'no'}"}
-    if outcome.dropped:
-        details["clusters_dropped"] = "; ".join(outcome.dropped)
+    if dropped:
+        details["clusters_dropped"] = "; ".join(dropped)
     stage = np.full(m, STAGE_FILTER, dtype=object)
     stage[cand] = STAGE_DEC
     labels = np.full(m, -1)
     labels[cand] = ens.runs[ens.representative].labels
     result = scores(P[:, 0], stage, labels, counts, clusters[0].centroid, details)
     result.clusters, result.cluster_probability = clusters, P
-    return Outcome(result, SeveralModel(origin, outcome.seeds, model, span),
+    return Outcome(result, SeveralModel(origin, [(o.seeds, o.model) for o in outcomes], span),
                    ens.groups[ens.representative], k)
 
