@@ -49,7 +49,7 @@ import vo_ocml.membership.mixture_step as mixture_step  # noqa: E402
 from vo_ocml.analysis.calibration import reliability  # noqa: E402
 from vo_ocml.membership.deconvolution import _log_normal, _xd_update, log_sum_exp  # noqa: E402
 from vo_ocml.membership.gaia_precision import nominal_errors  # noqa: E402
-from vo_ocml.membership.radial_mixture import error_covariance  # noqa: E402
+from vo_ocml.membership.deconvolution import error_covariance  # noqa: E402
 from vo_ocml.pipeline import run  # noqa: E402
 
 #: Gaia's correlation columns, in the order error_covariance takes them

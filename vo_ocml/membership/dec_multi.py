@@ -43,7 +43,7 @@ from vo_ocml.membership.dec_sky import (MAX_FIT_STARS, MIN_MEMBERS, MIN_SIDE, ST
 from vo_ocml.membership.detection import MAX_CANDIDATES, find_candidates
 from vo_ocml.membership.joint_groups import combine, overlap_groups
 from vo_ocml.membership.joint_mixture import JointMixtureFit
-from vo_ocml.membership.radial_mixture import error_covariance
+from vo_ocml.membership.deconvolution import error_covariance
 from vo_ocml.membership.scope import (DETECTION_SKY_WINDOW, FILTER_NSIGMA, MIN_SIGNIFICANCE,
                                       VELOCITY_DISPERSION, adaptive_filter, candidates)
 from vo_ocml.membership.sky import from_tangent_plane, tangent_plane

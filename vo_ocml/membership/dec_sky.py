@@ -32,7 +32,8 @@ from vo_ocml.membership.base import STAGE_DEC, STAGE_FILTER, STAGE_NO_CLUSTER, C
 from vo_ocml.membership.centroid import max_parallax_dispersion
 from vo_ocml.membership.dec_features import FEATURE_SETS, RobustScaler
 from vo_ocml.membership.dec_groups import Ensemble, Outcome, ensemble_details, run_ensemble, scores
-from vo_ocml.membership.radial_mixture import RadialMixtureFit, error_covariance
+from vo_ocml.membership.deconvolution import error_covariance
+from vo_ocml.membership.radial_mixture import RadialMixtureFit
 from vo_ocml.membership.scope import FILTER_NSIGMA, VELOCITY_DISPERSION, Scope, adaptive_filter, candidates
 from vo_ocml.membership.sky import from_tangent_plane, sky_centre, tangent_plane
 from vo_ocml.membership.sky_prior import Footprint

@@ -53,6 +53,44 @@ def take_rows(errors: np.ndarray | None, rows) -> np.ndarray | None:
     return np.ascontiguousarray(errors.transpose(1, 2, 0)[:, :, rows]).transpose(2, 0, 1)
 
 
+def error_covariance(errors: np.ndarray | None,
+                     correlations: np.ndarray | None = None) -> np.ndarray | None:
+    """Per-star error covariances (n, 3, 3) of (pmra, pmdec, parallax), stored element-major
+    (:func:`element_major`).
+
+    Parameters
+    ----------
+    errors : ndarray, shape (n, 3) or (n, 3, 3), or None
+        Standard errors, or covariances already (returned as they are).
+    correlations : ndarray, shape (n, 3), optional
+        Gaia's ``pmra_pmdec_corr``, ``parallax_pmra_corr``, ``parallax_pmdec_corr``
+        (non-finite → 0).
+    """
+    if errors is None or errors.ndim == 3:
+        return errors
+    S = element_major(len(errors))
+    for i in range(3):
+        S[:, i, i] = errors[:, i] ** 2
+    if correlations is not None:
+        rho = np.clip(np.nan_to_num(np.asarray(correlations, float)), -0.999, 0.999)
+        for _ in range(_PD_STEPS):  # shrink the few inconsistent triples until positive definite
+            a, b_, c = rho.T
+            bad = 1 + 2 * a * b_ * c - a**2 - b_**2 - c**2 < _MIN_CORRELATION_DET
+            if not bad.any():
+                break
+            rho[bad] *= 0.8
+        for k, (i, j) in enumerate(CORRELATION_PAIRS):
+            S[:, i, j] = S[:, j, i] = rho[:, k] * errors[:, i] * errors[:, j]
+    return S
+
+
+#: a correlation matrix with a smaller determinant is shrunk towards the identity (at most
+#: _PD_STEPS times by 0.8: real Gaia triples are always positive definite)
+_MIN_CORRELATION_DET, _PD_STEPS = 1e-3, 30
+#: the (row, column) in (pmra, pmdec, parallax) of each Gaia correlation column, in order
+CORRELATION_PAIRS = ((0, 1), (2, 0), (2, 1))
+
+
 def log_sum_exp(parts: np.ndarray) -> np.ndarray:
     """log Σ_k exp(parts[:, k]) for a few columns k: ``np.logaddexp.reduce(parts, axis=1)``,
     column by column (ten times faster on (n, 3)); -inf where a row is all -inf."""

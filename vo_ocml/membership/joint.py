@@ -39,7 +39,7 @@ from vo_ocml.membership.detection import Detection
 from vo_ocml.membership.joint_groups import combine, moved_from_name, overlap_groups
 from vo_ocml.membership.joint_mixture import (JointMixtureFit, JointSeed, fit_joint_mixture,
                                               fit_sample)
-from vo_ocml.membership.radial_mixture import error_covariance
+from vo_ocml.membership.deconvolution import error_covariance
 from vo_ocml.membership.sky_prior import Footprint
 from vo_ocml.membership.unknown_errors import ErrorLevels, stand_in
 

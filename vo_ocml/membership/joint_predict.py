@@ -18,7 +18,8 @@ import numpy as np
 
 from vo_ocml.membership.joint import window_columns
 from vo_ocml.membership.joint_groups import combine
-from vo_ocml.membership.radial_mixture import RadialMixtureFit, error_covariance
+from vo_ocml.membership.deconvolution import error_covariance
+from vo_ocml.membership.radial_mixture import RadialMixtureFit
 from vo_ocml.membership.sky import tangent_plane
 
 

@@ -30,10 +30,8 @@ from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
 from vo_ocml.membership.centroid import max_pm_dispersion
-from vo_ocml.membership.deconvolution import take_rows
-from vo_ocml.membership.radial_mixture import (
-    RadialMixtureFit, error_covariance, fit_radial_mixture,
-)
+from vo_ocml.membership.deconvolution import error_covariance, take_rows
+from vo_ocml.membership.radial_mixture import RadialMixtureFit, fit_radial_mixture
 from vo_ocml.membership.result import R50_TOLERANCE
 from vo_ocml.membership.scope import FILTER_NSIGMA, adaptive_filter
 from vo_ocml.membership.sky_prior import Footprint, eff_half_radius

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
-from vo_ocml.membership.deconvolution import _log_normal, _xd_update, element_major, log_sum_exp
+from vo_ocml.membership.deconvolution import _log_normal, _xd_update, error_covariance, log_sum_exp
 from vo_ocml.membership.photometry import ColourTerm
 from vo_ocml.membership.sky_prior import (
     PSEUDO_COUNT, ClusterProfile, Footprint, MagnitudeBins, ProfileFitter,
@@ -188,44 +188,8 @@ def _cap_sd(cov: np.ndarray, max_sd: np.ndarray) -> np.ndarray:
     return cov * np.outer(scale, scale)
 
 
-def error_covariance(errors: np.ndarray | None,
-                     correlations: np.ndarray | None = None) -> np.ndarray | None:
-    """Per-star error covariances (n, 3, 3) of (pmra, pmdec, parallax), stored element-major
-    (:func:`~vo_ocml.membership.deconvolution.element_major`).
-
-    Parameters
-    ----------
-    errors : ndarray, shape (n, 3) or (n, 3, 3), or None
-        Standard errors, or covariances already (returned as they are).
-    correlations : ndarray, shape (n, 3), optional
-        Gaia's ``pmra_pmdec_corr``, ``parallax_pmra_corr``, ``parallax_pmdec_corr``
-        (non-finite → 0).
-    """
-    if errors is None or errors.ndim == 3:
-        return errors
-    S = element_major(len(errors))
-    for i in range(3):
-        S[:, i, i] = errors[:, i] ** 2
-    if correlations is not None:
-        rho = np.clip(np.nan_to_num(np.asarray(correlations, float)), -0.999, 0.999)
-        for _ in range(_PD_STEPS):  # shrink the few inconsistent triples until positive definite
-            a, b_, c = rho.T
-            bad = 1 + 2 * a * b_ * c - a**2 - b_**2 - c**2 < _MIN_CORRELATION_DET
-            if not bad.any():
-                break
-            rho[bad] *= 0.8
-        for k, (i, j) in enumerate(CORRELATION_PAIRS):
-            S[:, i, j] = S[:, j, i] = rho[:, k] * errors[:, i] * errors[:, j]
-    return S
-
-
 #: the field's uniform component's starting weight in every magnitude bin
 UNIFORM_START = 0.5
-#: a correlation matrix with a smaller determinant is shrunk towards the identity (at most
-#: _PD_STEPS times by 0.8: real Gaia triples are always positive definite)
-_MIN_CORRELATION_DET, _PD_STEPS = 1e-3, 30
-#: the (row, column) in (pmra, pmdec, parallax) of each Gaia correlation column, in order
-CORRELATION_PAIRS = ((0, 1), (2, 0), (2, 1))
 
 
 def _initial_field(kin: np.ndarray, n_bins: int, n_field: int, floor: np.ndarray,
@@ -300,8 +264,8 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
     kin : ndarray, shape (n, 3)
         (pmra, pmdec, parallax) in mas/yr and mas, in a fixed (canonical) order.
     errors : ndarray, shape (n, 3) or (n, 3, 3), or None
-        Their standard errors, or full error covariances (see :func:`error_covariance`);
-        None: no deconvolution.
+        Their standard errors, or full error covariances
+        (:func:`~vo_ocml.membership.deconvolution.error_covariance`); None: no deconvolution.
     sky : ndarray, shape (n, 2)
         Tangent-plane positions (deg).
     cluster_mean, cluster_sd : ndarray, shape (3,)
