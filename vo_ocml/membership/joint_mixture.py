@@ -379,7 +379,7 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
         log_rho = _log_profiles(profiles, sky)  # this M-step's field share, the next E-step's
         share = field_prior_share(np.log(n_c[:, b].T) + log_rho, np.log(n_f[b]) + log_field)
         w_f = _field_update(kin, S, b, bins.n_bins, Pw[:, K, None] * np.exp(parts), mu_f,
-                            cov_f, Tf, floor, share)
+                            cov_f, Tf, floor, share, hotter_than_clusters=True)
         if photometric:  # each cluster's term from its own window's stars, as a single run's
             refit = [ColourTerm.fit(mag[r], colour[r], b[r], bins.n_bins, P[r, k],
                                     similar=similar[r, k], field_p=1.0 - P_kin[r, K],
