@@ -40,10 +40,10 @@ from vo_ocml.membership.dec_groups import (MIN_GROUP, Ensemble, Outcome, cluster
                                            ensemble_details, robust_spread, run_ensemble, scores)
 from vo_ocml.membership.dec_sky import (MAX_FIT_STARS, MIN_MEMBERS, MIN_SIDE, STARS_PER_COMPONENT,
                                         NEARBY_PARALLAX, no_cluster, sky_frame)
+from vo_ocml.membership.deconvolution import error_covariance
 from vo_ocml.membership.detection import MAX_CANDIDATES, find_candidates
 from vo_ocml.membership.joint_groups import combine, overlap_groups
 from vo_ocml.membership.joint_mixture import JointMixtureFit
-from vo_ocml.membership.deconvolution import error_covariance
 from vo_ocml.membership.scope import (DETECTION_SKY_WINDOW, FILTER_NSIGMA, MIN_SIGNIFICANCE,
                                       VELOCITY_DISPERSION, adaptive_filter, candidates)
 from vo_ocml.membership.sky import from_tangent_plane, tangent_plane
@@ -141,7 +141,8 @@ def _fit_group(est: "DEC", kin: np.ndarray, err: np.ndarray | None, sky: np.ndar
                first: bool) -> tuple[joint.JointOutcome, np.ndarray] | None:
     """One group's joint mixture on its filters' stars ``rows`` (``filters``, ``log_window``:
     the group's columns, every row), and its posteriors (every row: the field's outside
-    ``rows``). None: too few stars, or its clusters (``first``: its first) not confirmed."""
+    ``rows``). None: too few stars, or the mixture confirmed none of its clusters (with
+    ``first``, the primary's group: not its first cluster)."""
     if len(rows) < STARS_PER_COMPONENT * (len(seeds) + 1):
         return None
     sub = stars.rows(rows)
