@@ -25,7 +25,7 @@ from vo_ocml.membership.base import FEATURES
 from vo_ocml.membership.dec import DEC
 from vo_ocml.membership.gaia_precision import nominal_errors
 
-DATA = Path("/work/shared/data")
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared beside the checkout
 
 #: SIMBAD rows of SCIENCE.md §2 (pmra, pmdec in mas/yr; parallax in mas)
 SIMBAD = {"pleiades": (19.997, -45.548, 7.364), "m67": (-10.974, -2.940, 1.133)}

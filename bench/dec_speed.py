@@ -20,10 +20,9 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
 from astropy.table import Table
 
-DATA = Path("/work/shared/data")
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared beside the checkout
 #: the shared tables timed (file names in shared/data/gaia)
 TABLES = ("pleiades_dr3_pmbox.csv", "m67_dr3_pmbox.csv", "distant_ber26_edr3_box.csv", "ngc2477_cone.csv",
           "oc345p67_edr3_cone40.csv", "ngc7789_cone.csv", "ubc482_edr3_plane_frame.csv")

@@ -31,7 +31,7 @@ from astropy.table import Table
 from vo_ocml.membership.base import FEATURES
 from vo_ocml.membership.dec import DEC
 
-DATA = Path("/work/shared/data")
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared beside the checkout
 
 #: the thesis's rows, SCIENCE.md §2: (source, pmra, sd, pmdec, sd, parallax, N); None: not published
 THESIS = {
