@@ -13,10 +13,10 @@ from vo_ocml.injection import TRUTH_COLUMN, FieldModel
 from vo_ocml.io.tables import read_table
 from vo_ocml.membership.centroid import (MAX_DEPTH_PC, MIN_PARALLAX_SPREAD,
                                          max_parallax_dispersion)
-from vo_ocml.membership.mixture_step import NAMED_SKY_TOLERANCE, NAMED_TOLERANCE
+from vo_ocml.membership.mixture_step import NAMED_SKY_TOLERANCE, NAMED_TOLERANCE, cluster_like_sd
 from vo_ocml.membership.sky import from_tangent_plane
 from vo_ocml.membership.deconvolution import _log_normal, error_covariance
-from vo_ocml.membership.radial_mixture import _field_update, cluster_like_sd, field_prior_share
+from vo_ocml.membership.radial_mixture import _field_update, field_prior_share
 from vo_ocml.membership.result import R50_TOLERANCE
 from vo_ocml.membership.sky_prior import (Footprint, MagnitudeBins, ProfileFitter,
                                         eff_half_radius)
@@ -417,20 +417,20 @@ def test_a_field_part_without_stars_keeps_its_gaussian():
 
 
 def test_a_joint_fits_field_gaussian_is_never_narrower_than_a_bound_cluster():
-    """Several clusters' mixture (``hotter_than_clusters``): a field Gaussian is kept at least as
+    """Several clusters' mixture (``min_sd=cluster_like_sd``): a field Gaussian is kept at least as
     wide as the hottest bound cluster at its parallax, so it cannot turn into a cluster without
     a profile (on the UBC 482 frame they shrank to 0.009 mas in parallax, as narrow as the
     clusters, over hundreds of EM iterations); the single model's field keeps the shape its
     stars give it."""
     rng = np.random.default_rng(1)
     kin = rng.normal([-2.0, 1.0, 0.5], [0.02, 0.02, 0.004], (200, 3))
-    for hotter in (True, False):
+    for min_sd in (cluster_like_sd, None):
         mu_f, cov_f = [kin.mean(axis=0)], [np.cov(kin.T)]
         _field_update(kin, None, np.zeros(200, int), 1, np.ones((200, 1)), mu_f, cov_f, [None],
-                      np.full(3, 1e-6), np.ones(200), hotter_than_clusters=hotter)
+                      np.full(3, 1e-6), np.ones(200), min_sd=min_sd)
         sd, bound = np.sqrt(np.diag(cov_f[0])), cluster_like_sd(float(mu_f[0][2]))
         assert bound[0] > 0.3 and bound[2] == MIN_PARALLAX_SPREAD  # 3 km/s at 2 kpc
-        if hotter:
+        if min_sd is not None:
             np.testing.assert_allclose(sd, bound)
         else:
             np.testing.assert_allclose(sd, [0.02, 0.02, 0.004], rtol=0.15)

@@ -32,6 +32,7 @@ import numpy as np
 from scipy.special import expit
 
 from vo_ocml.membership.deconvolution import _log_normal, log_sum_exp, take_rows
+from vo_ocml.membership.mixture_step import cluster_like_sd
 from vo_ocml.membership.photometry import ColourTerm
 from vo_ocml.membership.radial_mixture import (UNIFORM_START, _cap_sd, _field_update,
                                                _kinematic_weight, error_covariance,
@@ -379,7 +380,7 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
         log_rho = _log_profiles(profiles, sky)  # this M-step's field share, the next E-step's
         share = field_prior_share(np.log(n_c[:, b].T) + log_rho, np.log(n_f[b]) + log_field)
         w_f = _field_update(kin, S, b, bins.n_bins, Pw[:, K, None] * np.exp(parts), mu_f,
-                            cov_f, Tf, floor, share, hotter_than_clusters=True)
+                            cov_f, Tf, floor, share, min_sd=cluster_like_sd)
         if photometric:  # each cluster's term from its own window's stars, as a single run's
             refit = [ColourTerm.fit(mag[r], colour[r], b[r], bins.n_bins, P[r, k],
                                     similar=similar[r, k], field_p=1.0 - P_kin[r, K],

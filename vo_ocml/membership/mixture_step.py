@@ -29,7 +29,8 @@ from scipy.special import erf, erfinv, gammainc, gammaincinv
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
-from vo_ocml.membership.centroid import max_pm_dispersion
+from vo_ocml.membership.centroid import (BOUND_VELOCITY_DISPERSION, max_parallax_dispersion,
+                                         max_pm_dispersion)
 from vo_ocml.membership.deconvolution import error_covariance, take_rows
 from vo_ocml.membership.radial_mixture import RadialMixtureFit, fit_radial_mixture
 from vo_ocml.membership.result import R50_TOLERANCE
@@ -313,6 +314,15 @@ def fit_pm_sd_bound(parallax: float, velocity_dispersion: float) -> float:
     σ_v ϖ / 4.74 (4.74 km/s per mas/yr at 1 kpc), ϖ taken as at least :data:`MIN_PARALLAX`.
     """
     return velocity_dispersion * max(float(parallax), MIN_PARALLAX) / KMS_PER_MASYR_KPC
+
+
+def cluster_like_sd(parallax: float) -> np.ndarray:
+    """The intrinsic spreads (pmra, pmdec in mas/yr, parallax in mas) of the hottest bound
+    cluster at ``parallax`` (mas) -- :func:`fit_pm_sd_bound` at
+    :data:`~vo_ocml.membership.centroid.BOUND_VELOCITY_DISPERSION`, and the parallax bound --:
+    a field Gaussian narrower than this along an axis would be a cluster."""
+    pm = fit_pm_sd_bound(parallax, BOUND_VELOCITY_DISPERSION)
+    return np.array([pm, pm, max_parallax_dispersion(max(parallax, MIN_PARALLAX))])
 
 
 def max_half_radius(parallax: float, r50: float | None = None) -> float:

@@ -23,12 +23,12 @@ means and covariances with each star weighted by its prior share of the field
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import expit
 
-from vo_ocml.membership.centroid import BOUND_VELOCITY_DISPERSION, max_parallax_dispersion
 from vo_ocml.membership.deconvolution import _log_normal, _xd_update, error_covariance, log_sum_exp
 from vo_ocml.membership.photometry import ColourTerm
 from vo_ocml.membership.sky_prior import (
@@ -183,18 +183,6 @@ def _kinematic_weight(cov_c: np.ndarray, S: np.ndarray | None,
     return var_c / (var_c + (error_variance if S is None else S[:, 0, 0] + S[:, 1, 1]))
 
 
-def cluster_like_sd(parallax: float) -> np.ndarray:
-    """The intrinsic spreads (pmra, pmdec in mas/yr, parallax in mas) of the hottest bound
-    cluster at ``parallax`` (mas): a field Gaussian narrower than this along an axis would be
-    a cluster."""
-    pm = BOUND_VELOCITY_DISPERSION * max(parallax, MIN_FIELD_PARALLAX) / KMS_PER_MASYR_KPC
-    return np.array([pm, pm, max_parallax_dispersion(max(parallax, MIN_FIELD_PARALLAX))])
-
-
-#: km/s per (mas/yr × kpc); and the parallax (mas) at which a field Gaussian's bound stops falling
-KMS_PER_MASYR_KPC, MIN_FIELD_PARALLAX = 4.74, 0.05
-
-
 def _widen_sd(cov: np.ndarray, min_sd: np.ndarray) -> np.ndarray:
     """``cov`` with the variance each axis lacks to reach ``min_sd`` (3,) added to it."""
     return cov + np.diag(np.maximum(min_sd**2 - np.diag(cov), 0.0))
@@ -245,14 +233,16 @@ def field_prior_share(log_clusters: np.ndarray, log_field: np.ndarray) -> np.nda
 
 
 def _field_update(kin, S, b, n_bins, resp_f, mu_f, cov_f, Tf, floor,
-                  share: np.ndarray, hotter_than_clusters: bool = False) -> np.ndarray:
+                  share: np.ndarray,
+                  min_sd: Callable[[float], np.ndarray] | None = None) -> np.ndarray:
     """M-step of the field's Gaussians (in place); returns their weights per magnitude bin.
 
     ``share`` (n,) weights the stars that shape the Gaussians (:func:`field_prior_share`); the
     weights per bin are the plain responsibilities' (weighting them too made EM take 40 % more
     iterations on a 30,000-row cone; the injection bench's ECE moved by at most 0.002). With
-    ``hotter_than_clusters`` (several clusters' mixture) each Gaussian is kept at least as wide
-    as the hottest bound cluster at its parallax (:func:`cluster_like_sd`): narrower, it is a
+    ``min_sd`` (several clusters' mixture: the hottest bound cluster's spreads at a parallax,
+    :func:`~vo_ocml.membership.mixture_step.cluster_like_sd`) each Gaussian is kept at least
+    that wide along each axis at its mean parallax: narrower, it is a
     cluster without a sky profile, into which EM shrank field Gaussians for hundreds of
     iterations on real frames with several clusters (docs/multi.md, twenty-fourth session).
     The single model's field is left as its stars shape it: there the floor made the injection
@@ -262,8 +252,8 @@ def _field_update(kin, S, b, n_bins, resp_f, mu_f, cov_f, Tf, floor,
     for m in range(len(mu_f)):
         mean_m, cov_f[m], _ = _xd_update(kin, S, shaping[:, m], mu_f[m], cov_f[m], Tf[m], floor)
         mu_f[m] = mean_m[0]
-        if hotter_than_clusters:
-            cov_f[m] = _widen_sd(cov_f[m], cluster_like_sd(float(mu_f[m][2])))
+        if min_sd is not None:
+            cov_f[m] = _widen_sd(cov_f[m], min_sd(float(mu_f[m][2])))
     n_parts = resp_f.shape[1]
     per_bin = np.column_stack([np.bincount(b, resp_f[:, m], minlength=n_bins)
                                for m in range(n_parts)]) + PSEUDO_COUNT / n_parts
