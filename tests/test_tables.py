@@ -47,6 +47,7 @@ def test_no_overwrite_without_permission(tmp_path, m67_table):
 
 @pytest.mark.parametrize("content, message", [
     (b"", "empty"),
+    (b" \n\t\r\n\x0b\x0c", "empty"),  # whitespace only: empty too
     (b"<?xml version='1.0'?><VOTABLE><RESOURCE><TABLE>", "VOTable"),
     (b"\x00\x01\x02garbage\xff\xfe", "Could not read"),
 ])
