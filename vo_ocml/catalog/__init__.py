@@ -100,7 +100,7 @@ def _entries() -> list[ClusterEntry]:
 
 @lru_cache(maxsize=1)
 def _catalogue() -> tuple[list[ClusterEntry], dict[str, int]]:
-    """The entries and their index by normalised name (built apart from the entries: ~40 % of
+    """The entries and their index by normalised name (built apart from the entries: about half
     the load, which a match by position alone does not need)."""
     entries = _entries()
     # primary names win over aliases ("NGC 7789" is also an alias of "OCSN 40"); among

@@ -81,7 +81,7 @@ def read_table(source: str | os.PathLike | bytes | IO[bytes], format: str | None
         data = bytes(source)
     else:
         data = source.read()
-    if not data or data.isspace():  # not data.strip(): no copy of a table of millions of rows
+    if not data or data.isspace():  # a scan; data.strip() would copy the whole table
         raise InputError(f"{label} is empty (0 bytes): no table to read.")
     format = format or _sniff(data[:512]) or "csv"
     try:
