@@ -53,6 +53,13 @@ def take_rows(errors: np.ndarray | None, rows) -> np.ndarray | None:
     return np.ascontiguousarray(errors.transpose(1, 2, 0)[:, :, rows]).transpose(2, 0, 1)
 
 
+#: a correlation matrix with a smaller determinant is shrunk towards the identity (at most
+#: _PD_STEPS times by 0.8: real Gaia triples are always positive definite)
+_MIN_CORRELATION_DET, _PD_STEPS = 1e-3, 30
+#: the (row, column) in (pmra, pmdec, parallax) of each Gaia correlation column, in order
+CORRELATION_PAIRS = ((0, 1), (2, 0), (2, 1))
+
+
 def error_covariance(errors: np.ndarray | None,
                      correlations: np.ndarray | None = None) -> np.ndarray | None:
     """Per-star error covariances (n, 3, 3) of (pmra, pmdec, parallax), stored element-major
@@ -82,13 +89,6 @@ def error_covariance(errors: np.ndarray | None,
         for k, (i, j) in enumerate(CORRELATION_PAIRS):
             S[:, i, j] = S[:, j, i] = rho[:, k] * errors[:, i] * errors[:, j]
     return S
-
-
-#: a correlation matrix with a smaller determinant is shrunk towards the identity (at most
-#: _PD_STEPS times by 0.8: real Gaia triples are always positive definite)
-_MIN_CORRELATION_DET, _PD_STEPS = 1e-3, 30
-#: the (row, column) in (pmra, pmdec, parallax) of each Gaia correlation column, in order
-CORRELATION_PAIRS = ((0, 1), (2, 0), (2, 1))
 
 
 def log_sum_exp(parts: np.ndarray) -> np.ndarray:
