@@ -245,11 +245,14 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
     return None
 
 
-def window_columns(est, kin: np.ndarray, err: np.ndarray | None,
-                   seeds: list[Seed]) -> tuple[np.ndarray, np.ndarray]:
-    """Which stars pass each seed's filter (n, K), and their log window volumes (inf outside)."""
-    passed = np.column_stack([est._filter(kin, err, s.centre, s.observed, s.intrinsic)
-                              for s in seeds])
+def window_columns(est, kin: np.ndarray, err: np.ndarray | None, seeds: list[Seed],
+                   first: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Which stars pass each seed's filter (n, K), and their log window volumes (inf outside);
+    ``first``: the first seed's filter, when the caller has it already."""
+    passed = np.column_stack([
+        first if k == 0 and first is not None
+        else est._filter(kin, err, s.centre, s.observed, s.intrinsic)
+        for k, s in enumerate(seeds)])
     log_window = np.full(passed.shape, np.inf)
     err = stand_in(err, len(kin))  # the filter's errors (unknown: their widest level)
     for k, s in enumerate(seeds):  # computed where the star passed only (millions of rows)
@@ -262,10 +265,14 @@ def window_columns(est, kin: np.ndarray, err: np.ndarray | None,
 
 
 def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
-                 primary: Seed, max_clusters: int, sky_window: float
+                 primary: Seed, max_clusters: int, sky_window: float,
+                 primary_rows: tuple[np.ndarray, np.ndarray] | None = None
                  ) -> tuple[np.ndarray, np.ndarray, dict, list[JointOutcome]]:
     """Every cluster's filter → MST, then a joint mixture per group of overlapping clusters
     (:func:`~vo_ocml.membership.joint_groups.overlap_groups`), for ``est`` (an MSTGMM).
+
+    ``primary_rows``: the primary's filter (n,) and the rows its MST kept, when the single
+    model's steps have them already (the same filter and MST: not built twice).
 
     The primary cluster alone in its group, or not confirmed by its group's mixture, is left to
     the single model (its outcome's model is None;
@@ -288,15 +295,17 @@ def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
         min_significance=est.min_significance, sky_window=sky_window,
         velocity_dispersion=est.max_velocity_dispersion, random_state=est.random_state)
     est.kinematic_range_ = np.ptp(kin, axis=0)
-    filters, log_window = window_columns(est, kin, err, seeds)
+    filters, log_window = window_columns(est, kin, err, seeds,
+                                         None if primary_rows is None else primary_rows[0])
     def mst_rows(k: int) -> np.ndarray:
         return candidate_rows(kin, sky, filters[:, k], rule=est.mst_rule, k_sigma=est._mst_k(),
                               n_neighbors=est.mst_neighbors, min_group=est.mst_min_group)
 
     # the clusters' MSTs are independent: built side by side (their k-NN searches and sorts
     # release the GIL)
-    with ThreadPoolExecutor(len(seeds)) as pool:
-        rows = list(pool.map(mst_rows, range(len(seeds))))
+    known = [] if primary_rows is None else [primary_rows[1]]
+    with ThreadPoolExecutor(max(len(seeds) - len(known), 1)) as pool:
+        rows = known + list(pool.map(mst_rows, range(len(known), len(seeds))))
     stage = np.full(len(kin), STAGE_FILTER, dtype=STAGE_DTYPE)
     passed = filters.any(axis=1)
     stage[passed] = STAGE_MST
@@ -356,8 +365,10 @@ def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
 
 
 def joint_result(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, primary: Seed,
-                 max_clusters: int, sky_window: float):
-    """The :class:`~vo_ocml.membership.base.Scores` of a joint run.
+                 max_clusters: int, sky_window: float,
+                 primary_rows: tuple[np.ndarray, np.ndarray] | None = None):
+    """The :class:`~vo_ocml.membership.base.Scores` of a joint run (``primary_rows``: see
+    :func:`joint_scores`).
 
     Sets ``est``'s fitted attributes (``centre_``, spreads, ``mixture_``: the
     :class:`JointMixtureFit`, ``clusters_``, ``joint_seeds_``). With one seed in
@@ -368,7 +379,7 @@ def joint_result(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, 
     from vo_ocml.membership.sky import from_tangent_plane
 
     P, stage, counts, outcomes = joint_scores(est, kin, err, sky, primary, max_clusters,
-                                              sky_window)
+                                              sky_window, primary_rows)
     clusters = []
     for outcome in outcomes:
         model = outcome.model

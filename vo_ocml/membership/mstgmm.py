@@ -340,7 +340,7 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
                                      window=found_at[1] if found_at is not None else np.inf,
                                      detection=self._detection() if source == "data" else None)
                 several = joint.joint_result(self, kin, err, sky, primary, self._n_clusters(),
-                                             DETECTION_SKY_WINDOW)
+                                             DETECTION_SKY_WINDOW, (passed, i_m))
                 if len(self.joint_seeds_) > 1:  # else the single fit below, others beside it
                     return several
             e_m = err[i_m] if err is not None else None
