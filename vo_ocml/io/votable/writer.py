@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import binascii
 import itertools
 import os
 import warnings
@@ -10,6 +9,7 @@ from typing import IO, Any, Iterable
 from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
+import pybase64
 from astropy.io import votable
 from astropy.table import Column, MaskedColumn, Table
 
@@ -156,7 +156,7 @@ def _encoded_strings(column: Column, spec: _ColumnSpec) -> list[bytes]:
 
 def _base64_lines(chunk: np.ndarray) -> bytes:
     """Base64-encode ``chunk`` into newline-terminated lines of 76 characters."""
-    encoded = binascii.b2a_base64(chunk, newline=False)
+    encoded = pybase64.b64encode(chunk)
     full = len(encoded) // _B64_LINE * _B64_LINE
     lines = np.frombuffer(encoded, dtype=np.uint8, count=full).reshape(-1, _B64_LINE)
     body = np.hstack([lines, np.full((len(lines), 1), ord("\n"), dtype=np.uint8)]).tobytes()
