@@ -266,13 +266,13 @@ def window_columns(est, kin: np.ndarray, err: np.ndarray | None, seeds: list[See
 
 def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
                  primary: Seed, max_clusters: int, sky_window: float,
-                 primary_rows: tuple[np.ndarray, np.ndarray] | None = None
+                 primary_rows: tuple[np.ndarray, np.ndarray]
                  ) -> tuple[np.ndarray, np.ndarray, dict, list[JointOutcome]]:
     """Every cluster's filter → MST, then a joint mixture per group of overlapping clusters
     (:func:`~vo_ocml.membership.joint_groups.overlap_groups`), for ``est`` (an MSTGMM).
 
-    ``primary_rows``: the primary's filter (n,) and the rows its MST kept, when the single
-    model's steps have them already (the same filter and MST: not built twice).
+    ``primary_rows``: the primary's filter (n,) and the rows its MST kept, from the single
+    model's steps (the same filter and MST: not built twice).
 
     The primary cluster alone in its group, or not confirmed by its group's mixture, is left to
     the single model (its outcome's model is None;
@@ -295,17 +295,15 @@ def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
         min_significance=est.min_significance, sky_window=sky_window,
         velocity_dispersion=est.max_velocity_dispersion, random_state=est.random_state)
     est.kinematic_range_ = np.ptp(kin, axis=0)
-    filters, log_window = window_columns(est, kin, err, seeds,
-                                         None if primary_rows is None else primary_rows[0])
+    filters, log_window = window_columns(est, kin, err, seeds, primary_rows[0])
     def mst_rows(k: int) -> np.ndarray:
         return candidate_rows(kin, sky, filters[:, k], rule=est.mst_rule, k_sigma=est._mst_k(),
                               n_neighbors=est.mst_neighbors, min_group=est.mst_min_group)
 
     # the clusters' MSTs are independent: built side by side (their k-NN searches and sorts
     # release the GIL)
-    known = [] if primary_rows is None else [primary_rows[1]]
-    with ThreadPoolExecutor(max(len(seeds) - len(known), 1)) as pool:
-        rows = known + list(pool.map(mst_rows, range(len(known), len(seeds))))
+    with ThreadPoolExecutor(max(len(seeds) - 1, 1)) as pool:
+        rows = [primary_rows[1]] + list(pool.map(mst_rows, range(1, len(seeds))))
     stage = np.full(len(kin), STAGE_FILTER, dtype=STAGE_DTYPE)
     passed = filters.any(axis=1)
     stage[passed] = STAGE_MST
@@ -366,7 +364,7 @@ def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
 
 def joint_result(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, primary: Seed,
                  max_clusters: int, sky_window: float,
-                 primary_rows: tuple[np.ndarray, np.ndarray] | None = None):
+                 primary_rows: tuple[np.ndarray, np.ndarray]):
     """The :class:`~vo_ocml.membership.base.Scores` of a joint run (``primary_rows``: see
     :func:`joint_scores`).
 
