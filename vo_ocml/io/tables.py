@@ -82,7 +82,8 @@ def read_table(source: str | os.PathLike | bytes | IO[bytes], format: str | None
     else:
         data = source.read()
     if not data or data.isspace():  # a scan; data.strip() would copy the whole table
-        raise InputError(f"{label} is empty (0 bytes): no table to read.")
+        raise InputError(f"{label} is empty ({len(data)} bytes"
+                         f"{', whitespace only' if data else ''}): no table to read.")
     format = format or _sniff(data[:512]) or "csv"
     try:
         if format == "votable":
