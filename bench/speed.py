@@ -46,7 +46,7 @@ CASES = {
 }
 
 #: the child prints its own peak RSS (kB on Linux) after the CLI returns
-_CHILD = ("import resource, sys; from vo_ocml.cli import main; rc = main(sys.argv[1:]); "
+_CHILD = ("import resource, sys; from vo_ocml.cli import console; rc = console(sys.argv[1:]); "
           "u = resource.getrusage(resource.RUSAGE_SELF); "
           "print('MAXRSS', u.ru_maxrss, u.ru_utime + u.ru_stime); sys.exit(rc)")
 

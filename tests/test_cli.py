@@ -1,8 +1,10 @@
 """The vo-ocml run command: the embedded default, exit codes and messages for bad input."""
 
+import gc
 import hashlib
 import subprocess
 import sys
+from importlib.metadata import entry_points
 
 import numpy as np
 import pytest
@@ -20,6 +22,18 @@ def test_embedded_default_through_the_console_script(tmp_path):
     assert "members (P > 0.5)" in proc.stdout and "ngc2477_cone_ocml.vot" in proc.stdout
     out = read_table(tmp_path / "ngc2477_cone_ocml.vot")
     assert len(out) == 7100 and int(np.sum(out["ocml_member"])) > 500
+
+
+def test_the_program_freezes_the_collector_at_its_end_and_main_does_not(capsys):
+    (entry,) = entry_points(group="console_scripts", name="vo-ocml")
+    assert entry.value == "vo_ocml.cli:console"
+    code = ("import gc; from vo_ocml.cli import console; before = gc.get_freeze_count(); "
+            "status = console([]); print(before, status, gc.get_freeze_count() > 0)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.stdout.split()[-3:] == ["0", "2", "True"], proc.stderr
+    frozen = gc.get_freeze_count()
+    assert main([]) == 2 and gc.get_freeze_count() == frozen
 
 
 def test_help_documents_units(capsys):

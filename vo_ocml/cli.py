@@ -12,6 +12,7 @@ traceback).
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import logging
 import sys
@@ -101,6 +102,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail("error", RuntimeError(describe_unexpected(exc)), EXIT_UNEXPECTED)
 
 
+def console(argv: Sequence[str] | None = None) -> int:
+    """The ``vo-ocml`` program: :func:`main`, then a quick exit; returns the exit status.
+
+    Once the command has returned, every object still alive (the imported libraries: numpy,
+    SciPy, scikit-learn, astropy) lives until the process ends. After one last collection of
+    the command's own garbage (so that anything in a reference cycle is finalized, its files
+    closed), :func:`gc.freeze` takes them out of the cyclic collector's reach, so the
+    interpreter's exit does not traverse them all again: 0.9 s → 0.1 s after a
+    ``vo-ocml run`` here (``python bench/speed.py``). Only for a process that ends with the
+    command: :func:`main` itself leaves the collector alone, for callers that go on.
+    """
+    status = main(argv)
+    gc.collect()
+    gc.freeze()
+    return status
+
+
 def _run(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -119,4 +137,4 @@ def _run(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    sys.exit(console())

@@ -236,8 +236,11 @@ class MembershipEstimator(BaseEstimator):
         """Indices of the scorable rows in canonical order (by ra, dec, pmra, pmdec, parallax)."""
         rows = np.flatnonzero(self._scorable(X))
         ra = X[rows, 0]
-        order = np.argsort(ra, kind="stable")  # 10× faster than a 5-key lexsort on 2M rows
-        if np.any(ra[order][1:] == ra[order][:-1]):  # ties in ra: the full order breaks them
+        # 10× faster than a 5-key lexsort on 2M rows. Without ties every sort gives the same
+        # order: the default (SIMD) sort takes 0.27 s there where a stable one takes 0.48 s
+        order = np.argsort(ra)
+        sorted_ra = ra[order]
+        if np.any(sorted_ra[1:] == sorted_ra[:-1]):  # ties in ra: the full order breaks them
             order = np.lexsort(X[rows][:, ::-1].T)
         return rows[order]
 
