@@ -71,6 +71,22 @@ def test_row_order_and_seed_do_not_matter(scene):
     assert np.mean((np.nan_to_num(p0) > 0.5) == (np.nan_to_num(p2) > 0.5)) > 0.99
 
 
+@pytest.mark.parametrize("decimals", [None, 2])
+def test_the_canonical_order_is_the_same_for_any_input_order(scene, decimals):
+    """Rows sorted by ra, ties (ra to 0.01°: many) broken by dec, pmra, pmdec, parallax."""
+    X = scene[0].copy()
+    if decimals is not None:
+        X[:, 0] = np.round(X[:, 0], decimals)
+        assert len(np.unique(X[:, 0])) < len(X) / 10
+    estimator = MSTGMM()
+    canonical = X[estimator._rows(X)]
+    order = np.random.default_rng(2).permutation(len(X))
+    np.testing.assert_array_equal(X[order][estimator._rows(X[order])], canonical)
+    complete = np.all(np.isfinite(X), axis=1)
+    assert len(canonical) == complete.sum()
+    np.testing.assert_array_equal(canonical, X[complete][np.lexsort(X[complete][:, ::-1].T)])
+
+
 def test_no_cluster_in_a_pure_field():
     X, E, _ = _arrays(simulate_cone(8000, clusters=(), seed=5))
     result = MSTGMM().fit(X, errors=E).result_

@@ -110,8 +110,9 @@ def console(argv: Sequence[str] | None = None) -> int:
     the command's own garbage (so that anything in a reference cycle is finalized, its files
     closed), :func:`gc.freeze` takes them out of the cyclic collector's reach, so the
     interpreter's exit does not traverse them all again: 0.9 s → 0.1 s after a
-    ``vo-ocml run`` here (``python bench/speed.py``). Only for a process that ends with the
-    command: :func:`main` itself leaves the collector alone, for callers that go on.
+    ``vo-ocml run`` of 2,000,000 rows here (docs/architecture.md, Speed). Only for a process
+    that ends with the command: :func:`main` itself leaves the collector alone, for callers
+    that go on.
     """
     status = main(argv)
     gc.collect()
