@@ -110,8 +110,9 @@ def add_cluster_columns(table: Table, result: MembershipResult, clusters: list[C
     """
     P = result.cluster_probability
     K = len(clusters)
-    best = np.argmax(np.nan_to_num(P[:, :K], nan=-1.0), axis=1)
-    p_best = np.take_along_axis(np.nan_to_num(P[:, :K], nan=-1.0), best[:, None], 1)[:, 0]
+    scored = np.nan_to_num(P[:, :K], nan=-1.0)
+    best = np.argmax(scored, axis=1)
+    p_best = np.take_along_axis(scored, best[:, None], 1)[:, 0]
     labels = np.array([c.name for c in clusters] + [""])  # fixed-width str: no per-row objects
     which = np.where(p_best > threshold, best, K)
     col = Column(labels[which], name=unique(table, CLUSTER_COLUMN),
