@@ -134,7 +134,7 @@ def is_member(probability: Any, threshold: float = MEMBER_THRESHOLD) -> np.ndarr
     ndarray of bool
     """
     p = np.asarray(probability, dtype=np.float64)
-    return np.isfinite(p) & (np.nan_to_num(p, nan=-1.0) > threshold)
+    return (p > threshold) & np.isfinite(p)  # NaN compares False, without a warning
 
 
 #: step names are lower-case identifiers; the provenance PARAM of a step is ``ocml_n_<step>``
