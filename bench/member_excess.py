@@ -1,0 +1,156 @@
+"""How many members the six distant boxes' clusters really have at each G, without a member list.
+
+`bench/accuracy.py` scores the six distant boxes against Perren et al. (2022)'s final
+selections; where vo_ocml and those lists disagree (faint stars), neither is the truth. This
+bench counts the members statistically (:func:`vo_ocml.analysis.excess.kinematic_excess`):
+inside 2.5 fitted r50 of each run's centre, the stars at the fitted cluster's motion and
+parallax minus the field expected there, per G range, against the run's Σ P and N(P > 0.5)
+and the reference's count in the same circle. It also gives, inside that circle, the F1 a
+method would score against the reference if it selected exactly the counted members
+(every reference member among them): what the reference's depth allows.
+
+A check of the count itself, ``--null``: the circle moved 6 fitted r50 from the cluster's
+centre towards the table's far side (its field beyond 5 r50 of both centres), where the
+counts should be 0 within their errors. (tests/test_excess.py checks it against the truth of
+simulated cones.)
+
+    python bench/member_excess.py [--mode name data] [--null]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+from astropy.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from accuracy import DISTANT  # noqa: E402
+
+from vo_ocml.analysis.excess import kinematic_excess  # noqa: E402
+from vo_ocml.membership.sky import (angular_distance, from_tangent_plane,  # noqa: E402
+                                    tangent_plane)
+from vo_ocml.pipeline import run  # noqa: E402
+
+#: the counted circle, in fitted r50 (an EFF profile of slope 4, the Plummer sphere: 86 % of
+#: the members)
+INNER_R50 = 2.5
+#: the field is measured beyond this many fitted r50 (a Plummer sphere's 4 % beyond)
+OUTER_R50 = 5.0
+#: the null check's circle: this many fitted r50 from the cluster's centre
+NULL_OFFSET_R50 = 6.0
+#: G ranges: the references' depth falls over G 19–21
+G_EDGES = np.array([0.0, 18.0, 19.0, 19.5, 20.0, 21.5])
+
+
+def _excess(annotated, table: Table, sums: dict[str, np.ndarray], *, null: bool = False) -> Table:
+    """The run's count inside INNER_R50 r50 of its centre, its field beyond OUTER_R50 r50.
+
+    With ``null`` the circle is moved NULL_OFFSET_R50 r50 towards the table's far side (the
+    field then beyond OUTER_R50 r50 of both centres).
+    """
+    s, mixture = annotated.summary, annotated.result.details["mixture"]
+    cmap = annotated.columns
+    ra, dec = cmap.array(table, "ra"), cmap.array(table, "dec")
+    from_cluster = angular_distance(ra, dec, s.ra, s.dec)
+    ra0, dec0 = s.ra, s.dec
+    if null:
+        xy = tangent_plane(ra, dec, s.ra, s.dec)
+        far = xy[np.nanargmax(np.hypot(*xy.T))]
+        ra0, dec0 = from_tangent_plane(*(NULL_OFFSET_R50 * s.r50 * far / np.hypot(*far)),
+                                       s.ra, s.dec)
+    from_centre = angular_distance(ra, dec, ra0, dec0)
+    inner = from_centre < INNER_R50 * s.r50
+    outer = (from_centre > OUTER_R50 * s.r50) & (from_cluster > OUTER_R50 * s.r50)
+    kin = np.column_stack([cmap.array(table, q) for q in ("pmra", "pmdec", "parallax")])
+    err = np.column_stack([cmap.array(table, q) for q in
+                           ("pmra_error", "pmdec_error", "parallax_error")])
+    return kinematic_excess(inner, outer, kin, err, cmap.array(table, "phot_g_mean_mag"),
+                            np.asarray(mixture["cluster_mean"], float),
+                            np.asarray(mixture["cluster_intrinsic_sd"], float),
+                            edges=G_EDGES, sums=sums)
+
+
+def _print(title: str, rows: Table, columns: list[str]) -> None:
+    print(f"\n{title}")
+    print(f"{'G':>11} {'window':>7} {'field':>7} {'counted':>14} " + " ".join(
+        f"{c:>9}" for c in columns))
+    for r in rows:
+        print(f"{r['g_min']:>4.1f}–{r['g_max']:<5.1f} {r['n_inner']:>7} {r['n_field']:>7.1f} "
+              f"{r['excess']:>7.1f} ± {r['excess_error']:<4.1f} "
+              + " ".join(f"{r[c]:>9.1f}" for c in columns))
+
+
+def _pooled(tables: list[Table], columns: list[str]) -> Table:
+    pooled = tables[0].copy()
+    for name in ["n_inner", "n_field", "excess", *columns]:
+        pooled[name] = np.sum([t[name] for t in tables], axis=0)
+    pooled["excess_error"] = np.sqrt(np.sum([t["excess_error"] ** 2 for t in tables], axis=0))
+    return pooled
+
+
+def real_boxes(shared: Path, mode: str, null: bool) -> None:
+    """The six boxes, their references, one mode (named or blind)."""
+    columns = ["sum_p", "members", "reference", "both"]
+    tables, ceilings, ours = [], [], []
+    for key, name in DISTANT.items():
+        table = Table.read(shared / "gaia" / f"distant_{key}_edr3_box.csv", format="ascii.csv")
+        reference = np.asarray([str(v) == "True" for v in table["ref_member_perren2022"]])
+        annotated = run(table, cluster=name if mode == "name" else None)
+        p = np.nan_to_num(np.asarray(annotated.result.probability, float))
+        member = p > annotated.threshold
+        rows = _excess(annotated, table, {"sum_p": p, "members": member,
+                                          "reference": reference,
+                                          "both": member & reference}, null=null)
+        tables.append(rows)
+        s = annotated.summary
+        _print(f"{name} ({mode}; r50 {60 * s.r50:.2f}′, circle {60 * INNER_R50 * s.r50:.2f}′, "
+               f"field beyond {60 * OUTER_R50 * s.r50:.2f}′)", rows, columns)
+        if null:
+            continue
+        counted, ref_in = float(np.sum(rows["excess"])), float(np.sum(rows["reference"]))
+        members_in, both_in = float(np.sum(rows["members"])), float(np.sum(rows["both"]))
+        ceiling = 2 * ref_in / (ref_in + counted) if counted > 0 else np.nan
+        f1_in = 2 * both_in / (members_in + ref_in) if members_in + ref_in else np.nan
+        ceilings.append(ceiling)
+        ours.append(f1_in)
+        print(f"inside the circle: counted {counted:.1f} ± "
+              f"{np.sqrt(np.sum(rows['excess_error'] ** 2)):.1f}, reference {ref_in:.0f}, "
+              f"N(P > 0.5) {members_in:.0f}; F1 against the reference there: vo_ocml "
+              f"{f1_in:.3f}, a method selecting exactly the counted members {ceiling:.3f}")
+    pooled = _pooled(tables, columns)
+    _print(f"six boxes pooled ({mode}{', null' if null else ''})", pooled, columns)
+    if null:
+        pulls = np.concatenate([t["excess"] / t["excess_error"] for t in tables])
+        print(f"count / error over {len(pulls)} bins: mean {np.mean(pulls):.2f}, sd "
+              f"{np.std(pulls):.2f} (no cluster there, honest errors: 0 and 1)")
+        return
+    print("ratios to the count: " + "; ".join(
+        f"G {r['g_min']:.1f}–{r['g_max']:.1f} Σ P {r['sum_p'] / r['excess']:.2f}, "
+        f"N(P > 0.5) {r['members'] / r['excess']:.2f}, reference {r['reference'] / r['excess']:.2f}"
+        for r in pooled))
+    print(f"median F1 inside the circles ({mode}): vo_ocml {np.median(ours):.3f}, exactly the "
+          f"counted members {np.median(ceilings):.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shared", type=Path,
+                        default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    parser.add_argument("--mode", nargs="+", default=["name", "data"], choices=["name", "data"],
+                        help="named runs, blind runs (centroid from the data), or both")
+    parser.add_argument("--null", action="store_true",
+                        help="count in a circle away from the cluster (a check: counts ≈ 0)")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    logging.getLogger("vo_ocml.analysis.summary").setLevel(logging.ERROR)
+    for mode in args.mode:
+        real_boxes(args.shared, mode, args.null)
+
+
+if __name__ == "__main__":
+    main()
