@@ -15,7 +15,10 @@ of a region far from the centre, c the window's completeness for members
 (:data:`WINDOW_COMPLETENESS`) and f the inner region's effective area over the outer one's,
 measured on the stars *outside* the window (the field alone: footprint edges, holes and
 crowding losses cancel). Its error is Poisson on both counts and on f. The field is assumed
-to have the same motions across the table, the members' errors to be what the table states.
+to have the same motions across the table, the members' errors to be what the table states,
+and the far region to hold no members: a halo or tidal tails there are taken for field and the
+count comes out low (M67 in its 2° proper-motion box, whose halo reaches beyond 5 r50: 1,000 ±
+83 counted inside 2.5 r50 where Gaia Collaboration (2018) lists 1,103).
 
 ``bench/member_excess.py`` applies it to the real boxes and to injected clusters.
 """
