@@ -9,12 +9,20 @@ and the reference's count in the same circle. It also gives, inside that circle,
 method would score against the reference if it selected exactly the counted members
 (every reference member among them): what the reference's depth allows.
 
+A test of the stated errors, ``--windows``: the same count with windows holding 0.5 … 0.999
+of a member's Gaussian (intrinsic spread plus its stated errors). If the errors are right,
+each window's count, divided by its share, is the same; if real members scatter more, the
+narrow windows count fewer. ``--simulated SCALE`` is its control: simulated cones whose stated
+errors are the true ones divided by SCALE.
+
 A check of the count itself, ``--null``: the circle moved 6 fitted r50 from the cluster's
 centre towards the table's far side (its field beyond 5 r50 of both centres), where the
 counts should be 0 within their errors. (tests/test_excess.py checks it against the truth of
 simulated cones.)
 
     python bench/member_excess.py [--mode name data] [--null]
+    python bench/member_excess.py --windows
+    python bench/member_excess.py --simulated 1.0      # and 1.2
 """
 
 from __future__ import annotations
@@ -31,10 +39,11 @@ from astropy.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy import DISTANT  # noqa: E402
 
-from vo_ocml.analysis.excess import kinematic_excess  # noqa: E402
+from vo_ocml.analysis.excess import WINDOW_COMPLETENESS, kinematic_excess  # noqa: E402
 from vo_ocml.membership.sky import (angular_distance, from_tangent_plane,  # noqa: E402
                                     tangent_plane)
 from vo_ocml.pipeline import run  # noqa: E402
+from vo_ocml.simulate import SimCluster, simulate_cone  # noqa: E402
 
 #: the counted circle, in fitted r50 (an EFF profile of slope 4, the Plummer sphere: 86 % of
 #: the members)
@@ -45,9 +54,16 @@ OUTER_R50 = 5.0
 NULL_OFFSET_R50 = 6.0
 #: G ranges: the references' depth falls over G 19–21
 G_EDGES = np.array([0.0, 18.0, 19.0, 19.5, 20.0, 21.5])
+#: ``--windows``: the windows' shares of a member's Gaussian, narrowest to widest
+WINDOWS = (0.5, 0.7, 0.9, 0.99, 0.999)
+#: ``--simulated``: a distant cluster like the boxes' (parallax 0.25 mas, 1.2′ Plummer radius)
+#: in a 0.15° cone of 12,000 field stars, six seeds
+SIMULATED = SimCluster(500, -1.0, 0.5, 0.25, sd_pm=0.04, sd_parallax=0.01, plummer_radius=0.02)
+SIMULATED_FIELD, SIMULATED_RADIUS, SIMULATED_SEEDS = 12000, 0.15, range(6)
 
 
-def _excess(annotated, table: Table, sums: dict[str, np.ndarray], *, null: bool = False) -> Table:
+def _excess(annotated, table: Table, sums: dict[str, np.ndarray], *, null: bool = False,
+            completeness: float = WINDOW_COMPLETENESS) -> Table:
     """The run's count inside INNER_R50 r50 of its centre, its field beyond OUTER_R50 r50.
 
     With ``null`` the circle is moved NULL_OFFSET_R50 r50 towards the table's far side (the
@@ -72,7 +88,7 @@ def _excess(annotated, table: Table, sums: dict[str, np.ndarray], *, null: bool 
     return kinematic_excess(inner, outer, kin, err, cmap.array(table, "phot_g_mean_mag"),
                             np.asarray(mixture["cluster_mean"], float),
                             np.asarray(mixture["cluster_intrinsic_sd"], float),
-                            edges=G_EDGES, sums=sums)
+                            edges=G_EDGES, sums=sums, completeness=completeness)
 
 
 def _print(title: str, rows: Table, columns: list[str]) -> None:
@@ -137,6 +153,43 @@ def real_boxes(shared: Path, mode: str, null: bool) -> None:
           f"counted members {np.median(ceilings):.3f}")
 
 
+def windows(runs: list[tuple[Table, object, dict[str, np.ndarray]]], title: str) -> None:
+    """The pooled count for each window of :data:`WINDOWS`: flat if the errors are right."""
+    counts = {c: _pooled([_excess(a, t, sums, completeness=c) for t, a, sums in runs],
+                         list(runs[0][2])) for c in WINDOWS}
+    print(f"\n{title}: the count with windows holding {', '.join(map(str, WINDOWS))} of a "
+          "member's Gaussian; narrowest / widest")
+    for i in range(len(G_EDGES) - 1):
+        row = " ".join(f"{counts[c]['excess'][i]:>7.1f} ± {counts[c]['excess_error'][i]:<5.1f}"
+                       for c in WINDOWS)
+        ratio = counts[WINDOWS[0]]["excess"][i] / counts[WINDOWS[-1]]["excess"][i]
+        truth = "".join(f"  {name} {counts[WINDOWS[-1]][name][i]:.0f}" for name in runs[0][2])
+        print(f"{G_EDGES[i]:>4.1f}–{G_EDGES[i + 1]:<5.1f} {row}  {ratio:.2f}{truth}")
+
+
+def real_windows(shared: Path) -> None:
+    """:func:`windows` on the six boxes' named runs."""
+    runs = []
+    for key, name in DISTANT.items():
+        table = Table.read(shared / "gaia" / f"distant_{key}_edr3_box.csv", format="ascii.csv")
+        runs.append((table, run(table, cluster=name), {}))
+    windows(runs, "six boxes pooled (named)")
+
+
+def simulated_windows(scale: float) -> None:
+    """:func:`windows` on simulated cones whose stated errors are the true ones / ``scale``."""
+    runs = []
+    for seed in SIMULATED_SEEDS:
+        table = simulate_cone(SIMULATED_FIELD, (SIMULATED,), radius=SIMULATED_RADIUS, seed=seed)
+        for q in ("pmra", "pmdec", "parallax"):
+            table[f"{q}_error"] = np.asarray(table[f"{q}_error"]) / scale
+        annotated = run(table, centroid=(SIMULATED.pmra, SIMULATED.pmdec, SIMULATED.parallax),
+                        position=(float(np.median(table["ra"])), float(np.median(table["dec"]))),
+                        r50=SIMULATED.plummer_radius)
+        runs.append((table, annotated, {"true": np.asarray(table["true_cluster"]) == 1}))
+    windows(runs, f"{len(runs)} simulated cones, stated errors = true / {scale} (named)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared", type=Path,
@@ -145,9 +198,21 @@ def main() -> None:
                         help="named runs, blind runs (centroid from the data), or both")
     parser.add_argument("--null", action="store_true",
                         help="count in a circle away from the cluster (a check: counts ≈ 0)")
+    parser.add_argument("--windows", action="store_true",
+                        help="instead: the count with narrower and wider kinematic windows "
+                             "(flat if the errors are right)")
+    parser.add_argument("--simulated", type=float, metavar="SCALE",
+                        help="instead: the same on simulated cones whose stated errors are the "
+                             "true ones / SCALE (1: right; 1.2: 20 %% too small)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     logging.getLogger("vo_ocml.analysis.summary").setLevel(logging.ERROR)
+    if args.simulated is not None:
+        simulated_windows(args.simulated)
+        return
+    if args.windows:
+        real_windows(args.shared)
+        return
     for mode in args.mode:
         real_boxes(args.shared, mode, args.null)
 

@@ -31,15 +31,15 @@ import numpy as np
 from astropy.table import Table
 from scipy.stats import chi2
 
-#: the members the window holds if their errors are what the table states
+#: the members the window holds if their errors are what the table states (its χ²: that
+#: quantile with 3 degrees of freedom, 11.34)
 WINDOW_COMPLETENESS = 0.99
-#: χ² (3 degrees of freedom) of the window: :data:`WINDOW_COMPLETENESS` of a Gaussian's mass
-WINDOW_CHI2 = float(chi2.ppf(WINDOW_COMPLETENESS, 3))
 
 
 def kinematic_excess(inner: np.ndarray, outer: np.ndarray, kin: np.ndarray, err: np.ndarray,
                      mag: np.ndarray, mean: np.ndarray, intrinsic_sd: np.ndarray, *,
-                     edges: np.ndarray, sums: Mapping[str, np.ndarray] | None = None) -> Table:
+                     edges: np.ndarray, sums: Mapping[str, np.ndarray] | None = None,
+                     completeness: float = WINDOW_COMPLETENESS) -> Table:
     """Background-subtracted counts of stars at the cluster's motion, per magnitude bin.
 
     Parameters
@@ -59,6 +59,11 @@ def kinematic_excess(inner: np.ndarray, outer: np.ndarray, kin: np.ndarray, err:
     sums : mapping of str to ndarray (n,), optional
         Per-star quantities summed over the inner circle's stars of each bin, as columns of
         the same name (e.g. membership probabilities, a reference flag).
+    completeness : float
+        The share of a member's Gaussian (intrinsic spread plus its errors) inside the window,
+        0 < c < 1: the window's χ² is its quantile with 3 degrees of freedom. If the errors
+        are right, every choice gives the same count within its errors; counts that fall as
+        the window narrows say the members scatter more than their errors.
 
     Returns
     -------
@@ -82,13 +87,15 @@ def kinematic_excess(inner: np.ndarray, outer: np.ndarray, kin: np.ndarray, err:
     edges = np.asarray(edges, float)
     if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0):
         raise ValueError(f"edges must be at least two increasing magnitudes; got {edges}")
+    if not 0 < completeness < 1:
+        raise ValueError(f"completeness must be in (0, 1); got {completeness}")
     if np.any(inner & outer):
         raise ValueError(f"{np.sum(inner & outer)} stars are in both regions: they must be "
                          "disjoint")
     d2 = np.sum((kin - np.asarray(mean, float)) ** 2
                 / (np.asarray(intrinsic_sd, float) ** 2 + err ** 2), axis=1)
     placed = np.isfinite(d2)
-    window = placed & (d2 < WINDOW_CHI2)
+    window = placed & (d2 < chi2.ppf(completeness, 3))
     inner, outer = placed & inner, placed & outer
     field_inner, field_outer = np.sum(inner & ~window), np.sum(outer & ~window)
     if field_inner == 0 or field_outer == 0:
@@ -104,8 +111,8 @@ def kinematic_excess(inner: np.ndarray, outer: np.ndarray, kin: np.ndarray, err:
         variance = n_inner + ratio**2 * n_outer \
             + field**2 * (1.0 / field_inner + 1.0 / field_outer)
         row = {"g_min": low, "g_max": high, "n_inner": n_inner, "n_field": field,
-               "excess": (n_inner - field) / WINDOW_COMPLETENESS,
-               "excess_error": np.sqrt(variance) / WINDOW_COMPLETENESS}
+               "excess": (n_inner - field) / completeness,
+               "excess_error": np.sqrt(variance) / completeness}
         for name, values in (sums or {}).items():
             row[name] = float(np.sum(np.asarray(values, float)[inner & in_bin]))
         rows.append(row)
