@@ -56,6 +56,8 @@ NULL_OFFSET_R50 = 6.0
 G_EDGES = np.array([0.0, 18.0, 19.0, 19.5, 20.0, 21.5])
 #: ``--windows``: the windows' shares of a member's Gaussian, narrowest to widest
 WINDOWS = (0.5, 0.7, 0.9, 0.99, 0.999)
+#: ``--windows``: resamplings of the rows for the narrow / wide ratio's spread
+BOOTSTRAP = 200
 #: ``--simulated``: a distant cluster like the boxes' (parallax 0.25 mas, 1.2′ Plummer radius)
 #: in a 0.15° cone of 12,000 field stars, six seeds
 SIMULATED = SimCluster(500, -1.0, 0.5, 0.25, sd_pm=0.04, sd_parallax=0.01, plummer_radius=0.02)
@@ -154,9 +156,21 @@ def real_boxes(shared: Path, mode: str, null: bool) -> None:
 
 
 def windows(runs: list[tuple[Table, object, dict[str, np.ndarray]]], title: str) -> None:
-    """The pooled count for each window of :data:`WINDOWS`: flat if the errors are right."""
+    """The pooled count for each window of :data:`WINDOWS`: flat if the errors are right.
+
+    The narrowest over the widest window's count, with its standard deviation over
+    :data:`BOOTSTRAP` resamplings of each table's rows (the fits kept).
+    """
     counts = {c: _pooled([_excess(a, t, sums, completeness=c) for t, a, sums in runs],
                          list(runs[0][2])) for c in WINDOWS}
+    rng = np.random.default_rng(0)
+    ratios = []
+    for _ in range(BOOTSTRAP):
+        resampled = [(t[rng.integers(0, len(t), len(t))], a) for t, a, _ in runs]
+        narrow, wide = (np.sum([_excess(a, t, {}, completeness=c)["excess"]
+                                for t, a in resampled], axis=0) for c in (WINDOWS[0], WINDOWS[-1]))
+        ratios.append(narrow / wide)
+    spread = np.std(ratios, axis=0)
     print(f"\n{title}: the count with windows holding {', '.join(map(str, WINDOWS))} of a "
           "member's Gaussian; narrowest / widest")
     for i in range(len(G_EDGES) - 1):
@@ -164,7 +178,8 @@ def windows(runs: list[tuple[Table, object, dict[str, np.ndarray]]], title: str)
                        for c in WINDOWS)
         ratio = counts[WINDOWS[0]]["excess"][i] / counts[WINDOWS[-1]]["excess"][i]
         truth = "".join(f"  {name} {counts[WINDOWS[-1]][name][i]:.0f}" for name in runs[0][2])
-        print(f"{G_EDGES[i]:>4.1f}–{G_EDGES[i + 1]:<5.1f} {row}  {ratio:.2f}{truth}")
+        print(f"{G_EDGES[i]:>4.1f}–{G_EDGES[i + 1]:<5.1f} {row}  {ratio:.2f} ± {spread[i]:.2f}"
+              f"{truth}")
 
 
 def real_windows(shared: Path) -> None:
