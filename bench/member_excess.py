@@ -37,7 +37,7 @@ import numpy as np
 from astropy.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy import DISTANT  # noqa: E402
+from accuracy import DISTANT, _option  # noqa: E402
 
 from vo_ocml.analysis.excess import WINDOW_COMPLETENESS, kinematic_excess  # noqa: E402
 from vo_ocml.membership.sky import (angular_distance, from_tangent_plane,  # noqa: E402
@@ -111,14 +111,14 @@ def _pooled(tables: list[Table], columns: list[str]) -> Table:
     return pooled
 
 
-def real_boxes(shared: Path, mode: str, null: bool) -> None:
-    """The six boxes, their references, one mode (named or blind)."""
+def real_boxes(shared: Path, mode: str, null: bool, extra: dict[str, str]) -> None:
+    """The six boxes, their references, one mode (named or blind); ``extra``: run options."""
     columns = ["sum_p", "members", "reference", "both"]
     tables, ceilings, ours = [], [], []
     for key, name in DISTANT.items():
         table = Table.read(shared / "gaia" / f"distant_{key}_edr3_box.csv", format="ascii.csv")
         reference = np.asarray([str(v) == "True" for v in table["ref_member_perren2022"]])
-        annotated = run(table, cluster=name if mode == "name" else None)
+        annotated = run(table, cluster=name if mode == "name" else None, **extra)
         p = np.nan_to_num(np.asarray(annotated.result.probability, float))
         member = p > annotated.threshold
         rows = _excess(annotated, table, {"sum_p": p, "members": member,
@@ -213,6 +213,9 @@ def main() -> None:
                         help="named runs, blind runs (centroid from the data), or both")
     parser.add_argument("--null", action="store_true",
                         help="count in a circle away from the cluster (a check: counts ≈ 0)")
+    parser.add_argument("--set", action="append", default=[], type=_option, metavar="NAME=VALUE",
+                        help="any other option of vo_ocml.run for the boxes' runs, e.g. --set "
+                             "error_scale=1.1 (repeatable; the count keeps the stated errors)")
     parser.add_argument("--windows", action="store_true",
                         help="instead: the count with narrower and wider kinematic windows "
                              "(flat if the errors are right)")
@@ -229,7 +232,7 @@ def main() -> None:
         real_windows(args.shared)
         return
     for mode in args.mode:
-        real_boxes(args.shared, mode, args.null)
+        real_boxes(args.shared, mode, args.null, dict(args.set))
 
 
 if __name__ == "__main__":

@@ -153,6 +153,30 @@ def test_parallax_zero_point(default_run):
         run(table, parallax_zero_point="big")
 
 
+def test_error_scale_multiplies_the_errors_and_nothing_else(default_run):
+    # the table's errors: the same as the columns multiplied by hand
+    table = read_table(Path(__file__).parent / "data" / "core" / "m67_dr3_pmbox.csv")
+    scaled = run(table, cluster="M67", error_scale=1.25)
+    by_hand = table.copy()
+    for name in ("pmra_error", "pmdec_error", "parallax_error"):
+        by_hand[name] = table[name] * 1.25
+    p = np.asarray(scaled.result.probability)
+    assert np.array_equal(p, np.asarray(run(by_hand, cluster="M67").result.probability),
+                          equal_nan=True)
+    assert not np.allclose(p, run(table, cluster="M67").result.probability, equal_nan=True)
+    assert np.array_equal(np.asarray(scaled.table["pmra_error"]), np.asarray(table["pmra_error"]),
+                          equal_nan=True)
+    params = {q["name"]: q["value"] for q in scaled.table.meta["ocml_params"]}
+    assert params["ocml_error_scale"] == 1.25 and params["ocml_errors"] == "table"
+    # the nominal errors of a table without error columns (the embedded default) are scaled too
+    default_table, annotated = default_run
+    nominal = run(default_table, error_scale=1.25)
+    assert not np.allclose(nominal.result.probability, annotated.result.probability,
+                           equal_nan=True)
+    with pytest.raises(InputError, match="error_scale"):
+        run(default_table, error_scale=0)
+
+
 
 def test_cluster_injected_in_a_pre_cut_plane_frame_is_not_inflated():
     """A frame pre-cut to a pm/parallax box holds a flat field the cluster must not absorb.

@@ -241,7 +241,7 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
         position: tuple[float, float] | None = None, r50: float | None = None,
         threshold: float = MEMBER_THRESHOLD,
         columns: dict[str, str] | None = None, random_state: int | None = 0,
-        parallax_zero_point: float | str | None = None,
+        parallax_zero_point: float | str | None = None, error_scale: float = 1.0,
         **method_params: Any) -> Annotated:
     """Annotate a table of stars with membership probabilities.
 
@@ -275,6 +275,11 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
         Subtract this Gaia parallax zero-point (mas) from every parallax before anything else
         (the table itself is untouched); "global" is Lindegren et al. (2021)'s −0.017 mas.
         Default: not applied (the provenance and summary say so).
+    error_scale : float
+        Multiply every pmra, pmdec and parallax error (the table's, or the nominal ones from
+        G) by this factor before fitting (the table itself is untouched): Gaia's stated
+        uncertainties are too small by up to ~30 % depending on magnitude (El-Badry, Rix &
+        Heintz 2021, MNRAS 506, 2269). Default 1: as stated.
     **method_params
         Passed to the estimator (see :class:`~vo_ocml.membership.mstgmm.MSTGMM`,
         :class:`~vo_ocml.membership.dec.DEC`). When the table has no pm/parallax error columns
@@ -295,7 +300,8 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
         "method": method, "cluster": cluster, "centroid": centroid, "position": position,
         "r50": r50, "threshold": threshold,
         "columns": columns, "random_state": random_state,
-        "parallax_zero_point": parallax_zero_point, **method_params})
+        "parallax_zero_point": parallax_zero_point, "error_scale": error_scale,
+        **method_params})
     method, cluster, centroid = options.method, options.cluster, options.centroid
     threshold, columns, random_state = options.threshold, options.columns, options.random_state
     if len(table) == 0:
@@ -310,12 +316,16 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
     zero_point = _zero_point(options.parallax_zero_point)
     if zero_point is not None:
         arrays["parallax"] = arrays["parallax"] - zero_point
+    for e in ERROR_FEATURES:
+        if e in arrays and options.error_scale != 1.0:
+            arrays[e] = arrays[e] * options.error_scale
     X = np.column_stack([arrays[f] for f in FEATURES])
     errors, error_source = None, "none (no error columns, no G magnitude)"
     if all(cmap.has(e) for e in ERROR_FEATURES):
         errors, error_source = np.column_stack([arrays[e] for e in ERROR_FEATURES]), "table"
     elif cmap.has("phot_g_mean_mag"):
-        errors, error_source = nominal_errors(arrays["phot_g_mean_mag"]), precision.CITATION
+        errors = options.error_scale * nominal_errors(arrays["phot_g_mean_mag"])
+        error_source = precision.CITATION
     else:
         log.warning("the table has no error columns (%s) and no G magnitude to estimate them "
                     "from: each member's error is taken as unknown, one of Gaia's levels from "
@@ -342,6 +352,8 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
               "nu_eff_used_in_astrometry, pseudocolour, ecl_lat, astrometric_params_solved)"),
         param("ocml_errors", error_source, "meta.note", None,
                "where the pmra, pmdec, parallax errors used came from"),
+        param("ocml_error_scale", options.error_scale, "arith.factor", None,
+              "factor applied to those errors before fitting"),
         param("ocml_named_position", "none" if named is None or named.ra is None else
               [named.ra, named.dec], "pos.eq", None if named is None or named.ra is None
               else "deg", "the sky position (ra, dec) the cluster was named at (--position or "

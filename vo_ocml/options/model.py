@@ -164,6 +164,11 @@ RUN_OPTIONS = (
            "before fitting: a value, or 'global' for Lindegren et al. (2021)'s −0.017 mas",
            choice(("global",), also=number(-1.0, 1.0, none="none")), unit="mas",
            metavar="ZP|global", default_text="not applied (the output says so)"),
+    Option("error_scale", "factor multiplying every pmra, pmdec and parallax error (the "
+           "table's, or the nominal ones from G) before fitting: Gaia's stated uncertainties "
+           "are too small by up to ~30 % depending on magnitude (El-Badry, Rix & Heintz 2021); "
+           "bench/member_excess.py --windows measures it on a field", _positive, default=1.0,
+           metavar="K"),
 )
 
 #: how the input table is read (CLI run/batch, SAMP vo_ocml.membership.run)
@@ -293,7 +298,7 @@ class RunOptions:
     Attributes
     ----------
     method, cluster, centroid, position, r50, threshold, columns, random_state,
-    parallax_zero_point
+    parallax_zero_point, error_scale
         See :data:`RUN_OPTIONS`.
     params : mapping
         The method parameters given (the estimator's defaults apply to the others).
@@ -308,6 +313,7 @@ class RunOptions:
     columns: Mapping[str, str] = field(default_factory=dict)
     random_state: int | None = 0
     parallax_zero_point: float | str | None = None
+    error_scale: float = 1.0
     params: Mapping[str, Any] = field(default_factory=dict)
 
     def updated(self, values: Mapping[str, Any]) -> RunOptions:
@@ -349,4 +355,5 @@ class RunOptions:
                 "position": self.position, "r50": self.r50,
                 "threshold": self.threshold, "columns": dict(self.columns) or None,
                 "random_state": self.random_state,
-                "parallax_zero_point": self.parallax_zero_point, **self.params}
+                "parallax_zero_point": self.parallax_zero_point,
+                "error_scale": self.error_scale, **self.params}
