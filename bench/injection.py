@@ -144,11 +144,12 @@ def run_field(label: str, path: Path, args) -> list[dict]:
     if args.own == "thin":
         own, named = _cached_own_probability(table, label, args.own_cache)
         model = FieldModel(table, own="thin", own_probability=own,
-                           random_state=zlib.crc32(label.encode()) + args.seed)
+                           random_state=zlib.crc32(label.encode()) + args.seed,
+                           noise_scale=args.noise_scale)
         print(f"{label}: thinned by {', '.join(named) or 'no catalogued cluster'}: "
               f"{model.n_masked} of {len(table)} rows removed", file=sys.stderr, flush=True)
     else:
-        model = FieldModel(table, own=args.own)
+        model = FieldModel(table, own=args.own, noise_scale=args.noise_scale)
     structures = field_structures(model.base, args)
     records = []
     plan = design(label, args.seed, args.per_field, model.distance_range(*args.d_range), tuple(args.n_range))
@@ -394,7 +395,10 @@ def report(records: list[dict], args, elapsed: float) -> str:
              f"{len(records)} injections into {len({r['field'] for r in records})} fields, "
              f"{len(scored)} scored (N_true ≥ {MIN_TRUE}); named runs given "
              f"{'the centroid only' if args.named_without_position else 'centroid, position, r50'}"
-             f"; {elapsed:.0f} s.", ""]
+             + (f"; injected stars scatter {args.noise_scale:g} × their stated errors"
+                if args.noise_scale != 1.0 else "")
+             + (f"; run options {dict(args.set)}" if args.set else "")
+             + f"; {elapsed:.0f} s.", ""]
     summary = {}
     for mode in ("named", "blind"):
         p, t, g = _pooled(scored, mode)
@@ -585,6 +589,10 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"members simulated, log-uniform (default {N_RANGE[0]} {N_RANGE[1]})")
     parser.add_argument("--d-range", type=float, nargs=2, default=D_RANGE, metavar=("LO", "HI"),
                         help=f"distance in kpc, log-uniform (default {D_RANGE[0]} {D_RANGE[1]})")
+    parser.add_argument("--noise-scale", type=float, default=1.0, metavar="K",
+                        help="injected stars scatter by K times their stated errors (the table "
+                             "keeps the stated ones): a sky whose errors are K times Gaia's; "
+                             "default 1")
     parser.add_argument("--own", choices=["thin", "mask", "keep"], default="thin",
                         help="the field's catalogued clusters: each row removed with its "
                              "membership probability of them (thin), every row near them in "

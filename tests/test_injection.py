@@ -79,6 +79,22 @@ def test_injected_spreads(ngc2477_field):
     assert np.median(sep) < 0.5 * tr["r_tidal_deg"]  # centrally concentrated
 
 
+def test_noise_scale_scales_the_scatter(ngc2477_field, m67_field):
+    """observed = truth + K × noise: K 1, 1.1, 1.2 step by the same noise (a cone: no box
+    drops a star at one K and keeps it at another)."""
+    tables = [FieldModel(ngc2477_field, noise_scale=k).inject(
+        np.random.default_rng(5), 300, 2.0).table for k in (1.0, 1.1, 1.2)]
+    assert len({len(t) for t in tables}) == 1
+    injected = np.asarray(tables[0][TRUTH_COLUMN])
+    obs = [np.column_stack([np.asarray(t[q], float)[injected] for q in ("pmra", "pmdec", "parallax")])
+           for t in tables]
+    step = obs[1] - obs[0]
+    assert np.nanmin(np.abs(step)) > 0
+    np.testing.assert_allclose(obs[2] - obs[1], step, atol=1e-9)
+    with pytest.raises(InputError, match="noise_scale"):
+        FieldModel(m67_field, noise_scale=0)
+
+
 def test_mask_removes_the_catalogued_cluster_and_is_seeded(m67_field):
     model = FieldModel(m67_field)
     assert model.n_masked > 1000 and len(model.base) == len(m67_field) - model.n_masked

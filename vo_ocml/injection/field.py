@@ -17,7 +17,9 @@ Observation model, per injected star:
   fraction of incomplete rows at each G is reproduced. Tables without pm/parallax error
   columns get the nominal errors of :mod:`vo_ocml.membership.gaia_precision`, scattered by
   ``NOMINAL_SCATTER``;
-- observed = truth + Gaussian noise with the (correlated) errors; the observed parallax also
+- observed = truth + Gaussian noise with the (correlated) errors, times ``noise_scale`` (1: the
+  errors are what Gaia states; above 1: real stars scatter more than stated, and the table
+  keeps the stated errors); the observed parallax also
   carries the Gaia zero-point ``PARALLAX_ZERO_POINT`` (Lindegren et al. 2021: quasars have a
   median EDR3 parallax of −0.017 mas), so injected stars sit where real stars of that
   distance sit. Positions are not perturbed (their errors are below a milliarcsecond).
@@ -164,18 +166,24 @@ class FieldModel:
         (NaN: 0); the row is removed with that probability.
     random_state : int
         Seed of the thinning.
+    noise_scale : float
+        Injected stars scatter by this many times their stated errors (which the table keeps).
 
     Raises
     ------
     InputError
-        Missing columns, no G magnitude, too few stars with astrometry, a bad ``own``, or
-        ``own="thin"`` without one probability per row.
+        Missing columns, no G magnitude, too few stars with astrometry, a bad ``own``,
+        ``own="thin"`` without one probability per row, or a ``noise_scale`` not above 0.
     """
 
     def __init__(self, table: Table, *, own: str = "mask", columns: dict[str, str] | None = None,
-                 own_probability: np.ndarray | None = None, random_state: int = 0):
+                 own_probability: np.ndarray | None = None, random_state: int = 0,
+                 noise_scale: float = 1.0):
         if own not in ("mask", "keep", "thin"):
             raise InputError(f"own must be 'mask', 'keep' or 'thin'; got {own!r}.")
+        if not noise_scale > 0:
+            raise InputError(f"noise_scale must be positive; got {noise_scale}.")
+        self.noise_scale = float(noise_scale)
         if own == "thin" and (own_probability is None or len(own_probability) != len(table)):
             raise InputError("own='thin' needs own_probability: one membership probability "
                              f"per row of the table ({len(table)}).")
@@ -393,7 +401,7 @@ class FieldModel:
             chol = np.linalg.cholesky(cov)
         except np.linalg.LinAlgError:  # inconsistent correlations: drop them
             chol = np.linalg.cholesky(cov * np.eye(3))
-        noise = np.einsum("nij,nj->ni", chol, rng.standard_normal((n, 3)))
+        noise = self.noise_scale * np.einsum("nij,nj->ni", chol, rng.standard_normal((n, 3)))
         truth = np.column_stack([pm, plx + PARALLAX_ZERO_POINT])
         observed = truth + noise
         incomplete = ~(np.isfinite(a["parallax"][donors]) & np.isfinite(a["pmra"][donors]))
