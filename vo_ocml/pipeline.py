@@ -277,9 +277,9 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
         Default: not applied (the provenance and summary say so).
     error_scale : float
         Multiply every pmra, pmdec and parallax error (the table's, or the nominal ones from
-        G) by this factor before fitting (the table itself is untouched): Gaia's stated
-        uncertainties are too small by up to ~30 % depending on magnitude (El-Badry, Rix &
-        Heintz 2021, MNRAS 506, 2269). Default 1: as stated.
+        G) by this factor before fitting (the table itself is untouched): Gaia EDR3's
+        parallax uncertainties are up to ~30 % too small brighter than G ≈ 18 and about right
+        fainter (El-Badry, Rix & Heintz 2021, MNRAS 506, 2269). Default 1: as stated.
     **method_params
         Passed to the estimator (see :class:`~vo_ocml.membership.mstgmm.MSTGMM`,
         :class:`~vo_ocml.membership.dec.DEC`). When the table has no pm/parallax error columns
@@ -316,9 +316,10 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
     zero_point = _zero_point(options.parallax_zero_point)
     if zero_point is not None:
         arrays["parallax"] = arrays["parallax"] - zero_point
-    for e in ERROR_FEATURES:
-        if e in arrays and options.error_scale != 1.0:
-            arrays[e] = arrays[e] * options.error_scale
+    if options.error_scale != 1.0:
+        for e in ERROR_FEATURES:
+            if e in arrays:
+                arrays[e] = arrays[e] * options.error_scale
     X = np.column_stack([arrays[f] for f in FEATURES])
     errors, error_source = None, "none (no error columns, no G magnitude)"
     if all(cmap.has(e) for e in ERROR_FEATURES):

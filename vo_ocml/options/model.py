@@ -165,10 +165,10 @@ RUN_OPTIONS = (
            choice(("global",), also=number(-1.0, 1.0, none="none")), unit="mas",
            metavar="ZP|global", default_text="not applied (the output says so)"),
     Option("error_scale", "factor multiplying every pmra, pmdec and parallax error (the "
-           "table's, or the nominal ones from G) before fitting: Gaia's stated uncertainties "
-           "are too small by up to ~30 % depending on magnitude (El-Badry, Rix & Heintz 2021); "
-           "bench/member_excess.py --windows measures it on a field", _positive, default=1.0,
-           metavar="K"),
+           "table's, or the nominal ones from G) before fitting: Gaia EDR3's parallax "
+           "uncertainties are up to ~30 % too small brighter than G ≈ 18 and about right "
+           "fainter (El-Badry, Rix & Heintz 2021); bench/member_excess.py --windows measures "
+           "it on a field", _positive, default=1.0, metavar="K"),
 )
 
 #: how the input table is read (CLI run/batch, SAMP vo_ocml.membership.run)
