@@ -20,7 +20,7 @@ and the far region to hold no members: a halo or tidal tails there are taken for
 count comes out low (M67 in its 2° proper-motion box, whose halo reaches beyond 5 r50: 1,000 ±
 83 counted inside 2.5 r50 where Gaia Collaboration (2018) lists 1,103).
 
-``bench/member_excess.py`` applies it to the real boxes and to injected clusters.
+``bench/member_excess.py`` applies it to the six distant boxes and to simulated cones.
 """
 
 from __future__ import annotations
@@ -57,8 +57,9 @@ def kinematic_excess(inner: np.ndarray, outer: np.ndarray, kin: np.ndarray, err:
     edges : ndarray
         Magnitude bin edges.
     sums : mapping of str to ndarray (n,), optional
-        Per-star quantities summed over the inner circle's stars of each bin, as columns of
-        the same name (e.g. membership probabilities, a reference flag).
+        Per-star quantities summed over each bin's stars in ``inner`` that have finite
+        astrometry and errors, as columns of the same name (e.g. membership probabilities, a
+        reference flag).
     completeness : float
         The share of a member's Gaussian (intrinsic spread plus its errors) inside the window,
         0 < c < 1: the window's χ² is its quantile with 3 degrees of freedom. If the errors
