@@ -37,7 +37,7 @@ def test_the_count_finds_a_simulated_clusters_members_at_every_magnitude(seed):
     pulls = (rows["excess"] - rows["true"]) / rows["excess_error"]
     assert np.all(np.abs(pulls) < 3), rows
     # informative: in the faintest bin the field is a large part of the window's stars, yet
-    # every count is within a third of the truth's size
+    # every count's error is below 35 % of the truth
     assert rows["n_field"][-1] > 0.3 * rows["n_inner"][-1], rows
     assert np.all(rows["excess_error"] < 0.35 * rows["true"]), rows
 
