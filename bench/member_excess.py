@@ -15,12 +15,15 @@ each window's count, divided by its share, is the same; if real members scatter 
 narrow windows count fewer. ``--simulated SCALE`` is its control: simulated cones whose stated
 errors are the true ones divided by SCALE.
 
-A check of the count itself, ``--null``: the circle moved 6 fitted r50 from the cluster's
+Checks of the count itself: ``--null``, the circle moved 6 fitted r50 from the cluster's
 centre towards the table's far side (its field beyond 5 r50 of both centres), where the
-counts should be 0 within their errors. (tests/test_excess.py checks it against the truth of
-simulated cones.)
+counts should be 0 within their errors; ``--inject K``, K clusters of `bench/injection.py`'s
+design injected into each box with its own cluster masked, against their truth (injections
+with fewer than 30 members, not found, or as wide as the box are not counted).
+tests/test_excess.py checks it against the truth of simulated cones.
 
     python bench/member_excess.py [--mode name data] [--null]
+    python bench/member_excess.py --inject 24
     python bench/member_excess.py --windows
     python bench/member_excess.py --simulated 1.0      # and 1.2
 """
@@ -39,7 +42,11 @@ from astropy.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy import DISTANT, _option  # noqa: E402
 
+from injection import ASTROMETRY, D_RANGE, N_RANGE, design  # noqa: E402
+
 from vo_ocml.analysis.excess import WINDOW_COMPLETENESS, kinematic_excess  # noqa: E402
+from vo_ocml.injection import TRUTH_COLUMN, FieldModel  # noqa: E402
+from vo_ocml.io.tables import read_table  # noqa: E402
 from vo_ocml.membership.sky import (angular_distance, from_tangent_plane,  # noqa: E402
                                     tangent_plane)
 from vo_ocml.pipeline import run  # noqa: E402
@@ -58,6 +65,8 @@ G_EDGES = np.array([0.0, 18.0, 19.0, 19.5, 20.0, 21.5])
 WINDOWS = (0.5, 0.7, 0.9, 0.99, 0.999)
 #: ``--windows``: resamplings of the rows for the narrow / wide ratio's spread
 BOOTSTRAP = 200
+#: ``--inject``: the injected members with five-parameter astrometry needed to count one
+MIN_TRUE = 30
 #: ``--simulated``: a distant cluster like the boxes' (parallax 0.25 mas, 1.2′ Plummer radius)
 #: in a 0.15° cone of 12,000 field stars, six seeds
 SIMULATED = SimCluster(500, -1.0, 0.5, 0.25, sd_pm=0.04, sd_parallax=0.01, plummer_radius=0.02)
@@ -205,6 +214,45 @@ def simulated_windows(scale: float) -> None:
     windows(runs, f"{len(runs)} simulated cones, stated errors = true / {scale} (named)")
 
 
+def injected(shared: Path, per_field: int) -> None:
+    """The count on clusters injected into the six boxes, their own cluster masked (every
+    star near it in position and motion removed: no remnant of it is taken for field), run
+    named as `bench/injection.py` runs them (seed 0), against the injected members."""
+    tables = []
+    for key in DISTANT:
+        label = f"distant_{key}_edr3_box"
+        model = FieldModel(read_table(shared / "gaia" / f"{label}.csv"), own="mask")
+        plan = design(label, 0, per_field, model.distance_range(*D_RANGE), N_RANGE)
+        for i, (n, d, ss) in enumerate(plan):
+            inj = model.inject(np.random.default_rng(ss), n, d)
+            usable = np.all([np.isfinite(model.cmap.array(inj.table, q)) for q in ASTROMETRY],
+                            axis=0)
+            truth = np.asarray(inj.table[TRUTH_COLUMN], bool)[usable]
+            if truth.sum() < MIN_TRUE:
+                continue
+            table = inj.table[usable]
+            annotated = run(table, centroid=inj.centroid, position=inj.position, r50=inj.r50)
+            if not annotated.summary.found:
+                continue
+            p = np.nan_to_num(np.asarray(annotated.result.probability, float))
+            try:
+                rows = _excess(annotated, table, {"true": truth, "sum_p": p})
+            except ValueError:  # a cluster as wide as the box: no field beyond 5 r50
+                continue
+            tables.append(rows)
+            print(f"{label} {i} ({truth.sum()} members at {d:.1f} kpc): counted "
+                  f"{np.sum(rows['excess']):.1f} ± {np.sqrt(np.sum(rows['excess_error'] ** 2)):.1f}"
+                  f", true {np.sum(rows['true']):.0f}, Σ P {np.sum(rows['sum_p']):.1f} in the circle")
+    totals = np.array([[np.sum(t["excess"]), np.sqrt(np.sum(t["excess_error"] ** 2)),
+                        np.sum(t["true"]), np.sum(t["sum_p"])] for t in tables])
+    pulls = (totals[:, 0] - totals[:, 2]) / totals[:, 1]
+    print(f"\n{len(tables)} injections counted: count / true median "
+          f"{np.median(totals[:, 0] / totals[:, 2]):.2f}, Σ P / true median "
+          f"{np.median(totals[:, 3] / totals[:, 2]):.2f}; (count − true) / error median "
+          f"{np.median(pulls):.2f}, sd {np.std(pulls):.2f} (honest errors: 1), beyond 3: "
+          f"{np.sum(np.abs(pulls) > 3)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared", type=Path,
@@ -219,12 +267,18 @@ def main() -> None:
     parser.add_argument("--windows", action="store_true",
                         help="instead: the count with narrower and wider kinematic windows "
                              "(flat if the errors are right)")
+    parser.add_argument("--inject", type=int, metavar="K",
+                        help="instead: the count on K injections into each box (its own cluster "
+                             "masked), against their truth")
     parser.add_argument("--simulated", type=float, metavar="SCALE",
                         help="instead: the same on simulated cones whose stated errors are the "
                              "true ones / SCALE (1: right; 1.2: 20 %% too small)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     logging.getLogger("vo_ocml.analysis.summary").setLevel(logging.ERROR)
+    if args.inject:
+        injected(args.shared, args.inject)
+        return
     if args.simulated is not None:
         simulated_windows(args.simulated)
         return
