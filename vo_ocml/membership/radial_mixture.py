@@ -245,8 +245,9 @@ def _field_update(kin, S, b, n_bins, resp_f, mu_f, cov_f, Tf, floor,
     that wide along each axis at its mean parallax: narrower, it is a
     cluster without a sky profile, into which EM shrank field Gaussians for hundreds of
     iterations on real frames with several clusters (docs/multi.md, twenty-fourth session).
-    The single model's field is left as its stars shape it: there the floor made the injection
-    bench's blind ECE worse.
+    The single model's field is left as its stars shape it (there the floor made the injection
+    bench's blind ECE worse) unless every field it fitted was the cluster's outskirts
+    (:func:`~vo_ocml.membership.mixture_step.describes_cluster_twice`).
     """
     shaping = resp_f * share[:, None]
     for m in range(len(mu_f)):
@@ -272,6 +273,7 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
                        error_levels: ErrorLevels | None = None,
                        gradient: bool = True, max_iter: int = 1000, tol: float = 2e-7,
                        p_tol: float = 5e-4,
+                       min_field_sd: Callable[[float], np.ndarray] | None = None,
                        random_state: int | None = 0) -> RadialMixtureFit:
     """Fit the cluster + field mixture by EM.
 
@@ -330,6 +332,9 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
     max_iter, tol, p_tol : int, float, float
         EM stops after ``max_iter`` iterations, or when the mean log-likelihood changes by less
         than ``tol``, or when no star's probability changes by more than ``p_tol``.
+    min_field_sd : callable, optional
+        parallax (mas) → the smallest spreads (3,) a field Gaussian may have at its mean
+        parallax (:func:`_field_update`'s ``min_sd``); None: the field's stars shape it alone.
     random_state : int or None
         Seed of the field's k-means start (n_field > 1).
 
@@ -397,7 +402,8 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
         cov_c = _cap_sd(cov_c, cap)
         share = field_prior_share(np.log(n_c[b]) + log_rho,
                                   np.log(n_f[b]) + log_field)
-        w_f = _field_update(kin, S, b, bins.n_bins, resp_f, mu_f, cov_f, Tf, floor, share)
+        w_f = _field_update(kin, S, b, bins.n_bins, resp_f, mu_f, cov_f, Tf, floor, share,
+                            min_sd=min_field_sd)
         if photometric:
             refit = ColourTerm.fit(mag, colour, b, bins.n_bins, p,
                                    similar=expit(kin_ratio), field_p=p_kin,
