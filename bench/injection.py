@@ -37,7 +37,7 @@ Usage::
 
     nice -n 10 python bench/injection.py [--quick] [--method mstgmm] [--seed 0]
         [--fields ubc246,ngc2112] [--per-field 8] [--n-range 30 2000] [--d-range 0.3 8]
-        [--own thin|mask|keep] [--own-cache DIR] [--jobs 1] [--out bench/out]
+        [--own thin|mask|keep] [--own-cache DIR] [--g-max G] [--jobs 1] [--out bench/out]
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ from vo_ocml.analysis.calibration import P_MIN, reliability, selection_scores
 from vo_ocml.catalog.match import match_cluster
 from vo_ocml.errors import VoOcmlError
 from vo_ocml.injection import KNOWN_COLUMN, TRUTH_COLUMN, FieldModel
+from vo_ocml.io.columns import resolve_columns
 from vo_ocml.io.tables import read_table
 from vo_ocml.membership.sky import angular_distance
 from vo_ocml.pipeline import run
@@ -141,15 +142,17 @@ def run_field(label: str, path: Path, args) -> list[dict]:
     logging.getLogger("vo_ocml.analysis.summary").setLevel(logging.ERROR)
     started = time.perf_counter()
     table = read_table(path)
+    keep = _brighter(table, args.g_max)
     if args.own == "thin":
         own, named = _cached_own_probability(table, label, args.own_cache)
+        table, own = table[keep], own[keep]
         model = FieldModel(table, own="thin", own_probability=own,
                            random_state=zlib.crc32(label.encode()) + args.seed,
                            noise_scale=args.noise_scale)
         print(f"{label}: thinned by {', '.join(named) or 'no catalogued cluster'}: "
               f"{model.n_masked} of {len(table)} rows removed", file=sys.stderr, flush=True)
     else:
-        model = FieldModel(table, own=args.own, noise_scale=args.noise_scale)
+        model = FieldModel(table[keep], own=args.own, noise_scale=args.noise_scale)
     structures = field_structures(model.base, args)
     records = []
     plan = design(label, args.seed, args.per_field, model.distance_range(*args.d_range), tuple(args.n_range))
@@ -195,6 +198,14 @@ def run_field(label: str, path: Path, args) -> list[dict]:
     print(f"{label}: {len(records)} injections in {time.perf_counter() - started:.0f} s",
           file=sys.stderr, flush=True)
     return records
+
+
+def _brighter(table, g_max: float | None) -> np.ndarray:
+    """The rows of a table cut to G < ``g_max`` (``--g-max``; rows without G are left out), as
+    an archive query or a TOPCAT subset cuts it; every row without a cut."""
+    if g_max is None:
+        return np.ones(len(table), bool)
+    return resolve_columns(table).array(table, "phot_g_mean_mag") < g_max
 
 
 def field_structures(base, args) -> list[tuple[str, np.ndarray]]:
@@ -397,6 +408,7 @@ def report(records: list[dict], args, elapsed: float) -> str:
              f"{'the centroid only' if args.named_without_position else 'centroid, position, r50'}"
              + (f"; injected stars scatter {args.noise_scale:g} × their stated errors"
                 if args.noise_scale != 1.0 else "")
+             + (f"; every table cut to G < {args.g_max:g}" if args.g_max is not None else "")
              + (f"; run options {dict(args.set)}" if args.set else "")
              + f"; {elapsed:.0f} s.", ""]
     summary = {}
@@ -593,6 +605,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="injected stars scatter by K times their stated errors (the table "
                              "keeps the stated ones): a sky whose errors are K times Gaia's; "
                              "default 1")
+    parser.add_argument("--g-max", type=float, metavar="G",
+                        help="cut every field table to G < G before injecting (rows without G "
+                             "left out; the injections follow the cut table's G range): a "
+                             "table cut as a user's query cuts it")
     parser.add_argument("--own", choices=["thin", "mask", "keep"], default="thin",
                         help="the field's catalogued clusters: each row removed with its "
                              "membership probability of them (thin), every row near them in "

@@ -22,17 +22,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from typing import Any
 
 import numpy as np
-from scipy.special import erf, erfc, erfinv, expit, gammainc, gammaincinv
+from scipy.special import erf, erfinv, gammainc, gammaincinv
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
 from vo_ocml.membership.centroid import (BOUND_VELOCITY_DISPERSION, max_parallax_dispersion,
                                          max_pm_dispersion)
 from vo_ocml.membership.deconvolution import error_covariance, take_rows
+from vo_ocml.membership.outskirts import describes_cluster_twice
 from vo_ocml.membership.radial_mixture import RadialMixtureFit, fit_radial_mixture
 from vo_ocml.membership.result import R50_TOLERANCE
 from vo_ocml.membership.scope import FILTER_NSIGMA, adaptive_filter
@@ -86,12 +86,6 @@ MIN_MIXTURE_STARS = 10
 #: scattered over the table would otherwise pass on its motion alone (compact injected
 #: clusters 2.1–6.8; 16 co-moving stars scattered over a cone −0.12)
 MIN_SPARSE_CONCENTRATION = float(np.log(2.0))
-#: a field Gaussian at the cluster's motion is its outskirts when the best profile around the
-#: cluster's centre describes the stars it holds better than the field's sky density by this
-#: likelihood ratio (2 Δ log L): χ² with 2 degrees of freedom (the profile's scale and slope),
-#: whose survival function is exp(−x/2), at the 3σ level of a normal (p = 0.0027), the
-#: detection's threshold
-OUTSKIRTS_LR = float(-2.0 * np.log(erfc(3.0 / np.sqrt(2.0))))
 #: ``n_components="auto"``, the paper's mixture: cluster + field, as published
 AUTO_GMM_COMPONENTS = 2
 #: BLAS threads while a mixture is fitted: its products are of (n, 3) arrays of at most
@@ -125,11 +119,10 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
     """Fit the cluster + field mixture(s), best by BIC; return probabilities, facts, model.
 
     The mixture is fitted on a random sample of at most ``max_fit_stars`` stars (speed on
-    cones of millions of stars), then every star is scored with it. A candidate (``n_field``)
-    whose field Gaussian holds the cluster's outskirts (:func:`describes_cluster_twice`) is not
-    chosen; when every candidate's does, all are fitted again with field Gaussians no narrower
-    than a bound cluster (:func:`cluster_like_sd`). ``mag`` (G) makes the
-    prior depend on magnitude, ``corr`` (Gaia's three correlation coefficients) gives the
+    cones of millions of stars), then every star is scored with it; not a candidate whose field
+    holds the cluster's outskirts (:mod:`~vo_ocml.membership.outskirts`: all refitted with
+    field Gaussians no narrower than :func:`cluster_like_sd` if every one's does). ``mag`` (G)
+    makes the prior depend on magnitude, ``corr`` (Gaia's three correlation coefficients) gives the
     full error covariances, ``footprint`` is the table's (default: the stars' convex hull),
     ``log_window`` the log-volume of each star's filter window in (pmra, pmdec, parallax):
     the field then has a component uniform over it (the field the filter let through);
@@ -162,8 +155,7 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
     if not choices and log_window is not None and len(fit_rows) >= MIN_MIXTURE_STARS:
         choices = [0]  # the field: its component uniform over the window, alone
 
-    def fit(m: int, min_field_sd: Callable[[float], np.ndarray] | None = None
-            ) -> RadialMixtureFit:
+    def fit(m: int, min_field_sd: Callable | None = None) -> RadialMixtureFit:
         return fit_radial_mixture(
             kin[fit_rows], take_rows(cov, fit_rows), sky[fit_rows], centre,
             intrinsic, target, mag=None if mag is None else mag[fit_rows],
@@ -182,22 +174,17 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
         fits = dict(zip(choices, pool.map(fit, choices)))
     if not fits:
         raise TooFewStars("too few stars for a mixture")
-    bics = {m + 1: f.bic(len(fit_rows)) for m, f in fits.items()}
-    # a candidate whose field takes the cluster's outskirts is not chosen; when every one's
-    # does, each is fitted again with field Gaussians no narrower than a bound cluster (the
-    # several-cluster mixture's rule)
-    fitter = ProfileFitter(next(iter(fits.values())).footprint,
-                           max_profile_scale(centre[2]), max_half_radius(centre[2], r50))
+    # not a candidate whose field holds the cluster's outskirts (all refitted if each one's does)
+    bounds = (max_profile_scale(centre[2]), max_half_radius(centre[2], r50))
     distinct = [m for m, f in fits.items() if not describes_cluster_twice(
-        f, kin[fit_rows], take_rows(cov, fit_rows), sky[fit_rows],
-        None if mag is None else mag[fit_rows],
-        None if log_window is None else log_window[fit_rows], fitter)]
+        f, fit_rows, kin, cov, sky, mag, log_window, cluster_like_sd,
+        ProfileFitter(f.footprint, *bounds))]
     if not distinct:
         with threadpool_limits(MIXTURE_BLAS_THREADS, user_api="blas"), \
                 ThreadPoolExecutor(len(fits)) as pool:
-            fits = dict(zip(fits, pool.map(partial(fit, min_field_sd=cluster_like_sd), fits)))
+            fits = dict(zip(fits, pool.map(lambda m: fit(m, cluster_like_sd), fits)))
         distinct = list(fits)
-        bics = {m + 1: f.bic(len(fit_rows)) for m, f in fits.items()}
+    bics = {m + 1: f.bic(len(fit_rows)) for m, f in fits.items()}
     best = fits[min(distinct, key=lambda m: bics[m + 1])]
     probability = best.probability if len(fit_rows) == len(kin) else \
         best.predict(kin, cov, sky, mag, log_window, colour)
@@ -349,38 +336,6 @@ def cluster_like_sd(parallax: float) -> np.ndarray:
     a field Gaussian narrower than this along an axis would be a cluster."""
     pm = fit_pm_sd_bound(parallax, BOUND_VELOCITY_DISPERSION)
     return np.array([pm, pm, max_parallax_dispersion(max(parallax, MIN_PARALLAX))])
-
-
-def describes_cluster_twice(fit: RadialMixtureFit, kin: np.ndarray, cov: np.ndarray | None,
-                            sky: np.ndarray, mag: np.ndarray | None,
-                            log_window: np.ndarray | None, fitter: ProfileFitter) -> bool:
-    """Whether one of the fit's field Gaussians is the cluster's own outskirts.
-
-    Such a Gaussian is a bound cluster (no wider, along every axis, than
-    :func:`cluster_like_sd`) whose mean lies within that spread of the cluster's, and the
-    stars it holds in the fit (``kin``, ``cov``, ``sky``, ``mag``, ``log_window``: the fit's
-    sample) crowd around the cluster's centre: the best profile ``fitter`` finds for them there
-    beats the field's sky density by :data:`OUTSKIRTS_LR` in likelihood ratio. The fit then
-    splits one cluster into a concentrated core and a co-moving "field" (a cluster that fills a
-    table cut at G = 19 lost 80 % of its members so). A co-moving cluster elsewhere on the sky
-    is not the cluster again.
-    """
-    bound = cluster_like_sd(float(fit.cluster_mean[2]))
-    sd = np.sqrt(np.diagonal(fit.field_covs, axis1=1, axis2=2))
-    alike = np.flatnonzero(np.all((sd <= bound)
-                                  & (np.abs(fit.field_means - fit.cluster_mean) <= bound), axis=1))
-    if not len(alike):
-        return False
-    a, c, parts = fit.log_terms(kin, cov, sky, fit.magnitude_bins.index(mag, len(kin)),
-                                log_window)
-    field_share = expit(c - a)
-    log_field = fit.footprint.log_field_density(sky)
-    for m in alike:
-        held = field_share * np.exp(parts[:, m])
-        gain = fitter.fit(sky, held, fit.centre).log_density(sky) - log_field
-        if 2.0 * float(held @ gain) > OUTSKIRTS_LR:
-            return True
-    return False
 
 
 def max_half_radius(parallax: float, r50: float | None = None) -> float:

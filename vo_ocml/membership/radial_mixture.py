@@ -247,7 +247,7 @@ def _field_update(kin, S, b, n_bins, resp_f, mu_f, cov_f, Tf, floor,
     iterations on real frames with several clusters (docs/multi.md, twenty-fourth session).
     The single model's field is left as its stars shape it (there the floor made the injection
     bench's blind ECE worse) unless every field it fitted was the cluster's outskirts
-    (:func:`~vo_ocml.membership.mixture_step.describes_cluster_twice`).
+    (:func:`~vo_ocml.membership.outskirts.describes_cluster_twice`).
     """
     shaping = resp_f * share[:, None]
     for m in range(len(mu_f)):
