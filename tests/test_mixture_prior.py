@@ -460,7 +460,6 @@ def test_a_joint_fits_field_gaussian_is_never_narrower_than_a_bound_cluster():
             np.testing.assert_allclose(sd, [0.02, 0.02, 0.004], rtol=0.15)
 
 
-
 @pytest.mark.parametrize("g_max, rows", [(17.0, 1290), (19.0, 3074)])
 def test_a_table_cut_in_magnitude_keeps_its_cluster_whole(default_run, g_max, rows):
     """The embedded NGC 2477 cone cut to G < 17 or G < 19 keeps the members the whole cone's
