@@ -3,7 +3,8 @@
 Cut to bright stars, a table that a rich cluster fills holds few field stars at the cluster's
 motion, and a mixture can then describe the cluster twice: a concentrated core as the cluster
 and a co-moving field Gaussian with the rest of its members spread over the table (docs/
-injection.md, twenty-ninth session). :func:`describes_cluster_twice` tells such a fit.
+injection.md, twenty-ninth and thirtieth sessions). :func:`describes_cluster_twice` tells such
+a fit.
 """
 
 from __future__ import annotations
@@ -36,10 +37,14 @@ def describes_cluster_twice(fit: RadialMixtureFit, rows: np.ndarray, kin: np.nda
     cluster's parallax: the hottest bound cluster's spreads,
     :func:`~vo_ocml.membership.mixture_step.cluster_like_sd`) whose mean lies within that
     spread of the cluster's, and the stars it holds in the fit (``rows``, the fit's sample, of
-    ``kin``, ``cov``, ``sky``, ``mag``, ``log_window``) crowd around the cluster's centre: the best
-    profile ``fitter`` finds for them there beats the field's sky density by
-    :data:`OUTSKIRTS_LR` in likelihood ratio. A co-moving cluster elsewhere on the sky is not
-    the cluster again.
+    ``kin``, ``cov``, ``sky``, ``mag``, ``log_window``) either crowd around the cluster's centre
+    (the best profile ``fitter`` finds for them there beats the field's sky density by
+    :data:`OUTSKIRTS_LR` in likelihood ratio) or, the Gaussian no hotter in proper motion than
+    the cluster, crowd nowhere (the best profile around their own centroid does not). A
+    cluster's outskirts are no hotter than its core (a bound cluster's dispersion falls
+    outward), and in a table the cluster fills they may be spread like the field; a co-moving
+    cluster elsewhere on the sky crowds there, and a co-moving association or complex that
+    holds the cluster is hotter than it: neither is the cluster again.
 
     Returns
     -------
@@ -58,9 +63,16 @@ def describes_cluster_twice(fit: RadialMixtureFit, rows: np.ndarray, kin: np.nda
                                 log_window)
     field_share = expit(c - a)
     log_field = fit.footprint.log_field_density(sky)
+    cold = np.all(sd[:, :2] <= np.sqrt(np.diag(fit.cluster_cov))[:2], axis=1)
+
+    def crowds(held: np.ndarray, centre: np.ndarray) -> bool:
+        gain = fitter.fit(sky, held, centre).log_density(sky) - log_field
+        return 2.0 * float(held @ gain) > OUTSKIRTS_LR
+
     for m in alike:
         held = field_share * np.exp(parts[:, m])
-        gain = fitter.fit(sky, held, fit.centre).log_density(sky) - log_field
-        if 2.0 * float(held @ gain) > OUTSKIRTS_LR:
+        if crowds(held, fit.centre):
+            return True
+        if cold[m] and held.sum() > 0 and not crowds(held, held @ sky / held.sum()):
             return True
     return False
