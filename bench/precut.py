@@ -25,6 +25,7 @@ import numpy as np
 from astropy.table import Table
 
 from vo_ocml.errors import VoOcmlError
+from vo_ocml.io.columns import resolve_columns
 from vo_ocml.pipeline import run
 
 #: the cones and their clusters' names in the shipped catalogue
@@ -35,11 +36,6 @@ CONES = {"ngc6405_cone": "NGC 6405", "ngc2112_cone": "NGC 2112", "ngc225_cone": 
 G_CUTS, PARALLAX_CUT = (17.0, 18.0, 19.0), 1.0
 #: cuts leaving fewer rows, or fewer of the whole run's members, are not run
 MIN_ROWS, MIN_MEMBERS = 200, 20
-
-
-def _values(table: Table, name: str) -> np.ndarray:
-    column = table[name]
-    return np.asarray(column.filled(np.nan) if hasattr(column, "filled") else column, float)
 
 
 def _option(text: str) -> tuple[str, str]:
@@ -69,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         table = Table.read(args.shared / "gaia" / f"{stem}.csv", format="ascii.csv")
         whole = np.asarray(run(table, cluster=name, **options).table["ocml_member"], bool)
-        parallax, g = _values(table, "parallax"), _values(table, "phot_g_mean_mag")
+        columns = resolve_columns(table)
+        parallax, g = (columns.array(table, q) for q in ("parallax", "phot_g_mean_mag"))
         cuts = {f"plx >= {PARALLAX_CUT:g}": parallax >= PARALLAX_CUT,
                 "plx >= plx_c/2": parallax >= np.nanmedian(parallax[whole]) / 2,
                 **{f"G < {cut:g}": g < cut for cut in G_CUTS}}

@@ -484,9 +484,10 @@ def test_outskirts_spread_like_the_field_stay_the_clusters():
     candidate mixture held 200–221 stars in a field Gaussian at the cluster's motion, colder in
     proper motion than the cluster (0.085, 0.106 against 0.120, 0.126 mas/yr), whose stars
     spread over the table like the field (likelihood ratios −6 and −4 around the cluster's
-    centre, −12 and −10 around their own): 523 members where the named run finds 711. A Gaussian no hotter than the cluster whose stars crowd nowhere is
-    the cluster's outskirts too (a co-moving complex holding a cluster is hotter than it: the
-    UBC 482 injection of docs/injection.md, twenty-ninth session)."""
+    centre, −12 and −10 around their own): 523 members where the named run finds 711. A
+    Gaussian no hotter than the cluster whose stars crowd nowhere is the cluster's outskirts
+    too (a co-moving complex holding a cluster is hotter than it: the UBC 482 injection of
+    docs/injection.md, twenty-ninth session)."""
     table = read_table(Path(__file__).parent / "data" / "core" / "ngc7789_g17.csv")
     blind = np.asarray(run(table).table["ocml_member"], bool)
     named = np.asarray(run(table, cluster="NGC 7789").table["ocml_member"], bool)
