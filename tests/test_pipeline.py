@@ -4,10 +4,12 @@ import copy
 
 import numpy as np
 import pytest
+from astropy.io.votable import parse_single_table
 from astropy.table import Table
 
 from vo_ocml.analysis.validate import validate
 from vo_ocml.errors import InputError, NotFoundError
+from vo_ocml.io.tables import write_table
 from vo_ocml.pipeline import run
 from vo_ocml.membership.sky import angular_distance
 from vo_ocml.simulate import SimCluster, simulate_cone
@@ -77,6 +79,32 @@ def test_by_name_and_by_user_centroid(m67_table, m67_run):
     assert agree > 0.95
     user = run(m67_table, centroid=(-10.97, -2.91, 1.15))
     assert user.result.centroid.source == "user" and np.mean(user.members == from_data.members) > 0.95
+
+
+def test_a_blind_run_says_which_catalogued_cluster_it_found(m67_table, m67_run, tmp_path):
+    """M67's blind run is NGC 2682 of the shipped catalogue, in the summary, its text and the
+    VOTable's PARAMs; a run named after the cluster is not looked up again."""
+    _, annotated = m67_run
+    m = annotated.summary.catalogue
+    assert annotated.summary.catalogue_checked and m.entry.name == "NGC 2682" and m.within
+    assert m.separation < m.entry.r50 and abs(m.d_pmra) < 0.1 and abs(m.d_parallax) < 0.05
+    assert dict(annotated.summary.as_rows())["catalogue match"].startswith(
+        "NGC 2682 [Hunt & Reffert 2023]: ")
+    path = tmp_path / "m67.vot"
+    write_table(annotated.table, path)
+    params = {p.name: p for p in parse_single_table(str(path)).params}
+    assert params["ocml_match"].value == "NGC 2682" and params["ocml_match_sep"].unit == "deg"
+    assert float(params["ocml_match_dpmra"].value) == pytest.approx(m.d_pmra)
+    named = run(m67_table, cluster="M67").summary
+    assert not named.catalogue_checked and "catalogue match" not in dict(named.as_rows())
+
+
+def test_a_cluster_the_catalogue_lacks_is_said_to_match_none():
+    """A simulated cluster far from every catalogued one in proper motion."""
+    cluster = SimCluster(400, 25.0, -25.0, 0.7, sd_pm=0.08, plummer_radius=0.05)
+    s = run(simulate_cone(6000, clusters=(cluster,), seed=3)).summary
+    assert s.found and s.catalogue_checked and s.catalogue is None
+    assert dict(s.as_rows())["catalogue match"].startswith("none in the shipped catalogue")
 
 
 def test_vizier_names_give_the_same_answer(m67_table, m67_run):

@@ -20,6 +20,7 @@ from astropy.table import Column, Table
 from vo_ocml import __version__
 from vo_ocml.analysis.clusters import (add_cluster_columns, cluster_table,
                                        name_clusters)
+from vo_ocml.analysis.identification import identify
 from vo_ocml.analysis.summary import summarize
 from vo_ocml.annotated import Annotated
 from vo_ocml.catalog import lookup_cluster
@@ -344,6 +345,8 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
     if clusters:
         add_cluster_columns(out, result, clusters, threshold, _unique)
         out.meta["ocml_clusters"] = cluster_table(clusters)
+    else:  # a joint run's clusters are named in its summary table
+        summary = identify(summary, named)
     out.meta["ocml_params"] = [
         *_provenance(method, threshold, result, cmap),
         param("ocml_parallax_zero_point", "not applied" if zero_point is None else zero_point,

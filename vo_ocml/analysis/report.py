@@ -18,6 +18,7 @@ from astropy.table import Table
 
 from vo_ocml.analysis.king import KingFit, fit_members
 from vo_ocml.analysis.plots import PlotData, save_plots
+from vo_ocml.analysis.summary import NO_MATCH
 from vo_ocml.analysis.validate import Validation, validate
 from vo_ocml.errors import InputError
 
@@ -103,11 +104,7 @@ def _clusters_html(annotated: Any, directory: Path) -> str:
         rows.insert(0, ("probability column", c.column))
         rows.append(("detection significance", f"{c.found.significance:.1f} σ"
                      if c.found.significance == c.found.significance else "— (named)"))
-        m = c.match
-        rows.append(("catalogue match", "none within the tolerances" if m is None else
-                     f"{m.entry.name} ({m.entry.catalogue}): {60 * m.separation:.1f}′ away, "
-                     f"Δpm ({m.d_pmra:+.3f}, {m.d_pmdec:+.3f}) mas/yr, "
-                     f"Δparallax {m.d_parallax:+.3f} mas"))
+        rows.append(("catalogue match", NO_MATCH if c.match is None else c.match.describe()))
         parts.append(f"<div><h3>{html.escape(c.name)}</h3>{_rows_table(rows)}</div>")
     return f'<div class="tables">{"".join(parts)}</div>'
 

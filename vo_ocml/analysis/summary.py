@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from vo_ocml.catalog.match import KINEMATIC_TOLERANCE, POSITION_TOLERANCE, CatalogueMatch
 from vo_ocml.io.tables import param
 from vo_ocml.membership.base import MEMBER_THRESHOLD, MembershipResult
 from vo_ocml.membership.gaia_precision import GLOBAL_ZERO_POINT
@@ -42,6 +43,10 @@ FILL_SAMPLE = 20_000
 #: what a user is told when the cluster fills the table
 FILL_ADVICE = ("the cluster fills the table: faint members' probabilities run low; a table "
                "reaching farther from the cluster lets the field be measured apart from it")
+
+#: what a user is told when no catalogued cluster matches
+NO_MATCH = (f"none in the shipped catalogue within {POSITION_TOLERANCE:g} × a cluster's r50 "
+            f"and {KINEMATIC_TOLERANCE:g} sigma in motion and parallax")
 
 #: how the cluster's means were obtained
 FITTED = "fitted model (deconvolved cluster mean; SE from the fit)"
@@ -81,6 +86,11 @@ class Summary:
         How the means were computed ("fitted model" or "weighted members").
     parallax_zero_point : float or None
         The parallax zero-point subtracted from every parallax (mas; None: not applied).
+    catalogue : CatalogueMatch or None
+        The found cluster's catalogued counterpart and the offsets from it, when looked up
+        (:mod:`vo_ocml.analysis.identification`).
+    catalogue_checked : bool
+        Whether the catalogue was looked up (``catalogue`` None then: no counterpart).
     """
 
     found: bool
@@ -102,6 +112,8 @@ class Summary:
     means_from: str = WEIGHTED
     parallax_zero_point: float | None = None
     fill: float = np.nan
+    catalogue: CatalogueMatch | None = None
+    catalogue_checked: bool = False
 
     @property
     def fills_table(self) -> bool:
@@ -127,6 +139,9 @@ class Summary:
             ("r50 / table's median radius", "—" if not np.isfinite(self.fill) else
              f"{self.fill:.2f}" + (f" ({FILL_ADVICE})" if self.fills_table else "")),
         ]
+        if self.catalogue_checked:
+            rows.append(("catalogue match", NO_MATCH if self.catalogue is None
+                         else self.catalogue.describe()))
         steps = " → ".join(f"{k} {v}" for k, v in self.step_counts.items())
         rows.append(("steps", steps))
         return rows
@@ -176,6 +191,34 @@ class Summary:
             p("ocml_fill", self.fill, "arith.ratio", None,
               "r50 over the median distance of the table's rows from the centre; from "
               f"{FILL_WARNING:g} up {FILL_ADVICE}"),
+        ] + (self._catalogue_params() if self.catalogue_checked else [])
+
+    def _catalogue_params(self) -> list[dict[str, Any]]:
+        """The catalogue counterpart's PARAMs (named as the joint run's summary table's
+        ``match*`` columns, :func:`vo_ocml.analysis.clusters.cluster_table`)."""
+        p, m = param, self.catalogue
+        def value(offset: str) -> float:
+            return float(getattr(m, offset)) if m is not None else np.nan
+        return [
+            p("ocml_match", m.entry.name if m is not None else "", "meta.id.cross", None,
+              f"catalogue counterpart (empty: {NO_MATCH})"),
+            p("ocml_match_catalogue", m.entry.source_of("pmra") if m is not None else "",
+              "meta.ref", None, "catalogue of the counterpart's motion and parallax"),
+            p("ocml_match_sep", value("separation"), "pos.angDistance", "deg",
+              "separation of the members' centre from the counterpart's"),
+            p("ocml_match_dpmra", value("d_pmra"), "arith.diff;pos.pm;pos.eq.ra",
+              "mas/yr", "mean pmra minus the counterpart's"),
+            p("ocml_match_dpmdec", value("d_pmdec"), "arith.diff;pos.pm;pos.eq.dec",
+              "mas/yr", "mean pmdec minus the counterpart's"),
+            p("ocml_match_dparallax", value("d_parallax"), "arith.diff;pos.parallax.trig",
+              "mas", "mean parallax minus the counterpart's"),
+            p("ocml_match_z_position", value("z_position"), "stat.value", None,
+              "separation in units of the position scale (the counterpart's r50 with the "
+              "found centre's error)"),
+            p("ocml_match_z_pm", value("z_pm"), "stat.value", None,
+              "proper-motion offset in combined sigma (larger axis)"),
+            p("ocml_match_z_parallax", value("z_parallax"), "stat.value", None,
+              "parallax offset in combined sigma"),
         ]
 
 

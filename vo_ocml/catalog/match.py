@@ -63,9 +63,47 @@ class CatalogueMatch:
         """Sum of the squared scaled offsets (smaller is better)."""
         return self.z_position**2 + self.z_pm**2 + self.z_parallax**2
 
+    @property
+    def within(self) -> bool:
+        """Whether every offset is within its tolerance (the found cluster *is* this one)."""
+        return self.z_position <= POSITION_TOLERANCE and self.z_pm <= KINEMATIC_TOLERANCE \
+            and self.z_parallax <= KINEMATIC_TOLERANCE
+
+    def describe(self) -> str:
+        """The offsets in words, with the catalogue that gave the entry's motion and parallax."""
+        return (f"{self.entry.name} [{self.entry.source_of('pmra')}]: "
+                f"{60 * self.separation:.1f}′ from its centre ({self.z_position:.1f} × its "
+                f"r50), Δpm ({self.d_pmra:+.3f}, {self.d_pmdec:+.3f}) mas/yr "
+                f"({self.z_pm:.1f} sigma), Δparallax {self.d_parallax:+.3f} mas "
+                f"({self.z_parallax:.1f} sigma)")
+
 
 def _nan0(x: float) -> float:
     return 0.0 if not math.isfinite(x) else float(x)
+
+
+def offsets(entry: ClusterEntry, ra: float, dec: float, pmra: float, pmdec: float,
+            parallax: float, r50: float, se: tuple[float, float, float] = (0.0, 0.0, 0.0),
+            n_members: int = 0) -> CatalogueMatch | None:
+    """A found cluster's offsets from one catalogued cluster, whatever their size.
+
+    Parameters as :func:`match_cluster`'s. None when the entry or the found cluster lacks a
+    proper motion, parallax or position.
+    """
+    if not all(math.isfinite(v) for v in (ra, dec, pmra, pmdec, parallax, entry.ra, entry.dec,
+                                          entry.pmra, entry.pmdec, entry.parallax)):
+        return None
+    sep = float(angular_distance(ra, dec, entry.ra, entry.dec))
+    centre_se = _nan0(r50) / math.sqrt(n_members) if n_members > 0 else 0.0
+    size = max(math.hypot(_nan0(entry.r50), centre_se) if _nan0(entry.r50) > 0 else _nan0(r50),
+               MIN_SIZE)
+    s_pm = np.hypot(_nan0(entry.s_pmra), _nan0(entry.s_pmdec)) / math.sqrt(2.0)
+    z_pm = max(abs(pmra - entry.pmra) / math.sqrt(s_pm**2 + _nan0(se[0]) ** 2 + PM_FLOOR**2),
+               abs(pmdec - entry.pmdec) / math.sqrt(s_pm**2 + _nan0(se[1]) ** 2 + PM_FLOOR**2))
+    z_plx = abs(parallax - entry.parallax) / math.sqrt(
+        _nan0(entry.s_parallax) ** 2 + _nan0(se[2]) ** 2 + PARALLAX_FLOOR**2)
+    return CatalogueMatch(entry, sep, pmra - entry.pmra, pmdec - entry.pmdec,
+                          parallax - entry.parallax, sep / size, float(z_pm), float(z_plx))
 
 
 def match_cluster(ra: float, dec: float, pmra: float, pmdec: float, parallax: float,
@@ -92,21 +130,10 @@ def match_cluster(ra: float, dec: float, pmra: float, pmdec: float, parallax: fl
         return None
     best = None
     for e in clusters_near(ra, dec, SEARCH_RADIUS):
-        if e.name in exclude or not all(math.isfinite(v) for v in (e.pmra, e.pmdec, e.parallax)):
+        if e.name in exclude:
             continue
-        sep = float(angular_distance(ra, dec, e.ra, e.dec))
-        centre_se = _nan0(r50) / math.sqrt(n_members) if n_members > 0 else 0.0
-        size = max(math.hypot(_nan0(e.r50), centre_se) if _nan0(e.r50) > 0 else _nan0(r50),
-                   MIN_SIZE)
-        s_pm = np.hypot(_nan0(e.s_pmra), _nan0(e.s_pmdec)) / math.sqrt(2.0)
-        z_pm = max(abs(pmra - e.pmra) / math.sqrt(s_pm**2 + _nan0(se[0]) ** 2 + PM_FLOOR**2),
-                   abs(pmdec - e.pmdec) / math.sqrt(s_pm**2 + _nan0(se[1]) ** 2 + PM_FLOOR**2))
-        z_plx = abs(parallax - e.parallax) / math.sqrt(
-            _nan0(e.s_parallax) ** 2 + _nan0(se[2]) ** 2 + PARALLAX_FLOOR**2)
-        m = CatalogueMatch(e, sep, pmra - e.pmra, pmdec - e.pmdec, parallax - e.parallax,
-                           sep / size, float(z_pm), float(z_plx))
-        if m.z_position <= POSITION_TOLERANCE and m.z_pm <= KINEMATIC_TOLERANCE \
-                and m.z_parallax <= KINEMATIC_TOLERANCE and (best is None or m.score < best.score):
+        m = offsets(e, ra, dec, pmra, pmdec, parallax, r50, se, n_members)
+        if m is not None and m.within and (best is None or m.score < best.score):
             best = m
     return best
 
