@@ -145,6 +145,7 @@ def test_dir_batch_matches_single_runs_and_records_failures(client, cone_dir: Pa
     row = result.summary[list(result.summary["name"]).index("NGC 2682")]
     assert row["n_members"] > 500 and np.isfinite(row["king_rc"]) and row["run_time_s"] > 0
     assert abs(row["d_parallax_sigma"]) < 10 and row["cat_catalogue"] == "Hunt & Reffert 2023"
+    assert row["catalogue_match"] == ""  # a run named after a catalogued cluster: not looked up
     assert json.loads(row["options"]) == normalise_options(OPTIONS)
     assert {k: v for k, v in normalise_options(OPTIONS).items() if k in OPTIONS} == OPTIONS
     assert "<img" in result.files["overview"].read_text(encoding="utf-8")

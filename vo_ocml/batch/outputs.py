@@ -23,7 +23,7 @@ import numpy as np
 from astropy.table import Table
 
 from vo_ocml import __version__
-from vo_ocml.analysis.summary import FILL_ADVICE, FILL_WARNING
+from vo_ocml.analysis.summary import FILL_ADVICE, FILL_WARNING, NO_MATCH
 from vo_ocml.batch.targets import Target
 from vo_ocml.batch.task import members_path, read_record
 from vo_ocml.io.atomic import atomic_write
@@ -53,6 +53,8 @@ SUMMARY_COLUMNS = {
     "cone_ra": ("deg", "cone centre RA"), "cone_dec": ("deg", "cone centre Dec"),
     "cone_radius": ("deg", "cone radius"), "radius_source": (None, "where the radius came from"),
     "catalogue_name": (None, "catalogue name passed to the run (its centroid seeds it)"),
+    "catalogue_match": (None, "the found cluster's catalogue counterpart, for a run not named "
+                        f"after one (empty: {NO_MATCH}, or not looked up)"),
     "fetch_time_s": ("s", "time to get the cone"), "run_time_s": ("s", "time of the run"),
     "worker": (None, "host:pid of the worker"),
     "peak_rss_mb": ("MiB", "the worker process's peak resident memory when the task ended"), "finished": (None, "when it finished (UTC)"),
@@ -77,7 +79,8 @@ def summary_table(records: Sequence[dict[str, Any]]) -> Table:
     for key, (unit, description) in SUMMARY_COLUMNS.items():
         values = [_value(r, key) for r in records]
         is_text = key in ("name", "status", "reason", "centroid_source", "radius_source",
-                          "catalogue_name", "worker", "finished", "options", "source")
+                          "catalogue_name", "catalogue_match", "worker", "finished", "options",
+                          "source")
         if is_text:
             column = np.array([str(v) if not (isinstance(v, float) and math.isnan(v)) else ""
                                for v in values], dtype=str)
