@@ -1,5 +1,6 @@
 """The mixture's prior, error covariances and the summary a user can quote."""
 
+import logging
 from importlib import resources
 from pathlib import Path
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from vo_ocml.analysis.summary import _weighted_means
+from vo_ocml.analysis.summary import FITTED, _weighted_means
 from vo_ocml.errors import InputError
 from vo_ocml.injection import TRUTH_COLUMN, FieldModel
 from vo_ocml.io.tables import read_table
@@ -201,20 +202,32 @@ def single_cluster_field():
 
 
 def test_a_named_fit_that_moves_to_another_cluster_is_held_at_the_named_centroid(
-        single_cluster_field):
+        single_cluster_field, caplog):
+    """...and says so: a warning, and a summary whose means are the named ones, not measured
+    (no standard errors)."""
     # named 0.6 mas/yr from the only cluster: the free fit moves onto that cluster, > 3σ away
-    a = run(single_cluster_field, centroid=(0.6, 0.0, 0.35))
+    with caplog.at_level(logging.WARNING):
+        a = run(single_cluster_field, centroid=(0.6, 0.0, 0.35))
     mix = a.result.details["mixture"]
     assert mix["free_fit_offset_sigma"] > NAMED_TOLERANCE
     assert mix["fixed_mean"] is True
     np.testing.assert_allclose(mix["cluster_mean"], [0.6, 0.0, 0.35])
+    assert "fitted held at the named centroid" in caplog.text
+    s = a.summary
+    assert s.means_from.startswith("the named centroid, not measured")
+    assert (s.pmra, s.pmdec, s.parallax) == pytest.approx((0.6, 0.0, 0.35))
+    assert np.isnan([s.pmra_se, s.pmdec_se, s.parallax_se]).all()
+    assert dict(s.as_rows())["pmra"] == "0.600 mas/yr"
 
 
-def test_a_named_fit_near_its_centroid_is_free(single_cluster_field):
-    a = run(single_cluster_field, centroid=(0.02, 0.0, 0.35))
+def test_a_named_fit_near_its_centroid_is_free(single_cluster_field, caplog):
+    with caplog.at_level(logging.WARNING):
+        a = run(single_cluster_field, centroid=(0.02, 0.0, 0.35))
     mix = a.result.details["mixture"]
     assert "free_fit_offset_sigma" not in mix and mix["fixed_mean"] is False
     assert abs(mix["cluster_mean"][0]) < 0.02
+    assert "held at the named" not in caplog.text
+    assert a.summary.means_from == FITTED and np.isfinite(a.summary.pmra_se)
 
 
 @pytest.fixture(scope="module")

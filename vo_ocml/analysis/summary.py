@@ -6,7 +6,9 @@ mixture's deconvolved cluster mean, with the standard errors of that mean: every
 weighs as 1 / (intrinsic spread² + its error²), times its probability); otherwise they are
 the members' means with those same weights, the intrinsic spread measured from the members
 (observed variance less the mean squared error). So neither is dominated by the many faint
-members with large errors. The centre is the members' mean direction and r50 the median
+members with large errors. A named cluster that the fit held at its named centroid (the free fit
+had moved to another cluster or a feature of the field) has the named means, without standard
+errors. The centre is the members' mean direction and r50 the median
 angular distance of members from it; ``fill``, r50 over the median distance of the table's
 rows from that centre, says whether the table reaches beyond the cluster (see
 :data:`FILL_WARNING`). The parallax says whether the Gaia zero-point (Lindegren et al. 2021)
@@ -51,6 +53,9 @@ NO_MATCH = (f"none in the shipped catalogue within {POSITION_TOLERANCE:g} × a c
 #: how the cluster's means were obtained
 FITTED = "fitted model (deconvolved cluster mean; SE from the fit)"
 WEIGHTED = "members weighted by P / (intrinsic spread² + error²)"
+HELD = ("the named centroid, not measured: the free fit ended {:.1f} sigma in motion and "
+        "parallax and {:.1f} half-number radii on the sky from it (another cluster or a feature "
+        "of the field), and the cluster was fitted held there")
 
 
 @dataclass
@@ -83,7 +88,7 @@ class Summary:
     step_counts : dict
         Star counts per step.
     means_from : str
-        How the means were computed ("fitted model" or "weighted members").
+        How the means were obtained (:data:`FITTED`, :data:`WEIGHTED` or :data:`HELD`).
     parallax_zero_point : float or None
         The parallax zero-point subtracted from every parallax (mas; None: not applied).
     catalogue : CatalogueMatch or None
@@ -123,7 +128,9 @@ class Summary:
     def as_rows(self) -> list[tuple[str, str]]:
         """(label, value) rows for printing or an HTML table."""
         def pm(x, se, unit):
-            return f"{x:.3f} ± {se:.3f} {unit}" if np.isfinite(x) else "—"
+            if not np.isfinite(x):
+                return "—"
+            return f"{x:.3f} ± {se:.3f} {unit}" if np.isfinite(se) else f"{x:.3f} {unit}"
         rows = [
             ("method", self.method),
             ("cluster found", "yes" if self.found else "no"),
@@ -259,8 +266,14 @@ def cluster_means(result: MembershipResult, astrometry: dict[str, np.ndarray],
 
     From the fitted model when the result carries its cluster mean and that mean's covariance
     (the radial mixture); otherwise from the members, weighted as in :func:`_weighted_means`.
+    A named cluster whose free fit moved away and was refitted held at the named centroid
+    (:func:`~vo_ocml.membership.mixture_step.refit_if_moved`) has the named means, without
+    standard errors: they were not measured.
     """
     mixture = result.details.get("mixture", {}) if result.details else {}
+    if mixture.get("fixed_mean") and "cluster_mean" in mixture:
+        return np.asarray(mixture["cluster_mean"], float), np.full(3, np.nan), HELD.format(
+            mixture.get("free_fit_offset_sigma", np.nan), mixture.get("free_fit_sky_offset", 0.0))
     if "cluster_mean" in mixture and "cluster_mean_cov" in mixture:
         cov = np.asarray(mixture["cluster_mean_cov"], float)
         return np.asarray(mixture["cluster_mean"], float), np.sqrt(np.diag(cov)), FITTED

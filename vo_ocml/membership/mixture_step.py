@@ -295,8 +295,9 @@ def refit_if_moved(fit: Callable[[bool], tuple], info: Callable[[tuple], dict],
     offset = named_offset(info(out), given, given_spread)
     moved = sky_offset(info(out), given_sky)
     if offset > NAMED_TOLERANCE or moved > NAMED_SKY_TOLERANCE:  # another cluster or feature
-        log.info("fit %.1f sigma and %.1f half-radii from the named cluster: refitted held "
-                 "there", offset, moved)
+        log.warning("the free fit ended %.1f sigma and %.1f half-radii from the named cluster "
+                    "(another cluster or a feature of the field): refitted held at the named "
+                    "centroid%s", offset, moved, " and position" if given_sky is not None else "")
         out = fit(True)
         info(out)["free_fit_offset_sigma"] = offset
         info(out)["free_fit_sky_offset"] = moved
