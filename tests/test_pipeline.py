@@ -79,6 +79,7 @@ def test_by_name_and_by_user_centroid(m67_table, m67_run):
     assert agree > 0.95
     user = run(m67_table, centroid=(-10.97, -2.91, 1.15))
     assert user.result.centroid.source == "user" and np.mean(user.members == from_data.members) > 0.95
+    assert user.summary.catalogue.entry.name == "NGC 2682"  # a centroid without a name: looked up
 
 
 def test_a_blind_run_says_which_catalogued_cluster_it_found(m67_table, m67_run, tmp_path):
