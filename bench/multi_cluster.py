@@ -240,8 +240,7 @@ def pairs(n: int, seed: int, method: str, by_itself: bool = False) -> None:
 
 def real(shared: Path, method: str) -> None:
     from vo_ocml.analysis.clusters import format_clusters
-    from vo_ocml.catalog import clusters_near
-    from vo_ocml.membership.sky import sky_centre, tangent_plane
+    from vo_ocml.analysis.identification import catalogued_in_table
     for file in ("ubc482_edr3_plane_frame.csv", "ubc246_edr3_plane_frame.csv",
                  "ngc7789_cone.csv", "oc345p67_edr3_cone40.csv"):
         table = Table.read(shared / "gaia" / file, format="ascii.csv")
@@ -250,19 +249,8 @@ def real(shared: Path, method: str) -> None:
         print(f"\n{file}: {len(table)} rows, {time.perf_counter() - t0:.1f} s")
         print(format_clusters(annotated.clusters) if annotated.clusters else
               f"no cluster: {annotated.result.details.get('no_cluster_reason')}")
-        arrays = annotated.columns.arrays(table)
-        ra, dec = arrays["ra"], arrays["dec"]
-        ra0, dec0 = sky_centre(ra, dec)
-        xy = tangent_plane(ra, dec, ra0, dec0)
-        kin = np.column_stack([arrays[c] for c in ("pmra", "pmdec", "parallax")])
-        kin_lo, kin_hi = np.nanmin(kin, axis=0), np.nanmax(kin, axis=0)
-        inside = []
-        for e in clusters_near(ra0, dec0, float(np.hypot(*np.ptp(xy, axis=0)))):
-            p = tangent_plane(np.array([e.ra]), np.array([e.dec]), ra0, dec0)[0]
-            moves = np.array([e.pmra, e.pmdec, e.parallax])
-            if (np.nan_to_num(e.n_members) >= 50 and np.any(np.hypot(*(xy - p).T) < e.r50)
-                    and np.all((moves >= kin_lo) & (moves <= kin_hi))):
-                inside.append(e)  # rows within its r50, its motion inside the table's cuts
+        inside = [e for e in catalogued_in_table(annotated.columns.arrays(table))
+                  if np.nan_to_num(e.n_members) >= 50]
         matched = {c.match.entry.name for c in annotated.clusters if c.match is not None}
         for e in inside:
             print(f"  catalogue: {e.name:<20} N={int(e.n_members):>5} pm ({e.pmra:.2f}, "

@@ -7,7 +7,9 @@ import pytest
 from astropy.io.votable import parse_single_table
 from astropy.table import Table
 
+from vo_ocml.analysis.identification import catalogued_in_table
 from vo_ocml.analysis.validate import validate
+from vo_ocml.catalog import lookup_cluster
 from vo_ocml.errors import InputError, NotFoundError
 from vo_ocml.io.tables import write_table
 from vo_ocml.pipeline import run
@@ -106,6 +108,23 @@ def test_a_cluster_the_catalogue_lacks_is_said_to_match_none():
     s = run(simulate_cone(6000, clusters=(cluster,), seed=3)).summary
     assert s.found and s.catalogue_checked and s.catalogue is None
     assert dict(s.as_rows())["catalogue match"].startswith("none in the shipped catalogue")
+
+
+def test_a_run_that_finds_nothing_lists_the_catalogued_clusters_the_table_holds():
+    """A field without a cluster, simulated over NGC 7790's position: the run lists NGC 7790
+    (name it to fit it); cut to proper motions that exclude NGC 7790's, the table no longer
+    holds it."""
+    e = lookup_cluster("NGC 7790")
+    field = simulate_cone(6000, clusters=(), ra=e.ra, dec=e.dec, radius=0.5, seed=2)
+    annotated = run(field)
+    s = annotated.summary
+    assert not s.found and "NGC 7790" in s.catalogued
+    assert dict(s.as_rows())["catalogued clusters in the table"].endswith("(name one to fit it)")
+    params = {p["name"]: p["value"] for p in annotated.table.meta["ocml_params"]}
+    assert "NGC 7790" in params["ocml_catalogued_in_table"].split(", ")
+    box = field[np.asarray(field["pmra"]) > e.pmra + 0.5]
+    assert "NGC 7790" not in catalogued_in_table(
+        {k: np.asarray(box[k], float) for k in ("ra", "dec", "pmra", "pmdec", "parallax")})
 
 
 def test_vizier_names_give_the_same_answer(m67_table, m67_run):

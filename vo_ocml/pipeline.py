@@ -346,7 +346,7 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
         add_cluster_columns(out, result, clusters, threshold, _unique)
         out.meta["ocml_clusters"] = cluster_table(clusters)
     else:  # a joint run's clusters are named in its summary table
-        summary = identify(summary, named)
+        summary = identify(summary, named, arrays)
     out.meta["ocml_params"] = [
         *_provenance(method, threshold, result, cmap),
         param("ocml_parallax_zero_point", "not applied" if zero_point is None else zero_point,

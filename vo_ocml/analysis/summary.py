@@ -96,6 +96,9 @@ class Summary:
         (:mod:`vo_ocml.analysis.identification`).
     catalogue_checked : bool
         Whether the catalogue was looked up (``catalogue`` None then: no counterpart).
+    catalogued : tuple of str
+        When no cluster was found and the catalogue was looked up: the catalogued clusters the
+        table holds, richest first (at most ten).
     """
 
     found: bool
@@ -119,6 +122,7 @@ class Summary:
     fill: float = np.nan
     catalogue: CatalogueMatch | None = None
     catalogue_checked: bool = False
+    catalogued: tuple[str, ...] = ()
 
     @property
     def fills_table(self) -> bool:
@@ -146,7 +150,10 @@ class Summary:
             ("r50 / table's median radius", "—" if not np.isfinite(self.fill) else
              f"{self.fill:.2f}" + (f" ({FILL_ADVICE})" if self.fills_table else "")),
         ]
-        if self.catalogue_checked:
+        if self.catalogue_checked and not self.found:
+            rows.append(("catalogued clusters in the table", ", ".join(self.catalogued) +
+                         " (name one to fit it)" if self.catalogued else "none"))
+        elif self.catalogue_checked:
             rows.append(("catalogue match", NO_MATCH if self.catalogue is None
                          else self.catalogue.describe()))
         steps = " → ".join(f"{k} {v}" for k, v in self.step_counts.items())
@@ -204,6 +211,11 @@ class Summary:
         """The catalogue counterpart's PARAMs (named as the joint run's summary table's
         ``match*`` columns, :func:`vo_ocml.analysis.clusters.cluster_table`)."""
         p, m = param, self.catalogue
+        if not self.found:
+            return [p("ocml_catalogued_in_table", ", ".join(self.catalogued), "meta.id", None,
+                      "catalogued clusters the table holds (a row within r50 of the centre, "
+                      "motion and parallax inside the table's ranges), richest first; empty: "
+                      "none")]
         def value(offset: str) -> float:
             return float(getattr(m, offset)) if m is not None else np.nan
         return [
