@@ -41,6 +41,10 @@ def catalogued_in_table(astrometry: dict[str, np.ndarray]) -> list[ClusterEntry]
     ----------
     astrometry : dict of str to ndarray
         Canonical arrays ``ra``, ``dec``, ``pmra``, ``pmdec``, ``parallax``.
+
+    Returns
+    -------
+    list of ClusterEntry
     """
     step = max(1, -(-len(astrometry["ra"]) // FILL_SAMPLE))
     ra, dec = astrometry["ra"][::step], astrometry["dec"][::step]
