@@ -26,6 +26,13 @@ Three parts (each optional):
     The real fields (shared data): every cluster found with its catalogue match, and the
     catalogue's clusters (≥ 50 members) inside the table: rows within the catalogue's r50 of
     its centre, its proper motion and parallax inside the table's ranges (a pre-cut box).
+``--catalogued N``
+    N simulated fields where a pair of catalogued clusters stands: NGC 7790 (250 members) and,
+    0.28° away and 0.74 mas/yr apart, a poor NGC 7788 (20–80 members, seeded), each at its
+    catalogued position, motion, parallax and r50, run with ``--clusters all`` with and
+    without the catalogued clusters as seeds (``catalogue_seeds``): each cluster's F1, and
+    how often the poor one is found or merged. The catalogue's other clusters around them
+    (not simulated) must not be reported.
 ``--speed``
     A 2,000,000-row simulated cone with five clusters: wall time and peak memory.
 
@@ -34,6 +41,7 @@ Usage::
     nice -n 10 python bench/multi_cluster.py --pairs 24 --real --speed
     nice -n 10 python bench/multi_cluster.py --pairs 24 --alone
     nice -n 10 python bench/multi_cluster.py --pairs 24 --real --method dec
+    nice -n 10 python bench/multi_cluster.py --catalogued 12
 """
 
 from __future__ import annotations
@@ -48,7 +56,9 @@ import numpy as np
 from astropy.table import Table
 
 from vo_ocml.analysis.calibration import expected_calibration_error, selection_scores
+from vo_ocml.catalog import lookup_cluster
 from vo_ocml.membership.gaia_precision import nominal_errors
+from vo_ocml.membership.sky import tangent_plane
 from vo_ocml.pipeline import run
 from vo_ocml.simulate import SimCluster, simulate_cone, true_posterior
 
@@ -258,6 +268,37 @@ def real(shared: Path, method: str) -> None:
                   f"{'found' if e.name in matched else 'not found'}")
 
 
+def catalogued(n: int, seed: int) -> None:
+    """:func:`score` of ``n`` simulated NGC 7790 / NGC 7788 fields, with and without the
+    catalogue's clusters as seeds."""
+    a, b = lookup_cluster("NGC 7790"), lookup_cluster("NGC 7788")
+    offset = tuple(tangent_plane(np.array([b.ra]), np.array([b.dec]), a.ra, a.dec)[0])
+    rng = np.random.default_rng(seed)
+    print("case  N poor   F1 without seeds (found)      F1 with seeds (found)")
+    rows = {False: [], True: []}
+    for i in range(n):
+        poor = int(rng.integers(20, 81))
+        clusters = tuple(SimCluster(m, e.pmra, e.pmdec, e.parallax, sd_pm=0.06,
+                                    sd_parallax=0.02, plummer_radius=e.r50, offset=off)
+                         for m, e, off in ((N_FIRST, a, (0.0, 0.0)), (poor, b, offset)))
+        table = simulate_cone(5000, clusters, ra=a.ra, dec=a.dec, radius=0.4, seed=seed + i)
+        line = f"{i:>4} {poor:>7}"
+        for seeded in (False, True):
+            annotated = run(table, clusters="all", catalogue_seeds=seeded)
+            scored = score(table, annotated)
+            rows[seeded].append(scored)
+            line += (f"   {scored[0]['f1']:.2f} {scored[1]['f1']:.2f} "
+                     f"({', '.join(c.name for c in annotated.clusters)})").ljust(31)
+        print(line)
+    for seeded in (False, True):
+        first = [r[0]["f1"] for r in rows[seeded]]
+        second = [r[1]["f1"] for r in rows[seeded]]
+        print(f"{'with' if seeded else 'without'} catalogue seeds: NGC 7790 median F1 "
+              f"{np.median(first):.3f}, NGC 7788 median F1 {np.median(second):.3f}, "
+              f"found {np.mean([not r[1]['missed'] for r in rows[seeded]]):.2f}, merged "
+              f"{np.mean([r[1]['merged'] for r in rows[seeded]]):.2f}")
+
+
 def speed(seed: int, method: str) -> None:
     rng = np.random.default_rng(seed)
     clusters = tuple(SimCluster(400, float(rng.uniform(-5, 2)), float(rng.uniform(-4, 3)),
@@ -283,6 +324,9 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=0, help="simulated pairs/triples to run")
     parser.add_argument("--real", action="store_true", help="the real fields")
     parser.add_argument("--speed", action="store_true", help="2,000,000 rows, five clusters")
+    parser.add_argument("--catalogued", type=int, default=0,
+                        help="simulated fields of a catalogued pair, with and without "
+                             "catalogue seeds")
     parser.add_argument("--alone", action="store_true",
                         help="with --pairs: also run each true cluster by itself")
     parser.add_argument("--seed", type=int, default=1)
@@ -294,6 +338,8 @@ def main() -> None:
         pairs(args.pairs, args.seed, args.method, args.alone)
     if args.real:
         real(args.shared, args.method)
+    if args.catalogued:
+        catalogued(args.catalogued, args.seed)
     if args.speed:
         speed(args.seed, args.method)
 

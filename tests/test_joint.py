@@ -18,6 +18,7 @@ from vo_ocml.membership.detection import Detection, _resolved
 from vo_ocml.membership.joint_groups import combine
 from vo_ocml.membership.joint_mixture import START_CHI2, JointSeed, fit_joint_mixture, fit_sample
 from vo_ocml.membership.mstgmm import MSTGMM
+from vo_ocml.membership.sky import tangent_plane
 from vo_ocml.options import RunOptions
 from vo_ocml.membership.sky_prior import eff_centre
 from vo_ocml.simulate import SimCluster, simulate_cone, true_posterior
@@ -35,6 +36,18 @@ def pair():
                            sd_parallax=0.02, plummer_radius=0.04, offset=(0.25, 0.05)))
     table = simulate_cone(5000, clusters, ra=e.ra, dec=e.dec, radius=0.4, seed=3)
     return table, vo_ocml.run(table, clusters="all")
+
+
+def _companion_field(n: int = 40, seed: int = 3):
+    """NGC 7790 as catalogued, and a poor NGC 7788 where the catalogue places it (0.28 deg
+    away, 0.74 mas/yr apart), which the blind detection misses on this field."""
+    a, b = NGC7790, lookup_cluster("NGC 7788")
+    offset = tangent_plane(np.array([b.ra]), np.array([b.dec]), a.ra, a.dec)[0]
+    clusters = (SimCluster(250, a.pmra, a.pmdec, a.parallax, sd_pm=0.06, sd_parallax=0.02,
+                           plummer_radius=a.r50),
+                SimCluster(n, b.pmra, b.pmdec, b.parallax, sd_pm=0.06, sd_parallax=0.02,
+                           plummer_radius=b.r50, offset=tuple(offset)))
+    return simulate_cone(5000, clusters, ra=a.ra, dec=a.dec, radius=0.4, seed=seed), b
 
 
 def _f1(member, truth):
@@ -80,6 +93,7 @@ def test_summary_table_round_trip(pair, tmp_path):
     assert "ocml_prob_NGC_7790" in main.colnames
     assert list(clusters["name"]) == ["NGC 7790", "candidate_1"]
     assert list(clusters["match"]) == ["NGC 7790", ""]
+    assert list(clusters["seeded_from"]) == ["data", "data"]
     assert clusters["pmra"].unit == "mas / yr"
     assert clusters["n_members"][0] == int(np.sum(main["ocml_prob_NGC_7790"] > 0.5))
     assert abs(clusters["pmra"][0] - NGC7790.pmra) < 0.05
@@ -501,3 +515,52 @@ def test_a_named_cluster_the_joint_fit_moves_gets_the_single_runs_answer():
     assert np.array_equal(np.nan_to_num(one.result.probability),
                           np.nan_to_num(every.result.probability))
     assert every.clusters[0].found.centroid == one.result.centroid
+
+
+@pytest.mark.slow
+def test_a_catalogued_companion_the_detection_misses_is_seeded_from_the_catalogue():
+    """Without the catalogue the run finds NGC 7790 alone and gives it part of its poor
+    neighbour; with it (the default) NGC 7788 is seeded where it is catalogued, confirmed, and
+    each keeps its own members. The catalogue's other clusters around NGC 7790, absent from
+    this simulated field, are not seeded."""
+    table, _ = _companion_field()
+    truth = np.asarray(table["true_cluster"])
+    alone = vo_ocml.run(table, clusters="all", catalogue_seeds=False)
+    assert [c.name for c in alone.clusters] == ["NGC 7790"]
+    assert _f1(alone.result.probability > 0.5, truth == 2) > 0.1  # the neighbour's stars
+    run = vo_ocml.run(table, clusters="all")
+    assert [c.name for c in run.clusters] == ["NGC 7790", "NGC 7788"]
+    P = run.result.cluster_probability
+    for k in (0, 1):
+        assert _f1(P[:, k] > 0.5, truth == k + 1) > 0.85
+    assert _f1(P[:, 0] > 0.5, truth == 1) > _f1(alone.result.probability > 0.5, truth == 1)
+    second = run.clusters[1].found
+    assert second.centroid.source.startswith("catalogue:") and second.significance >= 3
+    params = {p["name"]: p["value"] for p in run.table.meta["ocml_params"]}
+    assert "NGC 7788" in params["ocml_param_known_clusters"]
+    assert "Berkeley 58" in params["ocml_param_known_clusters"]
+    dropped = run.result.details["clusters_dropped"]
+    assert "not seeded, under 3 sigma or 5 stars" in dropped and "Berkeley 58 (0.0, " in dropped
+    assert "ocml_prob_Berkeley_58" not in run.table.colnames
+    one = vo_ocml.run(table)  # a single-cluster run does not use the catalogue's others
+    assert one.result.parameters["known_clusters"] == "none"
+
+
+def test_a_known_cluster_from_python_without_the_catalogue():
+    """The estimator takes known clusters as Centroids (any source); one that the table does
+    not show where it is given is not seeded, and a Centroid without r50 is refused."""
+    table, b = _companion_field()
+    X = np.column_stack([np.asarray(table[c], float) for c in FEATURES])
+    E = np.column_stack([np.asarray(table[c], float) for c in ERROR_FEATURES])
+    known = Centroid(b.pmra, b.pmdec, b.parallax, source="user", name="neighbour", ra=b.ra,
+                     dec=b.dec, r50=b.r50)
+    nowhere = Centroid(b.pmra, b.pmdec, b.parallax, source="user", name="nowhere",
+                       ra=NGC7790.ra + 0.2, dec=NGC7790.dec - 0.25, r50=b.r50)
+    est = MSTGMM(clusters="all", known_clusters=(known, nowhere)).fit(X, errors=E)
+    assert [c.centroid.name for c in est.clusters_] == [None, "neighbour"]
+    truth = np.asarray(table["true_cluster"])
+    assert _f1(est.result_.cluster_probability[:, 1] > 0.5, truth == 2) > 0.85
+    dropped = est.result_.details["clusters_dropped"]
+    assert "1 known cluster(s) not seeded" in dropped and "nowhere (" in dropped
+    with pytest.raises(InputError, match="known_clusters"):
+        MSTGMM(clusters="all", known_clusters=(Centroid(1, 2, 3, source="user"),)).fit(X, errors=E)

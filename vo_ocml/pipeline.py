@@ -20,10 +20,10 @@ from astropy.table import Column, Table
 from vo_ocml import __version__
 from vo_ocml.analysis.clusters import (add_cluster_columns, cluster_table,
                                        name_clusters)
-from vo_ocml.analysis.identification import identify
+from vo_ocml.analysis.identification import catalogued_in_table, identify
 from vo_ocml.analysis.summary import summarize
 from vo_ocml.annotated import Annotated
-from vo_ocml.catalog import lookup_cluster
+from vo_ocml.catalog import ClusterEntry, lookup_cluster
 from vo_ocml.errors import InputError
 from vo_ocml.io.columns import CORRELATIONS, ColumnMap, resolve_columns
 from vo_ocml.io.limits import screen
@@ -33,7 +33,7 @@ from vo_ocml.membership import estimator_class
 from vo_ocml.membership.base import (ERROR_FEATURES, FEATURES, MEMBER_THRESHOLD, Centroid,
                                      MembershipResult, probability_step,
                                      step_param_name)
-from vo_ocml.options import OPTIONS, RunOptions
+from vo_ocml.options import OPTIONS, RunOptions, method_defaults
 from vo_ocml.membership.gaia_precision import GLOBAL_ZERO_POINT, nominal_errors
 from vo_ocml.membership.result import R50_TOLERANCE
 from vo_ocml.membership.sky import angular_distance, sky_extent
@@ -92,9 +92,27 @@ def resolve_centroid(cluster: str | None = None,
         log.warning("%s (%s) has no catalogued proper motion and parallax; the cluster is "
                     "found in the data", entry.name, entry.catalogue)
         return None
+    return catalogue_centroid(entry, **known)
+
+
+def catalogue_centroid(entry: ClusterEntry, **known: float) -> Centroid:
+    """A catalogued cluster's centroid (its spreads when all three are known); ``known``:
+    ``ra``, ``dec``, ``r50`` to set."""
     spread = (entry.s_pmra, entry.s_pmdec, entry.s_parallax)
-    return Centroid(*values, source=f"catalogue:{entry.catalogue}", name=entry.name,
+    return Centroid(entry.pmra, entry.pmdec, entry.parallax,
+                    source=f"catalogue:{entry.catalogue}", name=entry.name,
                     spread=spread if all(math.isfinite(s) for s in spread) else None, **known)
+
+
+def catalogued_seeds(arrays: dict[str, np.ndarray], named: Centroid | None
+                    ) -> tuple[Centroid, ...]:
+    """The catalogued clusters the table holds
+    (:func:`~vo_ocml.analysis.identification.catalogued_in_table`), richest first, but the
+    named one, as the known clusters of a run of several
+    (:func:`~vo_ocml.membership.joint_seeds.known_seeds`)."""
+    return tuple(catalogue_centroid(e, ra=e.ra, dec=e.dec, r50=e.r50)
+                 for e in catalogued_in_table(arrays)
+                 if named is None or e.name != named.name)
 
 
 #: a named cluster whose centre lies this many half-member radii (r50) beyond the table's edge
@@ -243,7 +261,7 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
         threshold: float = MEMBER_THRESHOLD,
         columns: dict[str, str] | None = None, random_state: int | None = 0,
         parallax_zero_point: float | str | None = None, error_scale: float = 1.0,
-        **method_params: Any) -> Annotated:
+        catalogue_seeds: bool = True, **method_params: Any) -> Annotated:
     """Annotate a table of stars with membership probabilities.
 
     Parameters
@@ -281,6 +299,11 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
         G) by this factor before fitting (the table itself is untouched): Gaia EDR3's
         parallax uncertainties are up to ~30 % too small brighter than G ≈ 18 and about right
         fainter (El-Badry, Rix & Heintz 2021, MNRAS 506, 2269). Default 1: as stated.
+    catalogue_seeds : bool
+        A run of several clusters (``clusters`` "all" or N > 1, ``mstgmm``) also seeds every
+        catalogued cluster the table holds that its blind detection did not find
+        (``known_clusters`` of :class:`~vo_ocml.membership.mstgmm.MSTGMM`); the joint mixture
+        keeps those it confirms.
     **method_params
         Passed to the estimator (see :class:`~vo_ocml.membership.mstgmm.MSTGMM`,
         :class:`~vo_ocml.membership.dec.DEC`). When the table has no pm/parallax error columns
@@ -302,7 +325,7 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
         "r50": r50, "threshold": threshold,
         "columns": columns, "random_state": random_state,
         "parallax_zero_point": parallax_zero_point, "error_scale": error_scale,
-        **method_params})
+        "catalogue_seeds": catalogue_seeds, **method_params})
     method, cluster, centroid = options.method, options.cluster, options.centroid
     threshold, columns, random_state = options.threshold, options.columns, options.random_state
     if len(table) == 0:
@@ -335,7 +358,11 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
                     "are less sharp than the errors would make them; add the error columns or "
                     "phot_g_mean_mag", ", ".join(ERROR_FEATURES))
     named = resolve_centroid(cluster, centroid, options.position, options.r50)
-    estimator = cls(centroid=named, random_state=random_state, **options.params)
+    params = dict(options.params)
+    if options.catalogue_seeds and "known_clusters" in method_defaults(method) \
+            and params.get("clusters", method_defaults(method)["clusters"]) != 1:
+        params["known_clusters"] = catalogued_seeds(arrays, named)
+    estimator = cls(centroid=named, random_state=random_state, **params)
     estimator.fit(X, errors=errors, **_photometry_and_correlations(
         cmap, arrays, errors if error_source == "table" else None))
     result: MembershipResult = estimator.result_

@@ -138,7 +138,7 @@ def cluster_table(clusters: list[ClusterSummary]) -> Table:
         rows.append((
             c.name, c.column, f(s.ra), f(s.dec), f(s.pmra), f(s.pmra_se), f(s.pmdec),
             f(s.pmdec_se), f(s.parallax), f(s.parallax_se), int(s.n_members), int(s.n_p08),
-            f(s.r50), f(c.found.significance), f(c.found.centroid.pmra),
+            f(s.r50), f(c.found.significance), c.found.centroid.source, f(c.found.centroid.pmra),
             f(c.found.centroid.pmdec), f(c.found.centroid.parallax),
             m.entry.name if m else "", m.entry.catalogue if m else "",
             f(m.separation) if m else np.nan, f(m.d_pmra) if m else np.nan,
@@ -158,8 +158,12 @@ def cluster_table(clusters: list[ClusterSummary]) -> Table:
         ("n_members", None, "meta.number", "stars with probability above the threshold"),
         ("n_p08", None, "meta.number", "stars with probability above 0.8"),
         ("r50", "deg", "phys.angSize", "median distance of members from the centre"),
-        ("significance", None, "stat.value", "blind-detection significance (global, sigma; "
-         "NaN for the named cluster)"),
+        ("significance", None, "stat.value", "sigma: the blind detection's (global) for a "
+         "cluster found in the data, the local excess where catalogued (one trial) for one "
+         "seeded from the catalogue; NaN for the named cluster"),
+        ("seeded_from", None, "meta.ref", "where its fit started: data (the blind "
+         "detection), user (a given centroid), catalogue:<catalogue> (the named cluster, or a "
+         "catalogued one the table holds)"),
         ("fit_pmra", "mas/yr", "pos.pm;pos.eq.ra", "the mixture's fitted mean at the centre"),
         ("fit_pmdec", "mas/yr", "pos.pm;pos.eq.dec", "the mixture's fitted mean at the centre"),
         ("fit_parallax", "mas", "pos.parallax.trig", "the mixture's fitted mean"),
@@ -180,7 +184,8 @@ def cluster_table(clusters: list[ClusterSummary]) -> Table:
     ]
     names = [s[0] for s in spec]
     table = Table(rows=rows, names=names) if rows else Table(names=names, dtype=[
-        str, str, *[float] * 8, int, int, *[float] * 5, str, str, *[float] * 7])
+        str, str, *[float] * 8, int, int, *[float] * 2, str, *[float] * 3, str, str,
+        *[float] * 7])
     for name, unit, ucd, description in spec:
         table[name].unit = unit
         table[name].description = description

@@ -56,16 +56,18 @@ def catalogued_in_table(astrometry: dict[str, np.ndarray]) -> list[ClusterEntry]
     xy = tangent_plane(ra, dec, ra0, dec0)
     kin = np.column_stack([astrometry[k] for k in ("pmra", "pmdec", "parallax")])
     low, high = np.nanmin(kin, axis=0), np.nanmax(kin, axis=0)
-    held = []
+    reach = float(np.max(np.hypot(*xy.T)))
     # a cluster whose centre lies off the table may still hold rows within its r50
-    for e in clusters_near(ra0, dec0, float(np.max(np.hypot(*xy.T))) + SEARCH_RADIUS):
-        motion = np.array([e.pmra, e.pmdec, e.parallax])
-        if not (np.isfinite(e.r50) and np.all(np.isfinite(motion))
-                and np.all((motion >= low) & (motion <= high))):
-            continue
-        centre = tangent_plane(np.array([e.ra]), np.array([e.dec]), ra0, dec0)[0]
-        if np.any(np.hypot(*(xy - centre).T) < e.r50):
-            held.append(e)
+    near = [e for e in clusters_near(ra0, dec0, reach + SEARCH_RADIUS)
+            if np.isfinite(e.r50) and all(lo <= v <= hi for v, lo, hi in
+                                          zip((e.pmra, e.pmdec, e.parallax), low, high))]
+    if not near:
+        return []
+    centres = tangent_plane(np.array([e.ra for e in near]), np.array([e.dec for e in near]),
+                            ra0, dec0)
+    r50 = np.array([e.r50 for e in near])
+    held = [e for e, c, r in zip(near, centres, r50)
+            if np.hypot(*c) <= reach + r and np.any(np.hypot(*(xy - c).T) < r)]
     return sorted(held, key=lambda e: -np.nan_to_num(e.n_members))
 
 

@@ -3,7 +3,7 @@
 1. **Seeds**: the named or most significant cluster (the single-cluster front end,
    :func:`vo_ocml.membership.scope.candidates`) and the blind detection's other significant
    candidates, each measured where it was found, duplicates dropped — the default method's
-   seeds (:func:`vo_ocml.membership.joint.measured_seeds`).
+   seeds (:func:`vo_ocml.membership.joint_seeds.measured_seeds`).
 2. **DEC** on the stars that pass any seed's adaptive filter, with tangent-plane (ξ, η) and
    (pmra, pmdec, parallax) robustly scaled (the single-cluster run's error-scaled offsets are
    relative to one cluster, so they cannot hold several). Each seed's group in each run is the
@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vo_ocml.membership import joint, mixture_step
+from vo_ocml.membership import joint, joint_seeds, mixture_step
 from vo_ocml.membership.base import STAGE_DEC, STAGE_FILTER, Centroid, ClusterFound, StarColumns
 from vo_ocml.membership.dec_features import RobustScaler
 from vo_ocml.membership.dec_groups import (MIN_GROUP, Ensemble, Outcome, cluster_probability,
@@ -65,7 +65,7 @@ class SeveralModel:
     field's): one joint mixture per group of clusters (its seeds and model), combined."""
 
     origin: tuple[float, float]
-    fits: list[tuple[list[joint.Seed], JointMixtureFit]]
+    fits: list[tuple[list[joint_seeds.Seed], JointMixtureFit]]
     span: np.ndarray
 
     def predict(self, X: np.ndarray, errors: np.ndarray | None, stars: StarColumns) -> np.ndarray:
@@ -87,7 +87,7 @@ class SeveralModel:
         return reduce(combine, blocks)
 
 
-def windows(kin: np.ndarray, err: np.ndarray | None, seeds: list[joint.Seed],
+def windows(kin: np.ndarray, err: np.ndarray | None, seeds: list[joint_seeds.Seed],
             span: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Which stars pass each seed's adaptive filter (n, K), and the log-volumes of their filter
     windows (n, K; inf outside), clipped by the table's range ``span`` (as the default method's)."""
@@ -99,7 +99,7 @@ def windows(kin: np.ndarray, err: np.ndarray | None, seeds: list[joint.Seed],
     return passed, np.where(passed, volume, np.inf)
 
 
-def seed_groups(W: np.ndarray, labels: np.ndarray, k: int, seed: joint.Seed) -> list[int]:
+def seed_groups(W: np.ndarray, labels: np.ndarray, k: int, seed: joint_seeds.Seed) -> list[int]:
     """The group of one DEC run nearest ``seed``: its median nearest the seed's centroid (and its
     detected sky position, when the detection resolved one), in units of the stars' robust
     spread; groups of fewer than :data:`MIN_GROUP` stars are not considered."""
@@ -118,7 +118,7 @@ def seed_groups(W: np.ndarray, labels: np.ndarray, k: int, seed: joint.Seed) -> 
     return [best]
 
 
-def sky_starts(ens: Ensemble, W: np.ndarray, k: int, seeds: list[joint.Seed]) -> tuple[list[np.ndarray], list[dict]]:
+def sky_starts(ens: Ensemble, W: np.ndarray, k: int, seeds: list[joint_seeds.Seed]) -> tuple[list[np.ndarray], list[dict]]:
     """Each seed's sky start from DEC's groups, and the facts of how it was placed."""
     starts, facts = [], []
     for s in seeds:
@@ -136,7 +136,7 @@ def sky_starts(ens: Ensemble, W: np.ndarray, k: int, seeds: list[joint.Seed]) ->
 
 
 def _fit_group(est: "DEC", kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
-               stars: StarColumns, seeds: list[joint.Seed], rows: np.ndarray,
+               stars: StarColumns, seeds: list[joint_seeds.Seed], rows: np.ndarray,
                filters: np.ndarray, log_window: np.ndarray,
                first: bool) -> tuple[joint.JointOutcome, np.ndarray] | None:
     """One group's joint mixture on its filters' stars ``rows`` (``filters``, ``log_window``:
@@ -181,10 +181,10 @@ def fit_several(est: "DEC", Xc: np.ndarray, err: np.ndarray | None, centroid: Ce
         target, window = np.asarray(found.sky_centre, float), DETECTION_SKY_WINDOW * found.sky_scale
     else:
         target, window = np.median(sky[scope.passed], axis=0) if scope.passed.any() else np.zeros(2), np.inf
-    primary = joint.Seed(scope.centre, scope.observed_spread, scope.intrinsic_spread, target,
+    primary = joint_seeds.Seed(scope.centre, scope.observed_spread, scope.intrinsic_spread, target,
                          scope.significance, scope.source, None if centroid is None else centroid.name,
                          window=window, detection=found)
-    seeds = joint.measured_seeds(kin, err, sky, primary, detections, max_clusters=max_clusters,
+    seeds = joint_seeds.measured_seeds(kin, err, sky, primary, detections, max_clusters=max_clusters,
                                  min_significance=MIN_SIGNIFICANCE, sky_window=DETECTION_SKY_WINDOW,
                                  velocity_dispersion=VELOCITY_DISPERSION, random_state=est.random_state)
     span = np.ptp(kin, axis=0)

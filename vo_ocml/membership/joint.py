@@ -6,8 +6,15 @@ is the named one (centroid given) or the most significant one found; the others 
 detection's candidates (:func:`~vo_ocml.membership.detection.find_candidates`) at or above
 ``min_significance``, each measured where it was found
 (:func:`~vo_ocml.membership.centroid.measure_cluster`), at most ``max_clusters`` in all. A
-candidate that is the named cluster again (kinematically within :data:`SAME_CLUSTER` combined
+candidate that is the named cluster again (kinematically within
+:data:`~vo_ocml.membership.joint_seeds.SAME_CLUSTER` combined
 spreads of it, and on the sky within its window when both positions are known) is dropped.
+Known clusters (``known_clusters``: ``vo_ocml.run`` passes the catalogued ones the table holds)
+that none of these is fill the places left
+(:func:`~vo_ocml.membership.joint_seeds.known_seeds`): each must stand out where it
+is known, and is kept only if its group's mixture confirms it there (its members crowd where it
+is known, its fit stays at its known motion and position), so a poor catalogued neighbour that
+the blind detection misses is modelled instead of merged into the first cluster.
 Each cluster's filter and MST select its candidate stars. Clusters whose filters share stars
 are one group (:func:`~vo_ocml.membership.joint_groups.overlap_groups`), and each group's joint
 mixture is fitted on the union of its clusters' candidates. A cluster left with fewer than
@@ -23,7 +30,7 @@ single run finds.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import reduce
 from typing import Any
 
@@ -33,24 +40,16 @@ from threadpoolctl import threadpool_limits
 
 from vo_ocml.errors import InputError
 from vo_ocml.membership import mixture_step, mst
-from vo_ocml.membership.centroid import best_measured, max_parallax_dispersion, measure_cluster
-from vo_ocml.membership.deconvolution import take_rows
-from vo_ocml.membership.detection import Detection
+from vo_ocml.membership.centroid import max_parallax_dispersion
+from vo_ocml.membership.deconvolution import error_covariance, take_rows
 from vo_ocml.membership.joint_groups import combine, moved_from_name, overlap_groups
 from vo_ocml.membership.joint_mixture import (JointMixtureFit, JointSeed, fit_joint_mixture,
                                               fit_sample)
-from vo_ocml.membership.deconvolution import error_covariance
+from vo_ocml.membership.joint_seeds import (Seed, known_seeds, left_where_known,
+                                            measured_seeds, seed_label)
 from vo_ocml.membership.sky_prior import Footprint
 from vo_ocml.membership.unknown_errors import ErrorLevels, stand_in
 
-#: two seeds closer than this many combined observed spreads on every kinematic axis (and on
-#: the sky within their detection windows) are one cluster
-SAME_CLUSTER = 2.0
-#: a neighbour's measured spread may grow to at most this many times its detection's scale:
-#: the detection's kinematic scales step by this factor (detection_cells.KINEMATIC_SCALES),
-#: so a cluster wider than that would have been found in the next, wider cells; a fit that
-#: grows more has taken in the local field
-NEIGHBOUR_GROWTH = 2.0
 #: most refits after dropping clusters that fail the checks
 MAX_REFITS = 3
 #: the joint EM stops when no star's probability changes by more than this in an iteration
@@ -64,28 +63,6 @@ MAX_REFITS = 3
 JOINT_P_TOL = 1e-3
 
 
-@dataclass
-class Seed:
-    """One cluster to fit: kinematic centre, spreads, sky target, where it came from.
-
-    ``window`` is the half-size (deg) of the sky box it was found in (inf: unknown); ``r50``
-    the half-number radius (deg) a catalogue lists for a named cluster (None: unknown), which
-    bounds its profile's (:func:`~vo_ocml.membership.mixture_step.max_half_radius`).
-    """
-
-    centre: np.ndarray
-    observed: np.ndarray
-    intrinsic: np.ndarray
-    sky: np.ndarray
-    significance: float
-    source: str
-    name: str | None = None
-    window: float = np.inf
-    detection: Detection | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-    r50: float | None = None
-
-
 def check_clusters(clusters: Any) -> None:
     """Refuse a ``clusters`` parameter that is neither ``"all"`` nor an integer ≥ 1.
 
@@ -96,63 +73,6 @@ def check_clusters(clusters: Any) -> None:
     if not (clusters == "all" or (isinstance(clusters, (int, np.integer))
                                   and not isinstance(clusters, bool) and clusters >= 1)):
         raise InputError(f"clusters must be 'all' or an integer ≥ 1, not {clusters!r}.")
-
-
-def _same(a: Seed, b: Seed) -> bool:
-    reach = SAME_CLUSTER * np.sqrt(a.observed**2 + b.observed**2)
-    if not np.all(np.abs(a.centre - b.centre) <= reach):
-        return False
-    window = min(a.window, b.window)
-    return not np.isfinite(window) or bool(np.all(np.abs(a.sky - b.sky) <= window))
-
-
-def neighbours(candidates: list[Detection], min_significance: float,
-               but: Detection | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Kinematic centres and spreads (m, 3) of the significant candidates other than ``but``
-    (the one being measured); None: none."""
-    found = [d for d in candidates if d.significance >= min_significance and d is not but]
-    if not found:
-        return None, None
-    return np.array([d.centre for d in found]), np.array([d.scale for d in found])
-
-
-def measured_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, primary: Seed,
-                   candidates: list[Detection], *, max_clusters: int, min_significance: float,
-                   sky_window: float, velocity_dispersion: float,
-                   random_state: int | None) -> list[Seed]:
-    """The primary seed and the other significant candidates, measured, without duplicates."""
-    seeds = [primary]
-    good_all = best_measured(err, len(kin))
-    for det in candidates:
-        if len(seeds) >= max_clusters:
-            break
-        if det.significance < min_significance or det is primary.detection:
-            continue
-        good = good_all
-        window = np.inf
-        if det.sky_centre is not None:
-            window = sky_window * det.sky_scale
-            near = np.all(np.abs(sky[good] - det.sky_centre) <= window, axis=1)
-            if near.sum() >= 10:
-                good = good[near]
-        others = [primary.centre], [primary.observed]
-        for o in candidates:
-            if o is not det and o is not primary.detection and o.significance >= min_significance:
-                others[0].append(o.centre)
-                others[1].append(o.scale)
-        fit = measure_cluster(kin[good], None if err is None else err[good], det.centre,
-                              det.scale, random_state=random_state,
-                              velocity_dispersion=velocity_dispersion,
-                              others=np.array(others[0]), others_spread=np.array(others[1]),
-                              max_growth=NEIGHBOUR_GROWTH)
-        if fit is None:
-            continue
-        seed = Seed(fit.centre, fit.observed_spread, fit.intrinsic_spread,
-                    det.sky_centre if det.sky_centre is not None else primary.sky,
-                    det.significance, "data", window=window, detection=det)
-        if not any(_same(seed, s) for s in seeds):
-            seeds.append(seed)
-    return seeds
 
 
 def candidate_rows(kin: np.ndarray, sky: np.ndarray, passed: np.ndarray, *, rule: str,
@@ -232,12 +152,13 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
             if n_members < min_members or sd > bound:
                 failing.append((k, f"{n_members} members, intrinsic pm sd {sd:.2f} mas/yr "
                                    f"(bound {bound:.2f})"))
+            elif s.known and (why := left_where_known(model, P, k, s, sky)):
+                failing.append((k, why))
         if not failing:
             return JointOutcome(P, seeds, model, dropped)
         if (failing[0][0] == 0 and keep_first) or len(failing) == len(seeds):
             return None
-        dropped += [f"candidate at pm ({seeds[k].centre[0]:.2f}, {seeds[k].centre[1]:.2f}), "
-                    f"parallax {seeds[k].centre[2]:.3f}: {why}" for k, why in failing]
+        dropped += [f"{seed_label(seeds[k])}: {why}" for k, why in failing]
         kept = [k for k in range(len(seeds)) if k not in {k for k, _ in failing}]
         seeds, filters = [seeds[k] for k in kept], filters[:, kept]
         if log_window is not None:
@@ -293,6 +214,11 @@ def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
     seeds = measured_seeds(
         kin, err, sky, primary, candidates, max_clusters=max_clusters,
         min_significance=est.min_significance, sky_window=sky_window,
+        velocity_dispersion=est.max_velocity_dispersion, random_state=est.random_state)
+    seeds, not_seeded = known_seeds(
+        kin, err, sky, seeds, est.known_clusters, est.sky_origin_, max_clusters=max_clusters,
+        min_significance=est.min_significance, min_members=est.min_members,
+        nsigma=est.filter_nsigma,
         velocity_dispersion=est.max_velocity_dispersion, random_state=est.random_state)
     est.kinematic_range_ = np.ptp(kin, axis=0)
     filters, log_window = window_columns(est, kin, err, seeds, primary_rows[0])
@@ -356,7 +282,7 @@ def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
         stage[i_m] = STAGE_GMM
         outcomes.append(outcome)
         blocks.append(block)
-    outcomes[0].dropped.extend(skipped)
+    outcomes[0].dropped.extend(not_seeded + skipped)
     # new stars are combined as these were (joint_predict)
     est.fits_apart_, est.first_alone_ = [(o.seeds, o.model) for o in outcomes[1:]], split
     return reduce(combine, blocks), stage, counts, outcomes

@@ -18,7 +18,8 @@ from scipy.sparse.csgraph import connected_components
 from vo_ocml.membership import mixture_step
 
 if TYPE_CHECKING:
-    from vo_ocml.membership.joint import JointOutcome, Seed
+    from vo_ocml.membership.joint import JointOutcome
+    from vo_ocml.membership.joint_seeds import Seed
 
 #: two clusters whose filters share at most this fraction of the larger filter's stars (stars
 #: whose errors span both windows) are fitted apart: so few stars move the larger cluster's F1
@@ -51,15 +52,26 @@ def moved_from_name(est, primary: Seed, outcome: JointOutcome) -> bool:
     c = as_centroid(est.centroid)
     if primary.source == "data" or c is None:
         return False
-    model, profile = outcome.model, outcome.model.profiles[0]
-    members = max(float(outcome.probability[:, 0].sum()), 1.0)
-    info = {"cluster_mean": model.means[0], "cluster_intrinsic_sd": np.sqrt(np.diag(model.covs[0])),
-            "cluster_mean_cov": model.covs[0] / members,  # the mean's, from its members' spread
+    named_at = np.zeros(2) if None not in (c.ra, c.dec) else None  # the tangent plane's origin
+    return moved(outcome.model, outcome.probability, 0, primary.centre, c.spread, named_at)
+
+
+def moved(model, probability: np.ndarray, k: int, given: np.ndarray, given_spread: Any,
+          given_sky: np.ndarray | None) -> bool:
+    """Whether cluster ``k`` of a joint fit (``model``, its posteriors ``probability``) lies
+    beyond :data:`~vo_ocml.membership.mixture_step.NAMED_TOLERANCE` σ of the centroid
+    ``given`` (with its spread ``given_spread``, when known) or beyond
+    :data:`~vo_ocml.membership.mixture_step.NAMED_SKY_TOLERANCE` of its own half-number radii
+    from ``given_sky`` (the tangent plane; None: not tested), as the single model tests a
+    named cluster."""
+    profile = model.profiles[k]
+    members = max(float(probability[:, k].sum()), 1.0)
+    info = {"cluster_mean": model.means[k], "cluster_intrinsic_sd": np.sqrt(np.diag(model.covs[k])),
+            "cluster_mean_cov": model.covs[k] / members,  # the mean's, from its members' spread
             "profile_centre_deg": profile.centre, "profile_scale_deg": profile.scale,
             "profile_slope": profile.slope}
-    named_at = np.zeros(2) if None not in (c.ra, c.dec) else None  # the tangent plane's origin
-    return (mixture_step.named_offset(info, primary.centre, c.spread) > mixture_step.NAMED_TOLERANCE
-            or mixture_step.sky_offset(info, named_at) > mixture_step.NAMED_SKY_TOLERANCE)
+    return (mixture_step.named_offset(info, given, given_spread) > mixture_step.NAMED_TOLERANCE
+            or mixture_step.sky_offset(info, given_sky) > mixture_step.NAMED_SKY_TOLERANCE)
 
 
 #: the joint run's facts a single-model fit of the first cluster keeps in its details

@@ -31,8 +31,8 @@ import numpy as np
 from sklearn.preprocessing import StandardScaler
 
 from vo_ocml.errors import InputError
-from vo_ocml.membership import (joint, joint_groups, joint_predict, mixture_step, mst,
-                                 unknown_errors)
+from vo_ocml.membership import (joint, joint_groups, joint_predict, joint_seeds, mixture_step,
+                                 mst, unknown_errors)
 from vo_ocml.membership.base import (
     STAGE_DTYPE, STAGE_FILTER, STAGE_GMM, STAGE_MST, STAGE_NO_CLUSTER, Centroid,
     MembershipEstimator, Scores, as_centroid, probability_step,
@@ -109,6 +109,12 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
     max_clusters : int
         Most clusters a ``clusters="all"`` run models (the blind detection's candidates above
         ``min_significance``, best first).
+    known_clusters : sequence of Centroid
+        Clusters known to be in the table (e.g. the catalogued ones: ``vo_ocml.run`` passes
+        them with ``catalogue_seeds``), each with ``ra``, ``dec`` and ``r50``. A run of several
+        clusters seeds every one that the detection did not find (after its candidates, up to
+        ``max_clusters``) and keeps it if the joint mixture confirms it
+        (:func:`~vo_ocml.membership.joint_seeds.known_seeds`); a single-cluster run ignores them.
     max_fit_stars : int
         "radial" mixture: fit on a random sample of at most this many of the MST's survivors
         (speed on cones of millions of stars), then score every survivor with the fitted model.
@@ -156,8 +162,9 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
                  mixture: str = "radial", pm_gradient: bool | str = "auto",
                  min_significance: float = 3.0, min_members: int = 10,
                  max_velocity_dispersion: float = VELOCITY_DISPERSION, clusters: int | str = 1,
-                 max_clusters: int = 8, max_fit_stars: int = 20000,
-                 photometric: bool = True, random_state: int | None = 0) -> None:
+                 max_clusters: int = 8, known_clusters: tuple[Centroid, ...] = (),
+                 max_fit_stars: int = 20000, photometric: bool = True,
+                 random_state: int | None = 0) -> None:
         self.centroid = centroid
         self.filter = filter
         self.filter_nsigma = filter_nsigma
@@ -176,6 +183,7 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
         self.max_velocity_dispersion = max_velocity_dispersion
         self.clusters = clusters
         self.max_clusters = max_clusters
+        self.known_clusters = known_clusters
         self.max_fit_stars = max_fit_stars
         self.photometric = photometric
         self.random_state = random_state
@@ -200,6 +208,7 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
         if self.clusters != 1 and self.mixture != "radial":
             raise InputError("clusters other than 1 needs mixture='radial' (the paper's "
                              "'gmm' mode separates clusters with n_components='bic').")
+        joint_seeds.check_known(self.known_clusters)
         if self.filter_nsigma <= 0 or any(w <= 0 for w in self.fixed_widths):
             raise InputError("filter widths (filter_nsigma, fixed_widths) must be positive.")
         as_centroid(self.centroid)
@@ -213,7 +222,10 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
         return float(self.mst_k) if self.mst_k is not None else mst.DEFAULT_K[self.mst_rule]
 
     def _parameters(self) -> dict[str, Any]:
-        return super()._parameters() | {"mst_k": self._mst_k()}
+        return super()._parameters() | {
+            "mst_k": self._mst_k(),
+            "known_clusters": "; ".join(c.name or f"{c.as_array().tolist()}"
+                                        for c in self.known_clusters) or "none"}
 
     # ------------------------------------------------------------------ steps
     def _filter(self, kin: np.ndarray, err: np.ndarray | None, centre: np.ndarray,
@@ -304,8 +316,8 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
                     near = np.all(np.abs(sky[good] - found_at[0]) <= found_at[1], axis=1)
                     if near.sum() >= 10:
                         good = good[near]
-                neighbours = joint.neighbours(self.candidates_, self.min_significance,
-                                              but=self._detection()) \
+                neighbours = joint_seeds.neighbours(self.candidates_, self.min_significance,
+                                                    but=self._detection()) \
                     if self._n_clusters() > 1 else (None, None)
                 fit = measure_cluster(kin[good], None if err is None else err[good], seed[0],
                                       seed[1], random_state=self.random_state,
@@ -335,10 +347,11 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
             target = found_at[0] if found_at is not None else \
                 sky_target(sky[i_m], kin[i_m], centre, observed)
             if self._n_clusters() > 1:
-                primary = joint.Seed(centre, observed, intrinsic, target, significance, source,
-                                     name or getattr(c, "name", None), r50=getattr(c, "r50", None),
-                                     window=found_at[1] if found_at is not None else np.inf,
-                                     detection=self._detection() if source == "data" else None)
+                primary = joint_seeds.Seed(
+                    centre, observed, intrinsic, target, significance, source,
+                    name or getattr(c, "name", None), r50=getattr(c, "r50", None),
+                    window=found_at[1] if found_at is not None else np.inf,
+                    detection=self._detection() if source == "data" else None)
                 several = joint.joint_result(self, kin, err, sky, primary, self._n_clusters(),
                                              DETECTION_SKY_WINDOW, (passed, i_m))
                 if len(self.joint_seeds_) > 1:  # else the single fit below, others beside it

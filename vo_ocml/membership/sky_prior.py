@@ -51,6 +51,8 @@ _NEWTON_STEPS = 25
 _NEWTON_TOL = 1e-8
 #: the profile normalisations are recomputed when the centre moves by this fraction of the size
 _RECENTRE = 2e-3
+#: rings over which :meth:`Footprint.disc_area` integrates a disc's coverage
+_DISC_RINGS = 32
 #: most stars used to build the footprint's hull
 _HULL_STARS = 50_000
 #: points tested against the hull's edges at a time: the field density's 65,536 grid points
@@ -99,6 +101,12 @@ class Footprint:
             side = chunk @ self._equations[:, :2].T + self._equations[:, 2]
             inside[start:start + _CONTAINS_CHUNK] = np.all(side <= 1e-12, axis=1)
         return inside
+
+    def disc_area(self, centre: np.ndarray, radius: float) -> float:
+        """Area (deg²) of the disc of ``radius`` around ``centre`` inside the footprint."""
+        edges = np.linspace(0.0, radius, _DISC_RINGS + 1)
+        mid = 0.5 * (edges[1:] + edges[:-1])
+        return float(np.sum(np.pi * np.diff(edges**2) * self.coverage(np.asarray(centre), mid)))
 
     def coverage(self, centre: np.ndarray, radii: np.ndarray) -> np.ndarray:
         """Fraction of each circle of radius ``radii`` around ``centre`` inside the footprint."""
@@ -219,10 +227,7 @@ class ProfileFitter:
             self._centre = None
         if self._centre is None or np.hypot(*(centre - self._centre)) > \
                 _RECENTRE * self.footprint.size:
-            cover = self.footprint.coverage(centre, self.mid)
-            ring_area = np.pi * np.diff(self.edges**2) * cover
-            inner = np.pi * self.edges[0] ** 2  # the disc inside the first radius
-            self._norm = np.log(inner + np.sum(ring_area * np.exp(self.logp), axis=2))
+            self._norm = _log_norm(self.footprint, centre, self.edges, self.logp)
             self._centre = np.array(centre, float)
         return self._norm
 
@@ -236,6 +241,33 @@ class ProfileFitter:
         i, j = np.unravel_index(np.argmax(score), score.shape)
         return ClusterProfile(np.asarray(centre, float), float(self.scales[i]),
                               float(_SLOPES[j]), float(norm[i, j]))
+
+
+def _log_norm(footprint: Footprint, centre: np.ndarray, edges: np.ndarray,
+              logp: np.ndarray) -> np.ndarray:
+    """log of the integrals over the footprint of the profiles whose log densities on the
+    radial grid ``edges`` (its rings' geometric middles) are ``logp`` (..., rings)."""
+    mid = np.sqrt(edges[1:] * edges[:-1])
+    ring_area = np.pi * np.diff(edges**2) * footprint.coverage(centre, mid)
+    inner = np.pi * edges[0] ** 2  # the disc inside the first radius
+    return np.log(inner + np.sum(ring_area * np.exp(logp), axis=-1))
+
+
+#: a Plummer sphere's surface density is an EFF profile of this slope, whose scale is then its
+#: half-number radius (:func:`eff_half_radius`)
+PLUMMER_SLOPE = 4.0
+
+
+def plummer_profile(footprint: Footprint, centre: np.ndarray, r50: float) -> ClusterProfile:
+    """The Plummer profile of half-number radius ``r50`` (deg) at ``centre`` (tangent plane),
+    normalised over ``footprint``: a cluster as a catalogue places it, with no free
+    parameter."""
+    reach = float(np.max(np.hypot(*(footprint.vertices - centre).T)))
+    edges = np.geomspace(footprint.size * _R_MIN_FRACTION, 2.0 * max(reach, r50),
+                         _N_RADII + 1)
+    logp = eff_log_profile(np.sqrt(edges[1:] * edges[:-1]), r50, PLUMMER_SLOPE)
+    return ClusterProfile(np.asarray(centre, float), float(r50), PLUMMER_SLOPE,
+                          float(_log_norm(footprint, centre, edges, logp)))
 
 
 class MagnitudeBins:

@@ -169,6 +169,9 @@ RUN_OPTIONS = (
            "uncertainties are up to ~30 % too small brighter than G ≈ 18 and about right "
            "fainter (El-Badry, Rix & Heintz 2021); bench/member_excess.py --windows measures "
            "it on a field", _positive, default=1.0, metavar="K"),
+    Option("catalogue_seeds", "runs of several clusters (--clusters all|N, mstgmm): also seed "
+           "every catalogued cluster the table holds that the blind detection did not find; "
+           "the joint mixture keeps those it confirms", boolean, default=True),
 )
 
 #: how the input table is read (CLI run/batch, SAMP vo_ocml.membership.run)
@@ -298,7 +301,7 @@ class RunOptions:
     Attributes
     ----------
     method, cluster, centroid, position, r50, threshold, columns, random_state,
-    parallax_zero_point, error_scale
+    parallax_zero_point, error_scale, catalogue_seeds
         See :data:`RUN_OPTIONS`.
     params : mapping
         The method parameters given (the estimator's defaults apply to the others).
@@ -314,6 +317,7 @@ class RunOptions:
     random_state: int | None = 0
     parallax_zero_point: float | str | None = None
     error_scale: float = 1.0
+    catalogue_seeds: bool = True
     params: Mapping[str, Any] = field(default_factory=dict)
 
     def updated(self, values: Mapping[str, Any]) -> RunOptions:
@@ -356,4 +360,5 @@ class RunOptions:
                 "threshold": self.threshold, "columns": dict(self.columns) or None,
                 "random_state": self.random_state,
                 "parallax_zero_point": self.parallax_zero_point,
-                "error_scale": self.error_scale, **self.params}
+                "error_scale": self.error_scale, "catalogue_seeds": self.catalogue_seeds,
+                **self.params}
