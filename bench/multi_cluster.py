@@ -248,14 +248,15 @@ def pairs(n: int, seed: int, method: str, by_itself: bool = False) -> None:
                  f"{np.median([r['f1'] - r['alone'] for r in sel]):>8.3f}" if by_itself else ""))
 
 
-def real(shared: Path, method: str) -> None:
+def real(shared: Path, method: str, max_clusters: int | None) -> None:
     from vo_ocml.analysis.clusters import format_clusters
     from vo_ocml.analysis.identification import catalogued_in_table
     for file in ("ubc482_edr3_plane_frame.csv", "ubc246_edr3_plane_frame.csv",
                  "ngc7789_cone.csv", "oc345p67_edr3_cone40.csv"):
         table = Table.read(shared / "gaia" / file, format="ascii.csv")
         t0 = time.perf_counter()
-        annotated = run(table, method=method, clusters="all")
+        annotated = run(table, method=method, clusters="all",
+                        **({} if max_clusters is None else {"max_clusters": max_clusters}))
         print(f"\n{file}: {len(table)} rows, {time.perf_counter() - t0:.1f} s")
         print(format_clusters(annotated.clusters) if annotated.clusters else
               f"no cluster: {annotated.result.details.get('no_cluster_reason')}")
@@ -330,6 +331,8 @@ def main() -> None:
     parser.add_argument("--alone", action="store_true",
                         help="with --pairs: also run each true cluster by itself")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--max-clusters", type=int,
+                        help="with --real: most clusters a run models (default: vo_ocml's)")
     parser.add_argument("--method", default="mstgmm", choices=("mstgmm", "dec"))
     parser.add_argument("--shared", type=Path,
                         default=Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -337,7 +340,7 @@ def main() -> None:
     if args.pairs:
         pairs(args.pairs, args.seed, args.method, args.alone)
     if args.real:
-        real(args.shared, args.method)
+        real(args.shared, args.method, args.max_clusters)
     if args.catalogued:
         catalogued(args.catalogued, args.seed)
     if args.speed:
