@@ -181,12 +181,13 @@ def fit_several(est: "DEC", Xc: np.ndarray, err: np.ndarray | None, centroid: Ce
         target, window = np.asarray(found.sky_centre, float), DETECTION_SKY_WINDOW * found.sky_scale
     else:
         target, window = np.median(sky[scope.passed], axis=0) if scope.passed.any() else np.zeros(2), np.inf
-    primary = joint_seeds.Seed(scope.centre, scope.observed_spread, scope.intrinsic_spread, target,
-                         scope.significance, scope.source, None if centroid is None else centroid.name,
-                         window=window, detection=found)
-    seeds = joint_seeds.measured_seeds(kin, err, sky, primary, detections, max_clusters=max_clusters,
-                                 min_significance=MIN_SIGNIFICANCE, sky_window=DETECTION_SKY_WINDOW,
-                                 velocity_dispersion=VELOCITY_DISPERSION, random_state=est.random_state)
+    primary = joint_seeds.Seed(
+        scope.centre, scope.observed_spread, scope.intrinsic_spread, target, scope.significance,
+        scope.source, None if centroid is None else centroid.name, window=window, detection=found)
+    seeds = joint_seeds.measured_seeds(
+        kin, err, sky, primary, detections, max_clusters=max_clusters,
+        min_significance=MIN_SIGNIFICANCE, sky_window=DETECTION_SKY_WINDOW,
+        velocity_dispersion=VELOCITY_DISPERSION, random_state=est.random_state)
     span = np.ptp(kin, axis=0)
     filters, log_window = windows(kin, err, seeds, span)
     cand = np.flatnonzero(filters.any(axis=1))
