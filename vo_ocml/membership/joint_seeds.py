@@ -160,13 +160,20 @@ def measured_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, pri
 def known_excess(kin: np.ndarray, err: np.ndarray, sky: np.ndarray, footprint: Footprint,
                  centre: np.ndarray, spread: np.ndarray, target: np.ndarray, r50: float,
                  nsigma: float) -> tuple[float, int]:
-    """How much a known cluster stands out where it is known: the Poisson significance (σ, one
-    trial; NaN: the footprint holds less of the ring than of the disc, too little field to
-    compare, e.g. a cluster as large as the table) and the number of the stars within its r50 of
-    ``target`` whose motion and parallax lie within
+    """How much a known cluster stands out where it is known.
+
+    Counts the stars within its r50 of ``target`` whose motion and parallax lie within
     ``nsigma`` × (``spread`` ⊕ their errors ``err``, (n, 3)) of ``centre``, against the same
     window's stars in the ring from :data:`KNOWN_WINDOW_R50` to :data:`KNOWN_FIELD_R50` × r50,
-    scaled by the areas inside the footprint."""
+    scaled by the areas inside the footprint.
+
+    Returns
+    -------
+    (float, int)
+        The Poisson significance of the count (σ, one trial; NaN when the footprint holds less
+        of the ring than of the disc: too little field to compare, e.g. a cluster as large as
+        the table), and the count.
+    """
     rows = np.flatnonzero(np.hypot(*(sky - target).T) <= KNOWN_FIELD_R50 * r50)
     width = nsigma * np.sqrt(spread**2 + err[rows] ** 2)
     alike = rows[np.all(np.abs(kin[rows] - centre) <= width, axis=1)]
@@ -191,16 +198,16 @@ def known_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds:
     why the others were not seeded.
 
     Known clusters are tried in turn, at most :data:`KNOWN_TRIES_PER_SLOT` per cluster the run
-    may still add (one that is a seed already costs no try). Each (a catalogued one the table holds, or any the caller knows: a centroid
-    with a sky position and r50) must stand out where it is known by ``min_significance``
-    (:func:`known_excess`, the stars a filter of ``nsigma`` would pass) with at least half of
-    ``min_members`` such stars within its r50 (half a cluster's members lie within it); it is
-    then seeded at
-    its own centroid and position, its spreads measured
-    (:func:`~vo_ocml.membership.centroid.measure_cluster`, beside every other seed) on the
-    stars within :data:`KNOWN_WINDOW_R50` × r50 of its centre, as a named cluster's are. A
-    known cluster that is the same as a seed already there (:func:`same_cluster`) is left out. The
-    joint mixture then keeps it only if it confirms it (:func:`left_where_known`).
+    may still add (one that is a seed already costs no try). Each (a catalogued one the table
+    holds, or any the caller knows: a centroid with a sky position and r50) must stand out where
+    it is known by ``min_significance`` (:func:`known_excess`, the stars a filter of ``nsigma``
+    would pass) with at least half of ``min_members`` such stars within its r50 (half a
+    cluster's members lie within it). It is then seeded at its own centroid and position, its
+    spreads measured (:func:`~vo_ocml.membership.centroid.measure_cluster`, beside every other
+    seed) on the stars within :data:`KNOWN_WINDOW_R50` × r50 of its centre, as a named
+    cluster's are. A known cluster that is the same as a seed already there
+    (:func:`same_cluster`) is left out. The joint mixture then keeps it only if it confirms it
+    (:func:`left_where_known`).
 
     ``origin`` is the tangent plane's (RA, Dec) of ``sky``.
     """
