@@ -166,28 +166,6 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
     return None
 
 
-#: a known cluster competes with a single run's cluster when its centroid passes that cluster's
-#: filter for a star this precise: the errors of the table's least precise tenth (the filter
-#: windows of fainter stars, which both clusters' windows hold, are wider still)
-COMPETING_ERROR_QUANTILE = 90
-
-
-def competing(known: tuple, primary: Seed, err: np.ndarray | None,
-              nsigma: float) -> tuple:
-    """The known clusters (Centroids) whose centroid lies within ``nsigma`` × (the primary's
-    observed spread ⊕ its own spread ⊕ the table's :data:`COMPETING_ERROR_QUANTILE` th
-    percentile error) of the primary's on every axis: those whose members its filter takes."""
-    if not known:
-        return ()
-    error = np.nanpercentile(stand_in(err, 1 if err is None else len(err)),
-                             COMPETING_ERROR_QUANTILE, axis=0)
-    def spread(c) -> np.ndarray:
-        return np.zeros(3) if c.spread is None else np.nan_to_num(np.asarray(c.spread, float))
-    return tuple(c for c in known if np.all(
-        np.abs(c.as_array() - primary.centre)
-        <= nsigma * np.sqrt(primary.observed**2 + spread(c)**2 + error**2)))
-
-
 def window_columns(est, kin: np.ndarray, err: np.ndarray | None, seeds: list[Seed],
                    first: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Which stars pass each seed's filter (n, K), and their log window volumes (inf outside);
@@ -209,15 +187,13 @@ def window_columns(est, kin: np.ndarray, err: np.ndarray | None, seeds: list[See
 
 def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
                  primary: Seed, max_clusters: int, sky_window: float,
-                 primary_rows: tuple[np.ndarray, np.ndarray], competitors: bool = False
+                 primary_rows: tuple[np.ndarray, np.ndarray]
                  ) -> tuple[np.ndarray, np.ndarray, dict, list[JointOutcome]]:
     """Every cluster's filter → MST, then a joint mixture per group of overlapping clusters
     (:func:`~vo_ocml.membership.joint_groups.overlap_groups`), for ``est`` (an MSTGMM).
 
     ``primary_rows``: the primary's filter (n,) and the rows its MST kept, from the single
-    model's steps (the same filter and MST: not built twice). With ``competitors`` (a
-    single-cluster run) only the known clusters that compete with the primary for stars are
-    seeded (:func:`competing`; no blind detection) and only the primary's group is fitted.
+    model's steps (the same filter and MST: not built twice).
 
     The primary cluster alone in its group, or not confirmed by its group's mixture, is left to
     the single model (its outcome's model is None;
@@ -232,26 +208,20 @@ def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
     from vo_ocml.membership.base import STAGE_DTYPE, STAGE_FILTER, STAGE_GMM, STAGE_MST
     from vo_ocml.membership.detection import find_candidates
 
-    candidates = [] if competitors else est.candidates_ or find_candidates(
+    candidates = est.candidates_ or find_candidates(
         kin, err, sky, max_candidates=max_clusters, resolve_sky=est.min_significance,
         random_state=est.random_state)
     seeds = measured_seeds(
         kin, err, sky, primary, candidates, max_clusters=max_clusters,
         min_significance=est.min_significance, sky_window=sky_window,
         velocity_dispersion=est.max_velocity_dispersion, random_state=est.random_state)
-    known = competing(est.known_clusters, primary, err, est.filter_nsigma) if competitors \
-        else est.known_clusters
     seeds, not_seeded = known_seeds(
-        kin, err, sky, seeds, known, est.sky_origin_, max_clusters=max_clusters,
+        kin, err, sky, seeds, est.known_clusters, est.sky_origin_, max_clusters=max_clusters,
         min_significance=est.min_significance, min_members=est.min_members,
         nsigma=est.filter_nsigma,
         velocity_dispersion=est.max_velocity_dispersion, random_state=est.random_state)
     est.kinematic_range_ = np.ptp(kin, axis=0)
     filters, log_window = window_columns(est, kin, err, seeds, primary_rows[0])
-    if competitors:  # the clusters of the primary's group alone
-        first = overlap_groups(filters)[0]
-        seeds, filters, log_window = [seeds[k] for k in first], filters[:, first], \
-            log_window[:, first]
     def mst_rows(k: int) -> np.ndarray:
         return candidate_rows(kin, sky, filters[:, k], rule=est.mst_rule, k_sigma=est._mst_k(),
                               n_neighbors=est.mst_neighbors, min_group=est.mst_min_group)
@@ -320,7 +290,7 @@ def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
 
 def joint_result(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, primary: Seed,
                  max_clusters: int, sky_window: float,
-                 primary_rows: tuple[np.ndarray, np.ndarray], competitors: bool = False):
+                 primary_rows: tuple[np.ndarray, np.ndarray]):
     """The :class:`~vo_ocml.membership.base.Scores` of a joint run (``primary_rows``: see
     :func:`joint_scores`).
 
@@ -333,7 +303,7 @@ def joint_result(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, 
     from vo_ocml.membership.sky import from_tangent_plane
 
     P, stage, counts, outcomes = joint_scores(est, kin, err, sky, primary, max_clusters,
-                                              sky_window, primary_rows, competitors)
+                                              sky_window, primary_rows)
     clusters = []
     for outcome in outcomes:
         model = outcome.model
@@ -375,8 +345,5 @@ def joint_result(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, 
     est.centre_, est.observed_spread_ = primary.centre, primary.observed
     est.intrinsic_spread_, est.mixture_, est.clusters_ = primary.intrinsic, model, clusters
     est.joint_seeds_ = outcomes[0].seeds
-    if competitors:  # a single-cluster run: the primary alone, its competitors named
-        details["competitors_modelled"] = ", ".join(str(c.centroid.name) for c in clusters[1:])
-        return Scores(P[:, 0], stage, counts, clusters[0].centroid, details)
     return Scores(P[:, 0], stage, counts, clusters[0].centroid, details,
                   clusters=clusters, cluster_probability=P)

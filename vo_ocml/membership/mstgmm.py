@@ -1,10 +1,11 @@
 """filter → MST → GMM membership (SCIENCE.md §1), with a data-driven, adaptive front end.
 
-1. **Centroid.** From the user, a catalogue (a :class:`Centroid`), or the data
-   (:func:`vo_ocml.membership.detection.find_candidates`); then, unless ``refine=False``,
-   measured around that seed with a local two-component mixture: the cluster's observed and
-   intrinsic spreads (and a data seed's refined centre; a given centroid stays put, so that a
-   neighbouring cluster cannot pull it away).
+1. **Centroid.** From the user, a catalogue (passed in as a :class:`Centroid`), or found in the
+   data (:func:`vo_ocml.membership.detection.find_candidates`); then, unless ``refine=False``,
+   measured around that seed with a local two-component mixture, which gives the cluster's
+   observed and intrinsic spreads (and, for a seed found in the data, its refined centre; a
+   given centroid stays where the user or catalogue put it, so that a neighbouring cluster
+   cannot pull it away).
 2. **Filter.** ``"adaptive"`` (default): a star passes when its χ² distance to the centroid
    in (pmra, pmdec, parallax), with per-star variance σ_int² + σ_i² (intrinsic spread plus the
    star's own error; the observed spread when errors are unknown), is below the χ²₃ quantile of
@@ -109,11 +110,11 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
         Most clusters a ``clusters="all"`` run models (the blind detection's candidates above
         ``min_significance``, best first).
     known_clusters : sequence of Centroid
-        Clusters known to be in the table, each with ``ra``, ``dec`` and ``r50`` (``vo_ocml.run``
-        passes the catalogued ones). A run of several clusters seeds those the detection did
-        not find, a single-cluster run those that compete with its cluster for stars
-        (:func:`~vo_ocml.membership.joint.competing`), each kept only where the joint mixture
-        confirms it (:func:`~vo_ocml.membership.joint_seeds.known_seeds`).
+        Clusters known to be in the table (e.g. the catalogued ones: ``vo_ocml.run`` passes
+        them with ``catalogue_seeds``), each with ``ra``, ``dec`` and ``r50``. A run of several
+        clusters seeds every one that the detection did not find (after its candidates, up to
+        ``max_clusters``) and keeps it if the joint mixture confirms it
+        (:func:`~vo_ocml.membership.joint_seeds.known_seeds`); a single-cluster run ignores them.
     max_fit_stars : int
         "radial" mixture: fit on a random sample of at most this many of the MST's survivors
         (speed on cones of millions of stars), then score every survivor with the fitted model.
@@ -221,8 +222,10 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
         return float(self.mst_k) if self.mst_k is not None else mst.DEFAULT_K[self.mst_rule]
 
     def _parameters(self) -> dict[str, Any]:
-        known = "; ".join(c.name or f"{c.as_array().tolist()}" for c in self.known_clusters)
-        return super()._parameters() | {"mst_k": self._mst_k(), "known_clusters": known or "none"}
+        return super()._parameters() | {
+            "mst_k": self._mst_k(),
+            "known_clusters": "; ".join(c.name or f"{c.as_array().tolist()}"
+                                        for c in self.known_clusters) or "none"}
 
     # ------------------------------------------------------------------ steps
     def _filter(self, kin: np.ndarray, err: np.ndarray | None, centre: np.ndarray,
@@ -343,16 +346,14 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
             found_at = self._detected_sky() if source == "data" else None
             target = found_at[0] if found_at is not None else \
                 sky_target(sky[i_m], kin[i_m], centre, observed)
-            if self._n_clusters() > 1 or self.known_clusters:  # single: beside competitors
+            if self._n_clusters() > 1:
                 primary = joint_seeds.Seed(
                     centre, observed, intrinsic, target, significance, source,
                     name or getattr(c, "name", None), r50=getattr(c, "r50", None),
                     window=found_at[1] if found_at is not None else np.inf,
                     detection=self._detection() if source == "data" else None)
-                alone = self._n_clusters() == 1
-                several = joint.joint_result(
-                    self, kin, err, sky, primary, self.max_clusters if alone else
-                    self._n_clusters(), DETECTION_SKY_WINDOW, (passed, i_m), competitors=alone)
+                several = joint.joint_result(self, kin, err, sky, primary, self._n_clusters(),
+                                             DETECTION_SKY_WINDOW, (passed, i_m))
                 if len(self.joint_seeds_) > 1:  # else the single fit below, others beside it
                     return several
             e_m = err[i_m] if err is not None else None
@@ -433,7 +434,6 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
         """New stars pass the fitted filters and get each cluster's posterior and the field's
         (:func:`~vo_ocml.membership.joint_predict.cluster_posteriors`).
 
-        The MST pruning belongs to the fitted sample and is not re-applied (a single-cluster
-        fit beside competitors: its cluster's posterior and the rest)."""
-        P = joint_predict.cluster_posteriors(self, X, err)
-        return P if self._n_clusters() > 1 else np.column_stack([P[:, 0], 1.0 - P[:, 0]])
+        The MST pruning belongs to the fitted sample and is not re-applied.
+        """
+        return joint_predict.cluster_posteriors(self, X, err)
