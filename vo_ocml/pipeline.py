@@ -300,10 +300,11 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
         parallax uncertainties are up to ~30 % too small brighter than G ≈ 18 and about right
         fainter (El-Badry, Rix & Heintz 2021, MNRAS 506, 2269). Default 1: as stated.
     catalogue_seeds : bool
-        A run of several clusters (``clusters`` "all" or N > 1, ``mstgmm``) also seeds every
-        catalogued cluster the table holds that its blind detection did not find
-        (``known_clusters`` of :class:`~vo_ocml.membership.mstgmm.MSTGMM`); the joint mixture
-        keeps those it confirms.
+        Pass the catalogued clusters the table holds to the estimator (``mstgmm``'s
+        ``known_clusters``): a single-cluster run fits beside its cluster those whose stars
+        its own fit took (:func:`~vo_ocml.membership.joint.rivals`) and reports its cluster
+        alone; a run of several (``clusters`` "all" or N > 1) adds those its blind detection did
+        not find. The joint mixture keeps only those it confirms.
     **method_params
         Passed to the estimator (see :class:`~vo_ocml.membership.mstgmm.MSTGMM`,
         :class:`~vo_ocml.membership.dec.DEC`). When the table has no pm/parallax error columns
@@ -359,8 +360,7 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
                     "phot_g_mean_mag", ", ".join(ERROR_FEATURES))
     named = resolve_centroid(cluster, centroid, options.position, options.r50)
     params = dict(options.params)
-    if options.catalogue_seeds and "known_clusters" in method_defaults(method) \
-            and params.get("clusters", method_defaults(method)["clusters"]) != 1:
+    if options.catalogue_seeds and "known_clusters" in method_defaults(method):
         params["known_clusters"] = catalogued_seeds(arrays, named)
     estimator = cls(centroid=named, random_state=random_state, **params)
     estimator.fit(X, errors=errors, **_photometry_and_correlations(

@@ -99,6 +99,9 @@ class Summary:
     catalogued : tuple of str
         When no cluster was found and the catalogue was looked up: the catalogued clusters the
         table holds, richest first (at most ten).
+    rivals : str
+        The known clusters a single-cluster run modelled beside its cluster (comma-separated;
+        :func:`~vo_ocml.membership.joint.beside_rivals`), or empty.
     """
 
     found: bool
@@ -123,6 +126,7 @@ class Summary:
     catalogue: CatalogueMatch | None = None
     catalogue_checked: bool = False
     catalogued: tuple[str, ...] = ()
+    rivals: str = ""
 
     @property
     def fills_table(self) -> bool:
@@ -150,6 +154,9 @@ class Summary:
             ("r50 / table's median radius", "—" if not np.isfinite(self.fill) else
              f"{self.fill:.2f}" + (f" ({FILL_ADVICE})" if self.fills_table else "")),
         ]
+        if self.rivals:
+            rows.append(("modelled beside it", f"{self.rivals} (fitted jointly with this "
+                         "cluster: a fit of it alone took their stars)"))
         if self.catalogue_checked and not self.found:
             rows.append(("catalogued clusters in the table", ", ".join(self.catalogued) +
                          " (name one to fit it)" if self.catalogued else "none"))
@@ -358,4 +365,5 @@ def summarize(result: MembershipResult, astrometry: dict[str, np.ndarray],
                    pmdec=pmdec, pmdec_se=pmdec_se, parallax=plx, parallax_se=plx_se,
                    ra=ra, dec=dec, r50=r50, centroid_source=source,
                    step_counts=dict(result.step_counts), means_from=how,
-                   parallax_zero_point=parallax_zero_point, fill=fill)
+                   parallax_zero_point=parallax_zero_point, fill=fill,
+                   rivals=str(result.details.get("competitors_modelled", "")))

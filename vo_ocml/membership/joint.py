@@ -45,8 +45,10 @@ from vo_ocml.membership.deconvolution import error_covariance, take_rows
 from vo_ocml.membership.joint_groups import combine, moved_from_name, overlap_groups
 from vo_ocml.membership.joint_mixture import (JointMixtureFit, JointSeed, fit_joint_mixture,
                                               fit_sample)
-from vo_ocml.membership.joint_seeds import (Seed, known_seeds, left_where_known,
-                                            measured_seeds, seed_label)
+from vo_ocml.membership.joint_seeds import (KNOWN_WINDOW_R50, Seed, known_seeds,
+                                            left_where_known, measured_seeds, seed_label)
+from vo_ocml.membership.scope import DETECTION_SKY_WINDOW
+from vo_ocml.membership.sky import tangent_plane
 from vo_ocml.membership.sky_prior import Footprint
 from vo_ocml.membership.unknown_errors import ErrorLevels, stand_in
 
@@ -166,6 +168,70 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
     return None
 
 
+#: a known cluster competes with a single run's cluster when its centroid passes that cluster's
+#: filter for a star this precise: the errors of the table's least precise tenth (the filter
+#: windows of fainter stars, which both clusters' windows hold, are wider still)
+COMPETING_ERROR_QUANTILE = 90
+
+
+def competing(known: tuple, primary: Seed, err: np.ndarray | None,
+              nsigma: float) -> tuple:
+    """The known clusters (Centroids) whose centroid lies within ``nsigma`` × (the primary's
+    observed spread ⊕ its own spread ⊕ the table's :data:`COMPETING_ERROR_QUANTILE` th
+    percentile error) of the primary's on every axis: those whose members its filter takes."""
+    if not known:
+        return ()
+    error = np.nanpercentile(stand_in(err, 1 if err is None else len(err)),
+                             COMPETING_ERROR_QUANTILE, axis=0)
+    def spread(c) -> np.ndarray:
+        return np.zeros(3) if c.spread is None else np.nan_to_num(np.asarray(c.spread, float))
+    return tuple(c for c in known if np.all(
+        np.abs(c.as_array() - primary.centre)
+        <= nsigma * np.sqrt(primary.observed**2 + spread(c)**2 + error**2)))
+
+
+def rivals(est, primary: Seed, err: np.ndarray | None, sky: np.ndarray,
+           probability: np.ndarray) -> tuple:
+    """The known clusters (``est.known_clusters``) that rival a single run's cluster for
+    stars: :func:`competing` ones where its fit (``probability``, every row) gave at least
+    half of ``min_members`` of probability within :data:`KNOWN_WINDOW_R50` × r50 of their
+    position -- a cluster whose stars the fit did not take cannot have taken them."""
+    rows = np.flatnonzero(probability > 0)
+    out = []
+    for c in competing(est.known_clusters, primary, err, est.filter_nsigma):
+        target = tangent_plane(np.array([c.ra]), np.array([c.dec]), *est.sky_origin_)[0]
+        near = np.hypot(*(sky[rows] - target).T) <= KNOWN_WINDOW_R50 * c.r50
+        if probability[rows[near]].sum() >= est.min_members / 2:
+            out.append(c)
+    return tuple(out)
+
+
+def beside_rivals(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
+                  primary: Seed, probability: np.ndarray,
+                  primary_rows: tuple[np.ndarray, np.ndarray]):
+    """A single run's cluster fitted jointly with its :func:`rivals` (``probability``: its
+    single fit), reported alone; None (``est`` as the single fit left it) when no rival stands
+    out where it is known or the joint mixture confirms none beside it.
+
+    The rivals are seeded as a several-cluster run seeds known clusters
+    (:func:`~vo_ocml.membership.joint_seeds.known_seeds`, also against the stars at the same
+    distance from the cluster's centre) and only the cluster's group is fitted
+    (:func:`joint_scores`). Returns the primary's
+    :class:`~vo_ocml.membership.base.Scores`, the rivals kept named in
+    ``details["competitors_modelled"]``.
+    """
+    known = rivals(est, primary, err, sky, probability)
+    if not known:
+        return None
+    scores = joint_result(est, kin, err, sky, primary, est.max_clusters, DETECTION_SKY_WINDOW,
+                          primary_rows, competitors=known)
+    if scores is None or len(est.joint_seeds_) > 1:
+        return scores
+    est.clusters_, est.fits_apart_, est.first_alone_ = [], [], False  # the single fit's
+    del est.joint_seeds_
+    return None
+
+
 def window_columns(est, kin: np.ndarray, err: np.ndarray | None, seeds: list[Seed],
                    first: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Which stars pass each seed's filter (n, K), and their log window volumes (inf outside);
@@ -187,13 +253,16 @@ def window_columns(est, kin: np.ndarray, err: np.ndarray | None, seeds: list[See
 
 def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
                  primary: Seed, max_clusters: int, sky_window: float,
-                 primary_rows: tuple[np.ndarray, np.ndarray]
-                 ) -> tuple[np.ndarray, np.ndarray, dict, list[JointOutcome]]:
+                 primary_rows: tuple[np.ndarray, np.ndarray], competitors: tuple = ()
+                 ) -> tuple[np.ndarray, np.ndarray, dict, list[JointOutcome]] | None:
     """Every cluster's filter → MST, then a joint mixture per group of overlapping clusters
     (:func:`~vo_ocml.membership.joint_groups.overlap_groups`), for ``est`` (an MSTGMM).
 
     ``primary_rows``: the primary's filter (n,) and the rows its MST kept, from the single
-    model's steps (the same filter and MST: not built twice).
+    model's steps (the same filter and MST: not built twice). With ``competitors`` (a
+    single-cluster run's :func:`rivals`) only those known clusters are seeded (no blind
+    detection; each must also stand out against the stars at its distance from the primary)
+    and only the primary's group is fitted.
 
     The primary cluster alone in its group, or not confirmed by its group's mixture, is left to
     the single model (its outcome's model is None;
@@ -203,25 +272,33 @@ def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
     Returns
     -------
     (probability (m, K + 1) on every row, stage per row, step counts, one outcome per group
-    with the primary's first)
+    with the primary's first), or None when ``competitors`` were given and none was seeded
     """
     from vo_ocml.membership.base import STAGE_DTYPE, STAGE_FILTER, STAGE_GMM, STAGE_MST
     from vo_ocml.membership.detection import find_candidates
 
-    candidates = est.candidates_ or find_candidates(
+    candidates = [] if competitors else est.candidates_ or find_candidates(
         kin, err, sky, max_candidates=max_clusters, resolve_sky=est.min_significance,
         random_state=est.random_state)
     seeds = measured_seeds(
         kin, err, sky, primary, candidates, max_clusters=max_clusters,
         min_significance=est.min_significance, sky_window=sky_window,
         velocity_dispersion=est.max_velocity_dispersion, random_state=est.random_state)
+    known = competitors or est.known_clusters
     seeds, not_seeded = known_seeds(
-        kin, err, sky, seeds, est.known_clusters, est.sky_origin_, max_clusters=max_clusters,
+        kin, err, sky, seeds, known, est.sky_origin_, max_clusters=max_clusters,
         min_significance=est.min_significance, min_members=est.min_members,
         nsigma=est.filter_nsigma,
-        velocity_dispersion=est.max_velocity_dispersion, random_state=est.random_state)
+        velocity_dispersion=est.max_velocity_dispersion, random_state=est.random_state,
+        beside=primary.sky if competitors else None)
+    if competitors and len(seeds) == 1:  # no rival stands out: the single fit stands
+        return None
     est.kinematic_range_ = np.ptp(kin, axis=0)
     filters, log_window = window_columns(est, kin, err, seeds, primary_rows[0])
+    if competitors:  # the clusters of the primary's group alone
+        first = overlap_groups(filters)[0]
+        seeds, filters, log_window = [seeds[k] for k in first], filters[:, first], \
+            log_window[:, first]
     def mst_rows(k: int) -> np.ndarray:
         return candidate_rows(kin, sky, filters[:, k], rule=est.mst_rule, k_sigma=est._mst_k(),
                               n_neighbors=est.mst_neighbors, min_group=est.mst_min_group)
@@ -290,20 +367,24 @@ def joint_scores(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray,
 
 def joint_result(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, primary: Seed,
                  max_clusters: int, sky_window: float,
-                 primary_rows: tuple[np.ndarray, np.ndarray]):
+                 primary_rows: tuple[np.ndarray, np.ndarray], competitors: tuple = ()):
     """The :class:`~vo_ocml.membership.base.Scores` of a joint run (``primary_rows``: see
     :func:`joint_scores`).
 
     Sets ``est``'s fitted attributes (``centre_``, spreads, ``mixture_``: the
     :class:`JointMixtureFit`, ``clusters_``, ``joint_seeds_``). With one seed in
     ``joint_seeds_`` the primary is left to the single model and these scores only carry the
-    other clusters (:func:`~vo_ocml.membership.joint_groups.beside`).
+    other clusters (:func:`~vo_ocml.membership.joint_groups.beside`). None, ``est``
+    untouched, when :func:`joint_scores` seeded none of ``competitors``.
     """
     from vo_ocml.membership.base import Centroid, ClusterFound, Scores, probability_step
     from vo_ocml.membership.sky import from_tangent_plane
 
-    P, stage, counts, outcomes = joint_scores(est, kin, err, sky, primary, max_clusters,
-                                              sky_window, primary_rows)
+    scored = joint_scores(est, kin, err, sky, primary, max_clusters, sky_window, primary_rows,
+                          competitors)
+    if scored is None:
+        return None
+    P, stage, counts, outcomes = scored
     clusters = []
     for outcome in outcomes:
         model = outcome.model
@@ -345,5 +426,8 @@ def joint_result(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, 
     est.centre_, est.observed_spread_ = primary.centre, primary.observed
     est.intrinsic_spread_, est.mixture_, est.clusters_ = primary.intrinsic, model, clusters
     est.joint_seeds_ = outcomes[0].seeds
+    if competitors:  # a single-cluster run: the primary alone, its competitors named
+        details["competitors_modelled"] = ", ".join(str(c.centroid.name) for c in clusters[1:])
+        return Scores(P[:, 0], stage, counts, clusters[0].centroid, details)
     return Scores(P[:, 0], stage, counts, clusters[0].centroid, details,
                   clusters=clusters, cluster_probability=P)

@@ -159,7 +159,7 @@ def measured_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, pri
 
 def known_excess(kin: np.ndarray, err: np.ndarray, sky: np.ndarray, footprint: Footprint,
                  centre: np.ndarray, spread: np.ndarray, target: np.ndarray, r50: float,
-                 nsigma: float) -> tuple[float, int]:
+                 nsigma: float, beside: np.ndarray | None = None) -> tuple[float, int]:
     """How much a known cluster stands out where it is known.
 
     Counts the stars within its r50 of ``target`` whose motion and parallax lie within
@@ -167,33 +167,51 @@ def known_excess(kin: np.ndarray, err: np.ndarray, sky: np.ndarray, footprint: F
     window's stars in the ring from :data:`KNOWN_WINDOW_R50` to :data:`KNOWN_FIELD_R50` × r50,
     scaled by the areas inside the footprint.
 
+    ``beside``: the sky centre of another cluster whose members the window may hold (a single
+    run's cluster, :func:`~vo_ocml.membership.joint.competing`). Its members crowd towards
+    its centre, not towards the known one, so the count must also stand out against the
+    window's stars at the same distance from that centre: the annulus around ``beside`` one
+    r50 either side of the known cluster's distance, less the disc of
+    :data:`KNOWN_WINDOW_R50` × r50 around it. The lesser of the two significances is returned.
+
     Returns
     -------
     (float, int)
         The Poisson significance of the count (σ, one trial; NaN when the footprint holds less
-        of the ring than of the disc: too little field to compare, e.g. a cluster as large as
-        the table), and the count.
+        of a comparison region than of the disc: too little field to compare, e.g. a cluster
+        as large as the table, or one on top of ``beside``), and the count.
     """
-    rows = np.flatnonzero(np.hypot(*(sky - target).T) <= KNOWN_FIELD_R50 * r50)
+    to_target = np.hypot(*(sky - target).T)
+    near = to_target <= KNOWN_FIELD_R50 * r50
+    if beside is not None:
+        distance = float(np.hypot(*(target - beside)))
+        to_beside = np.abs(np.hypot(*(sky - beside).T) - distance) <= r50
+        near |= to_beside
+    rows = np.flatnonzero(near)
     width = nsigma * np.sqrt(spread**2 + err[rows] ** 2)
     alike = rows[np.all(np.abs(kin[rows] - centre) <= width, axis=1)]
-    r = np.hypot(*(sky[alike] - target).T)
+    r = to_target[alike]
     inside = int(np.sum(r <= r50))
     inner = footprint.disc_area(target, r50)
-    ring = footprint.disc_area(target, KNOWN_FIELD_R50 * r50) \
-        - footprint.disc_area(target, KNOWN_WINDOW_R50 * r50)
-    if inner <= 0 or ring < inner:
+    areas = [footprint.disc_area(target, KNOWN_FIELD_R50 * r50)
+             - footprint.disc_area(target, KNOWN_WINDOW_R50 * r50)]
+    counts = [np.sum((r > KNOWN_WINDOW_R50 * r50) & (r <= KNOWN_FIELD_R50 * r50))]
+    if beside is not None:
+        areas.append(footprint.annulus_area(beside, max(distance - r50, 0.0), distance + r50,
+                                            (target, KNOWN_WINDOW_R50 * r50)))
+        counts.append(np.sum(to_beside[alike] & (r > KNOWN_WINDOW_R50 * r50)))
+    if inner <= 0 or min(areas) < inner:
         return np.nan, inside
-    expected = np.sum(r > KNOWN_WINDOW_R50 * r50) * inner / ring
-    return float(sigma_from_log_p(log_p_upper(np.array([inside]), np.array([expected])))[0]), \
-        inside
+    expected = np.array([c * inner / a for c, a in zip(counts, areas)])
+    sigma = sigma_from_log_p(log_p_upper(np.full(len(expected), inside), expected))
+    return float(np.min(sigma)), inside
 
 
 def known_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: list[Seed],
                 known: tuple[Centroid, ...], origin: tuple[float, float], *, max_clusters: int,
                 min_significance: float, min_members: int, nsigma: float,
-                velocity_dispersion: float,
-                random_state: int | None) -> tuple[list[Seed], list[str]]:
+                velocity_dispersion: float, random_state: int | None,
+                beside: np.ndarray | None = None) -> tuple[list[Seed], list[str]]:
     """``seeds`` and the known clusters that are none of them, at most ``max_clusters`` in all;
     why the others were not seeded.
 
@@ -209,7 +227,8 @@ def known_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds:
     (:func:`same_cluster`) is left out. The joint mixture then keeps it only if it confirms it
     (:func:`left_where_known`).
 
-    ``origin`` is the tangent plane's (RA, Dec) of ``sky``.
+    ``origin`` is the tangent plane's (RA, Dec) of ``sky``; ``beside``: see
+    :func:`known_excess`.
     """
     seeds, faint, notes = list(seeds), [], []
     if not known:
@@ -233,7 +252,7 @@ def known_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds:
             continue
         tries -= 1
         seed.significance, inside = known_excess(kin, errors, sky, footprint, centre, guess,
-                                                 target, c.r50, nsigma)
+                                                 target, c.r50, nsigma, beside)
         if not (seed.significance >= min_significance and inside >= min_members / 2):
             faint.append(f"{c.name or 'unnamed'} ({seed.significance:.1f}, {inside})")
             continue
@@ -252,7 +271,7 @@ def known_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds:
     if faint:
         notes.insert(0, f"{len(faint)} known cluster(s) not seeded, under {min_significance:g} "
                         f"sigma or {min_members / 2:g} stars within r50 where known (σ, stars; "
-                        "nan: no field around them to compare): "
+                        "nan: too little field to compare them with): "
                         + ", ".join(faint[:MAX_LISTED_KNOWN])
                         + (f" and {len(faint) - MAX_LISTED_KNOWN} more"
                            if len(faint) > MAX_LISTED_KNOWN else ""))

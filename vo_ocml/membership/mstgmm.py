@@ -1,11 +1,10 @@
 """filter → MST → GMM membership (SCIENCE.md §1), with a data-driven, adaptive front end.
 
-1. **Centroid.** From the user, a catalogue (passed in as a :class:`Centroid`), or found in the
-   data (:func:`vo_ocml.membership.detection.find_candidates`); then, unless ``refine=False``,
-   measured around that seed with a local two-component mixture, which gives the cluster's
-   observed and intrinsic spreads (and, for a seed found in the data, its refined centre; a
-   given centroid stays where the user or catalogue put it, so that a neighbouring cluster
-   cannot pull it away).
+1. **Centroid.** From the user, a catalogue (a :class:`Centroid`), or the data
+   (:func:`vo_ocml.membership.detection.find_candidates`); then, unless ``refine=False``,
+   measured around that seed with a local two-component mixture: the cluster's observed and
+   intrinsic spreads (and a data seed's refined centre; a given centroid stays put, so that a
+   neighbouring cluster cannot pull it away).
 2. **Filter.** ``"adaptive"`` (default): a star passes when its χ² distance to the centroid
    in (pmra, pmdec, parallax), with per-star variance σ_int² + σ_i² (intrinsic spread plus the
    star's own error; the observed spread when errors are unknown), is below the χ²₃ quantile of
@@ -110,11 +109,11 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
         Most clusters a ``clusters="all"`` run models (the blind detection's candidates above
         ``min_significance``, best first).
     known_clusters : sequence of Centroid
-        Clusters known to be in the table (e.g. the catalogued ones: ``vo_ocml.run`` passes
-        them with ``catalogue_seeds``), each with ``ra``, ``dec`` and ``r50``. A run of several
-        clusters seeds every one that the detection did not find (after its candidates, up to
-        ``max_clusters``) and keeps it if the joint mixture confirms it
-        (:func:`~vo_ocml.membership.joint_seeds.known_seeds`); a single-cluster run ignores them.
+        Clusters known to be in the table, each with ``ra``, ``dec`` and ``r50`` (``vo_ocml.run``
+        passes the catalogued ones). A run of several clusters seeds those the detection did
+        not find, a single-cluster run those whose stars its fit took
+        (:func:`~vo_ocml.membership.joint.rivals`), each kept where the joint mixture confirms
+        it (:func:`~vo_ocml.membership.joint_seeds.known_seeds`).
     max_fit_stars : int
         "radial" mixture: fit on a random sample of at most this many of the MST's survivors
         (speed on cones of millions of stars), then score every survivor with the fitted model.
@@ -222,10 +221,8 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
         return float(self.mst_k) if self.mst_k is not None else mst.DEFAULT_K[self.mst_rule]
 
     def _parameters(self) -> dict[str, Any]:
-        return super()._parameters() | {
-            "mst_k": self._mst_k(),
-            "known_clusters": "; ".join(c.name or f"{c.as_array().tolist()}"
-                                        for c in self.known_clusters) or "none"}
+        known = "; ".join(c.name or f"{c.as_array().tolist()}" for c in self.known_clusters)
+        return super()._parameters() | {"mst_k": self._mst_k(), "known_clusters": known or "none"}
 
     # ------------------------------------------------------------------ steps
     def _filter(self, kin: np.ndarray, err: np.ndarray | None, centre: np.ndarray,
@@ -346,12 +343,12 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
             found_at = self._detected_sky() if source == "data" else None
             target = found_at[0] if found_at is not None else \
                 sky_target(sky[i_m], kin[i_m], centre, observed)
+            primary = joint_seeds.Seed(
+                centre, observed, intrinsic, target, significance, source,
+                name or getattr(c, "name", None), r50=getattr(c, "r50", None),
+                window=found_at[1] if found_at is not None else np.inf,
+                detection=self._detection() if source == "data" else None)
             if self._n_clusters() > 1:
-                primary = joint_seeds.Seed(
-                    centre, observed, intrinsic, target, significance, source,
-                    name or getattr(c, "name", None), r50=getattr(c, "r50", None),
-                    window=found_at[1] if found_at is not None else np.inf,
-                    detection=self._detection() if source == "data" else None)
                 several = joint.joint_result(self, kin, err, sky, primary, self._n_clusters(),
                                              DETECTION_SKY_WINDOW, (passed, i_m))
                 if len(self.joint_seeds_) > 1:  # else the single fit below, others beside it
@@ -383,6 +380,10 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
                         f"mas/yr, exceeds what a bound cluster can have at its parallax "
                         f"({bound:.2f} mas/yr, i.e. {self.max_velocity_dispersion} km/s): it is "
                         "a feature of the field")
+            rivalled = None if self._n_clusters() > 1 or not self.known_clusters else \
+                joint.beside_rivals(self, kin, err, sky, primary, probability, (passed, i_m))
+            if rivalled is not None:  # a single run's cluster fitted beside its rivals
+                return rivalled
             mxi, meta = np.average(sky[i_m], axis=0, weights=post)
             ra_c, dec_c = from_tangent_plane(mxi, meta, ra0, dec0)
             fitted = np.asarray(mix_info.get("cluster_mean",
@@ -432,8 +433,7 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
 
     def _predict_cluster_rows(self, X: np.ndarray, err: np.ndarray | None) -> np.ndarray:
         """New stars pass the fitted filters and get each cluster's posterior and the field's
-        (:func:`~vo_ocml.membership.joint_predict.cluster_posteriors`).
-
-        The MST pruning belongs to the fitted sample and is not re-applied.
-        """
-        return joint_predict.cluster_posteriors(self, X, err)
+        (:func:`~vo_ocml.membership.joint_predict.cluster_posteriors`; a single-cluster fit
+        beside rivals: its cluster's and the rest). The MST pruning is not re-applied."""
+        P = joint_predict.cluster_posteriors(self, X, err)
+        return P if self._n_clusters() > 1 else np.column_stack([P[:, 0], 1.0 - P[:, 0]])

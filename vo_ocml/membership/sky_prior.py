@@ -108,6 +108,19 @@ class Footprint:
         mid = 0.5 * (edges[1:] + edges[:-1])
         return float(np.sum(np.pi * np.diff(edges**2) * self.coverage(np.asarray(centre), mid)))
 
+    def annulus_area(self, centre: np.ndarray, inner: float, outer: float,
+                     without: tuple[np.ndarray, float]) -> float:
+        """Area (deg²) of the annulus from ``inner`` to ``outer`` around ``centre`` inside the
+        footprint, less the disc ``without`` = (its centre, its radius)."""
+        edges = np.linspace(inner, outer, _DISC_RINGS + 1)
+        mid = 0.5 * (edges[1:] + edges[:-1])
+        phi = np.linspace(0.0, 2 * np.pi, _N_ANGLES, endpoint=False)
+        pts = (np.asarray(centre) + mid[:, None, None]
+               * np.stack([np.cos(phi), np.sin(phi)], axis=1)[None]).reshape(-1, 2)
+        kept = self.contains(pts) & (np.hypot(*(pts - without[0]).T) > without[1])
+        return float(np.sum(np.pi * np.diff(edges**2)
+                            * kept.reshape(len(mid), _N_ANGLES).mean(axis=1)))
+
     def coverage(self, centre: np.ndarray, radii: np.ndarray) -> np.ndarray:
         """Fraction of each circle of radius ``radii`` around ``centre`` inside the footprint."""
         phi = np.linspace(0.0, 2 * np.pi, _N_ANGLES, endpoint=False)
