@@ -168,7 +168,7 @@ def known_excess(kin: np.ndarray, err: np.ndarray, sky: np.ndarray, footprint: F
     scaled by the areas inside the footprint.
 
     ``beside``: the sky centre of another cluster whose members the window may hold (a single
-    run's cluster, :func:`~vo_ocml.membership.joint.competing`). Its members crowd towards
+    run's cluster, :func:`~vo_ocml.membership.joint.rivals`). Its members crowd towards
     its centre, not towards the known one, so the count must also stand out against the
     window's stars at the same distance from that centre: the annulus around ``beside`` one
     r50 either side of the known cluster's distance, less the disc of
