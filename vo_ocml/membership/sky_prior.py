@@ -51,7 +51,7 @@ _NEWTON_STEPS = 25
 _NEWTON_TOL = 1e-8
 #: the profile normalisations are recomputed when the centre moves by this fraction of the size
 _RECENTRE = 2e-3
-#: rings over which :meth:`Footprint.disc_area` integrates a disc's coverage
+#: rings over which :meth:`Footprint.annulus_area` integrates an annulus's (or disc's) coverage
 _DISC_RINGS = 32
 #: most stars used to build the footprint's hull
 _HULL_STARS = 50_000
@@ -104,29 +104,28 @@ class Footprint:
 
     def disc_area(self, centre: np.ndarray, radius: float) -> float:
         """Area (deg²) of the disc of ``radius`` around ``centre`` inside the footprint."""
-        edges = np.linspace(0.0, radius, _DISC_RINGS + 1)
-        mid = 0.5 * (edges[1:] + edges[:-1])
-        return float(np.sum(np.pi * np.diff(edges**2) * self.coverage(np.asarray(centre), mid)))
+        return self.annulus_area(centre, 0.0, radius)
 
     def annulus_area(self, centre: np.ndarray, inner: float, outer: float,
-                     without: tuple[np.ndarray, float]) -> float:
+                     without: tuple[np.ndarray, float] | None = None) -> float:
         """Area (deg²) of the annulus from ``inner`` to ``outer`` around ``centre`` inside the
-        footprint, less the disc ``without`` = (its centre, its radius)."""
+        footprint, less the disc ``without`` = (its centre, its radius) when given."""
         edges = np.linspace(inner, outer, _DISC_RINGS + 1)
         mid = 0.5 * (edges[1:] + edges[:-1])
-        phi = np.linspace(0.0, 2 * np.pi, _N_ANGLES, endpoint=False)
-        pts = (np.asarray(centre) + mid[:, None, None]
-               * np.stack([np.cos(phi), np.sin(phi)], axis=1)[None]).reshape(-1, 2)
-        kept = self.contains(pts) & (np.hypot(*(pts - without[0]).T) > without[1])
         return float(np.sum(np.pi * np.diff(edges**2)
-                            * kept.reshape(len(mid), _N_ANGLES).mean(axis=1)))
+                            * self.coverage(np.asarray(centre), mid, without)))
 
-    def coverage(self, centre: np.ndarray, radii: np.ndarray) -> np.ndarray:
-        """Fraction of each circle of radius ``radii`` around ``centre`` inside the footprint."""
+    def coverage(self, centre: np.ndarray, radii: np.ndarray,
+                 without: tuple[np.ndarray, float] | None = None) -> np.ndarray:
+        """Fraction of each circle of radius ``radii`` around ``centre`` inside the footprint
+        (and outside the disc ``without`` = (its centre, its radius), when given)."""
         phi = np.linspace(0.0, 2 * np.pi, _N_ANGLES, endpoint=False)
         ring = np.stack([np.cos(phi), np.sin(phi)], axis=1)
-        pts = centre + radii[:, None, None] * ring[None]
-        return self.contains(pts.reshape(-1, 2)).reshape(len(radii), _N_ANGLES).mean(axis=1)
+        pts = (centre + radii[:, None, None] * ring[None]).reshape(-1, 2)
+        kept = self.contains(pts)
+        if without is not None:
+            kept &= np.hypot(*(pts - without[0]).T) > without[1]
+        return kept.reshape(len(radii), _N_ANGLES).mean(axis=1)
 
 
 def eff_log_profile(r: np.ndarray, scale: float, slope: float) -> np.ndarray:
