@@ -5,6 +5,7 @@ import pytest
 
 from vo_ocml.errors import InputError
 from vo_ocml.membership.base import Centroid
+from vo_ocml.membership import mixture_step
 from vo_ocml.membership.mst import prune
 from vo_ocml.membership.mstgmm import MSTGMM
 from vo_ocml.simulate import SimCluster, simulate_cone
@@ -193,3 +194,33 @@ def test_mst_rules_flag_isolated_stars():
     code = prune(Z, rule="code", k_sigma=1.0)
     assert not code.keep[-2:].any()
     assert paper.threshold == pytest.approx(paper.edge_weights.mean() + 3 * paper.edge_weights.std())
+
+
+def test_a_named_run_refuses_a_hot_group_behind_its_centroid():
+    """A named run whose Gaussian takes a hot co-moving group behind the named parallax is
+    judged at the fitted parallax: 0.33 mas/yr is 3.7 km/s at 0.42 mas (the group), within
+    the 3 km/s bound at the named 0.50 mas but not at the group's distance. It used to return
+    the group (Σ P 289 of its 300 stars) as the named cluster."""
+    group = SimCluster(300, -4.7, 4.8, 0.42, sd_pm=0.33, sd_parallax=0.04, plummer_radius=0.12,
+                       offset=(0.04, 0.0))
+    table = simulate_cone(8000, (group,), radius=0.5, seed=0)
+    X, E, _ = _arrays(table)
+    named = Centroid(-4.8, 4.8, 0.50, source="user", ra=120.0, dec=-30.0, r50=0.05)
+    est = MSTGMM(centroid=named).fit(X, errors=E, magnitude=np.asarray(table["phot_g_mean_mag"]))
+    assert not est.result_.found
+    assert "exceeds what a bound cluster can have" in est.result_.details["no_cluster_reason"]
+    # a cold cluster at the named centroid, where the group was, is found
+    cold = SimCluster(150, -4.8, 4.8, 0.50, sd_pm=0.08, sd_parallax=0.02, plummer_radius=0.04)
+    table = simulate_cone(8000, (cold,), radius=0.5, seed=0)
+    X, E, truth = _arrays(table)
+    est = MSTGMM(centroid=named).fit(X, errors=E, magnitude=np.asarray(table["phot_g_mean_mag"]))
+    completeness, purity = _scores(est.probability_, truth)
+    assert est.result_.found and completeness > 0.85 and purity > 0.85
+
+
+def test_the_dispersion_bound_follows_a_fit_to_a_more_distant_parallax_only():
+    assert mixture_step.bound_at_fitted_parallax(0.3, 0.5, 0.25) == pytest.approx(0.15)
+    assert mixture_step.bound_at_fitted_parallax(0.3, 0.5, 0.75) == pytest.approx(0.3)
+    # parallaxes below MIN_PARALLAX count as it (a fit at negative parallax is not unbounded)
+    floor = mixture_step.MIN_PARALLAX
+    assert mixture_step.bound_at_fitted_parallax(0.3, 0.5, -0.1) == pytest.approx(0.3 * floor / 0.5)

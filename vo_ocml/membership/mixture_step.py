@@ -330,6 +330,22 @@ def fit_pm_sd_bound(parallax: float, velocity_dispersion: float) -> float:
     return velocity_dispersion * max(float(parallax), MIN_PARALLAX) / KMS_PER_MASYR_KPC
 
 
+def bound_at_fitted_parallax(max_pm_sd: float, parallax: float, fitted_parallax: float) -> float:
+    """A pm-dispersion bound set at ``parallax`` (mas; :func:`fit_pm_sd_bound`), held at the
+    fitted cluster's parallax when that is smaller.
+
+    The bound is a velocity dispersion (km/s), so a fit that moved to a more distant group must
+    be as cold in km/s at that group's distance: a poor named cluster whose Gaussian took a hot
+    co-moving population behind it passed the bound at the named parallax (the injection
+    benchmark's three worst named runs: 2.7–3.0 km/s there, 3.1–3.4 km/s at the fitted one,
+    clusters of 18–37 members given Σ P 59–373 over field stars; docs/injection.md,
+    thirty-fourth session). Never loosened: a fit that moved nearer keeps the bound it was
+    fitted under.
+    """
+    return max_pm_sd * min(1.0, max(float(fitted_parallax), MIN_PARALLAX)
+                           / max(float(parallax), MIN_PARALLAX))
+
+
 def cluster_like_sd(parallax: float) -> np.ndarray:
     """The intrinsic spreads (pmra, pmdec in mas/yr, parallax in mas) of the hottest bound
     cluster at ``parallax`` (mas) -- :func:`fit_pm_sd_bound` at
@@ -421,14 +437,16 @@ def velocity_dispersion(post: np.ndarray, kin: np.ndarray, err: np.ndarray | Non
     """The cluster's intrinsic pm dispersion (mas/yr) and the most a bound cluster allows.
 
     For the radial mixture: the dispersion its cluster Gaussian would take without the bound
-    (``max_pm_sd``), against that bound with :data:`PM_SYSTEMATIC` added in quadrature -- a
+    (``max_pm_sd``, set at ``centre``'s parallax), against that bound at the fitted parallax
+    (:func:`bound_at_fitted_parallax`) with :data:`PM_SYSTEMATIC` added in quadrature -- a
     fit that presses on the bound wants a component hotter than any bound cluster: it models a
     kinematic feature of the field (in the injection benchmark, the runs whose cluster
     Gaussian ended on the field's own kinematic peak). Otherwise the members' dispersion
     against :func:`~vo_ocml.membership.centroid.max_pm_dispersion`.
     """
     if mix_info.get("pm_sd_bound") is not None:  # the radial mixture's own bound
-        return wanted_dispersion(mix_info["cluster_sd_unbounded"], mix_info["pm_sd_bound"])
+        return wanted_dispersion(mix_info["cluster_sd_unbounded"], bound_at_fitted_parallax(
+            mix_info["pm_sd_bound"], centre[2], mix_info["cluster_mean"][2]))
     if "cluster_intrinsic_sd" in mix_info:
         sd = np.asarray(mix_info["cluster_intrinsic_sd"][:2])
     else:  # plain GMM: the members' observed spread less their mean squared error
