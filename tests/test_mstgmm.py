@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from vo_ocml.errors import InputError
-from vo_ocml.membership import mixture_step
+from vo_ocml.membership import dispersion_bound
 from vo_ocml.membership.base import Centroid
 from vo_ocml.membership.mst import prune
 from vo_ocml.membership.mstgmm import MSTGMM
@@ -219,8 +219,8 @@ def test_a_named_run_refuses_a_hot_group_behind_its_centroid():
 
 
 def test_the_dispersion_bound_follows_a_fit_to_a_more_distant_parallax_only():
-    assert mixture_step.bound_at_fitted_parallax(0.3, 0.5, 0.25) == pytest.approx(0.15)
-    assert mixture_step.bound_at_fitted_parallax(0.3, 0.5, 0.75) == pytest.approx(0.3)
+    assert dispersion_bound.bound_at_fitted_parallax(0.3, 0.5, 0.25) == pytest.approx(0.15)
+    assert dispersion_bound.bound_at_fitted_parallax(0.3, 0.5, 0.75) == pytest.approx(0.3)
     # parallaxes below MIN_PARALLAX count as it (a fit at negative parallax is not unbounded)
-    floor = mixture_step.MIN_PARALLAX
-    assert mixture_step.bound_at_fitted_parallax(0.3, 0.5, -0.1) == pytest.approx(0.3 * floor / 0.5)
+    floor = dispersion_bound.MIN_PARALLAX
+    assert dispersion_bound.bound_at_fitted_parallax(0.3, 0.5, -0.1) == pytest.approx(0.3 * floor / 0.5)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vo_ocml.membership import mixture_step
+from vo_ocml.membership import dispersion_bound, mixture_step
 from vo_ocml.membership.base import STAGE_DEC, STAGE_FILTER, STAGE_NO_CLUSTER, Centroid, StarColumns
 from vo_ocml.membership.centroid import max_parallax_dispersion
 from vo_ocml.membership.dec_features import FEATURE_SETS, RobustScaler
@@ -149,7 +149,7 @@ def _likelihood_ratio(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, 
             n_field=list(mixture_step.AUTO_FIELD_GAUSSIANS),
             gradient=bool(scope.centre[2] > NEARBY_PARALLAX), max_fit_stars=MAX_FIT_STARS,
             random_state=random_state, mag=stars.magnitude, corr=corr, footprint=footprint,
-            log_window=log_window, max_pm_sd=mixture_step.fit_pm_sd_bound(scope.centre[2], VELOCITY_DISPERSION),
+            log_window=log_window, max_pm_sd=dispersion_bound.fit_pm_sd_bound(scope.centre[2], VELOCITY_DISPERSION),
             max_parallax_sd=max_parallax_dispersion(scope.centre[2]), fixed_mean=fixed_mean)
         return info, model
 
@@ -222,7 +222,7 @@ def fit_sky(est: "DEC", Xc: np.ndarray, err: np.ndarray | None, centroid: Centro
     if members.sum() < MIN_MEMBERS:
         return no_cluster(m, counts, f"the cluster holds only {int(members.sum())} stars with P > 0.5 "
                            f"(fewer than {MIN_MEMBERS})", details, k)
-    wanted, bound = mixture_step.velocity_dispersion(post, kin[cand], e_c, scope.centre, info,
+    wanted, bound = dispersion_bound.velocity_dispersion(post, kin[cand], e_c, scope.centre, info,
                                                      VELOCITY_DISPERSION)
     if wanted > bound:  # the default method's test: the Gaussian models the field's peak
         return no_cluster(m, counts, f"the cluster's intrinsic proper-motion dispersion, "

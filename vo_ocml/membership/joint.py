@@ -20,7 +20,7 @@ are one group (:func:`~vo_ocml.membership.joint_groups.overlap_groups`), and eac
 mixture is fitted on the union of its clusters' candidates. A cluster left with fewer than
 ``min_members`` stars at P > 0.5, or whose Gaussian would be hotter than a bound cluster can be
 without the fit's bound (the single model's test,
-:func:`~vo_ocml.membership.mixture_step.velocity_dispersion`), is dropped and the mixture
+:func:`~vo_ocml.membership.dispersion_bound.velocity_dispersion`), is dropped and the mixture
 refitted without it. The first cluster alone in its group, or not confirmed by its group's
 mixture, or moved by it away from where it was named, is fitted by the single model
 (:func:`~vo_ocml.membership.joint_groups.beside`): a several-cluster run finds every cluster a
@@ -39,7 +39,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from vo_ocml.errors import InputError
-from vo_ocml.membership import mixture_step, mst
+from vo_ocml.membership import dispersion_bound, mixture_step, mst
 from vo_ocml.membership.centroid import max_parallax_dispersion
 from vo_ocml.membership.deconvolution import error_covariance, take_rows
 from vo_ocml.membership.joint_groups import combine, moved_from_name, overlap_groups
@@ -119,7 +119,7 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
     in the CMD (:func:`~vo_ocml.membership.joint_mixture.fit_joint_mixture`); ``footprint`` is
     the table's. Each cluster's
     intrinsic proper-motion dispersion is bounded during the fit as in the single-cluster model
-    (:func:`~vo_ocml.membership.mixture_step.fit_pm_sd_bound`). A cluster alone keeps the
+    (:func:`~vo_ocml.membership.dispersion_bound.fit_pm_sd_bound`). A cluster alone keeps the
     single model's centre update, so that a field with one cluster gets the single run's
     answer; with several, each takes the EFF profile's own (``JointSeed.eff_centre``).
     """
@@ -127,7 +127,7 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
     for _ in range(MAX_REFITS + 1):
         joint_seeds = [JointSeed(s.centre, s.intrinsic, s.sky, gradient(s.centre),
                                  mixture_step.max_profile_scale(s.centre[2]),
-                                 mixture_step.fit_pm_sd_bound(s.centre[2], velocity_dispersion),
+                                 dispersion_bound.fit_pm_sd_bound(s.centre[2], velocity_dispersion),
                                  mixture_step.max_half_radius(s.centre[2], s.r50),
                                  s.window, eff_centre=len(seeds) > 1,
                                  max_parallax_sd=max_parallax_dispersion(s.centre[2]))
@@ -149,8 +149,8 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
         failing = []
         for k, s in enumerate(seeds):
             n_members = int(np.sum(P[:, k] > 0.5))
-            sd, bound = mixture_step.wanted_dispersion(
-                model.sd_unbounded[k], mixture_step.bound_at_fitted_parallax(
+            sd, bound = dispersion_bound.wanted_dispersion(
+                model.sd_unbounded[k], dispersion_bound.bound_at_fitted_parallax(
                     joint_seeds[k].max_pm_sd, joint_seeds[k].mean[2], model.means[k][2]))
             if n_members < min_members or sd > bound:
                 failing.append((k, f"{n_members} members, intrinsic pm sd {sd:.2f} mas/yr "

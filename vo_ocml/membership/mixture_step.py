@@ -13,8 +13,8 @@ Two models (:class:`~vo_ocml.membership.mstgmm.MSTGMM` ``mixture=``):
     the cluster is the component with the highest density at the cluster's position.
 
 Each returns the cluster's posterior per star, facts for the result's details (with a
-``reason`` in words) and the fitted model. :func:`velocity_dispersion` measures the cluster's
-intrinsic proper-motion spread for the bound-cluster check.
+``reason`` in words) and the fitted model. The bound-cluster check on the fit:
+:mod:`vo_ocml.membership.dispersion_bound`.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from scipy.special import erf, erfinv, gammainc, gammaincinv
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
-from vo_ocml.membership.centroid import (BOUND_VELOCITY_DISPERSION, max_parallax_dispersion,
-                                         max_pm_dispersion)
+from vo_ocml.membership.centroid import BOUND_VELOCITY_DISPERSION, max_parallax_dispersion
 from vo_ocml.membership.deconvolution import error_covariance, take_rows
+from vo_ocml.membership.dispersion_bound import MIN_PARALLAX, fit_pm_sd_bound
 from vo_ocml.membership.outskirts import describes_cluster_twice
 from vo_ocml.membership.radial_mixture import RadialMixtureFit, fit_radial_mixture
 from vo_ocml.membership.result import R50_TOLERANCE
@@ -49,10 +49,6 @@ MAX_CORE_RADIUS_PC = 10.0
 #: clusters have r50 below 19 pc (the shipped catalogue); without it an EFF profile of slope 2
 #: (an r⁻² halo, whose half-number radius is unbounded) lets the cluster model the field
 MAX_HALF_RADIUS_PC = 20.0
-#: parallaxes below this (mas) count as this for the bounds above and below (20 kpc)
-MIN_PARALLAX = 0.05
-#: km/s per (mas/yr × kpc): σ_pm = σ_v ϖ / 4.74
-KMS_PER_MASYR_KPC = 4.74
 #: a named cluster's fitted mean may lie this many σ (:func:`named_offset`) from the centroid it
 #: was named with; the same 3σ as the default filter's half-width
 NAMED_TOLERANCE = 3.0
@@ -60,10 +56,6 @@ NAMED_TOLERANCE = 3.0
 #: the position it was named at: beyond, the named position is outside the fitted cluster's
 #: inner half and the fit describes another group
 NAMED_SKY_TOLERANCE = 1.0
-#: Gaia (E)DR3 proper motions' systematic error on a cluster's scale (mas/yr; Vasiliev &
-#: Baumgardt 2021, MNRAS 505, 5978: ~0.025 mas/yr below 1°), which no table's errors hold:
-#: a fitted dispersion may exceed a bound cluster's by this much (in quadrature)
-PM_SYSTEMATIC = 0.025
 #: the paper's mixture starts from the quarter of the stars nearest the cluster
 CORE_QUANTILE = 0.25
 #: ``n_components="auto"``, radial mixture: the field is one or two Gaussians (plus its
@@ -322,33 +314,10 @@ def window_log_volume(kin: np.ndarray, err: np.ndarray | None, observed: np.ndar
     return np.log(4.0 / 3.0 * np.pi) + np.sum(np.log(half), axis=1)
 
 
-def fit_pm_sd_bound(parallax: float, velocity_dispersion: float) -> float:
-    """The bound on the cluster's intrinsic pm dispersion (mas/yr) inside the radial fit.
-
-    σ_v ϖ / 4.74 (4.74 km/s per mas/yr at 1 kpc), ϖ taken as at least :data:`MIN_PARALLAX`.
-    """
-    return velocity_dispersion * max(float(parallax), MIN_PARALLAX) / KMS_PER_MASYR_KPC
-
-
-def bound_at_fitted_parallax(max_pm_sd: float, parallax: float, fitted_parallax: float) -> float:
-    """A pm-dispersion bound set at ``parallax`` (mas; :func:`fit_pm_sd_bound`), held at the
-    fitted cluster's parallax when that is smaller.
-
-    The bound is a velocity dispersion (km/s), so a fit that moved to a more distant group must
-    be as cold in km/s at that group's distance: a poor named cluster whose Gaussian took a hot
-    co-moving population behind it passed the bound at the named parallax (the injection
-    benchmark's three worst named runs: 2.7–3.0 km/s there, 3.1–3.4 km/s at the fitted one,
-    clusters of 18–37 members given Σ P 59–373 over field stars; docs/injection.md,
-    thirty-fourth session). Never loosened: a fit that moved nearer keeps the bound it was
-    fitted under.
-    """
-    return max_pm_sd * min(1.0, max(float(fitted_parallax), MIN_PARALLAX)
-                           / max(float(parallax), MIN_PARALLAX))
-
-
 def cluster_like_sd(parallax: float) -> np.ndarray:
     """The intrinsic spreads (pmra, pmdec in mas/yr, parallax in mas) of the hottest bound
-    cluster at ``parallax`` (mas) -- :func:`fit_pm_sd_bound` at
+    cluster at ``parallax`` (mas) --
+    :func:`~vo_ocml.membership.dispersion_bound.fit_pm_sd_bound` at
     :data:`~vo_ocml.membership.centroid.BOUND_VELOCITY_DISPERSION`, and the parallax bound --:
     a field Gaussian narrower than this along an axis would be a cluster."""
     pm = fit_pm_sd_bound(parallax, BOUND_VELOCITY_DISPERSION)
@@ -421,38 +390,3 @@ def gmm(Z: np.ndarray, target: np.ndarray, target_var: np.ndarray, *, n_componen
             "reason": f"component {k} of {best.n_components} has the highest density at the "
                       f"cluster's position and centroid (weight {best.weights_[k]:.3f})"}
     return best.predict_proba(Z)[:, k], info, best
-
-
-def wanted_dispersion(sd_unbounded, max_pm_sd: float) -> tuple[float, float]:
-    """A fitted cluster's pm dispersion without the bound (rms of pmra, pmdec; mas/yr) and the
-    fit's bound with :data:`PM_SYSTEMATIC` added in quadrature: the first above the second, the
-    Gaussian wants to be hotter than a bound cluster (:func:`velocity_dispersion`)."""
-    sd = np.asarray(sd_unbounded, float)[:2]
-    return float(np.sqrt(np.mean(sd**2))), float(np.hypot(max_pm_sd, PM_SYSTEMATIC))
-
-
-def velocity_dispersion(post: np.ndarray, kin: np.ndarray, err: np.ndarray | None,
-                        centre: np.ndarray, mix_info: dict,
-                        max_velocity_dispersion: float) -> tuple[float, float]:
-    """The cluster's intrinsic pm dispersion (mas/yr) and the most a bound cluster allows.
-
-    For the radial mixture: the dispersion its cluster Gaussian would take without the bound
-    (``max_pm_sd``, set at ``centre``'s parallax), against that bound at the fitted parallax
-    (:func:`bound_at_fitted_parallax`) with :data:`PM_SYSTEMATIC` added in quadrature -- a
-    fit that presses on the bound wants a component hotter than any bound cluster: it models a
-    kinematic feature of the field (in the injection benchmark, the runs whose cluster
-    Gaussian ended on the field's own kinematic peak). Otherwise the members' dispersion
-    against :func:`~vo_ocml.membership.centroid.max_pm_dispersion`.
-    """
-    if mix_info.get("pm_sd_bound") is not None:  # the radial mixture's own bound
-        return wanted_dispersion(mix_info["cluster_sd_unbounded"], bound_at_fitted_parallax(
-            mix_info["pm_sd_bound"], centre[2], mix_info["cluster_mean"][2]))
-    if "cluster_intrinsic_sd" in mix_info:
-        sd = np.asarray(mix_info["cluster_intrinsic_sd"][:2])
-    else:  # plain GMM: the members' observed spread less their mean squared error
-        w = post / max(post.sum(), 1e-9)
-        var = np.sum(w[:, None] * (kin[:, :2] - np.sum(w[:, None] * kin[:, :2], 0)) ** 2, 0)
-        if err is not None:
-            var = np.maximum(var - np.sum(w[:, None] * err[:, :2] ** 2, 0), 0.0)
-        sd = np.sqrt(var)
-    return float(np.sqrt(np.mean(sd**2))), max_pm_dispersion(centre[2], max_velocity_dispersion)

@@ -30,8 +30,8 @@ import numpy as np
 from sklearn.preprocessing import StandardScaler
 
 from vo_ocml.errors import InputError
-from vo_ocml.membership import (joint, joint_groups, joint_predict, joint_seeds, mixture_step,
-                                 mst, unknown_errors)
+from vo_ocml.membership import (dispersion_bound, joint, joint_groups, joint_predict, joint_seeds,
+                                 mixture_step, mst, unknown_errors)
 from vo_ocml.membership.base import (
     STAGE_DTYPE, STAGE_FILTER, STAGE_GMM, STAGE_MST, STAGE_NO_CLUSTER, Centroid,
     MembershipEstimator, Scores, as_centroid, probability_step,
@@ -256,7 +256,7 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
                 random_state=self.random_state, mag=stars.magnitude,
                 corr=None if err is None else stars.correlations, footprint=footprint,
                 log_window=self._window_log_volume(kin, err),
-                max_pm_sd=mixture_step.fit_pm_sd_bound(centre[2], self.max_velocity_dispersion),
+                max_pm_sd=dispersion_bound.fit_pm_sd_bound(centre[2], self.max_velocity_dispersion),
                 max_parallax_sd=max_parallax_dispersion(centre[2]), fixed_mean=held,
                 fixed_centre=fixed_centre, colour=stars.colour if self.photometric else None,
                 r50=getattr(as_centroid(self.centroid), "r50", None))
@@ -373,7 +373,7 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
             if counts["gmm"] < self.min_members:
                 return (f"the cluster component holds only {counts['gmm']} stars with P > 0.5 "
                         f"(fewer than min_members={self.min_members})")
-            sigma_v, bound = mixture_step.velocity_dispersion(
+            sigma_v, bound = dispersion_bound.velocity_dispersion(
                 post, kin[i_m], e_m, centre, mix_info, self.max_velocity_dispersion)
             if sigma_v > bound:
                 return (f"the best candidate's intrinsic proper-motion dispersion, {sigma_v:.2f} "
