@@ -223,7 +223,7 @@ def fit_sky(est: "DEC", Xc: np.ndarray, err: np.ndarray | None, centroid: Centro
         return no_cluster(m, counts, f"the cluster holds only {int(members.sum())} stars with P > 0.5 "
                            f"(fewer than {MIN_MEMBERS})", details, k)
     wanted, bound = dispersion_bound.velocity_dispersion(post, kin[cand], e_c, scope.centre, info,
-                                                     VELOCITY_DISPERSION)
+                                                         VELOCITY_DISPERSION)
     if wanted > bound:  # the default method's test: the Gaussian models the field's peak
         return no_cluster(m, counts, f"the cluster's intrinsic proper-motion dispersion, "
                           f"{wanted:.2f} mas/yr, exceeds what a bound cluster can have at its "
