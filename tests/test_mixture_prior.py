@@ -17,7 +17,7 @@ from vo_ocml.membership.centroid import (MAX_DEPTH_PC, MIN_PARALLAX_SPREAD,
 from vo_ocml.membership.mixture_step import NAMED_SKY_TOLERANCE, NAMED_TOLERANCE, cluster_like_sd
 from vo_ocml.membership.sky import from_tangent_plane
 from vo_ocml.membership.deconvolution import _log_normal, error_covariance
-from vo_ocml.membership.radial_mixture import _field_update, field_prior_share
+from vo_ocml.membership.field_gaussians import _field_update, field_prior_share
 from vo_ocml.membership.result import R50_TOLERANCE
 from vo_ocml.membership.sky_prior import (Footprint, MagnitudeBins, ProfileFitter,
                                         eff_half_radius)

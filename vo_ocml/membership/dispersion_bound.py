@@ -57,6 +57,16 @@ def wanted_dispersion(sd_unbounded, max_pm_sd: float) -> tuple[float, float]:
     return float(np.sqrt(np.mean(sd**2))), float(np.hypot(max_pm_sd, PM_SYSTEMATIC))
 
 
+def hotter_than_bound(sd_unbounded, max_pm_sd: float, parallax: float,
+                      fitted_parallax: float) -> bool:
+    """Whether a radial fit's cluster Gaussian, bounded at ``max_pm_sd`` (set at ``parallax``)
+    and fitted at ``fitted_parallax``, wants to be hotter than a bound cluster
+    (:func:`velocity_dispersion`'s test)."""
+    sigma, bound = wanted_dispersion(sd_unbounded, bound_at_fitted_parallax(
+        max_pm_sd, parallax, fitted_parallax))
+    return sigma > bound
+
+
 def velocity_dispersion(post: np.ndarray, kin: np.ndarray, err: np.ndarray | None,
                         centre: np.ndarray, mix_info: dict,
                         max_velocity_dispersion: float) -> tuple[float, float]:

@@ -34,8 +34,8 @@ from scipy.special import expit
 from vo_ocml.membership.deconvolution import _log_normal, error_covariance, log_sum_exp, take_rows
 from vo_ocml.membership.mixture_step import cluster_like_sd
 from vo_ocml.membership.photometry import ColourTerm
-from vo_ocml.membership.radial_mixture import (UNIFORM_START, _cap_sd, _field_update,
-                                               _kinematic_weight, field_prior_share)
+from vo_ocml.membership.field_gaussians import UNIFORM_START, _field_update, field_prior_share
+from vo_ocml.membership.radial_mixture import _cap_sd, _kinematic_weight
 from vo_ocml.membership.sky_prior import (ClusterProfile, Footprint, MagnitudeBins,
                                           ProfileFitter, eff_centre)
 from vo_ocml.membership.unknown_errors import ErrorLevels, cluster_update

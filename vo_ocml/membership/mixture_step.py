@@ -31,12 +31,12 @@ from threadpoolctl import threadpool_limits
 
 from vo_ocml.membership.centroid import BOUND_VELOCITY_DISPERSION, max_parallax_dispersion
 from vo_ocml.membership.deconvolution import error_covariance, take_rows
-from vo_ocml.membership.dispersion_bound import MIN_PARALLAX, fit_pm_sd_bound
+from vo_ocml.membership.dispersion_bound import MIN_PARALLAX, fit_pm_sd_bound, hotter_than_bound
 from vo_ocml.membership.outskirts import describes_cluster_twice
 from vo_ocml.membership.radial_mixture import RadialMixtureFit, fit_radial_mixture
 from vo_ocml.membership.result import R50_TOLERANCE
 from vo_ocml.membership.scope import FILTER_NSIGMA, adaptive_filter
-from vo_ocml.membership.sky_prior import Footprint, ProfileFitter, eff_half_radius
+from vo_ocml.membership.sky_prior import Footprint, MagnitudeBins, ProfileFitter, eff_half_radius
 from vo_ocml.membership.unknown_errors import ErrorLevels
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,12 @@ CORE_QUANTILE = 0.25
 #: cluster's component then swells over the peak (injection benchmark, runs that modelled the
 #: injected cluster: ECE 0.028 with one field Gaussian, 0.014 with BIC over one or two)
 AUTO_FIELD_GAUSSIANS = (1, 2)
+#: how much lower a field drifting with G must bring the BIC than the best fixed field to be
+#: chosen: "very strong" evidence (Kass & Raftery 1995, JASA 90, 773: ΔBIC > 10). A drift is a
+#: description of the field the simulated fields never need: there, with every number of
+#: Gaussians also fitted drifting, one took a small cluster's run by ΔBIC 2 (inside a broad
+#: co-moving group, tests/test_mixture_prior.py: Σ P 239 → 307; docs/injection.md, 35th session)
+DRIFT_BIC_MARGIN = 10.0
 #: the radial mixture fits a field Gaussian only with at least this many stars per component
 #: (the cluster's and each field Gaussian's)
 STARS_PER_COMPONENT = 20
@@ -110,8 +116,13 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
            r50: float | None = None) -> tuple[np.ndarray, dict, Any]:
     """Fit the cluster + field mixture(s), best by BIC; return probabilities, facts, model.
 
-    The mixture is fitted on a random sample of at most ``max_fit_stars`` stars (speed on
-    cones of millions of stars), then every star is scored with it; not a candidate whose field
+    The candidates: each number of field Gaussians in ``n_field`` with fixed means and, when
+    ``mag`` spans two or more magnitude bins, the most with means drifting with G
+    (:func:`~vo_ocml.membership.field_gaussians.drifting_start`; chosen only when it lowers
+    the BIC by :data:`DRIFT_BIC_MARGIN` more than the best fixed field and leaves the cluster
+    no hotter than a bound one). The mixture is fitted on a random sample of at most
+    ``max_fit_stars`` stars (speed on cones of millions of stars), then every star is scored
+    with it; not a candidate whose field
     holds the cluster's outskirts (:mod:`~vo_ocml.membership.outskirts`: all refitted with
     field Gaussians no narrower than :func:`cluster_like_sd` if every one's does). ``mag`` (G)
     makes the prior depend on magnitude, ``corr`` (Gaia's three correlation coefficients) gives the
@@ -146,8 +157,17 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
     choices = [m for m in n_field if len(fit_rows) >= STARS_PER_COMPONENT * (m + 1)]
     if not choices and log_window is not None and len(fit_rows) >= MIN_MIXTURE_STARS:
         choices = [0]  # the field: its component uniform over the window, alone
+    # each number of field Gaussians with fixed means, and the most Gaussians with means
+    # drifting with G (field_gaussians.drifting_start) when the stars' G fill two or more
+    # magnitude bins: BIC chooses. The drifting field starts as the others do: started from the
+    # fixed field's fit it stayed in its basin (set A's blind ECE 0.053 against 0.049; the
+    # crowded-frame run it helps most found ΔBIC −16 there against −600)
+    drifts = mag is not None and bool(np.any(MagnitudeBins(mag[fit_rows]).offsets))
+    choices = [(m, False) for m in choices] + ([(max(choices), True)]
+                                               if drifts and choices and max(choices) else [])
 
-    def fit(m: int, min_field_sd: Callable | None = None) -> RadialMixtureFit:
+    def fit(choice: tuple[int, bool], min_field_sd: Callable | None = None) -> RadialMixtureFit:
+        m, slope = choice
         return fit_radial_mixture(
             kin[fit_rows], take_rows(cov, fit_rows), sky[fit_rows], centre,
             intrinsic, target, mag=None if mag is None else mag[fit_rows],
@@ -157,13 +177,16 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
             footprint=footprint, max_scale=max_profile_scale(centre[2]),
             max_half_radius=max_half_radius(centre[2], r50), n_field=m, gradient=gradient,
             error_levels=ErrorLevels.start() if err is None else None,
-            min_field_sd=min_field_sd, random_state=random_state)
-    # the BIC candidates are independent: fitted side by side (NumPy releases the GIL, but
-    # its calls on 13,574 stars are short: 2.04 s side by side against 2.36 s one after
-    # the other on bench/samp_latency.py's cone)
-    with threadpool_limits(MIXTURE_BLAS_THREADS, user_api="blas"), \
-            ThreadPoolExecutor(max(len(choices), 1)) as pool:
-        fits = dict(zip(choices, pool.map(fit, choices)))
+            min_field_sd=min_field_sd, field_slope=slope, random_state=random_state)
+
+    def fit_all(min_field_sd: Callable | None = None) -> dict:
+        # the BIC candidates are independent: fitted side by side (NumPy releases the GIL, but
+        # its calls on 13,574 stars are short: 2.04 s side by side against 2.36 s one after
+        # the other on bench/samp_latency.py's cone)
+        with threadpool_limits(MIXTURE_BLAS_THREADS, user_api="blas"), \
+                ThreadPoolExecutor(max(len(choices), 1)) as pool:
+            return dict(zip(choices, pool.map(lambda c: fit(c, min_field_sd), choices)))
+    fits = fit_all()
     if not fits:
         raise TooFewStars("too few stars for a mixture")
     # not a candidate whose field holds the cluster's outskirts (all refitted if each one's does)
@@ -172,19 +195,24 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
         f, fit_rows, kin, cov, sky, mag, log_window, cluster_like_sd,
         ProfileFitter(f.footprint, *bounds))]
     if not distinct:
-        with threadpool_limits(MIXTURE_BLAS_THREADS, user_api="blas"), \
-                ThreadPoolExecutor(len(fits)) as pool:
-            fits = dict(zip(fits, pool.map(lambda m: fit(m, cluster_like_sd), fits)))
+        fits = fit_all(cluster_like_sd)
         distinct = list(fits)
-    bics = {m + 1: f.bic(len(fit_rows)) for m, f in fits.items()}
-    best = fits[min(distinct, key=lambda m: bics[m + 1])]
+    # nor a drifting field beside which the cluster's Gaussian is hotter than a bound cluster
+    # (a feature of the field, no cluster) while a fixed field's is not (pairs bench, seed 2)
+    bound = [c for c in distinct if not c[1] or max_pm_sd is None or not hotter_than_bound(
+        fits[c].cluster_sd_unbounded, max_pm_sd, centre[2], fits[c].cluster_mean[2])]
+    distinct = bound if any(not c[1] for c in bound) else distinct
+    bics = {f"{m + 1}{' drifting' if slope else ''}": f.bic(len(fit_rows))
+            for (m, slope), f in fits.items()}
+    best = fits[min(distinct, key=lambda c: fits[c].bic(len(fit_rows))
+                    + (DRIFT_BIC_MARGIN if c[1] else 0.0))]
     probability = best.probability if len(fit_rows) == len(kin) else \
         best.predict(kin, cov, sky, mag, log_window, colour)
     n_components = len(best.field_means) + 1
     uniform = best.field_weights.shape[1] > len(best.field_means)
     gain = best.profile.log_density(sky) + np.log(best.footprint.area)
     concentration = float(np.sum(probability * gain) / max(probability.sum(), 1e-9))
-    if 0 in fits and concentration < MIN_SPARSE_CONCENTRATION:
+    if (0, False) in fits and concentration < MIN_SPARSE_CONCENTRATION:
         raise TooFewStars("too few stars for a field Gaussian, and the candidate members are "
                           "no more concentrated on the sky than the field")
     if err is None and concentration < MIN_SPARSE_CONCENTRATION and np.sum(adaptive_filter(
@@ -200,7 +228,7 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
             "deconvolved": err is not None, "fixed_mean": fixed_mean,
             **({} if best.error_levels is None else {"error_level_shares": np.exp(
                 best.error_levels.log_shares).tolist()}),
-            "fixed_centre": fixed_centre,
+            "fixed_centre": fixed_centre, "field_drifts_with_g": best.field_slopes is not None,
             "photometric": best.colour_term is not None, "error_correlations": corr is not None,
             "n_iter": best.n_iter,
             "cluster_mean": best.cluster_mean.tolist(),
@@ -223,7 +251,8 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
             "n_field_per_magnitude_bin": best.n_field.tolist()}
     info["reason"] = (
         f"cluster component of a {n_components}-component mixture (1 cluster + "
-        f"{n_components - 1} field{' + uniform over the filter window' if uniform else ''}), "
+        f"{n_components - 1} field{' drifting with G' if best.field_slopes is not None else ''}"
+        f"{' + uniform over the filter window' if uniform else ''}), "
         f"deconvolved with the stars' errors: "
         f"{'yes' if err is not None else 'no'}; intrinsic sd "
         f"{np.round(info['cluster_intrinsic_sd'], 3).tolist()} mas/yr, mas/yr, mas")

@@ -18,7 +18,9 @@ each star's membership probability; the M-step updates the luminosity functions
 :meth:`~vo_ocml.membership.sky_prior.MagnitudeBins.member_counts`), the cluster's centre and
 profile, and the Gaussians by extreme deconvolution (Bovy, Hogg & Roweis 2011), the field's
 means and covariances with each star weighted by its prior share of the field
-(:func:`field_prior_share`).
+(:func:`~vo_ocml.membership.field_gaussians.field_prior_share`). With ``field_slope`` each
+field Gaussian's mean drifts linearly with the median G of the star's magnitude bin,
+μ_m + β_m x_i (:func:`~vo_ocml.membership.field_gaussians.drifting_start`).
 """
 
 from __future__ import annotations
@@ -29,11 +31,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
-from vo_ocml.membership.deconvolution import _log_normal, _xd_update, error_covariance, log_sum_exp
-from vo_ocml.membership.photometry import ColourTerm
-from vo_ocml.membership.sky_prior import (
-    PSEUDO_COUNT, ClusterProfile, Footprint, MagnitudeBins, ProfileFitter,
+from vo_ocml.membership.deconvolution import _log_normal, error_covariance, log_sum_exp
+from vo_ocml.membership.field_gaussians import (
+    UNIFORM_START, _field_update, _initial_field, drift_coefficients, drifting_start,
+    field_prior_share,
 )
+from vo_ocml.membership.photometry import ColourTerm
+from vo_ocml.membership.sky_prior import ClusterProfile, Footprint, MagnitudeBins, ProfileFitter
 from vo_ocml.membership.unknown_errors import ErrorLevels, cluster_update
 
 @dataclass
@@ -52,7 +56,8 @@ class RadialMixtureFit:
         Weights of the field's Gaussians in each magnitude bin (and, last, of its component
         uniform over each star's filter window, when the fit had the windows).
     field_means, field_covs : ndarray, shape (M, 3) and (M, 3, 3)
-        The field's Gaussians: means and intrinsic covariances.
+        The field's Gaussians: means (at the bins' mean magnitude when they drift with it)
+        and intrinsic covariances.
     profile : ClusterProfile
         The cluster's surface-density profile (centre, scale, slope).
     footprint : Footprint
@@ -74,6 +79,10 @@ class RadialMixtureFit:
     error_levels : ErrorLevels or None
         For stars without errors: the cluster's levels of error and their shares
         (:mod:`vo_ocml.membership.unknown_errors`).
+    field_slopes : ndarray, shape (M, 3) or None
+        d(mean)/dG of each field Gaussian, per magnitude of the median G of a star's bin from
+        the bins' mean (:func:`~vo_ocml.membership.field_gaussians.drifting_start`); None: the
+        means are fixed.
     """
 
     probability: np.ndarray
@@ -93,6 +102,7 @@ class RadialMixtureFit:
     colour_term: ColourTerm | None = None
     cluster_sd_unbounded: np.ndarray | None = None
     error_levels: ErrorLevels | None = None
+    field_slopes: np.ndarray | None = None
 
     @property
     def centre(self) -> np.ndarray:
@@ -104,6 +114,7 @@ class RadialMixtureFit:
         """Free parameters (for BIC)."""
         n_bins, k = self.field_weights.shape
         return 9 * (1 + len(self.field_means)) + n_bins * (k - 1) + 6 + 4 \
+            + (0 if self.field_slopes is None else self.field_slopes.size) \
             + self.magnitude_bins.n_parameters \
             + (0 if self.error_levels is None else len(self.error_levels.errors) - 1)
 
@@ -112,8 +123,11 @@ class RadialMixtureFit:
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """log of the cluster's and the field's terms per star, and the field parts."""
         mean = self.cluster_mean + (sky - self.centre) @ self.cluster_gradient
+        field_means = self.field_means if self.field_slopes is None else \
+            self.field_means[:, None] + self.magnitude_bins.offsets[b][None, :, None] \
+            * self.field_slopes[:, None]
         return _terms(kin, S, sky, b, mean, self.cluster_cov, self.field_weights,
-                      self.field_means, self.field_covs, self.profile.log_density(sky),
+                      field_means, self.field_covs, self.profile.log_density(sky),
                       self.footprint.log_field_density(sky), self.n_cluster, self.n_field,
                       log_window, self.error_levels)[:3]
 
@@ -183,82 +197,10 @@ def _kinematic_weight(cov_c: np.ndarray, S: np.ndarray | None,
     return var_c / (var_c + (error_variance if S is None else S[:, 0, 0] + S[:, 1, 1]))
 
 
-def _widen_sd(cov: np.ndarray, min_sd: np.ndarray) -> np.ndarray:
-    """``cov`` with the variance each axis lacks to reach ``min_sd`` (3,) added to it."""
-    return cov + np.diag(np.maximum(min_sd**2 - np.diag(cov), 0.0))
-
-
 def _cap_sd(cov: np.ndarray, max_sd: np.ndarray) -> np.ndarray:
     """``cov`` with each axis scaled down to at most ``max_sd`` (3,) (correlations kept)."""
     scale = np.minimum(1.0, max_sd / np.sqrt(np.maximum(np.diag(cov), 1e-300)))
     return cov * np.outer(scale, scale)
-
-
-#: the field's uniform component's starting weight in every magnitude bin
-UNIFORM_START = 0.5
-
-
-def _initial_field(kin: np.ndarray, n_bins: int, n_field: int, floor: np.ndarray,
-                   random_state: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Starting field: no Gaussian, one, or ``n_field`` k-means components (weights per bin)."""
-    if n_field == 0:
-        return np.zeros((n_bins, 0)), np.zeros((0, 3)), np.zeros((0, 3, 3))
-    if n_field == 1:
-        weights, means = np.ones(1), kin.mean(axis=0)[None]
-        covs = (np.cov(kin.T) + np.diag(floor**2))[None]
-    else:
-        from sklearn.cluster import KMeans
-        labels = KMeans(n_field, n_init=3, random_state=random_state).fit_predict(kin)
-        weights = np.bincount(labels, minlength=n_field) / len(kin)
-        means = np.array([kin[labels == m].mean(axis=0) for m in range(n_field)])
-        covs = np.array([np.cov(kin[labels == m].T) + np.diag(floor**2)
-                         if (labels == m).sum() > 3 else np.cov(kin.T) for m in range(n_field)])
-    return np.tile(weights, (n_bins, 1)), means, covs
-
-
-def field_prior_share(log_clusters: np.ndarray, log_field: np.ndarray) -> np.ndarray:
-    """The share of each star the field's Gaussians learn their shapes from: its prior
-    probability of being a field star by position and magnitude alone.
-
-    ``log_clusters`` (n,) or (n, K): log W_c(b) ρ_c(x) of each cluster; ``log_field`` (n,):
-    log W_f(b) ρ_f(x). The field's motions do not depend on position within the table (the
-    model's own assumption), so weighting its stars by position leaves its Gaussians unbiased,
-    while the members that EM still counts partly as field -- all at the cluster's motion, most
-    in its core -- no longer raise the field's density there: on the injection bench the
-    fitted field held 10–20 % more stars near a rich cluster's motion than the field stars there
-    (docs/injection.md, eleventh session).
-    """
-    log_c = log_clusters if log_clusters.ndim == 1 else log_sum_exp(log_clusters)
-    return expit(log_field - log_c)
-
-
-def _field_update(kin, S, b, n_bins, resp_f, mu_f, cov_f, Tf, floor,
-                  share: np.ndarray,
-                  min_sd: Callable[[float], np.ndarray] | None = None) -> np.ndarray:
-    """M-step of the field's Gaussians (in place); returns their weights per magnitude bin.
-
-    ``share`` (n,) weights the stars that shape the Gaussians (:func:`field_prior_share`); the
-    weights per bin are the plain responsibilities' (weighting them too made EM take 40 % more
-    iterations on a 30,000-row cone; the injection bench's ECE moved by at most 0.002). With
-    ``min_sd`` (several clusters' mixture: the hottest bound cluster's spreads at a parallax,
-    :func:`~vo_ocml.membership.mixture_step.cluster_like_sd`) each Gaussian is kept at least
-    that wide along each axis at its mean parallax: narrower, it is a
-    cluster without a sky profile, into which EM shrank field Gaussians for hundreds of
-    iterations on real frames with several clusters (docs/multi.md, twenty-fourth session).
-    The single model's field is left as its stars shape it (there the floor made the injection
-    bench's blind ECE worse) unless every field it fitted was the cluster's outskirts
-    (:func:`~vo_ocml.membership.outskirts.describes_cluster_twice`).
-    """
-    shaping = resp_f * share[:, None]
-    for m in range(len(mu_f)):
-        mean_m, cov_f[m], _ = _xd_update(kin, S, shaping[:, m], mu_f[m], cov_f[m], Tf[m], floor)
-        mu_f[m] = mean_m[0]
-        if min_sd is not None:
-            cov_f[m] = _widen_sd(cov_f[m], min_sd(float(mu_f[m][2])))
-    n_parts = resp_f.shape[1]
-    per_bin = np.column_stack([np.bincount(b, resp_f[:, m], minlength=n_bins)
-                               for m in range(n_parts)]) + PSEUDO_COUNT / n_parts
-    return per_bin / per_bin.sum(axis=1, keepdims=True)
 
 
 def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarray,
@@ -274,6 +216,7 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
                        gradient: bool = True, max_iter: int = 1000, tol: float = 2e-7,
                        p_tol: float = 5e-4,
                        min_field_sd: Callable[[float], np.ndarray] | None = None,
+                       field_slope: bool = False,
                        random_state: int | None = 0) -> RadialMixtureFit:
     """Fit the cluster + field mixture by EM.
 
@@ -334,7 +277,12 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
         than ``tol``, or when no star's probability changes by more than ``p_tol``.
     min_field_sd : callable, optional
         parallax (mas) → the smallest spreads (3,) a field Gaussian may have at its mean
-        parallax (:func:`_field_update`'s ``min_sd``); None: the field's stars shape it alone.
+        parallax (:func:`~vo_ocml.membership.field_gaussians._field_update`'s ``min_sd``);
+        None: the field's stars shape it alone.
+    field_slope : bool
+        Let each field Gaussian's mean drift linearly with the median G of the star's
+        magnitude bin (:func:`~vo_ocml.membership.field_gaussians.drifting_start`); no effect
+        with fewer than two magnitude bins.
     random_state : int or None
         Seed of the field's k-means start (n_field > 1).
 
@@ -353,6 +301,9 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
     cov_c = np.diag(np.maximum(cluster_sd, floor) ** 2)
     coef = None
     w_f, mu_f, cov_f = _initial_field(kin, bins.n_bins, n_field, floor, random_state)
+    design_f = None
+    if field_slope:
+        design_f, mu_f = drifting_start(mu_f, bins, b)
     if log_window is not None:  # the uniform component starts with a share of every bin
         w_f = np.column_stack([w_f * (1 - UNIFORM_START),
                                np.full(len(w_f), UNIFORM_START if n_field else 1.0)])
@@ -403,7 +354,7 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
         share = field_prior_share(np.log(n_c[b]) + log_rho,
                                   np.log(n_f[b]) + log_field)
         w_f = _field_update(kin, S, b, bins.n_bins, resp_f, mu_f, cov_f, Tf, floor, share,
-                            min_sd=min_field_sd)
+                            min_sd=min_field_sd, design=design_f)
         if photometric:
             refit = ColourTerm.fit(mag, colour, b, bins.n_bins, p,
                                    similar=expit(kin_ratio), field_p=p_kin,
@@ -418,9 +369,11 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
             break
     cluster_mean = coef[0] if coef is not None else mu_c[0]
     grad = coef[1:] if coef is not None else np.zeros((2, 3))
+    mu_f, slopes = drift_coefficients(design_f, mu_f)
     return RadialMixtureFit(probability=p, cluster_mean=cluster_mean, cluster_gradient=grad,
                             cluster_cov=cov_c, field_weights=w_f, field_means=mu_f,
                             field_covs=cov_f, profile=profile, footprint=footprint,
                             magnitude_bins=bins, n_cluster=n_c, n_field=n_f, n_iter=it,
                             log_likelihood=ll, colour_term=colour_term,
-                            cluster_sd_unbounded=wanted, error_levels=levels)
+                            cluster_sd_unbounded=wanted, error_levels=levels,
+                            field_slopes=slopes)

@@ -303,6 +303,9 @@ class MagnitudeBins:
         b = self.index(finite, len(finite))
         centres = np.array([np.median(finite[b == k]) for k in range(self.n_bins - 1)
                             if np.any(b == k)])
+        #: each bin's offset in G from the bins' mean (mag; 0 for the bin without magnitude)
+        self.offsets = np.append(centres - centres.mean(), 0.0) \
+            if 0 < len(centres) == self.n_bins - 1 else np.zeros(self.n_bins)
         degree = min(LF_RATIO_DEGREE, len(centres) - 1)
         if len(centres) == self.n_bins - 1 and degree >= 1:
             x = (centres - centres.mean()) / centres.std()
