@@ -160,8 +160,9 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
     # each number of field Gaussians with fixed means, and the most Gaussians with means
     # drifting with G (field_gaussians.drifting_start) when the stars' G fill two or more
     # magnitude bins: BIC chooses. The drifting field starts as the others do: started from the
-    # fixed field's fit it stayed in its basin (set A's blind ECE 0.053 against 0.049; the
-    # crowded-frame run it helps most found ΔBIC −16 there against −600)
+    # fixed field's fit it stayed in its basin (injection bench set A, blind ECE 0.053 against
+    # 0.049; on the crowded-frame run it helps most its BIC ended 56 above the fixed field's,
+    # where from the kinematic start it ends 596 below; docs/injection.md, 35th session)
     drifts = mag is not None and bool(np.any(MagnitudeBins(mag[fit_rows]).offsets))
     choices = [(m, False) for m in choices] + ([(max(choices), True)]
                                                if drifts and choices and max(choices) else [])
