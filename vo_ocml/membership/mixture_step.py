@@ -122,9 +122,9 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
     the BIC by :data:`DRIFT_BIC_MARGIN` more than the best fixed field and leaves the cluster
     no hotter than a bound one). The mixture is fitted on a random sample of at most
     ``max_fit_stars`` stars (speed on cones of millions of stars), then every star is scored
-    with it; not a candidate whose field
-    holds the cluster's outskirts (:mod:`~vo_ocml.membership.outskirts`: all refitted with
-    field Gaussians no narrower than :func:`cluster_like_sd` if every one's does). ``mag`` (G)
+    with it; not a candidate whose field holds the cluster's outskirts
+    (:mod:`~vo_ocml.membership.outskirts`: all refitted with field Gaussians no narrower than
+    :func:`cluster_like_sd` if every one's does). ``mag`` (G)
     makes the prior depend on magnitude, ``corr`` (Gaia's three correlation coefficients) gives the
     full error covariances, ``footprint`` is the table's (default: the stars' convex hull),
     ``log_window`` the log-volume of each star's filter window in (pmra, pmdec, parallax):
@@ -161,7 +161,7 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
     # drifting with G (field_gaussians.drifting_start) when the stars' G fill two or more
     # magnitude bins: BIC chooses. The drifting field starts as the others do: started from the
     # fixed field's fit it stayed in its basin (injection bench set A, blind ECE 0.053 against
-    # 0.049; on the crowded-frame run it helps most its BIC ended 56 above the fixed field's,
+    # 0.048; on the crowded-frame run it helps most its BIC ended 56 above the fixed field's,
     # where from the kinematic start it ends 596 below; docs/injection.md, 35th session)
     drifts = mag is not None and bool(np.any(MagnitudeBins(mag[fit_rows]).offsets))
     choices = [(m, False) for m in choices] + ([(max(choices), True)]
