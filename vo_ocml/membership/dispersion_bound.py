@@ -57,13 +57,21 @@ def wanted_dispersion(sd_unbounded, max_pm_sd: float) -> tuple[float, float]:
     return float(np.sqrt(np.mean(sd**2))), float(np.hypot(max_pm_sd, PM_SYSTEMATIC))
 
 
+def fitted_dispersion(sd_unbounded, max_pm_sd: float, parallax: float,
+                      fitted_parallax: float) -> tuple[float, float]:
+    """:func:`wanted_dispersion` of a fit bounded at ``max_pm_sd`` (set at ``parallax``) whose
+    cluster ended at ``fitted_parallax``: the bound held there
+    (:func:`bound_at_fitted_parallax`)."""
+    return wanted_dispersion(sd_unbounded, bound_at_fitted_parallax(
+        max_pm_sd, parallax, fitted_parallax))
+
+
 def hotter_than_bound(sd_unbounded, max_pm_sd: float, parallax: float,
                       fitted_parallax: float) -> bool:
     """Whether a radial fit's cluster Gaussian, bounded at ``max_pm_sd`` (set at ``parallax``)
     and fitted at ``fitted_parallax``, wants to be hotter than a bound cluster
     (:func:`velocity_dispersion`'s test)."""
-    sigma, bound = wanted_dispersion(sd_unbounded, bound_at_fitted_parallax(
-        max_pm_sd, parallax, fitted_parallax))
+    sigma, bound = fitted_dispersion(sd_unbounded, max_pm_sd, parallax, fitted_parallax)
     return sigma > bound
 
 
@@ -81,8 +89,8 @@ def velocity_dispersion(post: np.ndarray, kin: np.ndarray, err: np.ndarray | Non
     against :func:`~vo_ocml.membership.centroid.max_pm_dispersion`.
     """
     if mix_info.get("pm_sd_bound") is not None:  # the radial mixture's own bound
-        return wanted_dispersion(mix_info["cluster_sd_unbounded"], bound_at_fitted_parallax(
-            mix_info["pm_sd_bound"], centre[2], mix_info["cluster_mean"][2]))
+        return fitted_dispersion(mix_info["cluster_sd_unbounded"], mix_info["pm_sd_bound"],
+                                 centre[2], mix_info["cluster_mean"][2])
     if "cluster_intrinsic_sd" in mix_info:
         sd = np.asarray(mix_info["cluster_intrinsic_sd"][:2])
     else:  # plain GMM: the members' observed spread less their mean squared error

@@ -149,9 +149,9 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
         failing = []
         for k, s in enumerate(seeds):
             n_members = int(np.sum(P[:, k] > 0.5))
-            sd, bound = dispersion_bound.wanted_dispersion(
-                model.sd_unbounded[k], dispersion_bound.bound_at_fitted_parallax(
-                    joint_seeds[k].max_pm_sd, joint_seeds[k].mean[2], model.means[k][2]))
+            sd, bound = dispersion_bound.fitted_dispersion(
+                model.sd_unbounded[k], joint_seeds[k].max_pm_sd, joint_seeds[k].mean[2],
+                model.means[k][2])
             if n_members < min_members or sd > bound:
                 failing.append((k, f"{n_members} members, intrinsic pm sd {sd:.2f} mas/yr "
                                    f"(bound {bound:.2f})"))
