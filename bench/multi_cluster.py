@@ -34,7 +34,8 @@ Three parts (each optional):
     how often the poor one is found or merged. The catalogue's other clusters around them
     (not simulated) must not be reported. First columns: a single-cluster run named NGC 7790
     (the default ``--clusters 1``), its F1 and Σ P / N_true, without and with the catalogued
-    competitor fitted beside it.
+    competitor fitted beside it (``--method dec``: DEC's single runs take no catalogued
+    competitor, so both columns are the same run).
 ``--speed``
     A 2,000,000-row simulated cone with five clusters: wall time and peak memory.
 
@@ -43,7 +44,7 @@ Usage::
     nice -n 10 python bench/multi_cluster.py --pairs 24 --real --speed
     nice -n 10 python bench/multi_cluster.py --pairs 24 --alone
     nice -n 10 python bench/multi_cluster.py --pairs 24 --real --method dec
-    nice -n 10 python bench/multi_cluster.py --catalogued 12
+    nice -n 10 python bench/multi_cluster.py --catalogued 12 [--method dec]
 """
 
 from __future__ import annotations
@@ -271,9 +272,9 @@ def real(shared: Path, method: str, max_clusters: int | None) -> None:
                   f"{'found' if e.name in matched else 'not found'}")
 
 
-def catalogued(n: int, seed: int) -> None:
+def catalogued(n: int, seed: int, method: str) -> None:
     """:func:`score` of ``n`` simulated NGC 7790 / NGC 7788 fields, with and without the
-    catalogue's clusters as seeds."""
+    catalogue's clusters as seeds, run by ``method``."""
     a, b = lookup_cluster("NGC 7790"), lookup_cluster("NGC 7788")
     offset = tuple(tangent_plane(np.array([b.ra]), np.array([b.dec]), a.ra, a.dec)[0])
     rng = np.random.default_rng(seed)
@@ -289,13 +290,13 @@ def catalogued(n: int, seed: int) -> None:
         truth = np.asarray(table["true_cluster"]) == 1
         line = f"{i:>4} {poor:>7}"
         for seeded in (False, True):
-            P = np.nan_to_num(run(table, cluster=a.name, catalogue_seeds=seeded)
+            P = np.nan_to_num(run(table, method=method, cluster=a.name, catalogue_seeds=seeded)
                               .result.probability)
             single[seeded].append((2 * np.sum((P > 0.5) & truth)
                                    / (np.sum(P > 0.5) + truth.sum()), P.sum() / truth.sum()))
             line += f"   {single[seeded][-1][0]:>8.2f} {single[seeded][-1][1]:>6.2f}"
         for seeded in (False, True):
-            annotated = run(table, clusters="all", catalogue_seeds=seeded)
+            annotated = run(table, method=method, clusters="all", catalogue_seeds=seeded)
             scored = score(table, annotated)
             best = scored[0]["best"]
             scored[0]["sum_p"] = np.nan if best < 0 else \
@@ -362,7 +363,7 @@ def main() -> None:
     if args.real:
         real(args.shared, args.method, args.max_clusters)
     if args.catalogued:
-        catalogued(args.catalogued, args.seed)
+        catalogued(args.catalogued, args.seed, args.method)
     if args.speed:
         speed(args.seed, args.method)
 

@@ -11,7 +11,9 @@ from vo_ocml.catalog import lookup_cluster
 from vo_ocml.cli import main
 from vo_ocml.errors import InputError
 from vo_ocml.io.tables import write_table
+from vo_ocml.membership.base import Centroid
 from vo_ocml.membership.dec import DEC
+from vo_ocml.membership.sky import tangent_plane
 from vo_ocml.options import RunOptions
 from vo_ocml.simulate import SimCluster, simulate_cone
 
@@ -136,3 +138,28 @@ def test_clusters_is_a_parameter_of_both_methods():
         DEC(features="thesis", clusters="all")._check_params()
     with pytest.raises(InputError, match="clusters must be 'all' or an integer"):
         DEC(clusters=0)._check_params()
+
+
+def test_a_catalogued_companion_the_detection_misses_is_seeded_for_dec_too():
+    """A poor NGC 7788 where the catalogue places it, 0.28 deg and 0.74 mas/yr from NGC 7790:
+    DEC's blind seeds miss it; with the catalogue (the default) it is seeded where it is
+    catalogued, confirmed by the joint mixture and named, as the default method does."""
+    b = lookup_cluster("NGC 7788")
+    offset = tangent_plane(np.array([b.ra]), np.array([b.dec]), NGC7790.ra, NGC7790.dec)[0]
+    poor = SimCluster(40, b.pmra, b.pmdec, b.parallax, sd_pm=0.06, sd_parallax=0.02,
+                      plummer_radius=b.r50, offset=tuple(offset))
+    table = simulate_cone(5000, (_ngc7790(250), poor), ra=NGC7790.ra, dec=NGC7790.dec,
+                          radius=0.4, seed=3)
+    truth = np.asarray(table["true_cluster"])
+    alone = vo_ocml.run(table, method="dec", clusters="all", catalogue_seeds=False, **FAST)
+    assert [c.name for c in alone.clusters] == ["NGC 7790"]
+    run = vo_ocml.run(table, method="dec", clusters="all", **FAST)
+    assert [c.name for c in run.clusters] == ["NGC 7790", "NGC 7788"]
+    P = run.result.cluster_probability
+    for k in (0, 1):
+        assert _f1(P[:, k] > 0.5, truth == k + 1) > 0.8
+    assert run.clusters[1].found.centroid.source.startswith("catalogue:")
+    params = {p["name"]: p["value"] for p in run.table.meta["ocml_params"]}
+    assert "NGC 7788" in params["ocml_param_known_clusters"]
+    with pytest.raises(InputError, match="known_clusters"):
+        DEC(known_clusters=(Centroid(1, 2, 3, source="user"),))._check_params()

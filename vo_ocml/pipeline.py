@@ -300,11 +300,12 @@ def run(table: Table, *, method: str = "mstgmm", cluster: str | None = None,
         parallax uncertainties are up to ~30 % too small brighter than G ≈ 18 and about right
         fainter (El-Badry, Rix & Heintz 2021, MNRAS 506, 2269). Default 1: as stated.
     catalogue_seeds : bool
-        Pass the catalogued clusters the table holds to the estimator (``mstgmm``'s
-        ``known_clusters``): a single-cluster run fits beside its cluster those whose stars
-        its own fit took (:func:`~vo_ocml.membership.joint.rivals`) and reports its cluster
-        alone; a run of several (``clusters`` "all" or N > 1) adds those its blind detection did
-        not find. The joint mixture keeps only those it confirms.
+        Pass the catalogued clusters the table holds to the estimator (its
+        ``known_clusters``): a single-cluster run of ``mstgmm`` fits beside its cluster those
+        whose stars its own fit took (:func:`~vo_ocml.membership.joint.rivals`) and reports its
+        cluster alone; a run of several (``clusters`` "all" or N > 1; ``mstgmm`` and ``dec``)
+        adds those its blind detection did not find. The joint mixture keeps only those it
+        confirms.
     **method_params
         Passed to the estimator (see :class:`~vo_ocml.membership.mstgmm.MSTGMM`,
         :class:`~vo_ocml.membership.dec.DEC`). When the table has no pm/parallax error columns

@@ -191,10 +191,14 @@ class MembershipEstimator(BaseEstimator):
         return np.column_stack([p, 1.0 - p])
 
     def _parameters(self) -> dict[str, Any]:
-        """Every parameter the fit used, for provenance (the centroid as three numbers)."""
+        """Every parameter the fit used, for provenance (the centroid as three numbers, known
+        clusters by name)."""
         params = self.get_params(deep=False)
         centroid = as_centroid(params.get("centroid"))
         params["centroid"] = None if centroid is None else centroid.as_array().tolist()
+        if "known_clusters" in params:
+            params["known_clusters"] = "; ".join(
+                c.name or f"{c.as_array().tolist()}" for c in params["known_clusters"]) or "none"
         return params
 
     # ------------------------------------------------------------------ shared steps

@@ -49,6 +49,7 @@ from vo_ocml.membership.base import Centroid, MembershipEstimator, Scores, as_ce
 from vo_ocml.membership.dec_features import FEATURE_SETS, usable_mask
 from vo_ocml.membership.dec_groups import ROWS_PER_GROUP, choose_k
 from vo_ocml.membership.joint import check_clusters
+from vo_ocml.membership.joint_seeds import check_known
 from vo_ocml.optional import require
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,12 @@ class DEC(MembershipEstimator):
         cluster (:mod:`vo_ocml.membership.dec_multi`).
     max_clusters : int
         Most clusters a ``clusters="all"`` run models.
+    known_clusters : sequence of Centroid
+        Clusters known to be in the table, each with ``ra``, ``dec`` and ``r50`` (``vo_ocml.run``
+        passes the catalogued ones). A run of several clusters seeds those the detection did
+        not find, each started where it is known and kept where the joint mixture confirms it
+        (:func:`~vo_ocml.membership.joint_seeds.known_seeds`, as the default method seeds
+        them); a single-cluster run does not use them.
     backend : {"numpy", "tensorflow"}
         ``"numpy"`` (default, CPU): every seed trained at once, no TensorFlow import.
         ``"tensorflow"``: the Keras implementation, one seed after another; it runs on a GPU
@@ -158,6 +165,7 @@ class DEC(MembershipEstimator):
         merge_distance: float | None = None,
         clusters: int | str = 1,
         max_clusters: int = 8,
+        known_clusters: tuple[Centroid, ...] = (),
         backend: str = "numpy",
         tol: float = 0.001,
         max_iter: int = 20,
@@ -181,6 +189,7 @@ class DEC(MembershipEstimator):
         self.merge_distance = merge_distance
         self.clusters = clusters
         self.max_clusters = max_clusters
+        self.known_clusters = known_clusters
         self.backend = backend
         self.tol = tol
         self.max_iter = max_iter
@@ -217,6 +226,7 @@ class DEC(MembershipEstimator):
                              f"method finds one cluster); got features {self.features!r}.")
         if not isinstance(self.max_clusters, (int, np.integer)) or self.max_clusters < 1:
             raise InputError(f"max_clusters must be an integer ≥ 1; got {self.max_clusters!r}.")
+        check_known(self.known_clusters)
         if self.n_seeds is not None and self.n_seeds < 1:
             raise InputError(f"DEC n_seeds must be ≥ 1; got {self.n_seeds!r}.")
         as_centroid(self.centroid)

@@ -188,6 +188,10 @@ def fit_several(est: "DEC", Xc: np.ndarray, err: np.ndarray | None, centroid: Ce
         kin, err, sky, primary, detections, max_clusters=max_clusters,
         min_significance=MIN_SIGNIFICANCE, sky_window=DETECTION_SKY_WINDOW,
         velocity_dispersion=VELOCITY_DISPERSION, random_state=est.random_state)
+    seeds, not_seeded = joint_seeds.known_seeds(
+        kin, err, sky, seeds, tuple(est.known_clusters), origin, max_clusters=max_clusters,
+        min_significance=MIN_SIGNIFICANCE, min_members=MIN_MEMBERS, nsigma=FILTER_NSIGMA,
+        velocity_dispersion=VELOCITY_DISPERSION, random_state=est.random_state)
     span = np.ptp(kin, axis=0)
     filters, log_window = windows(kin, err, seeds, span)
     cand = np.flatnonzero(filters.any(axis=1))
@@ -213,10 +217,11 @@ def fit_several(est: "DEC", Xc: np.ndarray, err: np.ndarray | None, centroid: Ce
                        merge_distance=0.0, names="(pmra, pmdec, parallax)", verbose=est.verbose)
     starts, facts = sky_starts(ens, W, k, seeds)
     for s, start in zip(seeds, starts):
-        s.sky = start
+        if not s.known:  # a catalogued cluster starts where it is catalogued
+            s.sky = start
     details = front | ensemble_details(ens, seed_ints, k, silhouettes, est.n_clusters is not None)
     details["dec_sky_starts"] = facts
-    outcomes, blocks, dropped = [], [], []
+    outcomes, blocks, dropped = [], [], list(not_seeded)
     for g, group in enumerate(groups):
         rows = cand[filters[np.ix_(cand, group)].any(axis=1)]
         fitted = _fit_group(est, kin, err, sky, stars, [seeds[i] for i in group], rows,

@@ -221,8 +221,7 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
         return float(self.mst_k) if self.mst_k is not None else mst.DEFAULT_K[self.mst_rule]
 
     def _parameters(self) -> dict[str, Any]:
-        known = "; ".join(c.name or f"{c.as_array().tolist()}" for c in self.known_clusters)
-        return super()._parameters() | {"mst_k": self._mst_k(), "known_clusters": known or "none"}
+        return super()._parameters() | {"mst_k": self._mst_k()}
 
     # ------------------------------------------------------------------ steps
     def _filter(self, kin: np.ndarray, err: np.ndarray | None, centre: np.ndarray,

@@ -170,10 +170,10 @@ RUN_OPTIONS = (
            "fainter (El-Badry, Rix & Heintz 2021); bench/member_excess.py --windows measures "
            "it on a field", _positive, default=1.0, metavar="K"),
     Option("catalogue_seeds", "model the catalogued clusters the table holds that stand out "
-           "where catalogued (mstgmm): a run of one cluster fits beside it those whose stars "
+           "where catalogued: a run of one cluster (mstgmm) fits beside it those whose stars "
            "its own fit took (its probability alone is reported), a run of several "
-           "(--clusters all|N) adds those the blind detection did not find; the joint mixture "
-           "keeps those it confirms", boolean, default=True),
+           "(--clusters all|N; mstgmm and dec) adds those the blind detection did not find; "
+           "the joint mixture keeps those it confirms", boolean, default=True),
 )
 
 #: how the input table is read (CLI run/batch, SAMP vo_ocml.membership.run)
