@@ -16,7 +16,8 @@ from vo_ocml.membership.centroid import (MIN_PRECISE, PRECISE_FRACTION, WINDOW_S
                                          max_parallax_dispersion, measure_cluster)
 from vo_ocml.membership.detection import Detection, _resolved
 from vo_ocml.membership.joint_groups import combine
-from vo_ocml.membership.joint_mixture import START_CHI2, JointSeed, fit_joint_mixture, fit_sample
+from vo_ocml.membership.joint_mixture import START_CHI2, JointSeed, fit_joint_mixture
+from vo_ocml.membership.joint_sample import fit_sample
 from vo_ocml.membership.joint_seeds import known_excess
 from vo_ocml.membership.mstgmm import MSTGMM
 from vo_ocml.membership.sky import tangent_plane

@@ -43,8 +43,8 @@ from vo_ocml.membership import dispersion_bound, mixture_step, mst
 from vo_ocml.membership.centroid import max_parallax_dispersion
 from vo_ocml.membership.deconvolution import error_covariance, take_rows
 from vo_ocml.membership.joint_groups import combine, moved_from_name, overlap_groups
-from vo_ocml.membership.joint_mixture import (JointMixtureFit, JointSeed, fit_joint_mixture,
-                                              fit_sample)
+from vo_ocml.membership.joint_mixture import JointMixtureFit, JointSeed, fit_joint_mixture
+from vo_ocml.membership.joint_sample import fit_sample
 from vo_ocml.membership.joint_seeds import (KNOWN_WINDOW_R50, Seed, known_seeds,
                                             left_where_known, measured_seeds, seed_label)
 from vo_ocml.membership.scope import DETECTION_SKY_WINDOW
