@@ -5,6 +5,7 @@ import pytest
 
 from vo_ocml.membership.dispersion_bound import hotter_than_bound
 from vo_ocml.membership.field_gaussians import drift_coefficients, drifting_start
+from vo_ocml.membership.joint_mixture import JointSeed, fit_joint_mixture
 from vo_ocml.membership.mixture_step import radial
 from vo_ocml.membership.radial_mixture import fit_radial_mixture
 from vo_ocml.membership.sky_prior import MagnitudeBins
@@ -94,3 +95,19 @@ def test_hotter_than_bound_takes_the_bound_at_the_fitted_parallax():
     # proper motions' systematic error)
     assert not hotter_than_bound([0.19, 0.19, 0.01], 0.2, 0.5, 0.5)
     assert hotter_than_bound([0.19, 0.19, 0.01], 0.2, 0.5, 0.4)
+
+
+def test_the_joint_mixtures_field_drifts_too():
+    """The several-cluster mixture with ``field_drift``: on the same drifting field, with the
+    cluster as its only seed, the drift is recovered, the faint members counted as the single
+    drifting model counts them, and new stars scored as the fit scored them."""
+    kin, errors, sky, g, truth = _table(DRIFT)
+    seed = [JointSeed(CLUSTER, np.array([0.05, 0.05, 0.01]), np.zeros(2))]
+    fixed = fit_joint_mixture(kin, errors, sky, seed, mag=g)
+    drifting = fit_joint_mixture(kin, errors, sky, seed, mag=g, field_drift=True)
+    assert fixed.field_slopes is None
+    assert drifting.field_slopes[0] == pytest.approx(DRIFT, abs=0.03)
+    faint = g > 19
+    assert fixed.probability[faint, 0].sum() < 0.75 * np.sum(truth & faint)
+    assert 0.85 < drifting.probability[faint, 0].sum() / np.sum(truth & faint) < 1.15
+    assert drifting.predict(kin, errors, sky, g) == pytest.approx(drifting.probability, abs=0.01)

@@ -117,6 +117,15 @@ def drifting_start(means: np.ndarray, bins: MagnitudeBins, b: np.ndarray
     return design, np.broadcast_to(means[:, None], (len(means), len(b), 3)).copy()
 
 
+def drifted_means(means: np.ndarray, slopes: np.ndarray | None, offsets: np.ndarray
+                  ) -> np.ndarray:
+    """The field Gaussians' means (M, 3) moved by their ``slopes`` (M, 3; None: no drift) to
+    each star's magnitude offset ``offsets`` (n,): (M, n, 3), or ``means`` without slopes."""
+    if slopes is None:
+        return means
+    return means[:, None] + offsets[None, :, None] * slopes[:, None]
+
+
 def drift_coefficients(design: np.ndarray | None, means: np.ndarray
                        ) -> tuple[np.ndarray, np.ndarray | None]:
     """Each Gaussian's mean at the bins' mean magnitude (M, 3) and its drift per magnitude

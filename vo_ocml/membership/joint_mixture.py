@@ -34,7 +34,8 @@ from scipy.special import expit
 from vo_ocml.membership.deconvolution import _log_normal, error_covariance, log_sum_exp, take_rows
 from vo_ocml.membership.mixture_step import cluster_like_sd
 from vo_ocml.membership.photometry import ColourTerm
-from vo_ocml.membership.field_gaussians import UNIFORM_START, _field_update, field_prior_share
+from vo_ocml.membership.field_gaussians import (UNIFORM_START, _field_update, drift_coefficients,
+                                                drifted_means, drifting_start, field_prior_share)
 from vo_ocml.membership.radial_mixture import _cap_sd, _kinematic_weight
 from vo_ocml.membership.sky_prior import (ClusterProfile, Footprint, MagnitudeBins,
                                           ProfileFitter, eff_centre)
@@ -95,7 +96,9 @@ class JointMixtureFit:
         Weights per magnitude bin of the field's M Gaussians, then of its U components
         uniform over the clusters' filter windows (U = K, or 0 when the fit had no windows).
     field_means, field_covs : ndarray, shapes (M, 3), (M, 3, 3)
-        The field's Gaussians.
+        The field's Gaussians (means at the magnitude bins' mean G when they drift).
+    field_slopes : ndarray, shape (M, 3), or None
+        Each field Gaussian's drift per magnitude (``field_drift``), else None.
     footprint : Footprint
         The table's footprint; ``magnitude_bins`` the luminosity functions' bins.
     n_iter : int
@@ -128,6 +131,7 @@ class JointMixtureFit:
     sd_unbounded: np.ndarray | None = None
     colour_terms: list[ColourTerm] | None = None
     error_levels: list[ErrorLevels] | None = None
+    field_slopes: np.ndarray | None = None
 
     @property
     def centres(self) -> np.ndarray:
@@ -149,8 +153,9 @@ class JointMixtureFit:
               for k in range(len(self.means))]
         log_field = self.footprint.log_field_density(sky)
         log_rho = _log_profiles(self.profiles, sky)
+        mu_f = drifted_means(self.field_means, self.field_slopes, self.magnitude_bins.offsets[b])
         L = _terms(kin, error_covariance(errors), b, mu, list(self.covs), log_rho,
-                   self.n_cluster, self.field_weights, list(self.field_means),
+                   self.n_cluster, self.field_weights, list(mu_f),
                    list(self.field_covs), self.n_field, log_field, log_window,
                    levels=self.error_levels)[0]
         if self.colour_terms is not None:
@@ -238,8 +243,9 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
                       field_groups: np.ndarray | None = None,
                       log_window: np.ndarray | None = None,
                       weights: np.ndarray | None = None, colour: np.ndarray | None = None,
-                      error_levels: ErrorLevels | None = None, max_iter: int = 1000,
-                      tol: float = 2e-7, p_tol: float = 5e-4) -> JointMixtureFit:
+                      error_levels: ErrorLevels | None = None, field_drift: bool = False,
+                      max_iter: int = 1000, tol: float = 2e-7,
+                      p_tol: float = 5e-4) -> JointMixtureFit:
     """Fit K clusters and the field together by EM.
 
     Parameters
@@ -278,6 +284,11 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
     error_levels : ErrorLevels, optional
         Without ``errors``: each cluster is a mixture over these levels of error, its shares
         fitted (:mod:`vo_ocml.membership.unknown_errors`); otherwise ignored.
+    field_drift : bool
+        Each field Gaussian's mean drifts linearly with the median G of the star's magnitude
+        bin, as in the single model's drifting field
+        (:func:`~vo_ocml.membership.field_gaussians.drifting_start`; fixed with fewer than two
+        bins).
     max_iter, tol, p_tol : int, float, float
         EM stops after ``max_iter`` iterations, or when the mean log-likelihood changes by less
         than ``tol``, or when no posterior changes by more than ``p_tol``.
@@ -310,6 +321,10 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
         share = np.concatenate([share * (1 - UNIFORM_START),
                                 np.maximum(inside * UNIFORM_START, 1e-3)])
     w_f = np.tile(share / share.sum(), (bins.n_bins, 1))
+    design_f = None
+    if field_drift:
+        design_f, start = drifting_start(np.array(mu_f), bins, b)
+        mu_f = list(start)
     fitters = [ProfileFitter(footprint, s.max_scale, s.max_half_radius) for s in seeds]
     var = np.diagonal(S, axis1=1, axis2=2) if S is not None else 0.0
     near = np.column_stack([
@@ -373,7 +388,7 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
         log_rho = _log_profiles(profiles, sky)  # this M-step's field share, the next E-step's
         share = field_prior_share(np.log(n_c[:, b].T) + log_rho, np.log(n_f[b]) + log_field)
         w_f = _field_update(kin, S, b, bins.n_bins, Pw[:, K, None] * np.exp(parts), mu_f,
-                            cov_f, Tf, floor, share, min_sd=cluster_like_sd)
+                            cov_f, Tf, floor, share, min_sd=cluster_like_sd, design=design_f)
         if photometric:  # each cluster's term from its own window's stars, as a single run's
             refit = [ColourTerm.fit(mag[r], colour[r], b[r], bins.n_bins, P[r, k],
                                     similar=similar[r, k], field_p=1.0 - P_kin[r, K],
@@ -389,9 +404,10 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
             break
     means = np.array([c[0] if c is not None else m[0] for c, m in zip(coef, mu)])
     gradients = np.array([c[1:] if c is not None else np.zeros((2, 3)) for c in coef])
+    field_means, field_slopes = drift_coefficients(design_f, np.array(mu_f))
     return JointMixtureFit(probability=P, means=means, gradients=gradients, covs=np.array(cov),
                            profiles=profiles, n_cluster=n_c, n_field=n_f, field_weights=w_f,
-                           field_means=np.array(mu_f), field_covs=np.array(cov_f),
+                           field_means=field_means, field_covs=np.array(cov_f),
                            footprint=footprint, magnitude_bins=bins, n_iter=it,
                            log_likelihood=ll, sd_unbounded=wanted, colour_terms=colour_terms,
-                           error_levels=levels)
+                           error_levels=levels, field_slopes=field_slopes)

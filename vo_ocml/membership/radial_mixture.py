@@ -33,8 +33,8 @@ from scipy.special import expit
 
 from vo_ocml.membership.deconvolution import _log_normal, error_covariance, log_sum_exp
 from vo_ocml.membership.field_gaussians import (
-    UNIFORM_START, _field_update, _initial_field, drift_coefficients, drifting_start,
-    field_prior_share,
+    UNIFORM_START, _field_update, _initial_field, drift_coefficients, drifted_means,
+    drifting_start, field_prior_share,
 )
 from vo_ocml.membership.photometry import ColourTerm
 from vo_ocml.membership.sky_prior import ClusterProfile, Footprint, MagnitudeBins, ProfileFitter
@@ -123,9 +123,8 @@ class RadialMixtureFit:
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """log of the cluster's and the field's terms per star, and the field parts."""
         mean = self.cluster_mean + (sky - self.centre) @ self.cluster_gradient
-        field_means = self.field_means if self.field_slopes is None else \
-            self.field_means[:, None] + self.magnitude_bins.offsets[b][None, :, None] \
-            * self.field_slopes[:, None]
+        field_means = drifted_means(self.field_means, self.field_slopes,
+                                    self.magnitude_bins.offsets[b])
         return _terms(kin, S, sky, b, mean, self.cluster_cov, self.field_weights,
                       field_means, self.field_covs, self.profile.log_density(sky),
                       self.footprint.log_field_density(sky), self.n_cluster, self.n_field,
