@@ -121,7 +121,10 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
     intrinsic proper-motion dispersion is bounded during the fit as in the single-cluster model
     (:func:`~vo_ocml.membership.dispersion_bound.fit_pm_sd_bound`). A cluster alone keeps the
     single model's centre update, so that a field with one cluster gets the single run's
-    answer; with several, each takes the EFF profile's own (``JointSeed.eff_centre``).
+    answer; with several, each takes the EFF profile's own (``JointSeed.eff_centre``). The
+    field's Gaussians drift with G (``fit_joint_mixture``'s ``field_drift``) wherever the stars
+    fill two magnitude bins: measured on the injection, pairs and catalogued-pair benches
+    (docs/multi.md, thirty-sixth session), not chosen by BIC as in the single model.
     """
     dropped: list[str] = []
     for _ in range(MAX_REFITS + 1):
@@ -143,7 +146,8 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
                 field_groups=np.argmax(filters[fit_rows], axis=1),
                 log_window=None if log_window is None else log_window[fit_rows],
                 weights=weights, colour=None if colour is None else colour[fit_rows],
-                error_levels=ErrorLevels.start() if err is None else None, p_tol=JOINT_P_TOL)
+                error_levels=ErrorLevels.start() if err is None else None, p_tol=JOINT_P_TOL,
+                field_drift=True)
         P = model.probability if len(fit_rows) == len(kin) else \
             model.predict(kin, err, sky, mag, log_window, colour)
         failing = []
@@ -415,8 +419,9 @@ def joint_result(est, kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, 
         "observed_spread": primary.observed.tolist(),
         "intrinsic_spread": primary.intrinsic.tolist(),
         "cluster_component_reason": (
-            f"first of {n_first} clusters of a joint mixture with the field, deconvolved "
-            f"with the stars' errors: {'yes' if err is not None else 'no'}"),
+            f"first of {n_first} clusters of a joint mixture with the field"
+            f"{' drifting with G' if model is not None and model.field_slopes is not None else ''}"
+            f", deconvolved with the stars' errors: {'yes' if err is not None else 'no'}"),
         "n_clusters": len(clusters),
         "n_fitted_apart": len(clusters) - n_first,
         "photometric": model is not None and model.colour_terms is not None,
