@@ -5,8 +5,9 @@ The single-cluster mixture (:mod:`vo_ocml.membership.radial_mixture`) and the se
 one (:mod:`vo_ocml.membership.joint_mixture`) describe the field the same way: a few Gaussians
 in (pmra, pmdec, parallax) whose weights depend on the magnitude bin, deconvolved with each
 star's errors (extreme deconvolution), plus a component uniform over each star's filter window.
-In the single mixture each Gaussian's mean may also drift linearly with the median G of the
-star's magnitude bin (:func:`drifting_start`): fainter field stars lie farther away.
+In both, each Gaussian's mean may also drift linearly with the median G of the star's
+magnitude bin (:func:`drifting_start`): fainter field stars lie farther away (the single
+mixture chooses the drift by BIC, the several-cluster one always drifts).
 """
 
 from __future__ import annotations
