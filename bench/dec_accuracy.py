@@ -2,7 +2,8 @@
 
 For every cone with a reference membership (shared/data/README.md) this prints, at P > 0.5,
 completeness (fraction of reference members found), purity (fraction of found members in the
-reference) and F1 for DEC with default settings and for ``vo_ocml.pipeline.run(table,
+reference) and F1 for DEC with default settings (given the table's G, BP−RP and error
+correlations, as ``vo_ocml.run`` gives them) and for ``vo_ocml.pipeline.run(table,
 method="mstgmm")``; for M67 and the Pleiades it prints the DEC members' mean pm and parallax
 beside the SIMBAD row of shared/SCIENCE.md §2; with ``--seeds`` it prints the Jaccard overlap
 of the member sets between random_state 0 and 1 and between the original and a shuffled row
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
+from vo_ocml.io.columns import CORRELATIONS
 from vo_ocml.membership.base import FEATURES
 from vo_ocml.membership.dec import DEC
 from vo_ocml.membership.gaia_precision import nominal_errors
@@ -50,6 +52,18 @@ def errors(table: Table) -> np.ndarray | None:
             return None
         return nominal_errors(np.ma.filled(np.ma.asarray(table["phot_g_mean_mag"], dtype=float), np.nan))
     return np.column_stack([np.ma.filled(np.ma.asarray(table[c], dtype=float), np.nan) for c in names])
+
+
+def star_columns(table: Table) -> dict[str, np.ndarray]:
+    """G, BP−RP and the error correlations, as ``vo_ocml.run`` passes them to the estimator
+    (the correlations only with the table's own errors)."""
+    def column(name: str) -> np.ndarray:
+        return np.ma.filled(np.ma.asarray(table[name], dtype=float), np.nan)
+    out = {key: column(name) for key, name in (("magnitude", "phot_g_mean_mag"),
+                                               ("colour", "bp_rp")) if name in table.colnames}
+    if all(n in table.colnames for n in ("pmra_error", *CORRELATIONS)):
+        out["correlations"] = np.column_stack([column(n) for n in CORRELATIONS])
+    return out
 
 
 def cones(data: Path) -> list[tuple[str, str, np.ndarray | None]]:
@@ -121,8 +135,8 @@ def main() -> None:
         X = features(table)
         sid = np.asarray(table["source_id"], dtype=np.int64)
         t0 = time.perf_counter()
-        E = errors(table)
-        dec = DEC(**params).fit(X, errors=E)
+        E, stars = errors(table), star_columns(table)
+        dec = DEC(**params).fit(X, errors=E, **stars)
         seconds = time.perf_counter() - t0
         if reference is None:  # no reference: only the seed / row-order overlaps
             nf = int(dec.result_.members(0.5).sum())
@@ -151,10 +165,12 @@ def main() -> None:
                 f"   SIMBAD {SIMBAD[name][0]:8.3f} {SIMBAD[name][1]:8.3f} {SIMBAD[name][2]:6.3f}"
             )
         if args.seeds:
-            other_seed = DEC(**(params | {"random_state": 1})).fit(X, errors=E).result_.members(0.5)
+            other_seed = DEC(**(params | {"random_state": 1})).fit(X, errors=E, **stars).result_.members(0.5)
             order = np.random.default_rng(12345).permutation(len(X))
             shuffled = np.empty(len(X), dtype=bool)
-            shuffled[order] = DEC(**params).fit(X[order], errors=None if E is None else E[order]).result_.members(0.5)
+            shuffled[order] = DEC(**params).fit(
+                X[order], errors=None if E is None else E[order],
+                **{k: v[order] for k, v in stars.items()}).result_.members(0.5)
             extra.append(
                 f"{name:10s} Jaccard seed 0 vs 1: {jaccard(members, other_seed):.3f}   "
                 f"original vs shuffled rows: {jaccard(members, shuffled):.3f}   "

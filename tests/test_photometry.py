@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from vo_ocml.io.tables import read_table
+from vo_ocml.membership.dec import DEC
+from vo_ocml.membership.gaia_precision import nominal_errors
 from vo_ocml.membership.photometry import ColourTerm
 from vo_ocml.pipeline import run
 
@@ -109,3 +111,32 @@ def test_a_table_without_colour_runs_without_the_term(default_table):
     table.remove_column("bp_rp")
     a = run(table, photometric=True)
     assert a.summary.found and a.result.details["mixture"]["photometric"] is False
+
+
+def test_dec_takes_the_term_too(default_table):
+    """DEC's likelihood ratio adds the same term by default (``photometric=False`` leaves it
+    out): faint members off the cluster's sequence go, and ``predict_proba`` given the colours
+    scores the rows as the fit did."""
+    fast = dict(n_seeds=2, pretrain_steps=150, max_iter=5, batch_size=256)
+    g = np.asarray(default_table["phot_g_mean_mag"], float)
+    colour = np.asarray(default_table["bp_rp"], float)
+    plain = run(default_table, method="dec", photometric=False, **fast)
+    phot = run(default_table, method="dec", **fast)
+    assert phot.result.details["likelihood_ratio"]["photometric"] is True
+    assert plain.result.details["likelihood_ratio"]["photometric"] is False
+    p_plain = np.nan_to_num(plain.result.probability)
+    p_phot = np.nan_to_num(phot.result.probability)
+    sure = (p_plain > 0.9) & np.isfinite(colour) & np.isfinite(g)
+    offset = np.abs(colour - np.polyval(np.polyfit(g[sure], colour[sure], 3), g))
+    faint = g >= 20
+    removed = faint & (p_plain > 0.5) & (p_phot <= 0.5)
+    kept = faint & (p_plain > 0.5) & (p_phot > 0.5)
+    assert removed.sum() > 0.1 * np.sum(faint & (p_plain > 0.5))
+    assert np.nanmedian(offset[removed]) > 2 * np.nanmedian(offset[kept])
+    X = np.column_stack([np.asarray(default_table[c], float)
+                         for c in ("ra", "dec", "pmra", "pmdec", "parallax")])
+    E = nominal_errors(g)  # the table has no error columns: Gaia's errors at each G
+    dec = DEC(**fast).fit(X, errors=E, magnitude=g, colour=colour)
+    assert dec.result_.details["likelihood_ratio"]["photometric"] is True
+    np.testing.assert_allclose(dec.predict_proba(X, errors=E, magnitude=g, colour=colour)[:, 1],
+                               dec.result_.probability, atol=1e-6)

@@ -106,6 +106,11 @@ class DEC(MembershipEstimator):
         cluster (:mod:`vo_ocml.membership.dec_multi`).
     max_clusters : int
         Most clusters a ``clusters="all"`` run models.
+    photometric : bool
+        Sky features: the likelihood ratio (single and several clusters) adds each cluster's
+        sequence in the CMD (BP−RP given G) against the field's colours, as the default
+        method does by default (:mod:`vo_ocml.membership.photometry`), when the table has G
+        and BP−RP. False: kinematics and position alone.
     known_clusters : sequence of Centroid
         Clusters known to be in the table, each with ``ra``, ``dec`` and ``r50`` (``vo_ocml.run``
         passes the catalogued ones). A run of several clusters seeds those the detection did
@@ -166,6 +171,7 @@ class DEC(MembershipEstimator):
         clusters: int | str = 1,
         max_clusters: int = 8,
         known_clusters: tuple[Centroid, ...] = (),
+        photometric: bool = True,
         backend: str = "numpy",
         tol: float = 0.001,
         max_iter: int = 20,
@@ -190,6 +196,7 @@ class DEC(MembershipEstimator):
         self.clusters = clusters
         self.max_clusters = max_clusters
         self.known_clusters = known_clusters
+        self.photometric = photometric
         self.backend = backend
         self.tol = tol
         self.max_iter = max_iter

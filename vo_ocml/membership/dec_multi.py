@@ -82,7 +82,7 @@ class SeveralModel:
                 cov = None if errors is None else error_covariance(errors[passed], sel.correlations)
                 sky = tangent_plane(X[passed, 0], X[passed, 1], *self.origin)
                 P[passed] = mixture.predict(kin[passed], cov, sky, sel.magnitude,
-                                            log_window[passed])
+                                            log_window[passed], sel.colour)
             blocks.append(P)
         return reduce(combine, blocks)
 
@@ -153,7 +153,7 @@ def _fit_group(est: "DEC", kin: np.ndarray, err: np.ndarray | None, sky: np.ndar
                               velocity_dispersion=VELOCITY_DISPERSION, max_fit_stars=MAX_FIT_STARS,
                               random_state=est.random_state, mag=sub.magnitude,
                               footprint=Footprint(sky, field_sky=sky[~filters.any(axis=1)]),
-                              keep_first=first)
+                              colour=sub.colour if est.photometric else None, keep_first=first)
     if outcome is None:
         return None
     P = np.zeros((len(kin), len(outcome.seeds) + 1))
@@ -161,7 +161,7 @@ def _fit_group(est: "DEC", kin: np.ndarray, err: np.ndarray | None, sky: np.ndar
     # every star of the group scored by the fitted model, exactly as predict_proba scores new rows
     kept = [next(i for i, t in enumerate(seeds) if t is s) for s in outcome.seeds]
     P[rows] = outcome.model.predict(kin[rows], cov, sky[rows], sub.magnitude,
-                                    log_window[rows][:, kept])
+                                    log_window[rows][:, kept], sub.colour)
     return outcome, P
 
 

@@ -88,7 +88,7 @@ class SkyModel:
             e = None if errors is None else errors[passed]
             cov = None if e is None else error_covariance(e, sel.correlations)
             p[passed] = self.mixture.predict(kin[passed], cov, sky, sel.magnitude,
-                                             window(kin[passed], e, s, self.span))
+                                             window(kin[passed], e, s, self.span), sel.colour)
         return p
 
 
@@ -124,8 +124,8 @@ def window(kin: np.ndarray, err: np.ndarray | None, scope: Scope, span: np.ndarr
 
 def _likelihood_ratio(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, start: np.ndarray,
                       scope: Scope, span: np.ndarray, stars: StarColumns, footprint: Footprint,
-                      given_spread: np.ndarray | None,
-                      random_state: int) -> tuple[np.ndarray, dict, RadialMixtureFit]:
+                      given_spread: np.ndarray | None, random_state: int,
+                      photometric: bool) -> tuple[np.ndarray, dict, RadialMixtureFit]:
     """Fit the default method's cluster + field likelihood ratio on the candidates.
 
     The model and its settings are the default method's mixture step: the field has a
@@ -138,7 +138,9 @@ def _likelihood_ratio(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, 
     there. The cluster starts from the core's measurement (centroid and intrinsic spread) at
     the sky position of DEC's members ``start``. (Started from the DEC members' own median and
     spread instead, M67's fit settled on a fragment of the cluster: completeness 0.46 against
-    0.88.) Returns every candidate's probability, the fit's facts and the model.
+    0.88.) With ``photometric``, the cluster's sequence in the CMD joins as in the default
+    method (``stars.colour``: BP−RP). Returns every candidate's probability, the fit's facts
+    and the model.
     """
     corr = None if err is None else stars.correlations
     log_window = window(kin, err, scope, span)
@@ -150,14 +152,15 @@ def _likelihood_ratio(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, 
             gradient=bool(scope.centre[2] > NEARBY_PARALLAX), max_fit_stars=MAX_FIT_STARS,
             random_state=random_state, mag=stars.magnitude, corr=corr, footprint=footprint,
             log_window=log_window, max_pm_sd=dispersion_bound.fit_pm_sd_bound(scope.centre[2], VELOCITY_DISPERSION),
-            max_parallax_sd=max_parallax_dispersion(scope.centre[2]), fixed_mean=fixed_mean)
+            max_parallax_sd=max_parallax_dispersion(scope.centre[2]), fixed_mean=fixed_mean,
+            colour=stars.colour if photometric else None)
         return info, model
 
     info, model = mixture_step.refit_if_moved(fit, lambda out: out[0], scope.centre,
                                               given_spread, scope.source != "data")
     # every candidate scored by the fitted model, exactly as predict_proba scores new rows
     post = model.predict(kin, None if err is None else error_covariance(err, corr), sky, stars.magnitude,
-                         log_window)
+                         log_window, stars.colour)
     return post, info, model
 
 
@@ -211,7 +214,7 @@ def fit_sky(est: "DEC", Xc: np.ndarray, err: np.ndarray | None, centroid: Centro
     given_spread = None if centroid is None or centroid.spread is None else np.asarray(centroid.spread, float)
     post, info, mix = _likelihood_ratio(kin[cand], e_c, sky[cand], start, scope, span, stars.rows(cand),
                                         Footprint(sky, field_sky=sky[~scope.passed]), given_spread,
-                                        est.random_state)
+                                        est.random_state, est.photometric)
     probability = np.zeros(m)
     probability[cand] = post
     members = post > 0.5

@@ -231,9 +231,9 @@ METHOD_OPTIONS = (
            metavar="all|N"),
     Option("max_clusters", "most clusters modelled by --clusters all", _count, FROM_ESTIMATOR,
            method=_both),
-    Option("photometric", "radial mixture: add the cluster's sequence in the CMD (BP-RP given "
-           "G) against the field's colours (needs G and BP-RP columns)", boolean,
-           FROM_ESTIMATOR, method=_mst),
+    Option("photometric", "radial mixture (and DEC's likelihood ratio): add the cluster's "
+           "sequence in the CMD (BP-RP given G) against the field's colours (needs G and BP-RP "
+           "columns)", boolean, FROM_ESTIMATOR, method=_both),
     Option("max_fit_stars", "radial mixture: fitted on a sample of at most this many stars, "
            "then every star is scored", number(100, integer=True), FROM_ESTIMATOR,
            unit="stars", method=_mst),
