@@ -5,8 +5,8 @@ A bound open cluster is no hotter than a few km/s
 proper-motion dispersion σ_v ϖ / 4.74.
 The radial mixture bounds its cluster's Gaussian there (:func:`fit_pm_sd_bound`), and a fit
 whose Gaussian would be hotter without the bound models a kinematic feature of the field
-(:func:`velocity_dispersion`, :func:`wanted_dispersion`), judged at the fitted parallax when
-the fit moved farther away (:func:`bound_at_fitted_parallax`).
+(:func:`velocity_dispersion`, :func:`too_hot`, :func:`wanted_dispersion`), judged at the
+fitted parallax when the fit moved farther away (:func:`bound_at_fitted_parallax`).
 """
 
 from __future__ import annotations
@@ -100,3 +100,15 @@ def velocity_dispersion(post: np.ndarray, kin: np.ndarray, err: np.ndarray | Non
             var = np.maximum(var - np.sum(w[:, None] * err[:, :2] ** 2, 0), 0.0)
         sd = np.sqrt(var)
     return float(np.sqrt(np.mean(sd**2))), max_pm_dispersion(centre[2], max_velocity_dispersion)
+
+
+def too_hot(post: np.ndarray, kin: np.ndarray, err: np.ndarray | None, centre: np.ndarray,
+            mix_info: dict, max_velocity_dispersion: float) -> str | None:
+    """Why a single fit is a kinematic feature of the field (its :func:`velocity_dispersion`
+    exceeds a bound cluster's), or None."""
+    sigma_v, bound = velocity_dispersion(post, kin, err, centre, mix_info, max_velocity_dispersion)
+    if sigma_v <= bound:
+        return None
+    return (f"the best candidate's intrinsic proper-motion dispersion, {sigma_v:.2f} mas/yr, "
+            f"exceeds what a bound cluster can have at its parallax ({bound:.2f} mas/yr, i.e. "
+            f"{max_velocity_dispersion} km/s): it is a feature of the field")

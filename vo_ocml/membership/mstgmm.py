@@ -36,10 +36,11 @@ from vo_ocml.membership.base import (
     STAGE_DTYPE, STAGE_FILTER, STAGE_GMM, STAGE_MST, STAGE_NO_CLUSTER, Centroid,
     MembershipEstimator, Scores, as_centroid, probability_step,
 )
-from vo_ocml.membership.centroid import best_measured, max_parallax_dispersion, measure_cluster
+from vo_ocml.membership.centroid import max_parallax_dispersion
 from vo_ocml.membership.scope import DETECTION_SKY_WINDOW, VELOCITY_DISPERSION, adaptive_filter
+from vo_ocml.membership.seed_steps import SeedSteps
 from vo_ocml.membership.seeding import CandidateSeeds
-from vo_ocml.membership.sky import from_tangent_plane, sky_centre, sky_target, tangent_plane
+from vo_ocml.membership.sky import from_tangent_plane, sky_centre, tangent_plane
 from vo_ocml.membership.sky_prior import Footprint
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ NEARBY_PARALLAX = 2.0
 STEP_P08 = probability_step(0.8)
 
 
-class MSTGMM(CandidateSeeds, MembershipEstimator):
+class MSTGMM(CandidateSeeds, SeedSteps, MembershipEstimator):
     """Open-cluster membership by filter → minimum spanning tree → Gaussian mixture.
 
     Parameters
@@ -300,58 +301,38 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
             return Scores(probability, stage, counts, None, details)
 
         def attempt(seed) -> Scores | str:
-            """filter → MST → mixture around one seed: the result, or why it is no cluster."""
+            """filter → MST → mixture around one seed: the result, or why it is no cluster.
+
+            A several-cluster run models the cluster with the others (measured beside its
+            significant neighbours), and the single model fits it when it is alone in its group;
+            a blind candidate found in kinematics alone must first be confirmed as a single run
+            confirms it: beside other clusters a kinematic feature of the field can pass for
+            one, and the single model's spatial profile refuses it."""
             probability[:] = 0.0
             stage[:] = STAGE_FILTER
             counts.clear()
-            fit = None
-            if self.refine and self.filter == "adaptive":
-                good = best_measured(err, len(kin))
-                found_at = self._detected_sky() if seed[2] == "data" else None
-                if found_at is not None:  # measure it where it was found, not across the field
-                    near = np.all(np.abs(sky[good] - found_at[0]) <= found_at[1], axis=1)
-                    if near.sum() >= 10:
-                        good = good[near]
-                neighbours = joint_seeds.neighbours(self.candidates_, self.min_significance,
-                                                    but=self._detection()) \
-                    if self._n_clusters() > 1 else (None, None)
-                fit = measure_cluster(kin[good], None if err is None else err[good], seed[0],
-                                      seed[1], random_state=self.random_state,
-                                      velocity_dispersion=self.max_velocity_dispersion,
-                                      others=neighbours[0], others_spread=neighbours[1])
-                if fit is None and seed[2] == "data":
-                    return ("the overdensity found in proper motion and parallax could not be "
-                            "measured as a bound cluster")
-            centre, guess, source, name, significance = seed
-            if fit is not None:  # a given centroid stays put: only a data seed is re-centred
-                observed, intrinsic = fit.observed_spread, fit.intrinsic_spread
-                centre = fit.centre if source == "data" else np.asarray(centre, float)
-            else:
-                observed = intrinsic = np.asarray(guess, float)
-            passed = self._filter(kin, err, centre, observed, intrinsic)
-            counts["filter"] = int(passed.sum())
-            i_f = np.flatnonzero(passed)
-            if len(i_f) < max(self.min_members, 10):
-                return f"only {len(i_f)} stars pass the initial filter"
-            zf = StandardScaler().fit_transform(np.column_stack([sky[i_f], kin[i_f, 2]]))
-            pruning = mst.prune(zf, rule=self.mst_rule, k_sigma=self._mst_k(),
-                                n_neighbors=self.mst_neighbors, min_group=self.mst_min_group)
-            i_m = i_f[pruning.keep]
-            stage[i_f[~pruning.keep]] = STAGE_MST
-            counts["mst"] = int(len(i_m))
-            found_at = self._detected_sky() if source == "data" else None
-            target = found_at[0] if found_at is not None else \
-                sky_target(sky[i_m], kin[i_m], centre, observed)
-            primary = joint_seeds.Seed(
-                centre, observed, intrinsic, target, significance, source,
-                name or getattr(c, "name", None), r50=getattr(c, "r50", None),
-                window=found_at[1] if found_at is not None else np.inf,
-                detection=self._detection() if source == "data" else None)
-            if self._n_clusters() > 1:
-                several = joint.joint_result(self, kin, err, sky, primary, self._n_clusters(),
-                                             DETECTION_SKY_WINDOW, (passed, i_m))
-                if len(self.joint_seeds_) > 1:  # else the single fit below, others beside it
-                    return several
+            _, _, source, name, significance = seed
+            several_run = self._n_clusters() > 1
+            others = joint_seeds.neighbours(self.candidates_, self.min_significance,
+                                            but=self._detection()) \
+                if several_run else (None, None)
+            gated = several_run and source == "data" and self._detection().sky_centre is None
+            found = self._steps(kin, err, sky, seed, (None, None) if gated else others, counts)
+            if isinstance(found, str):
+                return found
+
+            def jointly(steps) -> Scores:
+                """The several-cluster run's scores (``joint_seeds_``: its cluster's group)."""
+                return joint.joint_result(
+                    self, kin, err, sky, self._found_seed(kin, sky, seed, steps),
+                    self._n_clusters(), DETECTION_SKY_WINDOW, (steps.passed, steps.rows))
+
+            several = jointly(found) if several_run and not gated else None
+            if several is not None and len(self.joint_seeds_) > 1:  # else the single fit
+                return several
+            centre, observed, intrinsic, passed, i_m, pruning = found
+            stage[np.flatnonzero(passed)[~pruning.keep]] = STAGE_MST
+            first = self._found_seed(kin, sky, seed, found)
             e_m = err[i_m] if err is not None else None
             try:
                 self.centre_, self.observed_spread_ = centre, observed
@@ -360,7 +341,7 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
                 footprint = Footprint(sky, field_sky=sky[~passed])
                 post, mix_info, model, scaler = mixture_step.refit_if_moved(
                     lambda held: self._mixture(kin[i_m], e_m, sky[i_m], centre, observed, intrinsic,
-                                               target, i_m, footprint, held, named_at),
+                                               first.sky, i_m, footprint, held, named_at),
                     lambda out: out[1], centre, None if c is None else c.spread, source != "data",
                     named_at)
             except ValueError as why:  # TooFewStars: too few stars, or not concentrated
@@ -372,15 +353,17 @@ class MSTGMM(CandidateSeeds, MembershipEstimator):
             if counts["gmm"] < self.min_members:
                 return (f"the cluster component holds only {counts['gmm']} stars with P > 0.5 "
                         f"(fewer than min_members={self.min_members})")
-            sigma_v, bound = dispersion_bound.velocity_dispersion(
-                post, kin[i_m], e_m, centre, mix_info, self.max_velocity_dispersion)
-            if sigma_v > bound:
-                return (f"the best candidate's intrinsic proper-motion dispersion, {sigma_v:.2f} "
-                        f"mas/yr, exceeds what a bound cluster can have at its parallax "
-                        f"({bound:.2f} mas/yr, i.e. {self.max_velocity_dispersion} km/s): it is "
-                        "a feature of the field")
+            too_hot = dispersion_bound.too_hot(post, kin[i_m], e_m, centre, mix_info,
+                                               self.max_velocity_dispersion)
+            if too_hot:
+                return too_hot
+            if gated:  # confirmed as a single run confirms it: measured again, beside the others
+                beside = found if others[0] is None else self._steps(kin, err, sky, seed, others)
+                several = jointly(found if isinstance(beside, str) else beside)
+                if len(self.joint_seeds_) > 1:  # else the single fit, the others beside it
+                    return several
             rivalled = None if self._n_clusters() > 1 or not self.known_clusters else \
-                joint.beside_rivals(self, kin, err, sky, primary, probability, (passed, i_m))
+                joint.beside_rivals(self, kin, err, sky, first, probability, (passed, i_m))
             if rivalled is not None:  # a single run's cluster fitted beside its rivals
                 return rivalled
             mxi, meta = np.average(sky[i_m], axis=0, weights=post)
