@@ -320,19 +320,18 @@ class MSTGMM(CandidateSeeds, SeedSteps, MembershipEstimator):
             found = self._steps(kin, err, sky, seed, (None, None) if gated else others, counts)
             if isinstance(found, str):
                 return found
+            first = self._found_seed(kin, sky, seed, found)
 
-            def jointly(steps) -> Scores:
+            def jointly(primary, steps) -> Scores:
                 """The several-cluster run's scores (``joint_seeds_``: its cluster's group)."""
-                return joint.joint_result(
-                    self, kin, err, sky, self._found_seed(kin, sky, seed, steps),
-                    self._n_clusters(), DETECTION_SKY_WINDOW, (steps.passed, steps.rows))
+                return joint.joint_result(self, kin, err, sky, primary, self._n_clusters(),
+                                          DETECTION_SKY_WINDOW, (steps.passed, steps.rows))
 
-            several = jointly(found) if several_run and not gated else None
+            several = jointly(first, found) if several_run and not gated else None
             if several is not None and len(self.joint_seeds_) > 1:  # else the single fit
                 return several
             centre, observed, intrinsic, passed, i_m, pruning = found
             stage[np.flatnonzero(passed)[~pruning.keep]] = STAGE_MST
-            first = self._found_seed(kin, sky, seed, found)
             e_m = err[i_m] if err is not None else None
             try:
                 self.centre_, self.observed_spread_ = centre, observed
@@ -359,7 +358,9 @@ class MSTGMM(CandidateSeeds, SeedSteps, MembershipEstimator):
                 return too_hot
             if gated:  # confirmed as a single run confirms it: measured again, beside the others
                 beside = found if others[0] is None else self._steps(kin, err, sky, seed, others)
-                several = jointly(found if isinstance(beside, str) else beside)
+                beside = found if isinstance(beside, str) else beside  # not measured beside them
+                several = jointly(first if beside is found else
+                                  self._found_seed(kin, sky, seed, beside), beside)
                 if len(self.joint_seeds_) > 1:  # else the single fit, the others beside it
                     return several
             rivalled = None if self._n_clusters() > 1 or not self.known_clusters else \
