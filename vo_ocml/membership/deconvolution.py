@@ -111,7 +111,7 @@ def log_sum_exp(parts: np.ndarray) -> np.ndarray:
 _MAX_DIRECT_CONDITION = 1.0 / np.sqrt(np.finfo(float).eps)
 
 
-def _solve_or_least_squares(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def solve_or_least_squares(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """x with a x = b for a small square ``a`` (LU), or the minimum-norm least-squares x
     (SVD) where ``a`` is singular or nearly so."""
     if np.linalg.cond(a) < _MAX_DIRECT_CONDITION:
@@ -188,7 +188,7 @@ def _xd_update(V: np.ndarray, S: np.ndarray | None, w: np.ndarray, mean: np.ndar
     else:  # weighted least squares by its normal equations (p × p): np.linalg.lstsq on the
         # (n, p) weighted design took 0.3 s of a 4.5 s run on bench/samp_latency.py's cone
         weighted = design * w[:, None]
-        coef = _solve_or_least_squares(weighted.T @ design, weighted.T @ b)
+        coef = solve_or_least_squares(weighted.T @ design, weighted.T @ b)
         mu = design @ coef
     d = b - mu
     new = (d * w[:, None]).T @ d / total

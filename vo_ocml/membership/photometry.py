@@ -40,6 +40,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr
 
+from vo_ocml.membership.deconvolution import solve_or_least_squares
+
 #: degree of the sequence m(G)
 SEQUENCE_DEGREE = 3
 #: members beyond this many s from the sequence do not shape it
@@ -75,6 +77,25 @@ def _per_star(x: np.ndarray, n_stars: np.ndarray) -> float:
     2,000,000-row cone 111 field stars of such colours became one cluster's members."""
     total = float(x.sum())
     return float(x @ n_stars) / total if total > 0 else 1.0
+
+
+def _sequence_fit(g: np.ndarray, c: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The weighted least-squares polynomial of degree :data:`SEQUENCE_DEGREE` of colour ``c``
+    in G ``g`` (weights ``w`` on the squared residuals), highest power first as
+    ``np.polyfit(g, c, SEQUENCE_DEGREE, w=np.sqrt(w))`` returns it (and ``np.polyval`` reads
+    it). Solved by its normal equations in G centred and scaled, then expanded in G: EM refits
+    the sequence every iteration, and ``np.polyfit`` took 1.2 ms a call on 13,000 stars against
+    0.6 ms here."""
+    centre = float(np.mean(g))
+    scale = float(np.std(g)) or 1.0
+    design = np.vander((g - centre) / scale, SEQUENCE_DEGREE + 1, increasing=True)
+    weighted = design * w[:, None]
+    a = solve_or_least_squares(weighted.T @ design, weighted.T @ c)
+    coef = a[-1:]  # Horner's rule on x = (G − centre) / scale, in powers of G
+    for a_k in a[-2::-1]:
+        coef = np.convolve(coef, [1.0 / scale, -centre / scale])
+        coef[-1] += a_k
+    return coef
 
 
 def _bin_scatter(r: np.ndarray, w: np.ndarray, b: np.ndarray, n_bins: int,
@@ -144,7 +165,7 @@ class ColourTerm:
         field_w = (1.0 - wf) * n_ok
         keep = np.ones(len(g), bool)
         for _ in range(2):
-            coef = np.polyfit(g[keep], c[keep], SEQUENCE_DEGREE, w=np.sqrt(w[keep]))
+            coef = _sequence_fit(g[keep], c[keep], w[keep])
             r = c - np.polyval(coef, g)
             overall = np.sqrt(np.sum(w[keep] * r[keep] ** 2) / w[keep].sum())
             keep = np.abs(r) < CLIP_SIGMA * max(overall, MIN_SCATTER)
