@@ -8,7 +8,7 @@ import pytest
 from vo_ocml.io.tables import read_table
 from vo_ocml.membership.dec import DEC
 from vo_ocml.membership.gaia_precision import nominal_errors
-from vo_ocml.membership.photometry import ColourTerm
+from vo_ocml.membership.photometry import SEQUENCE_DEGREE, ColourTerm, _sequence_fit
 from vo_ocml.pipeline import run
 
 
@@ -71,6 +71,18 @@ def test_a_faint_bins_scatter_follows_its_own_members_not_the_bright_ones():
     term = ColourTerm.fit(g, colour, b, 5, np.ones(len(g)))
     assert term.scatter[0] < 0.04
     assert 0.17 < term.scatter[3] < 0.23
+
+
+def test_the_sequence_is_numpys_weighted_polynomial_fit():
+    """The sequence's own least squares gives np.polyfit's polynomial, weights included."""
+    rng = np.random.default_rng(4)
+    g = rng.uniform(12.0, 21.0, 3000)
+    colour = 0.6 + 0.12 * (g - 16) + 0.01 * (g - 16) ** 3 + rng.normal(0, 0.05, g.size)
+    weights = rng.uniform(0, 1, g.size) * (g < 19.5)  # the faint stars carry no weight
+    ours = _sequence_fit(g, colour, weights)
+    numpy = np.polyfit(g, colour, SEQUENCE_DEGREE, w=np.sqrt(weights))
+    assert ours.shape == numpy.shape
+    np.testing.assert_allclose(np.polyval(ours, g), np.polyval(numpy, g), atol=1e-10)
 
 
 def test_too_few_members_give_no_term():
