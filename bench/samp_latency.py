@@ -84,11 +84,11 @@ class Sender:
         t0 = time.perf_counter()
         self.client.call(target, tag, {"samp.mtype": "table.load.votable",
                                        "samp.params": {"url": path.as_uri(), "name": name}})
-        with self.arrived:
+        with self.arrived:  # the broadcast may reach us before the reply: wait for both
             ok = self.arrived.wait_for(
-                lambda: f"{name} - members" in self.loads or (
-                    tag in self.replies
-                    and self.replies[tag][1].get("samp.status") != "samp.ok"),
+                lambda: tag in self.replies and (
+                    f"{name} - members" in self.loads
+                    or self.replies[tag][1].get("samp.status") != "samp.ok"),
                 timeout)
         if not ok or f"{name} - members" not in self.loads:
             raise RuntimeError(f"{name}: no broadcast; reply {self.replies.get(tag)}")
