@@ -174,7 +174,7 @@ def run_field(label: str, path: Path, args) -> list[dict]:
             t0 = time.perf_counter()
             named = {"centroid": inj.centroid} if mode == "named" else {}
             if mode == "named" and not args.named_without_position:
-                named.update(position=inj.position, r50=inj.r50)
+                named.update(position=inj.position, r50=inj.r50 * _r50_error(args, label, i))
             annotated = run(t, method=args.method, **named, **dict(args.set))
             rec[f"{mode}_time"] = time.perf_counter() - t0
             rec[f"{mode}_found"] = bool(annotated.summary.found)
@@ -293,6 +293,15 @@ def thinned_injections(label: str, path: Path, seed: int, per_field: int, own_ca
             yield i, d, inj, model, truth, usable
 
 
+def _r50_error(args, label: str, i: int) -> float:
+    """The factor by which injection ``i``'s named r50 is off (``--r50-scatter``: log-normal,
+    reproducible, drawn apart from the injection so that the clusters stay the same)."""
+    if not args.r50_scatter:
+        return 1.0
+    rng = np.random.default_rng([args.seed, zlib.crc32(label.encode()), i])
+    return float(np.exp(args.r50_scatter * rng.standard_normal()))
+
+
 def _cached_own_probability(table, label: str, cache: Path | None) -> tuple[np.ndarray, list[str]]:
     """:func:`own_probability`, read from ``cache/<label>.json`` when there (written otherwise):
     two versions of the model then get the same thinned backgrounds (the probabilities come
@@ -409,6 +418,8 @@ def report(records: list[dict], args, elapsed: float) -> str:
              + (f"; injected stars scatter {args.noise_scale:g} × their stated errors"
                 if args.noise_scale != 1.0 else "")
              + (f"; every table cut to G < {args.g_max:g}" if args.g_max is not None else "")
+             + (f"; named r50 off by a log-normal factor of sd {args.r50_scatter:g}"
+                if args.r50_scatter else "")
              + (f"; run options {dict(args.set)}" if args.set else "")
              + f"; {elapsed:.0f} s.", ""]
     summary = {}
@@ -621,6 +632,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="any other option of vo_ocml.run, e.g. --set clusters=all (repeatable)")
     parser.add_argument("--named-without-position", action="store_true",
                         help="named runs get the centroid only, not the cluster's position, r50")
+    parser.add_argument("--r50-scatter", type=float, default=0.0, metavar="SD",
+                        help="named runs get their cluster's r50 times a log-normal factor of this "
+                             "standard deviation, as a catalogue's would be off (default 0: exact; "
+                             "two catalogues' r50 differ by 0.485 in natural log, "
+                             "tools/r50_agreement.py, so one catalogue's by about 0.34)")
     parser.add_argument("--jobs", type=int, default=1, help="fields run in parallel (joblib)")
     parser.add_argument("--shared", type=Path, default=SHARED)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")

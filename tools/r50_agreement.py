@@ -1,6 +1,7 @@
 """How well two Gaia catalogues agree on open clusters' half-number radii (r50).
 
-The reason for :data:`vo_ocml.membership.result.R50_TOLERANCE`: the ratio of Hunt & Reffert
+The reason for :data:`vo_ocml.membership.result.R50_TOLERANCE` and
+:data:`~vo_ocml.membership.result.R50_LOG_SD`: the ratio of Hunt & Reffert
 (2023)'s r50 to Cantat-Gaudin et al. (2020)'s for every cluster both list (matched by name,
 Hunt & Reffert's ``AllNames`` against Cantat-Gaudin's ``Cluster``). Run from the repository
 root with the project's shared data beside it::
@@ -41,6 +42,7 @@ def main(argv: list[str]) -> int:
     values = np.percentile(r, PERCENTILES)
     print(f"{len(r)} clusters in both; r50 ratio percentiles: "
           + ", ".join(f"{q} %: {v:.2f}" for q, v in zip(PERCENTILES, values)))
+    print(f"  standard deviation of the natural log of the ratio: {np.std(np.log(r)):.3f}")
     apart = np.maximum(r, 1 / r)
     for factor in (2, 3, 4, 5):
         print(f"  the two differ by more than ×{factor}: {np.mean(apart > factor):.3f}")

@@ -138,7 +138,8 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
     without ``err`` the cluster is a mixture over Gaia's levels of error
     (:mod:`vo_ocml.membership.unknown_errors`); ``colour`` (BP−RP) adds the photometric term
     (:mod:`vo_ocml.membership.photometry`); ``r50`` (deg), a named cluster's catalogued
-    half-number radius, bounds the profile's (:func:`max_half_radius`).
+    half-number radius, bounds the profile's (:func:`max_half_radius`) and centres its prior
+    (:class:`~vo_ocml.membership.sky_prior.ProfileFitter`).
 
     Raises
     ------
@@ -177,7 +178,8 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
             max_pm_sd=max_pm_sd, max_parallax_sd=max_parallax_sd, fixed_mean=fixed_mean,
             fixed_centre=fixed_centre, colour=None if colour is None else colour[fit_rows],
             footprint=footprint, max_scale=max_profile_scale(centre[2]),
-            max_half_radius=max_half_radius(centre[2], r50), n_field=m, gradient=gradient,
+            max_half_radius=max_half_radius(centre[2], r50), r50=r50, n_field=m,
+            gradient=gradient,
             error_levels=ErrorLevels.start() if err is None else None,
             min_field_sd=min_field_sd, field_slope=slope, random_state=random_state)
 
@@ -199,7 +201,7 @@ def radial(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, centre: np.
     bounds = (max_profile_scale(centre[2]), max_half_radius(centre[2], r50))
     distinct = [m for m, f in fits.items() if not describes_cluster_twice(
         f, fit_rows, kin, cov, sky, mag, log_window, cluster_like_sd,
-        ProfileFitter(f.footprint, *bounds))]
+        ProfileFitter(f.footprint, *bounds, r50))]
     if not distinct:
         fits = fit_all(cluster_like_sd)
         distinct = list(fits)

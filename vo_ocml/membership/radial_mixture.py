@@ -206,7 +206,7 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
                        cluster_mean: np.ndarray, cluster_sd: np.ndarray,
                        centre: np.ndarray, *, mag: np.ndarray | None = None,
                        footprint: Footprint | None = None, max_scale: float | None = None,
-                       max_half_radius: float | None = None,
+                       max_half_radius: float | None = None, r50: float | None = None,
                        log_window: np.ndarray | None = None, max_pm_sd: float | None = None,
                        max_parallax_sd: float | None = None,
                        n_field: int = 1, fixed_mean: bool = False, fixed_centre: bool = False,
@@ -241,6 +241,9 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
     max_half_radius : float, optional
         Largest half-number radius of the cluster's profile (deg; the untruncated EFF's, so a
         slope of 2, whose half-number radius is unbounded, is then excluded).
+    r50 : float, optional
+        A named cluster's catalogued half-number radius (deg): the profile's prior
+        (:class:`~vo_ocml.membership.sky_prior.ProfileFitter`).
     log_window : ndarray, shape (n,), optional
         log-volume of each star's filter window in (pmra, pmdec, parallax): the field gets a
         component uniform over it -- the field that a kinematic pre-selection lets through is
@@ -311,7 +314,7 @@ def fit_radial_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarr
     # start: the stars kinematically within 2σ of the cluster are its members, in every bin
     var = np.diagonal(cov_c)[None] + (np.diagonal(S, axis1=1, axis2=2) if S is not None else 0.0)
     near = np.sum((kin - mu_c) ** 2 / var, axis=1) < 2.0 ** 2 * 3
-    fitter = ProfileFitter(footprint, max_scale, max_half_radius)
+    fitter = ProfileFitter(footprint, max_scale, max_half_radius, r50)
     profile = fitter.fit(sky, near.astype(float), centre)
     n_c, n_f = bins.counts(b, near.astype(float)), bins.counts(b, (~near).astype(float))
     previous, p_previous = -np.inf, np.zeros(n)

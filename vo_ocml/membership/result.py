@@ -95,6 +95,13 @@ class Centroid:
 #: neighbour (the injection benchmark's poor named clusters in crowded fields: fitted r50
 #: three to eight times theirs)
 R50_TOLERANCE = 5.0
+#: how well a catalogued r50 tells a cluster's: the standard deviation of the natural log of
+#: the same two catalogues' ratio (tools/r50_agreement.py: 0.485 over the 1,873 clusters).
+#: A named cluster's profile wider than its catalogued r50 is that much less likely, as a
+#: log-normal of this width (:class:`~vo_ocml.membership.sky_prior.ProfileFitter`): a rich
+#: cluster's members outweigh it, a poor cluster's dozen do not, whose profile the field's
+#: small probabilities otherwise spread to the bound (docs/injection.md, thirty-ninth session)
+R50_LOG_SD = 0.485
 #: the default membership threshold: a member has a probability above it
 MEMBER_THRESHOLD = 0.5
 #: the thresholds accepted: 0 ≤ threshold < 1 (at 1 no probability could be above it)

@@ -28,6 +28,7 @@ import numpy as np
 from scipy.spatial import ConvexHull
 
 from vo_ocml.membership.field_density import MIN_STARS, FieldDensity
+from vo_ocml.membership.result import R50_LOG_SD
 
 #: radii of the normalisation grid (log-spaced, from this fraction of the footprint's size)
 _N_RADII = 256
@@ -206,10 +207,17 @@ class ProfileFitter:
         Largest half-number radius (deg) of the untruncated profile,
         :attr:`ClusterProfile.r50_infinite`: profiles beyond it (every slope-2 profile, an r⁻²
         halo of unbounded half-number radius) are not chosen.
+    r50 : float, optional
+        A named cluster's catalogued half-number radius (deg): a profile whose
+        :attr:`~ClusterProfile.r50_infinite` exceeds it has the prior
+        −½ (ln(r50_infinite / r50) / :data:`~vo_ocml.membership.result.R50_LOG_SD`)² added to
+        its weighted log-likelihood in :meth:`fit` (a one-sided log-normal: a narrower profile
+        is not pulled out to the catalogue's; with a two-sided one, Saurer 1's named fit took
+        in field stars until it was hotter than a bound cluster).
     """
 
     def __init__(self, footprint: Footprint, max_scale: float | None = None,
-                 max_half_radius: float | None = None) -> None:
+                 max_half_radius: float | None = None, r50: float | None = None) -> None:
         self.footprint = footprint
         size = footprint.size
         span = float(np.max(np.hypot(*(footprint.vertices - footprint.vertices.mean(0)).T)))
@@ -220,6 +228,11 @@ class ProfileFitter:
         half = eff_half_radius(self.scales[:, None], _SLOPES[None, :])
         self.allowed = np.ones(half.shape, bool) if max_half_radius is None else \
             half <= max(max_half_radius, float(np.min(half)))
+        self.log_prior = np.zeros(half.shape)
+        if r50 is not None and np.isfinite(r50) and r50 > 0:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                self.log_prior = -0.5 * (np.maximum(np.log(half / r50), 0.0) / R50_LOG_SD) ** 2
+            self.allowed &= np.isfinite(self.log_prior)  # no slope-2 halo beside a known r50
         self._centre: np.ndarray | None = None
         self._norm = np.empty(0)
 
@@ -249,7 +262,8 @@ class ProfileFitter:
         r = np.hypot(*(sky - centre).T)
         hist = np.bincount(np.clip(np.searchsorted(self.edges, r) - 1, 0, _N_RADII - 1),
                            weights, minlength=_N_RADII)
-        score = np.where(self.allowed, self.logp @ hist - weights.sum() * norm, -np.inf)
+        score = np.where(self.allowed,
+                         self.logp @ hist - weights.sum() * norm + self.log_prior, -np.inf)
         i, j = np.unravel_index(np.argmax(score), score.shape)
         return ClusterProfile(np.asarray(centre, float), float(self.scales[i]),
                               float(_SLOPES[j]), float(norm[i, j]))
