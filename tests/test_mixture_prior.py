@@ -125,7 +125,7 @@ def _plummer(rng, n, r50):
 def test_a_poor_clusters_profile_keeps_near_its_catalogued_r50():
     """A dozen members in a 0.02° core and small probabilities on field stars all over the
     table (the injection bench's poor named clusters): the weighted likelihood alone spreads
-    the profile over the field, to the bound; the catalogued r50's prior keeps it nearer."""
+    the profile over the field, near the bound; the catalogued r50's prior keeps it nearer."""
     rng = np.random.default_rng(11)
     core = _plummer(rng, 12, 0.02)
     field = rng.uniform(-0.5, 0.5, (400, 2))
