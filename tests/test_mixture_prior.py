@@ -65,14 +65,19 @@ def test_correlation_columns_reach_the_mixture():
     assert np.nanmax(np.abs(with_corr.result.probability - without.result.probability)) > 0.05
 
 
+def _plummer(rng, n, r50):
+    """n positions of a Plummer sphere of half-number radius r50 (deg) around the origin."""
+    u = rng.random(n) * 0.99
+    r = r50 * np.sqrt(u / (1 - u))
+    phi = rng.random(n) * 2 * np.pi
+    return np.column_stack([r * np.cos(phi), r * np.sin(phi)])
+
+
 def test_profile_recovers_a_plummer_cluster_in_a_box():
     rng = np.random.default_rng(2)
     field = rng.uniform(-0.5, 0.5, (4000, 2))  # a square footprint
     a = 0.05
-    u = rng.random(1000) * 0.99
-    r = a * np.sqrt(u / (1 - u))
-    phi = rng.random(1000) * 2 * np.pi
-    cluster = np.column_stack([r * np.cos(phi), r * np.sin(phi)]) + [0.35, 0.0]  # near an edge
+    cluster = _plummer(rng, 1000, a) + [0.35, 0.0]  # near an edge
     cluster = cluster[np.all(np.abs(cluster) < 0.5, axis=1)]
     fp = Footprint(np.vstack([field, cluster]))
     assert fp.area == pytest.approx(1.0, rel=0.02)
@@ -112,14 +117,6 @@ def test_the_profiles_half_radius_is_bounded():
     bounded = ProfileFitter(fp, max_half_radius=0.1).fit(stars, np.ones(len(stars)), np.zeros(2))
     assert free.slope == 2.0 and free.r50_infinite == np.inf
     assert bounded.r50_infinite <= 0.1
-
-
-def _plummer(rng, n, r50):
-    """n positions of a Plummer sphere of half-number radius r50 (deg) around the origin."""
-    u = rng.random(n) * 0.99
-    r = r50 * np.sqrt(u / (1 - u))
-    phi = rng.random(n) * 2 * np.pi
-    return np.column_stack([r * np.cos(phi), r * np.sin(phi)])
 
 
 def test_a_poor_clusters_profile_keeps_near_its_catalogued_r50():
