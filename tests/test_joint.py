@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from vo_ocml.membership.joint_mixture import START_CHI2, JointSeed, fit_joint_mi
 from vo_ocml.membership.joint_sample import fit_sample
 from vo_ocml.membership.joint_seeds import known_excess
 from vo_ocml.membership.mstgmm import MSTGMM
+from vo_ocml.membership.radial_mixture import fit_radial_mixture
 from vo_ocml.membership.sky import tangent_plane
 from vo_ocml.options import RunOptions
 from vo_ocml.pipeline import catalogue_centroid
@@ -380,7 +382,6 @@ def test_joint_colour_term_weighs_each_cluster_by_its_own_sequence():
 
 
 def test_joint_mixture_with_one_cluster_and_colour_is_the_single_model():
-    from vo_ocml.membership.radial_mixture import fit_radial_mixture
     kin, err, sky, g, colour, seeds, rows = _two_sequences(seed=2)
     keep = np.r_[rows["c1"], rows["field"]]
     seed = seeds[0]
@@ -663,3 +664,27 @@ def test_a_known_cluster_from_python_without_the_catalogue():
     assert "1 known cluster(s) not seeded" in dropped and "nowhere (" in dropped
     with pytest.raises(InputError, match="known_clusters"):
         MSTGMM(clusters="all", known_clusters=(Centroid(1, 2, 3, source="user"),)).fit(X, errors=E)
+
+
+def test_a_catalogued_r50_bounds_a_joint_clusters_profile_as_a_single_ones():
+    """A poor cluster (15 members in a 0.02° core) amid a field whose stars near its motion
+    are spread over the table: the joint mixture with one cluster and its catalogued r50 is
+    the single model with it, and the prior is at work (without it the profile is 1.5 times
+    wider: 0.038° against 0.026°)."""
+    rng = np.random.default_rng(7)
+    n_c, n_alike, n_field = 15, 300, 1500
+    kin = np.vstack([rng.normal([1.0, 1.0, 0.5], [0.05, 0.05, 0.02], (n_c, 3)),
+                     rng.normal([1.0, 1.0, 0.5], [1.0, 1.0, 0.3], (n_alike, 3)),
+                     rng.normal(0.0, 3.0, (n_field, 3))])
+    err = np.tile([0.05, 0.05, 0.03], (len(kin), 1))
+    sky = np.vstack([rng.normal(0.0, 0.02, (n_c, 2)),
+                     rng.uniform(-0.5, 0.5, (n_alike + n_field, 2))])
+    seed = JointSeed(np.array([1.0, 1.0, 0.5]), np.array([0.05, 0.05, 0.02]), np.zeros(2),
+                     eff_centre=False, r50=0.02)
+    single = fit_radial_mixture(kin, err, sky, seed.mean, seed.intrinsic, seed.centre,
+                                gradient=False, r50=0.02)
+    joint = fit_joint_mixture(kin, err, sky, [seed])
+    free = fit_joint_mixture(kin, err, sky, [replace(seed, r50=None)])
+    assert np.allclose(joint.probability[:, 0], single.probability, atol=1e-9)
+    assert joint.profiles[0].r50_infinite == pytest.approx(single.profile.r50_infinite)
+    assert free.profiles[0].r50_infinite > 1.3 * joint.profiles[0].r50_infinite

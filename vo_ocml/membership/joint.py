@@ -133,7 +133,8 @@ def fit_seeds(kin: np.ndarray, err: np.ndarray | None, sky: np.ndarray, seeds: l
                                  dispersion_bound.fit_pm_sd_bound(s.centre[2], velocity_dispersion),
                                  mixture_step.max_half_radius(s.centre[2], s.r50),
                                  s.window, eff_centre=len(seeds) > 1,
-                                 max_parallax_sd=max_parallax_dispersion(s.centre[2]))
+                                 max_parallax_sd=max_parallax_dispersion(s.centre[2]),
+                                 r50=s.r50)
                        for s in seeds]
         fit_rows, weights = np.arange(len(kin)), None
         if len(kin) > max_fit_stars:

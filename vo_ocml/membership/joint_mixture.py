@@ -62,7 +62,10 @@ class JointSeed:
     members are taken;
     ``eff_centre``: its sky centre's M-step is the EFF profile's own
     (:func:`~vo_ocml.membership.sky_prior.eff_centre`), which the field's small probabilities
-    across the footprint barely pull, rather than the single model's P-weighted mean.
+    across the footprint barely pull, rather than the single model's P-weighted mean;
+    ``r50``: a named or catalogued cluster's half-number radius (deg), the one-sided prior on
+    its profile's (:class:`~vo_ocml.membership.sky_prior.ProfileFitter`), as in the single
+    model (None: no prior).
     """
 
     mean: np.ndarray
@@ -75,6 +78,7 @@ class JointSeed:
     window: float = np.inf
     max_parallax_sd: float | None = None
     eff_centre: bool = True
+    r50: float | None = None
 
 
 @dataclass
@@ -325,7 +329,7 @@ def fit_joint_mixture(kin: np.ndarray, errors: np.ndarray | None, sky: np.ndarra
     if field_drift:
         design_f, start = drifting_start(np.array(mu_f), bins, b)
         mu_f = list(start)
-    fitters = [ProfileFitter(footprint, s.max_scale, s.max_half_radius) for s in seeds]
+    fitters = [ProfileFitter(footprint, s.max_scale, s.max_half_radius, s.r50) for s in seeds]
     var = np.diagonal(S, axis1=1, axis2=2) if S is not None else 0.0
     near = np.column_stack([
         (np.sum((kin - mu[k]) ** 2 / (np.diagonal(cov[k])[None] + var), axis=1) < START_CHI2)
